@@ -1,0 +1,120 @@
+"""One switch between NumPy and CuPy.
+
+Every layer, loss and optimizer gets its array module from here, never by
+importing CuPy itself::
+
+    from minigan import backend
+    backend.use("numpy")          # or "cupy"; or set MINIGAN_BACKEND=cupy
+    xp = backend.xp               # numpy or cupy, whichever is active
+    x = backend.to_device(host_array)
+    y = backend.to_host(x)        # always a numpy.ndarray
+
+Array computations inside layers use ``array_module(x)`` -- the module that owns
+the array actually passed in -- so a layer built under one backend and fed
+arrays of the other fails loudly rather than copying silently.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = [
+    "BackendError", "use", "name", "array_module", "to_host", "to_device",
+    "default_rng", "cupy_available", "DEFAULT_DTYPE",
+]
+
+DEFAULT_DTYPE = np.float32
+_BACKENDS = ("numpy", "cupy")
+_state = {"name": None, "xp": None}
+
+
+class BackendError(RuntimeError):
+    """The requested array backend cannot be used on this machine."""
+
+
+def _import_cupy():
+    """Return the cupy module, or raise one clear BackendError."""
+    hint = ("the CuPy backend needs the 'gpu' extra (pip install 'minigan[gpu]', "
+            "or a cupy-cudaXXx wheel matching your CUDA) and a visible CUDA GPU")
+    try:
+        import cupy  # noqa: PLC0415 -- optional dependency
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        raise BackendError(f"CuPy is not installed or failed to import ({exc}); {hint}") from exc
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        raise BackendError(f"CuPy is installed but no CUDA GPU is usable ({exc}); {hint}") from exc
+    if n < 1:
+        raise BackendError(f"CuPy is installed but no CUDA GPU is visible; {hint}")
+    return cupy
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and at least one CUDA GPU is visible."""
+    try:
+        _import_cupy()
+    except BackendError:
+        return False
+    return True
+
+
+def use(backend: str) -> None:
+    """Select the array backend: ``"numpy"`` or ``"cupy"``.
+
+    Raises ``ValueError`` for an unknown name and ``BackendError`` when CuPy
+    or a GPU is missing. Layers built afterwards allocate on this backend.
+    """
+    if not isinstance(backend, str) or backend.lower() not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+    backend = backend.lower()
+    _state["xp"] = np if backend == "numpy" else _import_cupy()
+    _state["name"] = backend
+
+
+def _ensure():
+    if _state["xp"] is None:
+        use(os.environ.get("MINIGAN_BACKEND", "numpy") or "numpy")
+    return _state["xp"]
+
+
+def name() -> str:
+    """Name of the active backend (``"numpy"`` or ``"cupy"``)."""
+    _ensure()
+    return _state["name"]
+
+
+def __getattr__(attr):  # PEP 562: ``backend.xp`` is always the active module
+    if attr == "xp":
+        return _ensure()
+    raise AttributeError(f"module 'minigan.backend' has no attribute {attr!r}")
+
+
+def array_module(x):
+    """NumPy or CuPy, whichever owns ``x`` (NumPy for scalars and lists)."""
+    if type(x).__module__.startswith("cupy"):
+        return _ensure() if _state["name"] == "cupy" else _import_cupy()
+    return np
+
+
+def to_host(x) -> np.ndarray:
+    """Copy ``x`` to a NumPy array in host memory (no copy if it already is one)."""
+    if type(x).__module__.startswith("cupy"):
+        return x.get()
+    return np.asarray(x)
+
+
+def to_device(x, dtype=None):
+    """Put ``x`` on the active backend's device, optionally casting its dtype."""
+    xp = _ensure()
+    return xp.asarray(x, dtype=dtype)
+
+
+def default_rng(seed=None):
+    """A seeded random Generator on the active backend.
+
+    NumPy: ``numpy.random.default_rng`` (PCG64). CuPy: ``cupy.random.default_rng``
+    (XORWOW). The two streams differ: the same seed gives the same numbers on
+    the same backend, not across backends.
+    """
+    return _ensure().random.default_rng(seed)

@@ -1,0 +1,427 @@
+"""Layers with hand-written backward passes -- no autograd anywhere.
+
+Every layer follows one small protocol:
+
+* ``forward(x)`` returns the output and *pushes* what backward needs onto the
+  layer's own cache stack;
+* ``backward(grad_out)`` *pops* the most recent cache, **adds** dL/dtheta into
+  ``grads`` (so the two terms of D's objective accumulate) and returns dL/dx;
+* ``params`` and ``grads`` are dicts with the same keys; ``zero_grad()``
+  clears the grads in place; ``train()`` / ``eval()`` switch Dropout.
+
+Why a stack: a GAN applies D to the real batch and then to the fake batch
+before any backward. With a single cache slot the second forward would
+overwrite the first, and the real batch's gradient would be computed from the
+fake batch's activations. With a stack, backward passes are made in reverse
+order of the forwards, exactly like reverse-mode differentiation::
+
+    a_real = D.forward(x);  a_fake = D.forward(G_z)
+    D.backward(g_fake);     D.backward(g_real)       # last in, first out
+
+Forwards made inside ``no_grad()`` push nothing (inference, finite
+differences). At most ``MAX_PENDING`` caches are kept per layer; older ones are
+dropped, so forgotten forwards cannot grow memory without bound.
+
+Notation in the docstrings: x is the layer input, y the output, L the loss,
+and dL/dy the upstream gradient ``grad_out``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+__all__ = [
+    "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
+    "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
+    "MAX_PENDING",
+]
+
+MAX_PENDING = 16
+_grad_enabled = [True]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block forwards keep no cache (no backward is possible)."""
+    prev = _grad_enabled[0]
+    _grad_enabled[0] = False
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = prev
+
+
+def _host_rng(rng):
+    """A NumPy Generator from a Generator, an int seed or None."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def uniform_init(shape, irange, rng=None, dtype=None):
+    """U(-irange, irange), the paper's (pylearn2's) ``irange`` initialiser.
+
+    Drawn on the host with NumPy so that one seed gives the same weights on
+    every backend, then moved to the active backend.
+    """
+    if not irange > 0:
+        raise ValueError(f"irange must be > 0, got {irange!r}")
+    w = _host_rng(rng).uniform(-irange, irange, size=shape)
+    return backend.to_device(w, dtype=dtype or backend.DEFAULT_DTYPE)
+
+
+def glorot_uniform_init(shape, rng=None, dtype=None):
+    """Glorot & Bengio (2010): U(-r, r) with r = sqrt(6 / (fan_in + fan_out))."""
+    return uniform_init(shape, float(np.sqrt(6.0 / (shape[0] + shape[-1]))), rng, dtype)
+
+
+class Layer:
+    """Base class: the cache stack, params/grads bookkeeping and modes."""
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.training = True
+        self.requires_grad = True   # False: backward skips dL/dtheta (a frozen player)
+        self._cache: list = []
+
+    # -- cache stack -------------------------------------------------------
+    def _save(self, *tensors):
+        if _grad_enabled[0]:
+            self._cache.append(tensors)
+            if len(self._cache) > MAX_PENDING:
+                del self._cache[0]
+
+    def _load(self):
+        if not self._cache:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called with no pending forward "
+                "(every backward needs its own forward, made outside no_grad())")
+        return self._cache.pop()
+
+    def clear_cache(self):
+        """Forget pending forwards (e.g. after an aborted step)."""
+        self._cache.clear()
+
+    # -- parameters ----------------------------------------------------------
+    def _add_param(self, name, value):
+        self.params[name] = value
+        self.grads[name] = backend.array_module(value).zeros_like(value)
+
+    def _accumulate(self, name, value):
+        self.grads[name] += value
+
+    def zero_grad(self):
+        """Set every gradient to zero, in place."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def astype(self, dtype):
+        """Cast parameters and gradients to ``dtype`` (e.g. float64 for gradcheck)."""
+        for k in list(self.params):
+            self.params[k] = self.params[k].astype(dtype)
+            self.grads[k] = self.grads[k].astype(dtype)
+        return self
+
+    @property
+    def dtype(self):
+        p = next(iter(self.params.values()), None)
+        return None if p is None else p.dtype
+
+    # -- modes -----------------------------------------------------------------
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    # -- input checking at the public boundary -----------------------------
+    def _check(self, x, n_features=None):
+        name = type(self).__name__
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"{name}.forward expects an array, got {type(x).__name__}")
+        if x.dtype.kind != "f":
+            raise TypeError(f"{name}.forward expects a floating-point array, got dtype {x.dtype}")
+        if n_features is not None:
+            if x.ndim != 2 or x.shape[1] != n_features:
+                raise ValueError(f"{name}.forward expects shape (batch, {n_features}), "
+                                 f"got {tuple(x.shape)}")
+            if x.dtype != self.dtype:
+                raise TypeError(f"{name}.forward expects dtype {self.dtype} (its parameters' "
+                                f"dtype), got {x.dtype}; cast the input or call .astype()")
+        return x
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Linear(Layer):
+    """Affine map y = x W + b, W of shape (n_in, n_out).
+
+    Weights are U(-irange, irange) when ``irange`` is given (the paper's
+    initialiser), Glorot-uniform otherwise; the bias starts at ``bias``.
+    """
+
+    def __init__(self, n_in, n_out, *, irange=None, bias=0.0, rng=None, dtype=None):
+        super().__init__()
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        if self.n_in < 1 or self.n_out < 1:
+            raise ValueError(f"Linear needs n_in >= 1 and n_out >= 1, got {n_in}, {n_out}")
+        shape = (self.n_in, self.n_out)
+        W = (uniform_init(shape, irange, rng, dtype) if irange is not None
+             else glorot_uniform_init(shape, rng, dtype))
+        self._add_param("W", W)
+        self._add_param("b", backend.array_module(W).full(self.n_out, bias, dtype=W.dtype))
+
+    def forward(self, x):
+        x = self._check(x, self.n_in)
+        self._save(x)
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy W^T,  dL/dW = x^T dL/dy,  dL/db = sum_i dL/dy_i."""
+        (x,) = self._load()
+        if self.requires_grad:
+            self._accumulate("W", x.T @ grad_out)
+            self._accumulate("b", grad_out.sum(axis=0))
+        return grad_out @ self.params["W"].T
+
+    def __repr__(self):
+        return f"Linear({self.n_in}, {self.n_out})"
+
+
+class ReLU(Layer):
+    """y = max(0, x)."""
+
+    def forward(self, x):
+        x = self._check(x)
+        positive = x > 0
+        self._save(positive)
+        return x * positive
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * 1[x > 0]  (the subgradient 0 is taken at x = 0)."""
+        (positive,) = self._load()
+        return grad_out * positive
+
+
+class LeakyReLU(Layer):
+    """y = x for x > 0, alpha x otherwise (alpha = 0.2, the usual GAN choice)."""
+
+    def __init__(self, alpha=0.2):
+        super().__init__()
+        if not 0 <= alpha < 1:
+            raise ValueError(f"LeakyReLU alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        x = self._check(x)
+        slope = backend.array_module(x).where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))
+        self._save(slope)
+        return x * slope
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * (1 if x > 0 else alpha)."""
+        (slope,) = self._load()
+        return grad_out * slope
+
+    def __repr__(self):
+        return f"LeakyReLU({self.alpha})"
+
+
+class Sigmoid(Layer):
+    """y = sigma(x) = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2 (no overflow)."""
+
+    def forward(self, x):
+        x = self._check(x)
+        xp = backend.array_module(x)
+        y = xp.tanh(x * x.dtype.type(0.5))
+        y += 1
+        y *= x.dtype.type(0.5)
+        self._save(y)
+        return y
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * y (1 - y), with y = sigma(x) kept from forward."""
+        (y,) = self._load()
+        return grad_out * y * (1 - y)
+
+
+class Tanh(Layer):
+    """y = tanh(x)."""
+
+    def forward(self, x):
+        x = self._check(x)
+        y = backend.array_module(x).tanh(x)
+        self._save(y)
+        return y
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * (1 - y^2), with y = tanh(x) kept from forward."""
+        (y,) = self._load()
+        return grad_out * (1 - y * y)
+
+
+class Maxout(Layer):
+    """Maxout (Goodfellow et al. 2013), the paper's discriminator unit.
+
+    z = x W + b with W of shape (n_in, units * pieces); the pieces of unit u
+    are the consecutive columns u*pieces ... u*pieces + pieces - 1, and
+    y_u = max_p z_{u,p}.
+    """
+
+    def __init__(self, n_in, units, pieces, *, irange=None, rng=None, dtype=None):
+        super().__init__()
+        self.n_in, self.units, self.pieces = int(n_in), int(units), int(pieces)
+        if min(self.n_in, self.units, self.pieces) < 1:
+            raise ValueError(f"Maxout needs n_in, units, pieces >= 1, got {n_in}, {units}, {pieces}")
+        shape = (self.n_in, self.units * self.pieces)
+        if irange is None:                     # Glorot with fan_out = units
+            irange = float(np.sqrt(6.0 / (self.n_in + self.units)))
+        W = uniform_init(shape, irange, rng, dtype)
+        self._add_param("W", W)
+        self._add_param("b", backend.array_module(W).zeros(shape[1], dtype=W.dtype))
+
+    def forward(self, x):
+        x = self._check(x, self.n_in)
+        xp = backend.array_module(x)
+        z = (x @ self.params["W"] + self.params["b"]).reshape(len(x), self.units, self.pieces)
+        winner = z.argmax(axis=2)[..., None]                 # which piece won, (m, units, 1)
+        self._save(x, winner)
+        return xp.take_along_axis(z, winner, axis=2)[..., 0]
+
+    def backward(self, grad_out):
+        """dL/dz_{u,p} = dL/dy_u * 1[p = argmax_q z_{u,q}], then as Linear:
+        dL/dx = dL/dz W^T,  dL/dW = x^T dL/dz,  dL/db = sum_i dL/dz_i.
+
+        At a tie the gradient goes to the first maximal piece (a subgradient).
+        """
+        x, winner = self._load()
+        xp = backend.array_module(x)
+        pieces = xp.arange(self.pieces).reshape(1, 1, -1)
+        grad_z = ((winner == pieces) * grad_out[..., None]).reshape(len(x), -1)
+        if self.requires_grad:
+            self._accumulate("W", x.T @ grad_z)
+            self._accumulate("b", grad_z.sum(axis=0))
+        return grad_z @ self.params["W"].T
+
+    def __repr__(self):
+        return f"Maxout({self.n_in}, units={self.units}, pieces={self.pieces})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: y = x * m * scale with m_i ~ Bernoulli(keep).
+
+    ``scale`` defaults to 1/keep so that E[y] = x; the paper's code used
+    keep 0.8 / scale 1.25 on D's input and keep 0.5 / scale 2 further in.
+    Identity in eval mode. Set ``fixed_mask`` (an array of 0/1 of the input's
+    shape) to freeze the mask, as a gradient check must.
+    """
+
+    def __init__(self, keep, *, scale=None, rng=None):
+        super().__init__()
+        if not 0 < keep <= 1:
+            raise ValueError(f"Dropout keep must be in (0, 1], got {keep!r}")
+        self.keep = float(keep)
+        self.scale = 1.0 / self.keep if scale is None else float(scale)
+        self.rng = rng if rng is not None and not isinstance(rng, int) else backend.default_rng(rng)
+        self.fixed_mask = None
+
+    def forward(self, x):
+        x = self._check(x)
+        if not self.training or self.keep == 1.0 and self.scale == 1.0:
+            self._save(None)
+            return x
+        if self.fixed_mask is not None:
+            keep_mask = self.fixed_mask
+            if keep_mask.shape != x.shape:
+                raise ValueError(f"Dropout.fixed_mask has shape {keep_mask.shape}, input {x.shape}")
+        else:
+            keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep
+        kept_scaled = keep_mask * x.dtype.type(self.scale)   # m * scale, in x's dtype
+        self._save(kept_scaled)
+        return x * kept_scaled
+
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * m * scale (the same mask as the forward)."""
+        (kept_scaled,) = self._load()
+        return grad_out if kept_scaled is None else grad_out * kept_scaled
+
+    def __repr__(self):
+        return f"Dropout(keep={self.keep}, scale={self.scale})"
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward runs them in reverse (the chain rule).
+
+    ``params`` / ``grads`` are flat views ``"<index>.<name>"`` onto the
+    layers' own arrays (built on access, so they never go stale).
+    """
+
+    def __init__(self, *layers):
+        # no super().__init__(): params, grads and requires_grad are derived
+        self.training = True
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential argument {i} is not a Layer: {layer!r}")
+        self.layers = list(layers)
+
+    @property
+    def params(self):
+        return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.grads.items()}
+
+    @property
+    def requires_grad(self):
+        return all(l.requires_grad for l in self.layers)
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        for l in self.layers:
+            l.requires_grad = flag
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out):
+        """dL/dx = J_1^T ... J_n^T dL/dy: each layer's backward, last layer first."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def zero_grad(self):
+        for l in self.layers:
+            l.zero_grad()
+
+    def astype(self, dtype):
+        for l in self.layers:
+            l.astype(dtype)
+        return self
+
+    def train(self, mode=True):
+        self.training = bool(mode)
+        for l in self.layers:
+            l.train(mode)
+        return self
+
+    def clear_cache(self):
+        for l in self.layers:
+            l.clear_cache()
+
+    @property
+    def dtype(self):
+        return next((l.dtype for l in self.layers if l.dtype is not None), None)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(l) for l in self.layers)
+        return f"Sequential(\n  {inner}\n)"

@@ -1,0 +1,163 @@
+"""Optimizers that update a layer's ``params`` in place from its ``grads``.
+
+Both keep their state as plain arrays and numbers (``state_dict()`` /
+``load_state_dict()``) so that a checkpoint is an ``.npz`` with no pickles.
+
+The paper's rule (the released pylearn2 configuration):
+
+    v     <- mu v - lr g
+    theta <- theta + v
+
+with lr divided by a decay factor (1.000004) after every minibatch down to a
+floor (1e-6), and mu ramped linearly from 0.5 to 0.7 between epochs 1 and 250.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _positive(name, value, allow_zero=False):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Common bookkeeping: the model, the step counter t and the state arrays."""
+
+    slots: tuple = ()
+
+    def __init__(self, model):
+        if not hasattr(model, "params") or not hasattr(model, "grads"):
+            raise TypeError(f"{type(self).__name__} needs a Layer (with params and grads), "
+                            f"got {type(model).__name__}")
+        self.model = model
+        self.t = 0
+        self.state = {slot: {k: p * 0 for k, p in model.params.items()} for slot in self.slots}
+
+    def zero_grad(self):
+        self.model.zero_grad()
+
+    def state_dict(self):
+        """Flat dict: ``"t"`` and ``"<slot>/<param>"`` -> array."""
+        out = {"t": self.t}
+        for slot, arrays in self.state.items():
+            out.update({f"{slot}/{k}": v for k, v in arrays.items()})
+        return out
+
+    def load_state_dict(self, d):
+        """Restore from ``state_dict()``; shapes and keys must match the model."""
+        missing = [f"{s}/{k}" for s in self.state for k in self.state[s] if f"{s}/{k}" not in d]
+        if "t" not in d or missing:
+            raise KeyError(f"{type(self).__name__} state is missing {(['t'] if 't' not in d else []) + missing}")
+        for slot, arrays in self.state.items():
+            for k, v in arrays.items():
+                src = d[f"{slot}/{k}"]
+                if tuple(src.shape) != tuple(v.shape):
+                    raise ValueError(f"{type(self).__name__} state {slot}/{k} has shape "
+                                     f"{tuple(src.shape)}, the model needs {tuple(v.shape)}")
+                v[...] = src
+        self.t = int(d["t"])
+
+
+class SGD(Optimizer):
+    """Momentum SGD with the released code's schedules.
+
+    Parameters
+    ----------
+    lr : initial learning rate (paper: 0.1).
+    momentum : initial momentum mu (paper: 0.5).
+    lr_decay : lr is divided by this after every step (paper: 1.000004; 1 = off).
+    lr_min : floor for the decayed lr (paper: 1e-6).
+    final_momentum, momentum_start, momentum_saturate : mu goes linearly from
+        ``momentum`` at epoch ``momentum_start`` to ``final_momentum`` at epoch
+        ``momentum_saturate`` (paper: 0.7, 1, 250). Needs ``steps_per_epoch``.
+    """
+
+    slots = ("velocity",)
+
+    def __init__(self, model, lr=0.1, momentum=0.0, *, lr_decay=1.0, lr_min=0.0,
+                 final_momentum=None, momentum_start=1, momentum_saturate=250,
+                 steps_per_epoch=None):
+        super().__init__(model)
+        self.lr0 = _positive("SGD lr", lr)
+        self.momentum0 = _positive("SGD momentum", momentum, allow_zero=True)
+        self.lr_decay = _positive("SGD lr_decay", lr_decay)
+        self.lr_min = _positive("SGD lr_min", lr_min, allow_zero=True)
+        if self.momentum0 >= 1 or self.lr_decay < 1:
+            raise ValueError(f"SGD needs momentum < 1 and lr_decay >= 1, got {momentum}, {lr_decay}")
+        self.final_momentum = None if final_momentum is None else _positive(
+            "SGD final_momentum", final_momentum, allow_zero=True)
+        if self.final_momentum is not None:
+            if steps_per_epoch is None or int(steps_per_epoch) < 1:
+                raise ValueError("SGD momentum ramp needs steps_per_epoch >= 1")
+            if not momentum_saturate > momentum_start:
+                raise ValueError("SGD needs momentum_saturate > momentum_start")
+        self.momentum_start, self.momentum_saturate = momentum_start, momentum_saturate
+        self.steps_per_epoch = steps_per_epoch
+
+    @property
+    def lr(self):
+        """lr_t = max(lr_0 / decay^t, lr_min), t = steps taken so far."""
+        return max(self.lr0 / self.lr_decay ** self.t, self.lr_min)
+
+    @property
+    def momentum(self):
+        """mu at the current epoch (completed epochs = t // steps_per_epoch)."""
+        if self.final_momentum is None:
+            return self.momentum0
+        epoch = self.t // int(self.steps_per_epoch)
+        frac = (epoch - self.momentum_start) / (self.momentum_saturate - self.momentum_start)
+        frac = min(max(frac, 0.0), 1.0)
+        return self.momentum0 + frac * (self.final_momentum - self.momentum0)
+
+    def step(self):
+        """v <- mu v - lr g;  theta <- theta + v  (for every parameter, in place)."""
+        lr, mu = self.lr, self.momentum
+        velocity = self.state["velocity"]
+        grads = self.model.grads
+        for k, theta in self.model.params.items():
+            v = velocity[k]
+            v *= mu
+            v -= lr * grads[k]
+            theta += v
+        self.t += 1
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction.
+
+    m <- b1 m + (1 - b1) g;  s <- b2 s + (1 - b2) g^2;
+    theta <- theta - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps).
+    Defaults lr 2e-4, beta1 0.5 are the usual GAN choice (DCGAN).
+    """
+
+    slots = ("m", "s")
+
+    def __init__(self, model, lr=2e-4, beta1=0.5, beta2=0.999, eps=1e-8):
+        super().__init__(model)
+        self.lr = _positive("Adam lr", lr)
+        self.beta1 = _positive("Adam beta1", beta1, allow_zero=True)
+        self.beta2 = _positive("Adam beta2", beta2, allow_zero=True)
+        self.eps = _positive("Adam eps", eps)
+        if self.beta1 >= 1 or self.beta2 >= 1:
+            raise ValueError(f"Adam needs beta1, beta2 < 1, got {beta1}, {beta2}")
+
+    def step(self):
+        self.t += 1
+        c1 = 1 - self.beta1 ** self.t
+        c2 = 1 - self.beta2 ** self.t
+        grads = self.model.grads
+        for k, theta in self.model.params.items():
+            g, m, s = grads[k], self.state["m"][k], self.state["s"][k]
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            s *= self.beta2
+            s += (1 - self.beta2) * (g * g)
+            theta -= (self.lr / c1) * m / ((s / c2) ** 0.5 + self.eps)
