@@ -104,6 +104,13 @@ class Layer:
         """Forget pending forwards (e.g. after an aborted step)."""
         self._cache.clear()
 
+    def retain_cache(self):
+        """Duplicate the most recent pending cache, so that the last forward can
+        be backpropagated twice (two losses through one forward, e.g. D's and
+        G's objectives through the same dropped-out D(G(z)))."""
+        if self._cache:
+            self._cache.append(self._cache[-1])
+
     # -- parameters ----------------------------------------------------------
     def _add_param(self, name, value):
         self.params[name] = value
@@ -329,7 +336,7 @@ class Dropout(Layer):
             raise ValueError(f"Dropout keep must be in (0, 1], got {keep!r}")
         self.keep = float(keep)
         self.scale = 1.0 / self.keep if scale is None else float(scale)
-        self.rng = rng if rng is not None and not isinstance(rng, int) else backend.default_rng(rng)
+        self.rng = rng if hasattr(rng, "random") else backend.default_rng(rng)
         self.fixed_mask = None
 
     def forward(self, x):
@@ -417,6 +424,10 @@ class Sequential(Layer):
     def clear_cache(self):
         for l in self.layers:
             l.clear_cache()
+
+    def retain_cache(self):
+        for l in self.layers:
+            l.retain_cache()
 
     @property
     def dtype(self):

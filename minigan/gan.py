@@ -1,0 +1,261 @@
+"""Algorithm 1 of Goodfellow et al. (2014), line for line.
+
+    for number of training iterations do
+        for k steps do
+            Sample minibatch of m noise samples {z(1), ..., z(m)} from noise prior p_g(z).
+            Sample minibatch of m examples {x(1), ..., x(m)} from data generating distribution p_data(x).
+            Update the discriminator by ascending its stochastic gradient:
+                grad_theta_d (1/m) sum_i [log D(x(i)) + log(1 - D(G(z(i))))]
+        end for
+        Sample minibatch of m noise samples {z(1), ..., z(m)} from noise prior p_g(z).
+        Update the generator by descending its stochastic gradient:
+            grad_theta_g (1/m) sum_i log(1 - D(G(z(i))))
+    end for
+
+``GAN.d_step``, ``GAN.g_step`` and ``GAN.step`` carry those lines as comments.
+
+Two switches the paper itself motivates:
+
+* ``g_loss``: ``"minimax"`` is the G step as printed; ``"nonsaturating"``
+  ascends log D(G(z)) instead (Section 3: "rather than training G to minimize
+  log(1 - D(G(z))) we can train G to maximize log D(G(z))").
+* ``order``: ``"sequential"`` (default) is Algorithm 1: k D steps, then a G
+  step on fresh noise, D frozen. ``"simultaneous"`` is what the released MNIST
+  configuration ran (pylearn2's SGD on the combined cost): one minibatch x and
+  one noise batch z, both players' gradients computed at the same parameters
+  from the same dropped-out D(x), D(G(z)), and both applied at once (k must be 1).
+
+D returns *logits*; D(x) = sigmoid(logit). All losses are taken from logits
+(see ``minigan.losses``).
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend, losses
+from .layers import no_grad
+
+__all__ = ["GAN", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
+
+ORDERS = ("sequential", "simultaneous")
+HISTORY_FIELDS = ("iteration", "V", "D_real", "D_fake", "d_loss", "g_loss",
+                  "d_grad_norm", "g_grad_norm")
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss or a parameter became NaN or infinite; names where and what."""
+
+    def __init__(self, iteration, quantity, value):
+        self.iteration, self.quantity, self.value = iteration, quantity, value
+        super().__init__(f"training stopped at iteration {iteration}: {quantity} is {value} "
+                         "(non-finite); the last good checkpoint, if any, is kept")
+
+
+def _grad_norm(model):
+    return math.sqrt(sum(float((g * g).sum()) for g in model.grads.values()))
+
+
+class GAN:
+    """The adversarial game between a generator G and a discriminator D.
+
+    Parameters
+    ----------
+    generator, discriminator : Layers (usually ``Sequential``); D outputs one logit per row.
+    data_sampler : callable ``(m, rng) -> x`` of shape (m, ...), a minibatch from p_data.
+    noise_sampler : callable ``(m, rng) -> z``, a minibatch from the noise prior p_z.
+    d_optimizer, g_optimizer : built on ``discriminator`` / ``generator`` (``minigan.optim``).
+    k : D steps per iteration (Algorithm 1's k; the paper used k = 1).
+    m : minibatch size.
+    g_loss : ``"minimax"`` or ``"nonsaturating"`` (see module docstring).
+    order : ``"sequential"`` (Algorithm 1) or ``"simultaneous"`` (the released code).
+    d_loss_scale : D minimises ``d_loss_scale * (-V)``; the released code used 0.5.
+    real_label : target for real data in D's loss (< 1 is one-sided label smoothing).
+    seed : seeds the generator of minibatches and noise (``self.rng``).
+    """
+
+    def __init__(self, generator, discriminator, data_sampler, noise_sampler, *,
+                 d_optimizer, g_optimizer, k=1, m=100, g_loss="nonsaturating",
+                 order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k (D steps per iteration) must be an integer >= 1, got {k!r}")
+        if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+            raise ValueError(f"m (minibatch size) must be an integer >= 1, got {m!r}")
+        if g_loss not in losses.GENERATOR_LOSSES:
+            raise ValueError(f"g_loss must be one of {tuple(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        if order == "simultaneous" and k != 1:
+            raise ValueError("order='simultaneous' updates D and G together: it needs k = 1")
+        for name, opt, model in (("d_optimizer", d_optimizer, discriminator),
+                                 ("g_optimizer", g_optimizer, generator)):
+            if getattr(opt, "model", None) is not model:
+                raise ValueError(f"{name} must be built on the {name[0].upper()} network it updates")
+        self.G, self.D = generator, discriminator
+        self.data_sampler, self.noise_sampler = data_sampler, noise_sampler
+        self.d_opt, self.g_opt = d_optimizer, g_optimizer
+        self.k, self.m, self.g_loss, self.order = k, m, g_loss, order
+        self.d_loss_scale, self.real_label = float(d_loss_scale), float(real_label)
+        self.seed = seed
+        self.rng = backend.default_rng(seed)
+        self.iteration = 0          # completed iterations of the outer loop
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ config
+    @property
+    def config(self):
+        """What this run is: recorded in every history file and checkpoint."""
+        return {"order": self.order, "g_loss": self.g_loss, "k": self.k, "m": self.m,
+                "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
+                "seed": self.seed, "backend": backend.name()}
+
+    # ------------------------------------------------------------------ pieces
+    def _d_grads(self, x, fake):
+        """Accumulate grad of D's loss into D.grads; returns (loss, V, D(x), D(G(z)))."""
+        a_real = self.D.forward(x)
+        a_fake = self.D.forward(fake)
+        d_loss, g_real, g_fake = losses.discriminator_loss(
+            a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
+        self.D.backward(g_fake)          # last in, first out: the fake batch's cache is on top
+        self.D.backward(g_real)
+        V, _, _ = losses.value_function(a_real, a_fake)
+        return d_loss, V, losses.sigmoid(a_real).mean(), losses.sigmoid(a_fake).mean()
+
+    def _g_loss(self, a_fake):
+        return losses.GENERATOR_LOSSES[self.g_loss](a_fake)
+
+    def _backprop_through_frozen_D(self, grad_a_fake):
+        """dL/dG(z) through D without touching D's gradients (D is held fixed)."""
+        self.D.requires_grad = False
+        try:
+            return self.D.backward(grad_a_fake)
+        finally:
+            self.D.requires_grad = True
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def d_step(self):
+        """One discriminator update (the body of Algorithm 1's inner loop)."""
+        m, rng = self.m, self.rng
+        # Sample minibatch of m noise samples {z(1), ..., z(m)} from noise prior p_g(z).
+        z = self.noise_sampler(m, rng)
+        # Sample minibatch of m examples {x(1), ..., x(m)} from data generating distribution p_data(x).
+        x = self.data_sampler(m, rng)
+        with no_grad():                  # G is a constant during D's update
+            fake = self.G.forward(z)
+        # Update the discriminator by ascending its stochastic gradient
+        #   grad_theta_d (1/m) sum_i [log D(x(i)) + log(1 - D(G(z(i))))]
+        # (the optimizer descends d_loss = -scale * V; see minigan.losses)
+        self.D.zero_grad()
+        d_loss, V, d_real, d_fake = self._d_grads(x, fake)
+        self.d_opt.step()
+        return {"d_loss": d_loss, "V": V, "D_real": d_real, "D_fake": d_fake,
+                "d_grad_norm": _grad_norm(self.D)}
+
+    def g_step(self):
+        """One generator update, D held fixed (the end of Algorithm 1's outer loop)."""
+        # Sample minibatch of m noise samples {z(1), ..., z(m)} from noise prior p_g(z).
+        z = self.noise_sampler(self.m, self.rng)
+        # Update the generator by descending its stochastic gradient
+        #   grad_theta_g (1/m) sum_i log(1 - D(G(z(i))))      (g_loss="minimax")
+        # or by ascending (1/m) sum_i log D(G(z(i)))         (g_loss="nonsaturating", Section 3)
+        self.G.zero_grad()
+        a_fake = self.D.forward(self.G.forward(z))
+        g_loss, grad_a = self._g_loss(a_fake)
+        self.G.backward(self._backprop_through_frozen_D(grad_a))
+        self.g_opt.step()                # only G's parameters move
+        return {"g_loss": g_loss, "g_grad_norm": _grad_norm(self.G)}
+
+    def simultaneous_step(self):
+        """The released code's update: one x, one z, both gradients at the same
+        parameters through the same dropped-out D, then both players step."""
+        z = self.noise_sampler(self.m, self.rng)
+        x = self.data_sampler(self.m, self.rng)
+        self.D.zero_grad()
+        self.G.zero_grad()
+        fake = self.G.forward(z)
+        a_real = self.D.forward(x)
+        a_fake = self.D.forward(fake)
+        self.D.retain_cache()            # D(G(z)) is backpropagated twice: G's loss, then D's
+        g_loss, grad_a = self._g_loss(a_fake)
+        grad_fake = self._backprop_through_frozen_D(grad_a)
+        d_loss, g_real, g_fake = losses.discriminator_loss(
+            a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
+        self.D.backward(g_fake)
+        self.D.backward(g_real)
+        self.G.backward(grad_fake)
+        V, _, _ = losses.value_function(a_real, a_fake)
+        self.d_opt.step()
+        self.g_opt.step()
+        return {"d_loss": d_loss, "V": V, "D_real": losses.sigmoid(a_real).mean(),
+                "D_fake": losses.sigmoid(a_fake).mean(), "d_grad_norm": _grad_norm(self.D),
+                "g_loss": g_loss, "g_grad_norm": _grad_norm(self.G)}
+
+    def step(self):
+        """One training iteration; appends a history row and returns it.
+
+        Raises ``TrainingDiverged`` at the first non-finite loss or parameter.
+        """
+        # for number of training iterations do
+        if self.order == "simultaneous":
+            row = self.simultaneous_step()
+        else:
+            # for k steps do ... end for
+            for _ in range(self.k):
+                row = self.d_step()
+            row.update(self.g_step())
+        # end for
+        self.iteration += 1
+        row = {"iteration": self.iteration, **{k: float(row[k]) for k in HISTORY_FIELDS[1:]}}
+        self._check_finite(row)
+        self.history.append(row)
+        return row
+
+    def _check_finite(self, row):
+        for q in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm"):
+            if not math.isfinite(row[q]):
+                raise TrainingDiverged(self.iteration, q, row[q])
+        for who, net in (("D", self.D), ("G", self.G)):
+            for name, p in net.params.items():
+                s = float(p.sum())
+                if not math.isfinite(s):
+                    raise TrainingDiverged(self.iteration, f"{who} parameter {name!r}", s)
+
+    def train(self, iterations, callback=None):
+        """Run ``iterations`` more iterations; ``callback(gan, row)`` after each.
+
+        Returns the history rows of this call.
+        """
+        if not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+        rows = []
+        for _ in range(iterations):
+            rows.append(self.step())
+            if callback is not None:
+                callback(self, rows[-1])
+        return rows
+
+    # ------------------------------------------------------------------ inference
+    def d_prob(self, x):
+        """D(x) as probabilities, shape (n,), in eval mode (no dropout, no cache)."""
+        was = self.D.training
+        self.D.eval()
+        try:
+            with no_grad():
+                return losses.sigmoid(self.D.forward(x)).reshape(-1)
+        finally:
+            self.D.train(was)
+
+    def sample(self, n, rng=None):
+        """n samples G(z), z from the noise prior, in eval mode (no cache).
+
+        Uses ``rng`` if given (so sampling does not disturb training's stream),
+        else a generator seeded from ``seed + 1`` fresh on each call.
+        """
+        rng = rng if rng is not None else backend.default_rng(None if self.seed is None else self.seed + 1)
+        z = self.noise_sampler(int(n), rng)
+        was = self.G.training
+        self.G.eval()
+        try:
+            with no_grad():
+                return self.G.forward(z)
+        finally:
+            self.G.train(was)

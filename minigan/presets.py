@@ -1,0 +1,85 @@
+"""Named training setups for ``minigan train PRESET``.
+
+A preset is a function ``build(opts) -> Run`` where ``opts`` is a dict of the
+command-line overrides (``k``, ``m``, ``d_lr``, ``g_lr``, ``g_loss``, ``order``,
+``seed``, ... -- ``None`` meaning "the preset's default"). Register new ones
+with ``@preset("name")``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import data, models, optim
+from .gan import GAN
+
+__all__ = ["PRESETS", "preset", "Run", "build"]
+
+PRESETS: dict = {}
+
+
+@dataclass
+class Run:
+    """A built preset: the trainer plus what the command needs to report on it."""
+    gan: GAN
+    data: object                     # the p_data sampler (exact density for toy data)
+    noise: object                    # the noise prior
+    iterations: int                  # default number of iterations
+    description: str
+    extra: dict = field(default_factory=dict)
+
+
+def preset(name):
+    def register(fn):
+        PRESETS[name] = fn
+        return fn
+    return register
+
+
+def _opt(opts, key, default):
+    v = opts.get(key)
+    return default if v is None else v
+
+
+def build(name, **opts):
+    """Build preset ``name`` with overrides; unknown names raise ValueError."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name](opts)
+
+
+def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, description):
+    seed = _opt(opts, "seed", 0)
+    G = models.mlp(g_sizes, rng=seed)
+    D = models.mlp(d_sizes, rng=seed + 1000)
+    gan = GAN(G, D, data_dist, noise,
+              d_optimizer=optim.SGD(D, _opt(opts, "d_lr", lr), _opt(opts, "momentum", 0.5)),
+              g_optimizer=optim.SGD(G, _opt(opts, "g_lr", lr), _opt(opts, "momentum", 0.5)),
+              k=_opt(opts, "k", 1), m=_opt(opts, "m", m),
+              g_loss=_opt(opts, "g_loss", "nonsaturating"),
+              order=_opt(opts, "order", "sequential"), seed=seed)
+    return Run(gan, data_dist, noise, _opt(opts, "iterations", iterations), description)
+
+
+@preset("toy1d")
+def toy1d(opts):
+    """Figure 1: p_data = N(4, 0.5^2), z ~ U(-1, 1), small MLPs."""
+    return _toy_run(opts, data.gaussian_1d(), data.uniform_noise(1), [1, 32, 32, 1], [1, 64, 64, 1],
+                    lr=0.05, iterations=3000, m=64,
+                    description="Figure 1 setting: 1-D Gaussian data N(4, 0.5^2), uniform noise")
+
+
+@preset("ring8")
+def ring8(opts):
+    """Eight Gaussians on the unit circle, sigma 0.01."""
+    return _toy_run(opts, data.ring8(), data.gaussian_noise(2), [2, 128, 128, 2], [2, 128, 128, 1],
+                    lr=0.02, iterations=5000, m=128,
+                    description="ring of 8 Gaussians, radius 1, sigma 0.01")
+
+
+@preset("grid25")
+def grid25(opts):
+    """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05."""
+    return _toy_run(opts, data.grid25(), data.gaussian_noise(2), [2, 256, 256, 2], [2, 256, 256, 1],
+                    lr=0.02, iterations=5000, m=128,
+                    description="5x5 grid of 25 Gaussians, spacing 2, sigma 0.05")
