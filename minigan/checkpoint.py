@@ -1,0 +1,430 @@
+"""Checkpoints: a whole training run in one ``.npz``, with no pickles.
+
+What a checkpoint holds (format ``minigan-checkpoint``, version 1)::
+
+    format, version          the file's kind and layout version
+    meta                     JSON text: iteration, gan.config, preset name and
+                             options, architecture signature (every parameter's
+                             name, shape and dtype for G and D), optimizer
+                             classes and step counts, where it was saved from
+    G/<param>, D/<param>     the two players' parameters
+    g_opt/<slot>/<param>     each optimizer's state arrays (velocity, Adam m, s)
+    d_opt/<slot>/<param>
+    rng/<where>              JSON text of a random generator's state: the
+                             trainer's (``rng/trainer``) and every layer that
+                             owns one, e.g. ``rng/D/2`` for the Dropout at D.layers[2]
+    sampler/data/<key>       optional: a data or noise sampler that has state
+    sampler/noise/<key>      (``state_dict()`` / ``load_state_dict(d)``) saves it here
+    history, history_fields  gan.history as a float64 table, one row per iteration
+
+Every entry is a plain number, string or array, so the file is read with
+``numpy.load(..., allow_pickle=False)``: loading a checkpoint never runs code.
+
+Writes are atomic: the file is written to a temporary file in the same folder,
+flushed and fsync'ed, then renamed over the old one (``os.replace``). A crash
+mid-write leaves the previous checkpoint untouched and no temporary file.
+
+Exactness of resume. On NumPy, parameters, optimizer state, the iteration and
+every random generator (``numpy.random.Generator.bit_generator.state``) are
+restored exactly, so N iterations in one go and N/2 + save + load + N/2 give
+bit-identical parameters. On CuPy, parameters, optimizer state, iteration and
+history are exact, but CuPy has no public API to read or set the state of its
+generators (XORWOW): those are re-seeded on load from (seed, iteration, where),
+so a resumed CuPy run is reproducible from the same checkpoint but does not
+draw the same minibatches as an uninterrupted run. ``load`` lists every such
+inexact item in ``Checkpoint.notes``. A checkpoint saved on one backend loads
+on the other (the arrays are moved); the generators are re-seeded in that case.
+
+Errors: anything wrong with the file -- missing, truncated, corrupted, not a
+checkpoint, a missing entry, a newer format, or a model of another
+architecture -- raises ``CheckpointError`` with a one-line message that names
+the file and what is wrong. Nothing is changed in the model unless every check
+passes.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__, backend
+from .gan import HISTORY_FIELDS
+
+__all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
+           "architecture", "atomic_write", "restore_run"]
+
+FORMAT = "minigan-checkpoint"
+VERSION = 1
+_CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be written, read or applied; the message says why."""
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint as read from disk: ``meta`` (dict) and the raw host ``arrays``."""
+    path: str
+    meta: dict
+    arrays: dict
+    notes: list = field(default_factory=list)   # what ``load`` could not restore exactly
+
+    @property
+    def iteration(self):
+        return int(self.meta["iteration"])
+
+    @property
+    def preset(self):
+        return self.meta.get("preset")
+
+    @property
+    def options(self):
+        return dict(self.meta.get("options") or {})
+
+    @property
+    def config(self):
+        return dict(self.meta["config"])
+
+    def history(self):
+        """The stored history rows as dicts (``gan.history`` form)."""
+        table = self.arrays.get("history")
+        if table is None or table.size == 0:
+            return []
+        fields = [str(f) for f in self.arrays["history_fields"]]
+        return [{f: (int(v) if f == "iteration" else float(v)) for f, v in zip(fields, row)}
+                for row in table]
+
+
+# ---------------------------------------------------------------------- helpers
+def architecture(net):
+    """The signature of a network: ``[[name, [shape...], dtype], ...]`` in parameter order."""
+    return [[name, [int(s) for s in p.shape], str(p.dtype)] for name, p in net.params.items()]
+
+
+def _walk(layer, prefix=""):
+    """(path, layer) for ``layer`` and, recursively, every sub-layer of a Sequential."""
+    yield prefix, layer
+    for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
+        yield from _walk(sub, f"{prefix}.{i}" if prefix else str(i))
+
+
+def _generators(gan):
+    """(key, owner, attribute) for every random generator the run draws from."""
+    yield "trainer", gan, "rng"
+    for who, net in (("G", gan.G), ("D", gan.D)):
+        for path, layer in _walk(net):
+            gen = getattr(layer, "rng", None)
+            if gen is not None and hasattr(gen, "random"):
+                yield f"{who}/{path}" if path else who, layer, "rng"
+
+
+def _generator_state(gen):
+    """The JSON-able state of a generator, or None when it cannot be read (CuPy)."""
+    state = getattr(getattr(gen, "bit_generator", None), "state", None)
+    return state if isinstance(state, dict) else None
+
+
+def _reseed(seed, iteration, key):
+    """A deterministic generator for an item whose state could not be stored."""
+    entropy = [0 if seed is None else int(seed), int(iteration), zlib.crc32(key.encode())]
+    return backend.default_rng(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+
+
+def _json_array(obj):
+    return np.array(json.dumps(obj))          # a 0-d numpy unicode array
+
+
+def _samplers(gan):
+    for who in ("data", "noise"):
+        s = getattr(gan, f"{who}_sampler")
+        if callable(getattr(s, "state_dict", None)) and callable(getattr(s, "load_state_dict", None)):
+            yield who, s
+
+
+def atomic_write(path, write, mode="wb"):
+    """Write a file so that a crash leaves either the old file or the new one.
+
+    ``write(f)`` writes the content to an open temporary file in the same
+    folder; it is then flushed, fsync'ed and renamed over ``path``. On any
+    error the temporary file is removed and the old ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:                                       # make the rename itself durable (POSIX)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+# ---------------------------------------------------------------------- save
+def save(path, gan, *, preset=None, options=None, extra=None):
+    """Write ``gan``'s whole state to ``path`` (an ``.npz``), atomically.
+
+    ``preset`` and ``options`` (JSON-able) say how to rebuild the run
+    (``minigan resume`` calls ``presets.build(preset, **options)``);
+    ``extra`` is any JSON-able dict stored in ``meta["extra"]``.
+    """
+    arrays = {"format": np.array(FORMAT), "version": np.array(VERSION)}
+    for who, net in (("G", gan.G), ("D", gan.D)):
+        for name, p in net.params.items():
+            arrays[f"{who}/{name}"] = backend.to_host(p)
+    optimizers = {}
+    for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt)):
+        state = opt.state_dict()
+        optimizers[who] = {"class": type(opt).__name__, "t": int(state.pop("t"))}
+        for key, value in state.items():
+            arrays[f"{who}/{key}"] = backend.to_host(value)
+    rng = {}
+    for key, owner, attr in _generators(gan):
+        state = _generator_state(getattr(owner, attr))
+        rng[key] = state is not None
+        arrays[f"rng/{key}"] = _json_array(state)
+    samplers = {}
+    for who, s in _samplers(gan):
+        state = dict(s.state_dict())
+        samplers[who] = sorted(state)
+        for key, value in state.items():
+            arrays[f"sampler/{who}/{key}"] = backend.to_host(value) if hasattr(value, "shape") else np.asarray(value)
+    arrays["history_fields"] = np.array(HISTORY_FIELDS)
+    arrays["history"] = np.array([[row[f] for f in HISTORY_FIELDS] for row in gan.history],
+                                 dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+    meta = {
+        "iteration": int(gan.iteration),
+        "config": gan.config,
+        "preset": preset,
+        "options": dict(options or {}),
+        "architecture": {"G": architecture(gan.G), "D": architecture(gan.D)},
+        "optimizers": optimizers,
+        "rng_exact": rng,
+        "samplers": samplers,
+        "minigan_version": __version__,
+        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "extra": dict(extra or {}),
+    }
+    try:
+        arrays["meta"] = _json_array(meta)
+    except TypeError as exc:
+        raise CheckpointError(f"cannot save checkpoint {path}: preset options / extra must be "
+                              f"JSON-able ({exc})") from exc
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"cannot save checkpoint {path}: folder {folder} does not exist")
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return os.fspath(path)
+
+
+# ---------------------------------------------------------------------- read
+def read(path):
+    """Read and validate a checkpoint file (nothing is applied); ``CheckpointError`` on any fault."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path}: is a folder, not a checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a bare .npy array, not an .npz archive")
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:  # truncated zip, bad CRC, pickled members, not a zip at all ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted, or not a minigan "
+                              f"checkpoint ({type(exc).__name__}: {reason})") from None
+    for key in ("format", "version", "meta"):
+        if key not in arrays:
+            raise CheckpointError(f"checkpoint {path} lacks the entry {key!r} "
+                                  "(not a minigan checkpoint, or a damaged one)")
+    if str(arrays["format"]) != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: format {str(arrays['format'])!r}, "
+                              f"expected {FORMAT!r}")
+    try:
+        version = int(arrays["version"])
+        meta = json.loads(str(arrays["meta"]))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: unreadable header ({exc})") from None
+    if version > VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {version}; this minigan "
+                              f"({__version__}) reads up to version {VERSION}")
+    for key in ("iteration", "config", "architecture", "optimizers"):
+        if key not in meta:
+            raise CheckpointError(f"checkpoint {path}: header lacks {key!r}")
+    ckpt = Checkpoint(path, meta, arrays)
+    _require_arrays(ckpt)
+    return ckpt
+
+
+def _required(ckpt):
+    meta = ckpt.meta
+    for who in ("G", "D"):
+        for name, shape, _ in meta["architecture"][who]:
+            yield f"{who}/{name}", tuple(shape)
+    yield "history", None
+    yield "history_fields", None
+    for key in meta.get("rng_exact", {}):
+        yield f"rng/{key}", None
+    for who, keys in meta.get("samplers", {}).items():
+        for key in keys:
+            yield f"sampler/{who}/{key}", None
+
+
+def _require_arrays(ckpt):
+    for key, shape in _required(ckpt):
+        if key not in ckpt.arrays:
+            raise CheckpointError(f"checkpoint {ckpt.path} lacks the entry {key!r} (damaged, or "
+                                  "written by something else)")
+        if shape is not None and tuple(ckpt.arrays[key].shape) != shape:
+            raise CheckpointError(f"checkpoint {ckpt.path}: entry {key!r} has shape "
+                                  f"{tuple(ckpt.arrays[key].shape)}, its header says {shape}")
+
+
+# ---------------------------------------------------------------------- load
+def _check_architecture(ckpt, who, net):
+    saved = {name: (tuple(shape), dtype) for name, shape, dtype in ckpt.meta["architecture"][who]}
+    mine = {name: (tuple(p.shape), str(p.dtype)) for name, p in net.params.items()}
+    where = f"checkpoint {ckpt.path} is from another architecture:"
+    for name, (shape, dtype) in mine.items():
+        if name not in saved:
+            raise CheckpointError(f"{where} this {who} has parameter {name!r} {shape}, the "
+                                  f"checkpoint's {who} has no such parameter")
+        if saved[name][0] != shape:
+            raise CheckpointError(f"{where} {who} parameter {name!r} has shape {saved[name][0]} "
+                                  f"in the checkpoint, {shape} in this model")
+        if saved[name][1] != dtype:
+            raise CheckpointError(f"{where} {who} parameter {name!r} is {saved[name][1]} in the "
+                                  f"checkpoint, {dtype} in this model")
+    for name in saved:
+        if name not in mine:
+            raise CheckpointError(f"{where} the checkpoint's {who} has parameter {name!r} "
+                                  f"{saved[name][0]}, this {who} has no such parameter")
+
+
+def _optimizer_state(ckpt, who, opt):
+    info = ckpt.meta["optimizers"].get(who)
+    if info is None:
+        raise CheckpointError(f"checkpoint {ckpt.path}: header has no {who} optimizer")
+    if info["class"] != type(opt).__name__:
+        raise CheckpointError(f"checkpoint {ckpt.path}: {who} is {info['class']} in the "
+                              f"checkpoint, {type(opt).__name__} in this run")
+    state = {"t": int(info["t"])}
+    for key, value in opt.state_dict().items():
+        if key == "t":
+            continue
+        name = f"{who}/{key}"
+        if name not in ckpt.arrays:
+            raise CheckpointError(f"checkpoint {ckpt.path} lacks the entry {name!r}")
+        if tuple(ckpt.arrays[name].shape) != tuple(value.shape):
+            raise CheckpointError(f"checkpoint {ckpt.path}: entry {name!r} has shape "
+                                  f"{tuple(ckpt.arrays[name].shape)}, this model needs "
+                                  f"{tuple(value.shape)}")
+        state[key] = backend.to_device(ckpt.arrays[name], dtype=value.dtype)
+    return state
+
+
+def load(source, gan, *, strict=True):
+    """Restore ``gan`` from a checkpoint (a path or a ``Checkpoint`` from ``read``).
+
+    Checks first, then changes: the architecture must match parameter by
+    parameter, and with ``strict`` the run's settings (order, G loss, k, m,
+    D loss scale, real label) must match too. Returns the ``Checkpoint``,
+    whose ``notes`` list anything not restored exactly (CuPy generators).
+    """
+    ckpt = source if isinstance(source, Checkpoint) else read(source)
+    for who, net in (("G", gan.G), ("D", gan.D)):
+        _check_architecture(ckpt, who, net)
+    if strict:
+        saved, mine = ckpt.config, gan.config
+        for key in _CONFIG_KEYS:
+            if key in saved and saved[key] != mine[key]:
+                raise CheckpointError(f"checkpoint {ckpt.path} was trained with {key}={saved[key]!r}, "
+                                      f"this run has {key}={mine[key]!r}")
+    opt_states = {who: _optimizer_state(ckpt, who, opt)
+                  for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt))}
+    wanted = list(_generators(gan))
+    missing = [key for key, _, _ in wanted if f"rng/{key}" not in ckpt.arrays]
+    if missing:
+        raise CheckpointError(f"checkpoint {ckpt.path} has no state for the random generator(s) "
+                              f"{', '.join(missing)} of this model (another architecture?)")
+    try:
+        rng_states = {key: json.loads(str(ckpt.arrays[f"rng/{key}"])) for key, _, _ in wanted}
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {ckpt.path}: unreadable generator state ({exc})") from None
+    sampler_states = {}
+    for who, s in _samplers(gan):
+        keys = ckpt.meta.get("samplers", {}).get(who)
+        if keys is None:
+            raise CheckpointError(f"checkpoint {ckpt.path} has no state for the {who} sampler")
+        sampler_states[who] = {k: ckpt.arrays[f"sampler/{who}/{k}"] for k in keys}
+    history = ckpt.history()
+
+    # -- every check passed: apply -----------------------------------------
+    ckpt.notes = []
+    for who, net in (("G", gan.G), ("D", gan.D)):
+        for name, p in net.params.items():
+            p[...] = backend.to_device(ckpt.arrays[f"{who}/{name}"], dtype=p.dtype)
+    gan.g_opt.load_state_dict(opt_states["g_opt"])
+    gan.d_opt.load_state_dict(opt_states["d_opt"])
+    iteration, seed = ckpt.iteration, ckpt.config.get("seed", gan.seed)
+    for key, owner, attr in wanted:
+        gen, state = getattr(owner, attr), rng_states[key]
+        target = getattr(getattr(gen, "bit_generator", None), "state", None)
+        if (isinstance(state, dict) and isinstance(target, dict)
+                and state.get("bit_generator") == target.get("bit_generator")):
+            gen.bit_generator.state = state
+        else:
+            setattr(owner, attr, _reseed(seed, iteration, key))
+            why = ("not stored (CuPy generator)" if state is None
+                   else f"{state.get('bit_generator')} state cannot go into a {backend.name()} generator")
+            ckpt.notes.append(f"random generator {key!r} re-seeded from (seed, iteration): its state "
+                              f"was {why}; the run continues reproducibly but not bit-identically")
+    for who, s in _samplers(gan):
+        s.load_state_dict(sampler_states[who])
+    for net in (gan.G, gan.D):
+        net.clear_cache()
+    gan.iteration = iteration
+    gan.history = history
+    return ckpt
+
+
+def restore_run(source, **overrides):
+    """Rebuild a run from its checkpoint: ``presets.build(preset, **options)`` then ``load``.
+
+    ``source`` is a path or a ``Checkpoint``. ``overrides`` replace stored
+    options that do not change the model (e.g. ``data_dir``); the backend
+    active now is used. Returns ``(run, checkpoint)``.
+    """
+    from . import presets                       # presets import the trainer; keep this lazy
+    ckpt = source if isinstance(source, Checkpoint) else read(source)
+    if not ckpt.preset:
+        raise CheckpointError(f"checkpoint {ckpt.path} does not name the preset it came from; "
+                              "build the model yourself and call minigan.checkpoint.load")
+    if ckpt.preset not in presets.PRESETS:
+        raise CheckpointError(f"checkpoint {ckpt.path} comes from preset {ckpt.preset!r}, which "
+                              f"this minigan does not have ({', '.join(presets.PRESETS)})")
+    options = {**ckpt.options, **{k: v for k, v in overrides.items() if v is not None}}
+    run = presets.build(ckpt.preset, **options)
+    load(ckpt, run.gan)
+    return run, ckpt
