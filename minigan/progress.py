@@ -1,0 +1,122 @@
+"""A one-line progress bar with rate and ETA, on stderr.
+
+    bar = Progress(3000, desc="toy1d")
+    for i in range(3000):
+        ...
+        bar.update(V=row["V"])
+    bar.close()
+
+prints (redrawn in place, at most ten times a second)::
+
+    toy1d [#########-----------]  1350/3000  45%  612 it/s  ETA 0:03  V=-1.386
+
+The bar turns itself off when the stream is not a terminal (a log file, a
+pipe, CI), so logs never fill with carriage returns; ``enabled=False``
+(``--no-progress``) turns it off everywhere.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["Progress", "format_time"]
+
+
+def format_time(seconds):
+    """``H:MM:SS`` or ``M:SS``; ``?`` while unknown."""
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """Progress over ``total`` steps; ``update()`` after each, ``close()`` at the end.
+
+    enabled : None (default) = on only when ``stream`` is a terminal; True/False forces it.
+    stream : where to draw (default ``sys.stderr``).
+    width : characters in the bar itself.
+    min_interval : seconds between redraws.
+    clock : the time function (tests pass a fake one).
+    """
+
+    def __init__(self, total, desc="", *, enabled=None, stream=None, width=20,
+                 min_interval=0.1, clock=time.monotonic):
+        self.total = max(int(total), 0)
+        self.desc = desc
+        self.stream = sys.stderr if stream is None else stream
+        if enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = bool(enabled)
+        self.width, self.min_interval, self.clock = int(width), float(min_interval), clock
+        self.n = 0
+        self.start = self.clock()
+        self._last_draw = None
+        self._postfix = ""
+        self._closed = False
+
+    # rate and ETA ------------------------------------------------------------
+    @property
+    def elapsed(self):
+        return self.clock() - self.start
+
+    @property
+    def rate(self):
+        """Steps per second so far (None before the first step)."""
+        dt = self.elapsed
+        return self.n / dt if self.n and dt > 0 else None
+
+    @property
+    def eta(self):
+        """Seconds left at the current rate (None while unknown)."""
+        r = self.rate
+        return (self.total - self.n) / r if r else None
+
+    def render(self):
+        """The current line (without the leading carriage return)."""
+        frac = min(self.n / self.total, 1.0) if self.total else 1.0
+        filled = int(round(frac * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        digits = len(str(self.total))
+        rate = self.rate
+        rate_s = "? it/s" if rate is None else (f"{rate:.0f} it/s" if rate >= 10 else f"{rate:.2f} it/s")
+        head = f"{self.desc} " if self.desc else ""
+        tail = f"  {self._postfix}" if self._postfix else ""
+        return (f"{head}[{bar}] {self.n:>{digits}}/{self.total} {100 * frac:3.0f}%  {rate_s}  "
+                f"ETA {format_time(self.eta)}{tail}")
+
+    # drawing ---------------------------------------------------------------
+    def update(self, n=1, **postfix):
+        """Count ``n`` more steps; ``postfix`` values (e.g. V=-1.38) are shown after the bar."""
+        self.n += int(n)
+        if not self.enabled:
+            return
+        if postfix:
+            self._postfix = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in postfix.items())
+        now = self.clock()
+        if self._last_draw is None or now - self._last_draw >= self.min_interval or self.n >= self.total:
+            self._draw()
+            self._last_draw = now
+
+    def _draw(self):
+        self.stream.write("\r" + self.render() + "\x1b[K")   # \x1b[K clears what a longer line left
+        self.stream.flush()
+
+    def close(self):
+        """Draw the final state and end the line (only when enabled)."""
+        if self.enabled and not self._closed:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
