@@ -1,0 +1,492 @@
+"""``python -m minigan check-exercise NAME [FILE]``: check a student's backward pass.
+
+The exercises live in ``lessons/exercises/NAME.py`` (sigmoid, relu, linear,
+maxout, dropout, bce): each has the forward pass written and the backward pass
+left as TODO. This command loads the student's class from FILE (default: the
+exercise file itself) and checks its backward pass twice:
+
+* against **central finite differences** of the student's own forward
+  (``minigan.gradcheck.check_function``: float64, a random upstream gradient
+  dL/dy = R, relative error max|a - n| / max(|a| + |n|));
+* against the **reference solution**, the library's own layer
+  (``minigan.layers.Linear`` and friends, ``minigan.losses.bce_with_logits``)
+  given the same parameters, the same input and the same upstream gradient.
+
+For layers with parameters it also checks that dL/dtheta is *added* into
+``grads`` (two forwards, then two backwards in reverse order, must give the
+sum of both gradients -- what D's real + fake objective needs).
+
+The inputs are drawn away from kinks (ReLU at 0, ties between maxout pieces)
+and a Dropout mask is frozen, so that a finite difference measures a true
+derivative. Every part -- the input gradient and each parameter -- gets its
+own line, and the verdict names the part that is wrong.
+
+Exit status: 0 PASS; 1 FAIL (including a backward that is not implemented
+yet, or a file that does not import); 2 bad usage (unknown exercise name,
+missing file, no such class in the file).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import backend, gradcheck, layers, losses
+
+__all__ = ["EXERCISES", "Exercise", "check", "exercise_dir", "main"]
+
+TOL = 1e-6
+
+
+@dataclass
+class Exercise:
+    """One exercise: the class the student writes and how to test it."""
+    name: str
+    cls: str                 # class name in the student's file
+    reference: str           # what the reference solution is, for the table header
+    summary: str
+    hints: dict = field(default_factory=dict)   # part -> the formula to look at
+
+
+EXERCISES = {e.name: e for e in [
+    Exercise("sigmoid", "Sigmoid", "minigan.layers.Sigmoid",
+             "y = 1/(1 + e^-x); write dL/dx",
+             {"dL/dx": "dL/dx = dL/dy * y * (1 - y), with y = sigma(x) from the cache"}),
+    Exercise("relu", "ReLU", "minigan.layers.ReLU",
+             "y = max(0, x); write dL/dx",
+             {"dL/dx": "dL/dx = dL/dy * 1[x > 0]: pass the gradient where the unit was active"}),
+    Exercise("linear", "Linear", "minigan.layers.Linear",
+             "y = x W + b; write dL/dx, dL/dW, dL/db",
+             {"dL/dx": "dL/dx = dL/dy W^T, shape (m, n_in)",
+              "dL/dW": "dL/dW = x^T dL/dy, shape (n_in, n_out)",
+              "dL/db": "dL/db = dL/dy summed over the batch (axis 0), shape (n_out,)",
+              "accumulate": "add into self.grads[...] with +=, do not assign with ="}),
+    Exercise("maxout", "Maxout", "minigan.layers.Maxout",
+             "y_u = max_p (x W + b)_{u,p}; write dL/dx, dL/dW, dL/db",
+             {"dL/dx": "dL/dz is dL/dy_u at the winning piece of unit u and 0 elsewhere; "
+                       "dL/dx = dL/dz W^T (dL/dz reshaped to (m, units * pieces))",
+              "dL/dW": "dL/dW = x^T dL/dz, with dL/dz nonzero only at the winning pieces",
+              "dL/db": "dL/db = dL/dz summed over the batch",
+              "accumulate": "add into self.grads[...] with +=, do not assign with ="}),
+    Exercise("dropout", "Dropout", "minigan.layers.Dropout",
+             "y = x * mask * scale; write dL/dx",
+             {"dL/dx": "dL/dx = dL/dy * mask * scale with the mask of the forward pass "
+                       "(the cache holds mask * scale); never draw a new mask in backward"}),
+    Exercise("bce", "BCEWithLogits", "minigan.losses.bce_with_logits",
+             "CE = mean -[t log sigma(a) + (1-t) log(1 - sigma(a))]; write dCE/da",
+             {"dCE/dlogits": "differentiate t s(-a) + (1 - t) s(a) using ds(a)/da = sigma(a) and "
+                             "sigma(-a) = 1 - sigma(a); keep the 1/m of the mean, and multiply by grad_out"}),
+]}
+
+
+def exercise_dir() -> Path | None:
+    """The folder holding the exercise files: ``lessons/exercises`` beside the
+    installed package (a source checkout), else under the current folder."""
+    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        d = base / "lessons" / "exercises"
+        if d.is_dir():
+            return d
+    return None
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit status 2."""
+
+
+class NotImplementedYet(Exception):
+    """The student's backward still raises NotImplementedError."""
+
+
+def _load_class(path: Path, exercise: Exercise):
+    """Import ``path`` as a fresh module and return its exercise class.
+
+    A file that fails to import is the student's code failing (FAIL, not a
+    usage error), so the exception is passed on to the caller.
+    """
+    spec = importlib.util.spec_from_file_location(f"_minigan_exercise_{exercise.name}", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot load {path} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls = getattr(module, exercise.cls, None)
+    if cls is None:
+        raise UsageError(f"{path} defines no class {exercise.cls!r} (is it the {exercise.name} "
+                         f"exercise file?)")
+    return cls
+
+
+# ---------------------------------------------------------------------------- one row per part
+@dataclass
+class Part:
+    """One checked quantity: its errors against finite differences and the reference."""
+    name: str
+    label: str
+    shape: object
+    fd_error: float | None
+    ref_error: float | None
+    tol: float
+    note: str = ""
+
+    @property
+    def passed(self):
+        errs = [e for e in (self.fd_error, self.ref_error) if e is not None]
+        return all(np.isfinite(e) and e < self.tol for e in errs)
+
+
+@dataclass
+class Report:
+    exercise: Exercise
+    path: Path
+    header: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
+    status: str = "PASS"          # PASS, FAIL, NOT IMPLEMENTED
+    problems: list = field(default_factory=list)
+
+    @property
+    def wrong(self):
+        return [p for p in self.parts if not p.passed]
+
+    def finish(self):
+        if self.status == "PASS" and (self.wrong or self.problems):
+            self.status = "FAIL"
+        return self
+
+    @property
+    def exit_code(self):
+        return 0 if self.status == "PASS" else 1
+
+    def text(self):
+        ex = self.exercise
+        out = [f"check-exercise {ex.name}: class {ex.cls} from {self.path}", *self.header]
+        if self.parts:
+            w = max(len(p.label) for p in self.parts)
+            out.append("")
+            out.append(f"  {'part':<{w}}  {'shape':<10} {'vs finite diff.':>15}  "
+                       f"{'vs ' + ex.reference:>{max(20, len(ex.reference) + 3)}}  ok")
+            for p in self.parts:
+                fd = "-" if p.fd_error is None else f"{p.fd_error:.2e}"
+                ref = "-" if p.ref_error is None else f"{p.ref_error:.2e}"
+                out.append(f"  {p.label:<{w}}  {str(p.shape):<10} {fd:>15}  "
+                           f"{ref:>{max(20, len(ex.reference) + 3)}}  {'yes' if p.passed else 'NO'}"
+                           + (f"   {p.note}" if p.note else ""))
+            out.append(f"  (relative errors, max|a-b| / max(|a|+|b|); a part passes below {self.parts[0].tol:g})")
+        out.append("")
+        for msg in self.problems:
+            out.append(f"  problem: {msg}")
+        if self.status == "PASS":
+            out.append(f"verdict: PASS -- every part of {ex.cls}.backward agrees with finite "
+                       f"differences and with {ex.reference}")
+        elif self.status == "NOT IMPLEMENTED":
+            out.append(f"verdict: NOT IMPLEMENTED -- {ex.cls}.backward still raises "
+                       f"NotImplementedError; fill in the TODO lines in {self.path}")
+        else:
+            names = [p.label for p in self.wrong]
+            out.append("verdict: FAIL -- wrong: " + (", ".join(names) if names else "see the problems above"))
+            for key in dict.fromkeys(p.name for p in self.wrong):
+                if key in ex.hints:
+                    out.append(f"  hint for {key}: {ex.hints[key]}")
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- inputs
+def _set_params(student, values):
+    for k, v in values.items():
+        if k not in student.params:
+            raise UsageError(f"the student's layer has no parameter {k!r} (params: {list(student.params)})")
+        student.params[k][...] = v
+
+
+def _away_from_ties(x, W, b, units, pieces, rng, gap=1e-3):
+    """Re-draw rows of x whose top two maxout pieces are closer than ``gap``."""
+    for _ in range(100):
+        z = np.sort((x @ W + b).reshape(len(x), units, pieces), axis=2)
+        bad = (z[:, :, -1] - z[:, :, -2]).min(axis=1) < gap
+        if not bad.any():
+            return x
+        x[bad] = rng.standard_normal((int(bad.sum()), x.shape[1]))
+    raise RuntimeError("could not draw maxout inputs away from ties")  # pragma: no cover
+
+
+def _setup(name, cls, rng):
+    """Build (student, reference, x, extra) for a layer exercise, float64, same parameters."""
+    f64 = np.float64
+    if name == "sigmoid":
+        return cls(), layers.Sigmoid(), rng.standard_normal((4, 5)) * 2.0, {}
+    if name == "relu":
+        x = rng.standard_normal((4, 5))
+        x = np.sign(x) * (0.1 + np.abs(x))          # at least 0.1 away from the kink at 0
+        return cls(), layers.ReLU(), x, {}
+    if name == "linear":
+        student = cls(5, 3, rng=rng.integers(1 << 30))
+        ref = layers.Linear(5, 3, rng=0, dtype=f64)
+        values = {"W": rng.standard_normal((5, 3)), "b": rng.standard_normal(3)}
+        return student, ref, rng.standard_normal((4, 5)), {"values": values}
+    if name == "maxout":
+        units, pieces = 3, 4
+        student = cls(5, units, pieces, rng=rng.integers(1 << 30))
+        ref = layers.Maxout(5, units, pieces, rng=0, dtype=f64)
+        values = {"W": rng.standard_normal((5, units * pieces)), "b": rng.standard_normal(units * pieces)}
+        x = _away_from_ties(rng.standard_normal((4, 5)), values["W"], values["b"], units, pieces, rng)
+        return student, ref, x, {"values": values}
+    if name == "dropout":
+        keep = 0.6
+        student = cls(keep, rng=rng.integers(1 << 30))
+        ref = layers.Dropout(keep)
+        x = rng.standard_normal((6, 5))
+        mask = rng.random(x.shape) < keep
+        mask[0, 0], mask[0, 1] = True, False        # both kinds of unit, whatever the draw
+        return student, ref, x, {"mask": mask, "keep": keep}
+    raise KeyError(name)
+
+
+def _copy(a):
+    return None if a is None else np.array(a, dtype=np.float64, copy=True)
+
+
+# ---------------------------------------------------------------------------- the checks
+def _check_layer(ex, cls, report, rng, eps, tol):
+    student, ref, x, extra = _setup(ex.name, cls, rng)
+    if not hasattr(student, "params") or not hasattr(student, "grads"):
+        raise UsageError(f"{ex.cls} needs params and grads dicts (subclass minigan.layers.Layer)")
+    if "values" in extra:
+        _set_params(student, extra["values"])
+        for k, v in extra["values"].items():
+            ref.params[k][...] = v
+    if "mask" in extra:
+        student.fixed_mask = extra["mask"]
+        ref.fixed_mask = extra["mask"]
+        if getattr(student, "scale", None) != ref.scale:
+            report.problems.append(f"the student's Dropout scale is {getattr(student, 'scale', None)}, "
+                                   f"expected 1/keep = {ref.scale} (the forward was given)")
+    for k, p in student.params.items():
+        if p.dtype != np.float64:
+            raise UsageError(f"parameter {k!r} has dtype {p.dtype}; the checker needs float64")
+    R = rng.standard_normal(ref.forward(x).shape)     # the upstream gradient dL/dy
+    ref.zero_grad()
+    ref_dx = ref.backward(R.copy())
+    ref_grads = {k: v.copy() for k, v in ref.grads.items()}
+
+    report.header.append(f"  float64 (NumPy); input x {x.shape}; upstream gradient dL/dy random N(0, 1); "
+                         f"finite-difference step {eps:g}")
+    if ex.name == "relu":
+        report.header.append("  inputs drawn at least 0.1 away from the kink at 0")
+    if ex.name == "maxout":
+        report.header.append("  inputs drawn with a clear winner in every unit (no ties between pieces)")
+    if ex.name == "dropout":
+        report.header.append(f"  training mode, keep {extra['keep']}; the mask is frozen (fixed_mask) "
+                             f"for every forward of the check")
+
+    # the given forward, against the reference forward
+    if hasattr(student, "train"):
+        student.train()
+    with layers.no_grad():
+        y = np.asarray(student.forward(x.copy()))
+        y_ref = ref.forward(x)
+    if y.shape != y_ref.shape:
+        raise _Broken(f"{ex.cls}.forward returned shape {y.shape}, expected {y_ref.shape} "
+                      "(the forward pass was given: did it get changed?)")
+    fwd_err = gradcheck.relative_error(y, y_ref)[0]
+    report.parts.append(Part("forward", "forward (given)", y.shape, None, fwd_err, tol,
+                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+
+    # the student's backward, once, against the reference backward
+    try:
+        student.zero_grad()
+        student.forward(x.copy())
+        dx = student.backward(R.copy())
+    except NotImplementedError as exc:
+        raise NotImplementedYet(str(exc)) from exc
+    got = {"dL/dx": _copy(dx), **{f"dL/d{k}": _copy(v) for k, v in student.grads.items()}}
+    want = {"dL/dx": ref_dx, **{f"dL/d{k}": ref_grads[k] for k in ref_grads}}
+
+    # the same backward against finite differences of the student's forward
+    fd = gradcheck.check_function(
+        student.forward, student.backward, x.copy(), student.params, student.grads,
+        zero_grad=student.zero_grad, objective=lambda out: (float((np.asarray(out) * R).sum()), R.copy()),
+        eps=eps, tol=tol, title=ex.cls)
+    fd_rows = {("dL/dx" if r.name == "x" else f"dL/d{r.name}"): r.rel_error for r in fd.rows}
+
+    labels = {"dL/dx": "dL/dx (input gradient)"}
+    labels.update({f"dL/d{k}": f"dL/d{k} (parameter {k!r})" for k in ref_grads})
+    for key, label in labels.items():
+        a, b = got.get(key), want[key]
+        note = ""
+        if a is None:
+            ref_err, note = float("inf"), "backward gave nothing (missing return?)"
+        elif a.shape != b.shape:
+            ref_err, note = float("inf"), f"shape {a.shape}, expected {b.shape}"
+        else:
+            ref_err = gradcheck.relative_error(a, b)[0]
+            if not np.any(a) and np.any(b):
+                note = "all zeros: was it written into grads?" if key != "dL/dx" else "all zeros"
+        report.parts.append(Part(key, label, tuple(b.shape), fd_rows.get(key, float("inf")),
+                                 ref_err, tol, note))
+    for msg in fd.failed_notes:
+        if "backward gave" not in msg:
+            report.problems.append(msg)
+
+    # parameter gradients must accumulate: two forwards, two backwards (last in, first out)
+    if ref_grads:
+        x2 = x + 0.01 * rng.standard_normal(x.shape)
+        if ex.name == "maxout":
+            x2 = _away_from_ties(x2, extra["values"]["W"], extra["values"]["b"], ref.units, ref.pieces, rng)
+        R2 = rng.standard_normal(R.shape)
+        ref.zero_grad()
+        ref.forward(x)
+        ref.forward(x2)
+        ref.backward(R2.copy())
+        ref.backward(R.copy())
+        student.zero_grad()
+        student.forward(x.copy())
+        student.forward(x2.copy())
+        student.backward(R2.copy())
+        student.backward(R.copy())
+        worst, worst_key = 0.0, None
+        for k in ref_grads:
+            e = gradcheck.relative_error(student.grads[k], ref.grads[k])[0]
+            if e >= worst:
+                worst, worst_key = e, k
+        report.parts.append(Part("accumulate", "grads accumulate (+=)", ",".join(ref_grads), None, worst, tol,
+                                 note="" if worst < tol else
+                                 f"after two backwards grads[{worst_key!r}] is not the sum of both"))
+
+
+class _Broken(Exception):
+    """The student's code cannot be checked at all (wrong shapes, crashes)."""
+
+
+def _check_bce(ex, cls, report, rng, eps, tol):
+    m = 6
+    a = rng.standard_normal((m, 1)) * 2.0
+    t = np.where(rng.random((m, 1)) < 0.5, 1.0, 0.0)
+    t[0, 0], t[1, 0], t[2, 0] = 1.0, 0.0, 0.9          # real, fake, and a smoothed label
+    c = 1.7                                          # upstream gradient: L = c * CE
+    student = cls()
+    report.header.append(f"  float64 (NumPy); logits {a.shape}; targets in {{0, 0.9, 1}}; upstream "
+                         f"gradient dL/dCE = {c}; finite-difference step {eps:g}")
+    ref_loss, ref_grad = losses.bce_with_logits(a, t)
+    ref_grad = c * ref_grad
+    with layers.no_grad():
+        loss = student.forward(a.copy(), t)
+    fwd_err = gradcheck.relative_error(np.asarray(loss, dtype=np.float64), ref_loss)[0]
+    report.parts.append(Part("forward", "forward (given)", (), None, fwd_err, tol,
+                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+    try:
+        student.forward(a.copy(), t)
+        g = student.backward(c)
+    except NotImplementedError as exc:
+        raise NotImplementedYet(str(exc)) from exc
+    fd = gradcheck.check_function(
+        lambda logits: student.forward(logits, t), lambda upstream: student.backward(upstream), a.copy(),
+        objective=lambda v: (c * float(v), c), eps=eps, tol=tol, title=ex.cls)
+    g = _copy(g)
+    note = ""
+    if g is None:
+        ref_err, note = float("inf"), "backward gave nothing (missing return?)"
+    elif g.shape != ref_grad.shape:
+        ref_err, note = float("inf"), f"shape {g.shape}, expected {ref_grad.shape}"
+    else:
+        ref_err = gradcheck.relative_error(g, ref_grad)[0]
+    report.parts.append(Part("dCE/dlogits", "dCE/dlogits (input gradient)", a.shape,
+                             fd.rows[0].rel_error, ref_err, tol, note))
+    # a second upstream value: the answer must scale with grad_out (not ignore it)
+    student.forward(a.copy(), t)
+    g1 = _copy(student.backward(1.0))
+    if g1 is not None and g1.shape == ref_grad.shape:
+        e1 = gradcheck.relative_error(g1, ref_grad / c)[0]
+        report.parts.append(Part("dCE/dlogits", "  ... with grad_out = 1", a.shape, None, e1, tol,
+                                 note="" if e1 < tol or ref_err >= tol else "grad_out is not used as a factor"))
+
+
+def check(name, path=None, *, seed=0, eps=gradcheck.DEFAULT_EPS, tol=TOL) -> Report:
+    """Run exercise ``name`` on the student's file ``path`` and return the report.
+
+    Raises ``UsageError`` for an unknown name, a missing file or a missing class.
+    """
+    if name not in EXERCISES:
+        raise UsageError(f"unknown exercise {name!r}; choose from {', '.join(EXERCISES)}")
+    ex = EXERCISES[name]
+    if path is None:
+        d = exercise_dir()
+        if d is None:
+            raise UsageError("cannot find the lessons/exercises folder; pass the exercise FILE")
+        path = d / f"{name}.py"
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    report = Report(ex, path)
+    try:
+        cls = _load_class(path, ex)
+    except UsageError:
+        raise
+    except Exception as exc:                       # the student's file does not import
+        report.problems.append(f"{path} failed to import: {type(exc).__name__}: {exc}")
+        report.status = "FAIL"
+        return report
+    backend.use("numpy")
+    rng = np.random.default_rng(seed)
+    try:
+        if name == "bce":
+            _check_bce(ex, cls, report, rng, eps, tol)
+        else:
+            _check_layer(ex, cls, report, rng, eps, tol)
+    except NotImplementedYet as exc:
+        report.status = "NOT IMPLEMENTED"
+        report.problems.append(f"NotImplementedError: {exc}")
+    except UsageError:
+        raise
+    except _Broken as exc:
+        report.problems.append(str(exc))
+        report.status = "FAIL"
+    except Exception as exc:                       # the student's backward crashed
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = next((f"{Path(f.filename).name}, line {f.lineno}: {f.line}" for f in reversed(tb)
+                      if Path(f.filename).resolve() == path.resolve()), None)
+        report.problems.append(f"{type(exc).__name__}: {exc}" + (f"  ({where})" if where else ""))
+        report.status = "FAIL"
+    return report.finish()
+
+
+def main(argv=None) -> int:
+    """``minigan check-exercise NAME [FILE]``; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="minigan check-exercise",
+        description="Gradient-check your backward pass for one of the exercises in "
+                    "lessons/exercises/ against finite differences and the library's own layer.",
+        epilog="exercises: " + "; ".join(f"{e.name} ({e.summary})" for e in EXERCISES.values()))
+    parser.add_argument("name", nargs="?", help="exercise: " + ", ".join(EXERCISES))
+    parser.add_argument("file", nargs="?", help="your file (default: lessons/exercises/NAME.py)")
+    parser.add_argument("--list", action="store_true", help="list the exercises and exit")
+    parser.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters, masks (default 0)")
+    parser.add_argument("--tol", type=float, default=TOL, help=f"largest passing relative error (default {TOL:g})")
+    parser.add_argument("--eps", type=float, default=gradcheck.DEFAULT_EPS,
+                        help=f"finite-difference step (default {gradcheck.DEFAULT_EPS:g})")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:                      # argparse's own usage errors exit 2
+        return int(exc.code or 0)
+    if args.list:
+        d = exercise_dir()
+        for e in EXERCISES.values():
+            where = d / f"{e.name}.py" if d else "?"
+            print(f"{e.name:8s} {e.summary}   [{where}]")
+        return 0
+    if not args.name:
+        print("minigan check-exercise: name an exercise: " + ", ".join(EXERCISES), file=sys.stderr)
+        return 2
+    if not (args.eps > 0 and args.tol > 0):
+        print(f"minigan check-exercise: --eps and --tol must be > 0, got {args.eps}, {args.tol}",
+              file=sys.stderr)
+        return 2
+    try:
+        report = check(args.name, args.file, seed=args.seed, eps=args.eps, tol=args.tol)
+    except UsageError as exc:
+        print(f"minigan check-exercise: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    return report.exit_code

@@ -1,0 +1,182 @@
+"""The exercise checker (``python -m minigan check-exercise``) on correct and wrong
+backward passes.
+
+Each student file in lessons/exercises/ is copied to a temporary folder with its
+``raise NotImplementedError(...)`` line replaced by a body written here: a
+correct solution, and deliberately wrong ones whose wrong part the checker must
+name. The untouched files must get the "not implemented" verdict.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minigan import exercises
+
+EXERCISE_DIR = Path(__file__).resolve().parent.parent / "lessons" / "exercises"
+
+# name -> correct backward body (indented 8 spaces, replaces the raise line)
+CORRECT = {
+    "sigmoid": "return grad_out * y * (1 - y)",
+    "relu": "return grad_out * positive",
+    "linear": """self.grads["W"] += x.T @ grad_out
+self.grads["b"] += grad_out.sum(axis=0)
+return grad_out @ W.T""",
+    "maxout": """grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, winner[..., None], grad_out[..., None], axis=2)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""",
+    "dropout": "return grad_out * kept_scaled",
+    "bce": "return grad_out * (sigmoid(logits) - t) / m",
+}
+
+# (name, label, body, parts the verdict must name as wrong, parts that must pass)
+WRONG = [
+    ("sigmoid", "y instead of y(1-y)", "return grad_out * y", ["dL/dx"], []),
+    ("sigmoid", "missing the upstream gradient", "return y * (1 - y)", ["dL/dx"], []),
+    ("relu", "no mask", "return grad_out", ["dL/dx"], []),
+    ("relu", "mask inverted", "return grad_out * ~positive", ["dL/dx"], []),
+    ("linear", "bias gradient averaged, not summed", """self.grads["W"] += x.T @ grad_out
+self.grads["b"] += grad_out.mean(axis=0)
+return grad_out @ W.T""", ["dL/db"], ["dL/dx", "dL/dW"]),
+    ("linear", "weight gradient missing its factor x", """self.grads["W"] += np.ones_like(x).T @ grad_out
+self.grads["b"] += grad_out.sum(axis=0)
+return grad_out @ W.T""", ["dL/dW"], ["dL/dx", "dL/db"]),
+    ("linear", "assigns grads instead of adding", """self.grads["W"] = x.T @ grad_out
+self.grads["b"] = grad_out.sum(axis=0)
+return grad_out @ W.T""", ["grads accumulate"], ["dL/dx", "dL/dW", "dL/db"]),
+    ("linear", "input gradient with W instead of W^T (wrong shape)", """self.grads["W"] += x.T @ grad_out
+self.grads["b"] += grad_out.sum(axis=0)
+return grad_out.sum() * np.ones_like(x)""", ["dL/dx"], ["dL/dW", "dL/db"]),
+    ("maxout", "gradient sent to every piece", """grad_z = np.repeat(grad_out[..., None], self.pieces, axis=2).reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
+    ("maxout", "bias gradient forgotten", """grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, winner[..., None], grad_out[..., None], axis=2)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+return grad_z @ W.T""", ["dL/db"], ["dL/dx", "dL/dW"]),
+    ("dropout", "mask without the scale", "return grad_out * (kept_scaled > 0)", ["dL/dx"], []),
+    ("dropout", "a fresh mask in backward", "return grad_out * (self.rng.random(grad_out.shape) < self.keep) * self.scale",
+     ["dL/dx"], []),
+    ("bce", "missing the 1/m of the mean", "return grad_out * (sigmoid(logits) - t)", ["dCE/dlogits"], []),
+    ("bce", "sign flipped", "return grad_out * (t - sigmoid(logits)) / m", ["dCE/dlogits"], []),
+    ("bce", "grad_out ignored", "return (sigmoid(logits) - t) / m", ["dCE/dlogits (input gradient)"], []),
+]
+
+RAISE = re.compile(r"^( +)raise NotImplementedError\(.*\)\s*$", re.M)
+
+
+def write_solution(tmp_path, name, body, tag="solution"):
+    src = (EXERCISE_DIR / f"{name}.py").read_text()
+    match = RAISE.search(src)
+    assert match, f"{name}.py has no raise NotImplementedError line"
+    indent = match.group(1)
+    code = "\n".join(indent + line for line in body.splitlines())
+    path = tmp_path / f"{name}_{tag}.py"
+    path.write_text(src[:match.start()] + code + src[match.end():])
+    return path
+
+
+def run_checker(capsys, *argv):
+    code = exercises.main(list(map(str, argv)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def verdict_line(out):
+    return next(line for line in out.splitlines() if line.startswith("verdict:"))
+
+
+def part_line(out, label):
+    return next(line for line in out.splitlines() if line.strip().startswith(label))
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_solution_passes(tmp_path, capsys, name):
+    path = write_solution(tmp_path, name, CORRECT[name])
+    code, out, _ = run_checker(capsys, name, path)
+    assert code == 0, out
+    assert verdict_line(out).startswith("verdict: PASS")
+    # every part is listed with a measured error, and no part says NO
+    assert "dL/dx (input gradient)" in out or "dCE/dlogits (input gradient)" in out
+    assert not [line for line in out.splitlines() if line.rstrip().endswith(" NO")]
+
+
+@pytest.mark.parametrize("name,label,body,wrong,right", WRONG, ids=[f"{w[0]}: {w[1]}" for w in WRONG])
+def test_wrong_solution_fails_and_names_the_part(tmp_path, capsys, name, label, body, wrong, right):
+    path = write_solution(tmp_path, name, body, tag="wrong")
+    code, out, _ = run_checker(capsys, name, path)
+    assert code == 1, out
+    verdict = verdict_line(out)
+    assert verdict.startswith("verdict: FAIL -- wrong:"), out
+    for part in wrong:
+        assert part in verdict, f"{part!r} not named in {verdict!r}\n{out}"
+        assert "NO" in part_line(out, part).split()
+    for part in right:
+        assert part not in verdict, out
+        assert part_line(out, part).split()[-1] == "yes", out
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_untouched_exercise_file_is_not_implemented(capsys, name):
+    code, out, _ = run_checker(capsys, name)          # default FILE: lessons/exercises/NAME.py
+    assert code == 1
+    assert verdict_line(out).startswith("verdict: NOT IMPLEMENTED")
+    assert str(EXERCISE_DIR / f"{name}.py") in out
+    assert "TODO" in out                              # the student's own NotImplementedError message
+
+
+def test_the_parameter_layers_report_each_parameter(tmp_path, capsys):
+    path = write_solution(tmp_path, "maxout", CORRECT["maxout"])
+    _, out, _ = run_checker(capsys, "maxout", path)
+    for label in ("dL/dx (input gradient)", "dL/dW (parameter 'W')", "dL/db (parameter 'b')",
+                  "grads accumulate (+=)"):
+        cells = part_line(out, label).split()
+        assert cells[-1] == "yes"
+        # measured relative errors, printed in scientific notation
+        assert re.search(r"\d\.\d\de[-+]\d\d", part_line(out, label)), out
+
+
+def test_a_crashing_backward_fails_with_the_error(tmp_path, capsys):
+    path = write_solution(tmp_path, "sigmoid", "return grad_out * undefined_name")
+    code, out, _ = run_checker(capsys, "sigmoid", path)
+    assert code == 1
+    assert "NameError" in out and verdict_line(out).startswith("verdict: FAIL")
+
+
+def test_a_file_that_does_not_import_fails(tmp_path, capsys):
+    path = tmp_path / "broken.py"
+    path.write_text("class Sigmoid(:\n")
+    code, out, _ = run_checker(capsys, "sigmoid", path)
+    assert code == 1
+    assert "failed to import" in out and "SyntaxError" in out
+
+
+def test_bad_usage_exits_2(tmp_path, capsys):
+    code, out, err = run_checker(capsys, "softmax")
+    assert code == 2 and "unknown exercise 'softmax'" in err and "sigmoid" in err
+    code, out, err = run_checker(capsys, "relu", tmp_path / "missing.py")
+    assert code == 2 and "no such file" in err
+    other = tmp_path / "other.py"
+    other.write_text("class Something:\n    pass\n")
+    code, out, err = run_checker(capsys, "relu", other)
+    assert code == 2 and "no class 'ReLU'" in err
+    code, out, err = run_checker(capsys)
+    assert code == 2 and "name an exercise" in err
+
+
+def test_command_line_end_to_end(tmp_path):
+    path = write_solution(tmp_path, "relu", CORRECT["relu"])
+    ok = subprocess.run([sys.executable, "-m", "minigan", "check-exercise", "relu", str(path)],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "verdict: PASS" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "minigan", "check-exercise", "nope"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown exercise" in bad.stderr
