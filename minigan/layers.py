@@ -188,15 +188,21 @@ class Linear(Layer):
     def forward(self, x):
         x = self._check(x, self.n_in)
         self._save(x)
-        return x @ self.params["W"] + self.params["b"]
+        y = x @ self.params["W"]
+        y += self.params["b"]                # in place: = x W + b without a second array
+        return y
 
-    def backward(self, grad_out):
-        """dL/dx = dL/dy W^T,  dL/dW = x^T dL/dy,  dL/db = sum_i dL/dy_i."""
+    def backward(self, grad_out, *, input_grad=True):
+        """dL/dx = dL/dy W^T,  dL/dW = x^T dL/dy,  dL/db = sum_i dL/dy_i.
+
+        ``input_grad=False`` skips the dL/dx product and returns None, for an
+        x that is data or noise (see ``Sequential.backward``).
+        """
         (x,) = self._load()
         if self.requires_grad:
             self._accumulate("W", x.T @ grad_out)
             self._accumulate("b", grad_out.sum(axis=0))
-        return grad_out @ self.params["W"].T
+        return grad_out @ self.params["W"].T if input_grad else None
 
     def __repr__(self):
         return f"Linear({self.n_in}, {self.n_out})"
@@ -350,7 +356,8 @@ class Dropout(Layer):
                 raise ValueError(f"Dropout.fixed_mask has shape {keep_mask.shape}, input {x.shape}")
         else:
             keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep
-        kept_scaled = keep_mask * x.dtype.type(self.scale)   # m * scale, in x's dtype
+        # m * scale in x's dtype (a float64 or int fixed_mask must not upcast a float32 batch)
+        kept_scaled = (keep_mask != 0) * x.dtype.type(self.scale)
         self._save(kept_scaled)
         return x * kept_scaled
 

@@ -105,7 +105,8 @@ class SGD(Optimizer):
     @property
     def lr(self):
         """lr_t = max(lr_0 / decay^t, lr_min), t = steps taken so far."""
-        return max(self.lr0 / self.lr_decay ** self.t, self.lr_min)
+        # lr_0 * exp(-t log decay): decay ** t would overflow (OverflowError) for long runs
+        return max(self.lr0 * math.exp(-self.t * math.log(self.lr_decay)), self.lr_min)
 
     @property
     def momentum(self):

@@ -1,0 +1,339 @@
+"""minigan.gradcheck must pass correct code and FAIL wrong code: wrong derivatives,
+masks resampled between forwards, kinks, single-slot caches, a D that is not frozen."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minigan import gradcheck, layers, losses
+from minigan.gradcheck import (check_function, check_generator_step, check_layer, check_loss,
+                               check_two_forwards, format_results, relative_error)
+from minigan.layers import Dropout, Linear, Maxout, ReLU, Sequential, Sigmoid, Tanh, no_grad
+
+
+def paper_like_D(rng, n_in=5):
+    return Sequential(Dropout(0.8, scale=1.25), Maxout(n_in, 4, 3, irange=0.5, rng=rng),
+                      Dropout(0.5, scale=2.0), Maxout(4, 3, 2, irange=0.5, rng=rng),
+                      Dropout(0.5, scale=2.0), Linear(3, 1, irange=0.5, rng=rng))
+
+
+# ----------------------------------------------------------------------------- correct code passes
+@pytest.mark.parametrize("make", [
+    lambda r: Linear(5, 3, rng=r), lambda r: ReLU(), lambda r: layers.LeakyReLU(0.2), lambda r: Sigmoid(),
+    lambda r: Tanh(), lambda r: Maxout(5, 3, 4, rng=r), lambda r: Dropout(0.5), paper_like_D,
+    lambda r: Sequential(Linear(5, 6, rng=r), ReLU(), Linear(6, 2, rng=r), Sigmoid()),
+], ids=["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout", "Dropout", "paper D", "G"])
+def test_correct_layers_pass(make, rng):
+    layer = make(rng)
+    res = check_layer(layer, rng.normal(size=(4, 5)).astype(np.float32))
+    assert res.passed, res.table()
+    assert [r.name for r in res.rows] == ["x"] + list(layer.params)
+    assert all(r.rel_error < 1e-8 for r in res.rows)
+    assert layer.dtype in (None, np.float32)                 # the caller's layer is not cast
+
+
+def test_losses_pass(rng):
+    r, f = rng.normal(size=6), rng.normal(size=(5, 1))
+    for res in (check_loss(losses.value_function, r, f),
+                check_loss(losses.discriminator_loss, r, f, scale=0.5, real_label=0.9),
+                check_loss(losses.bce_with_logits, r, target=0.2),
+                check_loss(losses.generator_loss_minimax, f),
+                check_loss(losses.generator_loss_nonsaturating, f)):
+        assert res.passed, res.table()
+    assert "scale=0.5" in check_loss(losses.discriminator_loss, r, f, scale=0.5).title
+
+
+# ----------------------------------------------------------------------------- wrong code fails
+class WrongSigmoid(Sigmoid):
+    def backward(self, grad_out):
+        (y,) = self._load()
+        return grad_out * y * (1 + y)          # sign slip
+
+
+class WrongBiasLinear(Linear):
+    def backward(self, grad_out):
+        (x,) = self._load()
+        self._accumulate("W", x.T @ grad_out)
+        self._accumulate("b", grad_out.mean(axis=0))      # mean instead of sum
+        return grad_out @ self.params["W"].T
+
+
+def test_wrong_backward_fails(rng):
+    x = rng.normal(size=(4, 5))
+    res = check_layer(WrongSigmoid(), x)
+    assert not res.passed and res.rows[0].rel_error > 0.1
+    res = check_layer(WrongBiasLinear(5, 3, rng=0), x)
+    by_name = {r.name: r for r in res.rows}
+    assert not res.passed
+    assert by_name["x"].passed and by_name["W"].passed and not by_name["b"].passed
+    assert "FAIL" in res.table() and "NO" in res.table()
+
+
+def test_wrong_loss_gradient_fails(rng):
+    def bad_nonsaturating(a):
+        v, g = losses.generator_loss_nonsaturating(a)
+        return v, g * a.shape[0]               # forgot the 1/m
+    assert not check_loss(bad_nonsaturating, rng.normal(size=6)).passed
+
+
+def test_random_upstream_gradient_catches_what_all_ones_would_miss(rng):
+    W = rng.normal(size=(3, 4))
+    params, grads = {"W": W}, {"W": np.zeros_like(W)}
+    x = rng.normal(size=(2, 3))
+
+    def forward(x):
+        return x @ W
+
+    def bad_backward(g):                       # columns of g reversed: invisible when g is all ones
+        g = g[:, ::-1]
+        grads["W"] += x.T @ g
+        return g @ W.T
+
+    ones = lambda y: (float(y.sum()), np.ones_like(y))      # noqa: E731
+    assert check_function(forward, bad_backward, x, params, grads, objective=ones).passed
+    assert not check_function(forward, bad_backward, x, params, grads).passed
+
+
+def test_backward_returning_wrong_shape_or_nothing_fails(rng):
+    x = rng.normal(size=(3, 2))
+    res = check_function(lambda x: 2 * x, lambda g: (2 * g)[:, :1], x)
+    assert not res.passed and "expected shape (3, 2)" in " ".join(res.failed_notes)
+    assert not check_function(lambda x: 2 * x, lambda g: None, x).passed
+
+
+# ----------------------------------------------------------------------------- Dropout masks
+def test_dropout_mask_is_frozen_and_restored(rng):
+    d = Dropout(0.5, rng=4)
+    state = d.rng.bit_generator.state
+    res = check_layer(d, rng.normal(size=(6, 5)))
+    assert res.passed and "1 Dropout mask(s) frozen" in res.table()
+    assert d.fixed_mask is None                              # the caller's layer is untouched
+    assert d.rng.bit_generator.state == state
+    user_mask = np.ones((2, 2), bool)
+    d.fixed_mask = user_mask
+    check_layer(d, rng.normal(size=(6, 5)))
+    assert d.fixed_mask is user_mask
+
+
+def test_resampled_dropout_would_fail(rng):
+    """Without frozen masks, numeric forwards would redraw them: the check must fail."""
+    d = Dropout(0.5, rng=0)
+    x = rng.normal(size=(6, 5))
+    assert not check_function(d.forward, d.backward, x).passed
+
+
+def test_two_forwards_get_different_masks_and_pass(rng):
+    D = paper_like_D(rng)
+    res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)), scale=0.5, real_label=0.9)
+    assert res.passed, res.table()
+    assert [r.name for r in res.rows][:2] == ["x_real", "x_fake"]
+    assert "different frozen masks" in res.table()
+    assert all(d.fixed_mask is None for d in D.layers if isinstance(d, Dropout))
+
+
+class SingleSlotLinear(Linear):
+    """The classic NumPy-GAN bug: one cache slot, overwritten by the second forward."""
+
+    def _save(self, *tensors):
+        if layers._grad_enabled[0]:
+            self._cache[:] = [tensors]
+
+    def _load(self):
+        return self._cache[-1]
+
+
+def test_single_slot_cache_fails_the_two_forward_check(rng):
+    D = Sequential(SingleSlotLinear(5, 4, rng=0), Tanh(), Linear(4, 1, rng=1))
+    xr, xf = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    res = check_two_forwards(D, xr, xf)
+    assert not res.passed
+    good = Sequential(Linear(5, 4, rng=0), Tanh(), Linear(4, 1, rng=1))
+    assert check_two_forwards(good, xr, xf).passed
+
+
+# ----------------------------------------------------------------------------- kinks
+def test_relu_kinks_are_moved_and_reported(rng):
+    x = rng.normal(size=(5, 4))
+    x[[0, 2], 1] = 0.0                           # two rows sit exactly on the kink
+    relu = ReLU()
+    assert not check_function(relu.forward, relu.backward, x.copy()).passed   # why kinks matter
+    res = check_layer(relu, x)
+    assert res.passed and res.kinks_moved == 2 and res.kinks_skipped == 0
+    assert res.rows[0].kinks_moved == 2
+    assert "kink rows moved 2, skipped 0" in res.table()
+
+
+def test_maxout_ties_are_moved_or_skipped_and_reported(rng):
+    mo = Maxout(2, 1, 2, irange=1.0, rng=0)
+    mo.params["W"][...] = [[1.0, 0.0], [0.0, 1.0]]        # piece 1 = x0, piece 2 = x1
+    x = rng.normal(size=(6, 2))
+    x[[1, 4], 1] = x[[1, 4], 0]                            # two rows tie exactly
+    assert not check_function(*_as64(mo), x.copy(), *_params64(mo)).passed
+    res = check_layer(mo, x)
+    assert res.passed and (res.kinks_moved, res.kinks_skipped) == (2, 0)
+    res = check_layer(mo, x, max_redraws=0)                # no re-draws allowed: the rows are dropped
+    assert res.passed and (res.kinks_moved, res.kinks_skipped) == (0, 2)
+    assert res.rows[0].shape == (4, 2)
+    assert "skipped 2" in res.table()
+
+
+def _as64(layer):
+    layer.astype(np.float64)
+    return layer.forward, layer.backward
+
+
+def _params64(layer):
+    return layer.params, layer.grads
+
+
+def test_a_kink_everywhere_fails_instead_of_passing_vacuously(rng):
+    mo = Maxout(3, 2, 2, rng=0)
+    mo.params["W"][:, 1] = mo.params["W"][:, 0]            # unit 0's two pieces identical: always tied
+    res = check_layer(mo, rng.normal(size=(4, 3)))
+    assert not res.passed and res.kinks_skipped == 4
+    assert "every input row sits at a kink" in res.table()
+
+
+def test_kinks_inside_a_stack_are_found(rng):
+    """A ReLU after a Linear: the kink is in the hidden pre-activation, not the input."""
+    net = Sequential(Linear(2, 1, rng=0), ReLU())
+    net.layers[0].params["W"][...] = [[1.0], [-1.0]]
+    x = rng.normal(size=(5, 2))
+    x[3, 1] = x[3, 0]                                       # hidden unit exactly 0 in row 3
+    res = check_layer(net, x)
+    assert res.passed and res.kinks_moved == 1
+
+
+# ----------------------------------------------------------------------------- the G step
+@pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
+def test_generator_step_check(rng, g_loss):
+    G = Sequential(Linear(3, 6, rng=rng), ReLU(), Linear(6, 5, rng=rng), Sigmoid())
+    D = paper_like_D(rng)
+    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=g_loss)
+    assert res.passed, res.table()
+    names = [r.name for r in res.rows]
+    assert names == ["z"] + list(G.params) + ["D.grads (frozen)"]
+    assert res.rows[-1].rel_error == 0.0
+
+
+class UnfreezableLinear(Linear):
+    def backward(self, grad_out):
+        (x,) = self._load()
+        self._accumulate("W", x.T @ grad_out)               # ignores requires_grad
+        self._accumulate("b", grad_out.sum(axis=0))
+        return grad_out @ self.params["W"].T
+
+
+def test_generator_step_check_catches_a_d_that_is_not_frozen(rng):
+    G = Sequential(Linear(3, 4, rng=rng), Tanh())
+    D = Sequential(UnfreezableLinear(4, 1, rng=rng))
+    res = check_generator_step(G, D, rng.normal(size=(3, 3)))
+    frozen_row = res.rows[-1]
+    assert not res.passed and not frozen_row.passed and frozen_row.rel_error > 0
+    assert all(r.passed for r in res.rows[:-1])            # G's own gradients are still right
+
+
+# ----------------------------------------------------------------------------- student objects
+class StudentAffine:
+    """A hand-rolled layer that is not a minigan Layer: only the protocol."""
+
+    def __init__(self, W, b, wrong=False):
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.wrong = wrong
+        self.x = None
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, g):
+        self.grads["W"] += self.x.T @ g * (1.01 if self.wrong else 1.0)
+        self.grads["b"] += g.sum(axis=0)
+        return g @ self.params["W"].T
+
+
+def test_any_object_with_the_protocol(rng):
+    W, b = rng.normal(size=(3, 2)), rng.normal(size=2)
+    assert check_layer(StudentAffine(W.copy(), b.copy()), rng.normal(size=(4, 3))).passed
+    res = check_layer(StudentAffine(W.copy(), b.copy(), wrong=True), rng.normal(size=(4, 3)))
+    assert not res.passed and [r.passed for r in res.rows] == [True, False, True]
+    with pytest.raises(TypeError, match="float64"):
+        check_layer(StudentAffine(W.astype(np.float32), b.astype(np.float32)), rng.normal(size=(4, 3)))
+
+
+def test_numeric_forwards_run_in_no_grad_and_leave_no_cache(rng):
+    lin = Linear(3, 2, rng=0, dtype=np.float64)
+    modes = []
+    real_forward = lin.forward
+
+    def forward(x):
+        modes.append(layers._grad_enabled[0])
+        return real_forward(x)
+
+    res = check_function(forward, lin.backward, rng.normal(size=(2, 3)), lin.params, lin.grads)
+    assert res.passed
+    assert modes[0] is True and len(modes) == 1 + 2 * (6 + 6 + 2) and not any(modes[1:])
+    assert lin._cache == []
+
+
+def test_leftover_cache_fails(rng):
+    class LeakyCache(Linear):
+        def backward(self, g):
+            out = super().backward(g)
+            self._cache.append(self._cache[-1] if self._cache else (None,))
+            return out
+    res = check_layer(LeakyCache(3, 2, rng=0), rng.normal(size=(2, 3)))
+    assert not res.passed and "left pending" in res.table()
+
+
+# ----------------------------------------------------------------------------- the numbers and the table
+def test_relative_error_definition():
+    assert relative_error([1.0, 2.0], [1.0, 2.0]) == (0.0, 0.0)
+    assert relative_error([1.0], [0.0]) == (1.0, 1.0)
+    rel, ab = relative_error([1.0, -4.0], [1.0, -3.0])
+    assert ab == 1.0 and rel == pytest.approx(1.0 / 7.0)
+    assert relative_error(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+    assert relative_error(np.zeros(3), [0, 1e-200, 0])[0] == pytest.approx(1.0)
+
+
+def test_numeric_gradient_restores_the_array():
+    a = np.array([0.3, -1.7, 2.0])
+    before = a.copy()
+    g = gradcheck.numeric_gradient(lambda: float((a ** 3).sum()), a)
+    assert np.array_equal(a, before)
+    assert np.allclose(g, 3 * before ** 2, rtol=1e-8)
+
+
+def test_format_results_table(rng):
+    good = check_layer(Linear(3, 2, rng=0), rng.normal(size=(2, 3)))
+    bad = check_layer(WrongSigmoid(), rng.normal(size=(2, 3)))
+    text = format_results([good, bad])
+    assert "PASS  Linear(3, 2)" in text and "FAIL  WrongSigmoid()" in text
+    assert "rel. error" in text and "kinks mv/sk" in text
+    assert text.strip().endswith("2 checks, 1 passed, 1 failed")
+    assert str(good) == good.table()
+
+
+def test_main_runs_every_check_and_sets_the_exit_status(capsys):
+    assert gradcheck.main([]) == 0
+    out = capsys.readouterr().out
+    for name in ("Linear(5, 3)", "ReLU()", "LeakyReLU(0.2)", "Sigmoid()", "Tanh()", "Maxout(5, units=3",
+                 "Dropout(keep=0.5)", "paper-like D", "value_function", "discriminator_loss(scale=0.5, "
+                 "real_label=0.9)", "bce_with_logits", "generator_loss_minimax",
+                 "generator_loss_nonsaturating", "G step (minimax)", "G step (nonsaturating)",
+                 "D used twice"):
+        assert name in out, name
+    assert " 0 failed" in out
+    assert gradcheck.main(["--tol", "1e-15", "--seed", "3"]) == 1
+    with pytest.raises(SystemExit) as e:
+        gradcheck.main(["--eps", "-1"])
+    assert e.value.code == 2
+
+
+def test_python_m_minigan_gradcheck():
+    r = subprocess.run([sys.executable, "-m", "minigan", "gradcheck", "--seed", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 failed" in r.stdout

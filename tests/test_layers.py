@@ -1,0 +1,577 @@
+"""Layers: derivatives by an independent finite-difference helper (not
+minigan.gradcheck), the cache stack (two forwards before one backward, the
+simultaneous step's retained cache), frozen players, dtypes and errors."""
+import copy
+
+import numpy as np
+import pytest
+
+from minigan import layers, losses
+from minigan.layers import (MAX_PENDING, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequential,
+                            Sigmoid, Tanh, no_grad)
+
+F64 = np.float64
+TOL = 1e-6
+
+
+# ----------------------------------------------------------------------------- an independent checker
+def finite_diff(f, a, eps=1e-6):
+    """Central differences of the scalar f() wrt each entry of a (perturbed in place)."""
+    out = np.empty(a.shape)
+    flat, g = a.reshape(-1), out.reshape(-1)
+    assert np.shares_memory(flat, a)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + eps
+        up = f()
+        flat[i] = keep - eps
+        down = f()
+        flat[i] = keep
+        g[i] = (up - down) / (2 * eps)
+    return out
+
+
+def rel_err(a, n):
+    """max |a - n| / (max|a| + max|n|): close to, but not the same formula as gradcheck's."""
+    a, n = np.asarray(a, F64), np.asarray(n, F64)
+    return float(np.abs(a - n).max() / max(np.abs(a).max() + np.abs(n).max(), 1e-300))
+
+
+def grad_errors(layer, x, seed=1):
+    """Relative errors of dL/dx and every dL/dtheta, L = sum(layer(x) * R), R random."""
+    layer.zero_grad()
+    y = layer.forward(x)
+    R = np.random.default_rng(seed).normal(size=y.shape)
+    dx = layer.backward(R)
+    analytic = {k: g.copy() for k, g in layer.grads.items()}
+
+    def L():
+        with no_grad():
+            return float((layer.forward(x) * R).sum())
+
+    errs = {"x": rel_err(dx, finite_diff(L, x))}
+    for k, p in layer.params.items():
+        errs[k] = rel_err(analytic[k], finite_diff(L, p))
+    return errs
+
+
+def kink_margin(layer, x):
+    """Smallest distance to a ReLU/LeakyReLU kink or a Maxout tie over the forward pass."""
+    margin = np.inf
+    with no_grad():
+        for sub in (layer.layers if isinstance(layer, Sequential) else [layer]):
+            if isinstance(sub, (ReLU, LeakyReLU)):
+                margin = min(margin, np.abs(x).min())
+            if isinstance(sub, Maxout) and sub.pieces > 1:
+                z = np.sort((x @ sub.params["W"] + sub.params["b"]).reshape(len(x), sub.units, -1), 2)
+                margin = min(margin, (z[..., -1] - z[..., -2]).min())
+            x = sub.forward(x)
+    return margin
+
+
+def away_from_zero(rng, shape, low=0.1):
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, 2.0, size=shape)
+
+
+def paper_like_D(rng, n_in=6, dtype=F64, seeds=(1, 2, 3)):
+    return Sequential(
+        Dropout(0.8, scale=1.25, rng=seeds[0]), Maxout(n_in, 4, 3, irange=0.5, rng=rng, dtype=dtype),
+        Dropout(0.5, scale=2.0, rng=seeds[1]), Maxout(4, 3, 2, irange=0.5, rng=rng, dtype=dtype),
+        Dropout(0.5, scale=2.0, rng=seeds[2]), Linear(3, 1, irange=0.5, rng=rng, dtype=dtype))
+
+
+def fix_masks(model, x, rng):
+    """Give every Dropout in model a fixed mask for input x; returns the masks."""
+    masks = []
+    with no_grad():
+        for sub in model.layers:
+            if isinstance(sub, Dropout):
+                sub.fixed_mask = rng.random(x.shape) < sub.keep
+                masks.append(sub.fixed_mask)
+            x = sub.forward(x)
+    return masks
+
+
+def set_masks(model, masks):
+    for d, m in zip([s for s in model.layers if isinstance(s, Dropout)], masks):
+        d.fixed_mask = m
+
+
+# ----------------------------------------------------------------------------- every layer's derivatives
+def _cases(rng):
+    x = rng.normal(size=(4, 5))
+    return {
+        "Linear": (Linear(5, 3, rng=rng, dtype=F64), x),
+        "Linear irange+bias": (Linear(5, 2, irange=0.05, bias=-0.7, rng=rng, dtype=F64), x),
+        "ReLU": (ReLU(), away_from_zero(rng, (4, 5))),
+        "LeakyReLU": (LeakyReLU(0.2), away_from_zero(rng, (4, 5))),
+        "LeakyReLU 0.01": (LeakyReLU(0.01), away_from_zero(rng, (3, 2))),
+        "Sigmoid": (Sigmoid(), 3 * x),
+        "Tanh": (Tanh(), 2 * x),
+        "Maxout": (Maxout(5, 3, 4, rng=rng, dtype=F64), x),
+        "Maxout pieces=1": (Maxout(5, 2, 1, rng=rng, dtype=F64), x),
+        "Sequential G": (Sequential(Linear(5, 6, rng=rng, dtype=F64), ReLU(), Linear(6, 4, rng=rng, dtype=F64),
+                                    Tanh(), Linear(4, 3, rng=rng, dtype=F64), Sigmoid()), x),
+        "Sequential leaky D": (Sequential(Linear(5, 6, rng=rng, dtype=F64), LeakyReLU(0.2),
+                                          Linear(6, 1, rng=rng, dtype=F64)), x),
+        "nested Sequential": (Sequential(Sequential(Linear(5, 4, rng=rng, dtype=F64), Tanh()),
+                                         Linear(4, 2, rng=rng, dtype=F64)), x),
+    }
+
+
+CASES = list(_cases(np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_gradient_matches_finite_differences(name):
+    layer, x = _cases(np.random.default_rng(0))[name]
+    assert kink_margin(layer, x) > 1e-3, "test input too close to a kink: change the seed"
+    errs = grad_errors(layer, x)
+    assert set(errs) == {"x"} | set(layer.params)
+    assert max(errs.values()) < TOL, errs
+
+
+def test_dropout_with_fixed_mask(rng):
+    for keep, scale in ((0.5, None), (0.8, 1.25), (0.5, 2.0)):
+        d = Dropout(keep, scale=scale, rng=0)
+        x = rng.normal(size=(6, 4))
+        d.fixed_mask = rng.random(x.shape) < keep
+        errs = grad_errors(d, x)
+        assert errs["x"] < TOL
+        # y = x * m * scale exactly, the derivative the same mask times scale
+        assert np.array_equal(d.forward(x), x * d.fixed_mask * d.scale)
+        assert np.array_equal(d.backward(np.ones_like(x)), d.fixed_mask * d.scale)
+
+
+def test_dropout_without_fixed_mask_resamples_so_a_fd_check_would_fail(rng):
+    d = Dropout(0.5, rng=0)
+    x = rng.normal(size=(6, 4))
+    assert grad_errors(d, x)["x"] > 1e-2   # why the mask must be frozen for a gradient check
+
+
+def test_dropout_modes_and_rate(rng):
+    d = Dropout(0.8, rng=1)
+    assert d.scale == pytest.approx(1.25)
+    x = np.ones((400, 250))
+    y = d.forward(x)
+    kept = y != 0
+    assert abs(kept.mean() - 0.8) < 0.01
+    assert np.allclose(y[kept], 1.25)
+    d.backward(x)
+    d.eval()
+    assert np.array_equal(d.forward(x), x)
+    assert np.array_equal(d.backward(2 * x), 2 * x)
+
+
+def test_paper_like_discriminator_with_fixed_masks(rng):
+    D = paper_like_D(rng)
+    x = rng.uniform(0, 1, size=(5, 6))
+    fix_masks(D, x, rng)
+    assert kink_margin(D, x) > 1e-3
+    errs = grad_errors(D, x)
+    assert set(errs) == {"x", "1.W", "1.b", "3.W", "3.b", "5.W", "5.b"}
+    assert max(errs.values()) < TOL, errs
+
+
+def test_astype_float64_copy_checks_too(rng):
+    layer = Sequential(Linear(3, 4, rng=0), Tanh(), Maxout(4, 2, 3, rng=1))
+    assert layer.dtype == np.float32
+    layer.astype(F64)
+    assert layer.dtype == F64 and all(g.dtype == F64 for g in layer.grads.values())
+    errs = grad_errors(layer, rng.normal(size=(3, 3)))
+    assert max(errs.values()) < TOL
+
+
+# ----------------------------------------------------------------------------- the G step through a frozen D
+def _g_and_d(rng):
+    G = Sequential(Linear(3, 7, rng=rng, dtype=F64), ReLU(), Linear(7, 6, rng=rng, dtype=F64), Sigmoid())
+    return G, paper_like_D(rng)
+
+
+@pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
+def test_generator_gradient_through_frozen_discriminator(rng, g_loss):
+    G, D = _g_and_d(rng)
+    z = rng.uniform(-1, 1, size=(5, 3))
+    with no_grad():
+        fix_masks(D, G.forward(z), rng)
+    assert kink_margin(G, z) > 1e-3
+    loss_fn = losses.GENERATOR_LOSSES[g_loss]
+
+    G.zero_grad()
+    D.zero_grad()
+    a = D.forward(G.forward(z))
+    _, grad_a = loss_fn(a)
+    D.requires_grad = False
+    grad_fake = D.backward(grad_a)
+    D.requires_grad = True
+    dz = G.backward(grad_fake)
+    assert all(not g.any() for g in D.grads.values()), "a frozen D must not accumulate gradients"
+    analytic = {k: g.copy() for k, g in G.grads.items()}
+
+    def L():
+        with no_grad():
+            return float(loss_fn(D.forward(G.forward(z)))[0])
+
+    assert rel_err(dz, finite_diff(L, z)) < TOL
+    for k, p in G.params.items():
+        assert rel_err(analytic[k], finite_diff(L, p)) < TOL, k
+
+
+def test_requires_grad_false_leaves_grads_but_gives_the_same_input_gradient(rng):
+    lin = Linear(4, 3, rng=0, dtype=F64)
+    x, g = rng.normal(size=(2, 4)), rng.normal(size=(2, 3))
+    lin.forward(x)
+    dx_live = lin.backward(g)
+    lin.zero_grad()
+    lin.requires_grad = False
+    lin.forward(x)
+    dx_frozen = lin.backward(g)
+    assert np.array_equal(dx_live, dx_frozen)
+    assert not lin.grads["W"].any() and not lin.grads["b"].any()
+    seq = Sequential(Linear(2, 2, rng=0), Tanh(), Linear(2, 1, rng=1))
+    seq.requires_grad = False
+    assert not seq.requires_grad and not any(l.requires_grad for l in seq.layers)
+    seq.requires_grad = True
+    assert seq.requires_grad
+
+
+# ----------------------------------------------------------------------------- two forwards, one D
+def _snapshot(model):
+    return {k: g.copy() for k, g in model.grads.items()}
+
+
+@pytest.mark.parametrize("masks", ["different fixed masks", "one fixed mask", "no dropout"])
+def test_two_forwards_then_two_backwards_equals_separate_passes(rng, masks):
+    D = paper_like_D(rng) if masks != "no dropout" else Sequential(
+        Linear(6, 5, rng=rng, dtype=F64), LeakyReLU(0.2), Maxout(5, 3, 2, rng=rng, dtype=F64),
+        Linear(3, 1, rng=rng, dtype=F64))
+    xr, xf = rng.uniform(0, 1, size=(5, 6)), rng.normal(size=(5, 6))
+    m_real = fix_masks(D, xr, rng) if masks != "no dropout" else []
+    m_fake = fix_masks(D, xf, rng) if masks == "different fixed masks" else m_real
+    gr, gf = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
+
+    D.zero_grad()                                   # the GAN way: both forwards, then LIFO backwards
+    set_masks(D, m_real)
+    ar = D.forward(xr)
+    set_masks(D, m_fake)
+    af = D.forward(xf)
+    dxf = D.backward(gf)
+    dxr = D.backward(gr)
+    stacked = _snapshot(D)
+
+    D.zero_grad()                                   # each forward followed by its own backward
+    set_masks(D, m_real)
+    ar2 = D.forward(xr)
+    dxr2 = D.backward(gr)
+    set_masks(D, m_fake)
+    af2 = D.forward(xf)
+    dxf2 = D.backward(gf)
+    separate = _snapshot(D)
+
+    assert np.array_equal(ar, ar2) and np.array_equal(af, af2)
+    assert np.allclose(dxr, dxr2, rtol=1e-12, atol=0) and np.allclose(dxf, dxf2, rtol=1e-12, atol=0)
+    for k in separate:
+        assert np.allclose(stacked[k], separate[k], rtol=1e-12, atol=1e-15), k
+    # and the sum really has two different terms (the real batch's term is not lost)
+    D.zero_grad()
+    set_masks(D, m_fake)
+    D.forward(xf)
+    D.backward(gf)
+    assert not np.allclose(_snapshot(D)["0.W" if masks == "no dropout" else "1.W"],
+                           separate["0.W" if masks == "no dropout" else "1.W"])
+
+
+def test_real_and_fake_masks_independent_when_not_fixed(rng):
+    d = Dropout(0.5, rng=3)
+    x = np.ones((40, 30))
+    y_real, y_fake = d.forward(x), d.forward(x)
+    assert not np.array_equal(y_real, y_fake)
+    assert 0.4 < ((y_real != 0) == (y_fake != 0)).mean() < 0.6    # about half agree by chance
+    # LIFO: the first backward uses the fake batch's mask, the second the real one's
+    assert np.array_equal(d.backward(np.ones_like(x)), y_fake)
+    assert np.array_equal(d.backward(np.ones_like(x)), y_real)
+
+
+def test_two_forwards_with_random_masks_match_separate_passes(rng):
+    """Random (unfixed) masks: a copy with the same Dropout rng state, run forward/backward
+    pairs in the same forward order, draws the same masks and must give the same grads."""
+    D = paper_like_D(rng, seeds=(11, 12, 13))
+    D2 = copy.deepcopy(D)
+    xr, xf = rng.uniform(0, 1, size=(5, 6)), rng.uniform(0, 1, size=(4, 6))
+    gr, gf = rng.normal(size=(5, 1)), rng.normal(size=(4, 1))
+    D.forward(xr)
+    D.forward(xf)
+    dxf = D.backward(gf)
+    dxr = D.backward(gr)
+    D2.forward(xr)
+    dxr2 = D2.backward(gr)
+    D2.forward(xf)
+    dxf2 = D2.backward(gf)
+    assert np.allclose(dxr, dxr2, rtol=1e-12) and np.allclose(dxf, dxf2, rtol=1e-12)
+    for k in D.grads:
+        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-12, atol=1e-15), k
+
+
+def test_simultaneous_step_retain_cache(rng):
+    """The released code's step: D(x), D(G(z)) once; D(G(z)) backpropagated twice
+    (G's loss through frozen D, then D's loss) thanks to retain_cache()."""
+    G, D = _g_and_d(rng)
+    for d in D.layers:
+        if isinstance(d, Dropout):
+            d.rng = np.random.default_rng(int(rng.integers(1 << 30)))
+    G2, D2, D3 = copy.deepcopy(G), copy.deepcopy(D), copy.deepcopy(D)
+    z, x = rng.uniform(-1, 1, size=(5, 3)), rng.uniform(0, 1, size=(5, 6))
+
+    fake = G.forward(z)
+    ar = D.forward(x)
+    af = D.forward(fake)
+    D.retain_cache()
+    _, ga = losses.generator_loss_nonsaturating(af)
+    D.requires_grad = False
+    g_fake = D.backward(ga)
+    D.requires_grad = True
+    _, gr, gf = losses.discriminator_loss(ar, af, scale=0.5)
+    D.backward(gf)
+    D.backward(gr)
+    G.backward(g_fake)
+    assert all(len(l._cache) == 0 for l in D.layers + G.layers)
+
+    # reference for D: the two-forward D step (same masks: same rng states, same forward order)
+    fake2 = G2.forward(z)
+    ar2, af2 = D2.forward(x), D2.forward(fake2)
+    _, gr2, gf2 = losses.discriminator_loss(ar2, af2, scale=0.5)
+    D2.backward(gf2)
+    D2.backward(gr2)
+    # reference for G: a separate frozen-D backward (D3 skips the real batch's mask draw)
+    with no_grad():
+        D3.forward(x)
+    af3 = D3.forward(fake2)
+    D3.requires_grad = False
+    G2.backward(D3.backward(losses.generator_loss_nonsaturating(af3)[1]))
+    assert all(not g.any() for g in D3.grads.values())
+    for k in D.grads:
+        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-12, atol=1e-15), k
+    for k in G.grads:
+        assert np.allclose(G.grads[k], G2.grads[k], rtol=1e-12, atol=1e-15), k
+
+
+def test_without_retain_cache_the_second_use_fails_loudly(rng):
+    D = Sequential(Linear(3, 2, rng=0), Tanh())
+    D.forward(rng.normal(size=(2, 3)).astype(np.float32))
+    D.backward(np.ones((2, 2), np.float32))
+    with pytest.raises(RuntimeError, match="no pending forward"):
+        D.backward(np.ones((2, 2), np.float32))
+
+
+def test_retain_cache_backprops_the_last_forward_twice(rng):
+    lin = Linear(3, 2, rng=0, dtype=F64)
+    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    lin.forward(x)
+    lin.retain_cache()
+    lin.backward(g)
+    lin.backward(g)
+    assert np.allclose(lin.grads["W"], 2 * x.T @ g)
+    assert lin._cache == []
+
+
+def test_simultaneous_step_of_the_gan_class(rng):
+    """GAN.simultaneous_step's grads equal the separate D-step and G-step gradients."""
+    from minigan.gan import GAN
+    from minigan.optim import SGD
+    G, D = _g_and_d(rng)
+    data = lambda m, r: r.uniform(0, 1, size=(m, 6))      # noqa: E731
+    noise = lambda m, r: r.uniform(-1, 1, size=(m, 3))    # noqa: E731
+    gan = GAN(G, D, data, noise, d_optimizer=SGD(D, lr=0.1), g_optimizer=SGD(G, lr=0.1),
+              m=5, order="simultaneous", g_loss="minimax", d_loss_scale=0.5)
+    G2, D2, D3, rng2 = (copy.deepcopy(o) for o in (G, D, D, gan.rng))
+    gan.simultaneous_step()
+    z, x = noise(5, rng2), data(5, rng2)
+    fake = G2.forward(z)
+    ar, af = D2.forward(x), D2.forward(fake)
+    _, gr, gf = losses.discriminator_loss(ar, af, scale=0.5)
+    D2.backward(gf)
+    D2.backward(gr)
+    with no_grad():
+        D3.forward(x)
+    D3.requires_grad = False
+    G2.backward(D3.backward(losses.generator_loss_minimax(D3.forward(fake))[1]))
+    for k in D.grads:
+        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-10, atol=1e-14), k
+    for k in G.grads:
+        assert np.allclose(G.grads[k], G2.grads[k], rtol=1e-10, atol=1e-14), k
+
+
+# ----------------------------------------------------------------------------- protocol
+def test_backward_accumulates_and_zero_grad_is_in_place(rng):
+    lin = Linear(3, 2, rng=0, dtype=F64)
+    W_grad = lin.grads["W"]
+    x1, x2, g = rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2, 2))
+    lin.forward(x1)
+    lin.forward(x2)
+    lin.backward(g)
+    lin.backward(g)
+    assert np.allclose(lin.grads["W"], x1.T @ g + x2.T @ g)
+    assert np.allclose(lin.grads["b"], 2 * g.sum(0))
+    lin.zero_grad()
+    assert lin.grads["W"] is W_grad and not W_grad.any()
+
+
+def test_params_and_grads_same_keys_and_shapes(rng):
+    D = paper_like_D(rng)
+    assert list(D.params) == list(D.grads) == ["1.W", "1.b", "3.W", "3.b", "5.W", "5.b"]
+    for k in D.params:
+        assert D.params[k].shape == D.grads[k].shape
+    assert D.params["1.W"] is D.layers[1].params["W"]      # views, not copies
+    assert Linear(3, 2).params.keys() == {"W", "b"} and ReLU().params == {}
+
+
+def test_initialisers(rng):
+    lin = Linear(50, 40, irange=0.05, bias=0.25, rng=0)
+    assert np.abs(lin.params["W"]).max() <= 0.05 and np.abs(lin.params["W"]).max() > 0.045
+    assert np.all(lin.params["b"] == np.float32(0.25))
+    assert np.array_equal(Linear(5, 3, rng=7).params["W"], Linear(5, 3, rng=7).params["W"])
+    r = np.sqrt(6 / (50 + 40))
+    assert np.abs(Linear(50, 40, rng=0).params["W"]).max() <= r
+    mo = Maxout(10, 4, 5, irange=0.005, rng=0)
+    assert mo.params["W"].shape == (10, 20) and np.abs(mo.params["W"]).max() <= 0.005
+    with pytest.raises(ValueError, match="irange"):
+        Linear(3, 2, irange=0)
+
+
+def test_maxout_routes_gradient_to_the_winning_piece():
+    mo = Maxout(1, 1, 3, irange=1.0, rng=0, dtype=F64)
+    mo.params["W"][...] = [[1.0, -1.0, 0.5]]
+    x = np.array([[2.0], [-3.0]])
+    y = mo.forward(x)
+    assert np.array_equal(y, [[2.0], [3.0]])
+    dx = mo.backward(np.ones((2, 1)))
+    assert np.array_equal(dx, [[1.0], [-1.0]])
+    assert np.array_equal(mo.grads["W"], [[2.0, -3.0, 0.0]])
+    assert np.array_equal(mo.grads["b"], [1.0, 1.0, 0.0])
+
+
+def test_no_grad_pushes_nothing_and_restores():
+    lin = Linear(3, 2, rng=0)
+    x = np.ones((2, 3), np.float32)
+    with no_grad():
+        lin.forward(x)
+        with no_grad():
+            lin.forward(x)
+        lin.forward(x)
+    assert lin._cache == []
+    with pytest.raises(RuntimeError, match="Linear.backward called with no pending forward"):
+        lin.backward(np.ones((2, 2), np.float32))
+    with pytest.raises(ZeroDivisionError):
+        with no_grad():
+            1 / 0
+    lin.forward(x)                     # grad mode is back on after the exception
+    assert len(lin._cache) == 1
+
+
+@pytest.mark.parametrize("layer", [Linear(3, 2), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), Maxout(3, 2, 2),
+                                   Dropout(0.5), Sequential(Linear(3, 2), ReLU())],
+                         ids=lambda l: type(l).__name__)
+def test_backward_without_forward_is_a_clear_error(layer):
+    with pytest.raises(RuntimeError, match=r"backward called with no pending forward"):
+        layer.backward(np.ones((2, 2), np.float32))
+
+
+def test_max_pending_bounds_the_cache_stack():
+    lin = Linear(2, 1, rng=0)
+    xs = [np.full((1, 2), i, np.float32) for i in range(MAX_PENDING + 5)]
+    for x in xs:
+        lin.forward(x)
+    assert len(lin._cache) == MAX_PENDING
+    lin.backward(np.ones((1, 1), np.float32))            # pops the most recent forward
+    assert np.array_equal(lin.grads["W"], xs[-1].T)
+    for _ in range(MAX_PENDING - 1):
+        lin.backward(np.ones((1, 1), np.float32))
+    with pytest.raises(RuntimeError):
+        lin.backward(np.ones((1, 1), np.float32))         # the oldest 5 were dropped
+
+
+def test_clear_cache(rng):
+    seq = Sequential(Linear(3, 2, rng=0), ReLU())
+    seq.forward(np.ones((2, 3), np.float32))
+    seq.clear_cache()
+    assert all(l._cache == [] for l in seq.layers)
+
+
+# ----------------------------------------------------------------------------- dtype kept
+def _float32_layers():
+    d_fixed = Dropout(0.5, rng=0)
+    d_fixed.fixed_mask = np.random.default_rng(0).random((4, 6)) < 0.5   # bool mask
+    d_fixed64 = Dropout(0.5, rng=0)
+    d_fixed64.fixed_mask = (np.random.default_rng(0).random((4, 6)) < 0.5).astype(np.float64)
+    rng = np.random.default_rng(0)
+    return {
+        "Linear": Linear(6, 3, rng=0), "ReLU": ReLU(), "LeakyReLU": LeakyReLU(0.2), "Sigmoid": Sigmoid(),
+        "Tanh": Tanh(), "Maxout": Maxout(6, 3, 2, rng=0), "Dropout": Dropout(0.8, scale=1.25, rng=0),
+        "Dropout fixed bool mask": d_fixed, "Dropout fixed float64 mask": d_fixed64,
+        "Dropout eval": Dropout(0.5).eval(),
+        "paper-like D": paper_like_D(rng, dtype=np.float32),
+        "G": Sequential(Linear(6, 5, rng=0), ReLU(), Linear(5, 4, rng=1), Sigmoid()),
+    }
+
+
+@pytest.mark.parametrize("name", list(_float32_layers()))
+def test_float32_in_float32_out_and_float32_grads(name):
+    layer = _float32_layers()[name]
+    x = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    y = layer.forward(x)
+    assert y.dtype == np.float32
+    dx = layer.backward(np.ones_like(y))
+    assert dx.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in layer.grads.values())
+    assert all(p.dtype == np.float32 for p in layer.params.values())
+
+
+def test_float64_stays_float64(rng):
+    for layer in (Linear(3, 2, rng=0, dtype=F64), Maxout(3, 2, 2, rng=0, dtype=F64), Sigmoid(), Dropout(0.5)):
+        y = layer.forward(rng.normal(size=(2, 3)))
+        assert y.dtype == F64 and layer.backward(np.ones_like(y)).dtype == F64
+
+
+# ----------------------------------------------------------------------------- errors at the boundary
+def test_shape_errors_name_the_layer_and_expected_shape():
+    with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 3\), got \(2, 4\)"):
+        Linear(3, 2).forward(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 3\), got \(3,\)"):
+        Linear(3, 2).forward(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"Maxout\.forward expects shape \(batch, 5\)"):
+        Maxout(5, 2, 3).forward(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 2\), got \(4, 3\)"):
+        Sequential(Linear(3, 3), ReLU(), Linear(2, 1)).forward(np.ones((4, 3), np.float32))
+    d = Dropout(0.5)
+    d.fixed_mask = np.ones((2, 2), bool)
+    with pytest.raises(ValueError, match=r"Dropout\.fixed_mask has shape \(2, 2\), input \(3, 2\)"):
+        d.forward(np.ones((3, 2), np.float32))
+
+
+def test_dtype_errors_name_the_layer_and_expected_dtype():
+    with pytest.raises(TypeError, match=r"Linear\.forward expects dtype float32.*got float64"):
+        Linear(3, 2).forward(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"Maxout\.forward expects dtype float64.*got float32"):
+        Maxout(3, 2, 2, dtype=F64).forward(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match=r"ReLU\.forward expects a floating-point array, got dtype int64"):
+        ReLU().forward(np.ones((2, 3), np.int64))
+    with pytest.raises(TypeError, match=r"Tanh\.forward expects an array, got list"):
+        Tanh().forward([[1.0, 2.0]])
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="Linear needs n_in >= 1"):
+        Linear(0, 3)
+    with pytest.raises(ValueError, match="Maxout needs"):
+        Maxout(3, 2, 0)
+    with pytest.raises(ValueError, match="Dropout keep must be in"):
+        Dropout(0.0)
+    with pytest.raises(ValueError, match="LeakyReLU alpha"):
+        LeakyReLU(1.5)
+    with pytest.raises(TypeError, match="Sequential argument 1 is not a Layer"):
+        Sequential(ReLU(), "tanh")
+
+
+def test_module_exports():
+    for name in layers.__all__:
+        assert hasattr(layers, name), name

@@ -1,0 +1,238 @@
+"""Optimizers: the update rules by hand, the paper's schedules, state round trips, errors."""
+import io
+import math
+
+import numpy as np
+import pytest
+
+from minigan.layers import Layer, Linear, Sequential, Tanh
+from minigan.optim import SGD, Adam
+
+
+def tiny(values=(1.0, -2.0, 0.5), dtype=np.float64):
+    """A parameter-only Layer holding one small array 'w'."""
+    layer = Layer()
+    layer._add_param("w", np.array(values, dtype=dtype))
+    return layer
+
+
+def set_grad(layer, g):
+    layer.grads["w"][...] = g
+
+
+# ----------------------------------------------------------------------------- SGD
+def test_sgd_momentum_rule_by_hand():
+    layer = tiny()
+    opt = SGD(layer, lr=0.1, momentum=0.5)
+    g1, g2, g3 = np.array([1.0, 2.0, -1.0]), np.array([0.5, -1.0, 0.0]), np.array([-2.0, 0.0, 4.0])
+    theta, v = np.array([1.0, -2.0, 0.5]), np.zeros(3)
+    for g in (g1, g2, g3):
+        set_grad(layer, g)
+        opt.step()
+        v = 0.5 * v - 0.1 * g          # v <- mu v - lr g
+        theta = theta + v              # theta <- theta + v
+        assert np.allclose(layer.params["w"], theta, rtol=0, atol=1e-15)
+        assert np.allclose(opt.state["velocity"]["w"], v, rtol=0, atol=1e-15)
+    assert opt.t == 3
+    # step 1 by hand, in numbers: 1 - 0.1 * 1 = 0.9
+    layer2 = tiny()
+    set_grad(layer2, g1)
+    SGD(layer2, lr=0.1, momentum=0.5).step()
+    assert np.allclose(layer2.params["w"], [0.9, -2.2, 0.6])
+
+
+def test_plain_sgd_without_momentum():
+    layer = tiny()
+    set_grad(layer, [1.0, 1.0, 1.0])
+    opt = SGD(layer, lr=0.25)
+    opt.step()
+    opt.step()
+    assert np.allclose(layer.params["w"], [0.5, -2.5, 0.0])
+
+
+def test_lr_decay_per_step_and_floor():
+    opt = SGD(tiny(), lr=0.1, momentum=0.5, lr_decay=1.000004, lr_min=1e-6)
+    assert opt.lr == 0.1
+    opt.t = 1
+    assert opt.lr == pytest.approx(0.1 / 1.000004, rel=1e-14)
+    opt.t = 500                       # one epoch of 50,000 images at m = 100
+    assert opt.lr == pytest.approx(0.1 / 1.000004 ** 500, rel=1e-12)
+    assert round(opt.lr, 4) == 0.0998
+    opt.t = 250 * 500                 # 250 epochs
+    assert opt.lr == pytest.approx(0.1 * math.exp(-125000 * math.log(1.000004)), rel=1e-12)
+    assert round(opt.lr, 3) == 0.061
+    opt.t = 10_000_000                # 0.1 / 1.000004^1e7 = 4e-19: the floor holds
+    assert opt.lr == 1e-6
+    opt.t = 10 ** 12                  # no OverflowError for very long runs
+    assert opt.lr == 1e-6
+
+
+def test_decayed_lr_is_what_the_step_uses():
+    layer = tiny()
+    opt = SGD(layer, lr=0.1, lr_decay=2.0, lr_min=0.03)
+    theta = layer.params["w"].copy()
+    for lr in (0.1, 0.05, 0.03, 0.03):      # 0.1/4 = 0.025 < floor 0.03
+        set_grad(layer, [1.0, 1.0, 1.0])
+        opt.step()
+        theta -= lr
+        assert np.allclose(layer.params["w"], theta, atol=1e-15)
+
+
+def test_momentum_ramp_between_epochs_1_and_250():
+    opt = SGD(tiny(), lr=0.1, momentum=0.5, final_momentum=0.7, momentum_start=1,
+              momentum_saturate=250, steps_per_epoch=500)
+    expected = {
+        0: 0.5,                                # epoch 0
+        499: 0.5,
+        500: 0.5,                              # epoch 1: the ramp starts here
+        1000: 0.5 + 0.2 * 1 / 249,             # epoch 2
+        125 * 500 + 17: 0.5 + 0.2 * 124 / 249,
+        250 * 500 - 1: 0.5 + 0.2 * 248 / 249,  # epoch 249
+        250 * 500: 0.7,                        # epoch 250: saturated
+        10 ** 7: 0.7,
+    }
+    for t, mu in expected.items():
+        opt.t = t
+        assert opt.momentum == pytest.approx(mu, abs=1e-15), t
+
+
+def test_ramped_momentum_is_what_the_step_uses():
+    layer = tiny()
+    opt = SGD(layer, lr=0.1, momentum=0.5, final_momentum=0.7, momentum_start=1,
+              momentum_saturate=3, steps_per_epoch=1)
+    theta, v = layer.params["w"].copy(), np.zeros(3)
+    g = np.array([1.0, -1.0, 2.0])
+    for mu in (0.5, 0.5, 0.6, 0.7, 0.7):      # epochs 0..4, ramp 1 -> 3
+        set_grad(layer, g)
+        opt.step()
+        v = mu * v - 0.1 * g
+        theta = theta + v
+        assert np.allclose(layer.params["w"], theta, atol=1e-14)
+
+
+def test_sgd_updates_sequential_params_in_place():
+    net = Sequential(Linear(2, 2, rng=0, dtype=np.float64), Tanh(), Linear(2, 1, rng=1, dtype=np.float64))
+    W = net.layers[0].params["W"]
+    before, other = W.copy(), net.layers[2].params["W"].copy()
+    net.layers[0].grads["W"][...] = 1.0
+    SGD(net, lr=0.5).step()
+    assert net.layers[0].params["W"] is W and np.allclose(W, before - 0.5)
+    assert np.array_equal(net.layers[2].params["W"], other)      # zero gradient: unchanged
+
+
+# ----------------------------------------------------------------------------- Adam
+def test_adam_by_hand():
+    layer = tiny()
+    opt = Adam(layer, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
+    theta = np.array([1.0, -2.0, 0.5])
+    m, s = np.zeros(3), np.zeros(3)
+    for t, g in enumerate([np.array([1.0, -2.0, 0.1]), np.array([0.5, 0.5, -3.0]),
+                           np.array([-1.0, 0.0, 2.0])], start=1):
+        set_grad(layer, g)
+        opt.step()
+        m = 0.9 * m + 0.1 * g
+        s = 0.999 * s + 0.001 * g ** 2
+        m_hat, s_hat = m / (1 - 0.9 ** t), s / (1 - 0.999 ** t)
+        theta = theta - 0.01 * m_hat / (np.sqrt(s_hat) + 1e-8)
+        assert np.allclose(layer.params["w"], theta, rtol=0, atol=1e-14)
+    assert opt.t == 3
+    # the first Adam step moves every coordinate by about lr, whatever the gradient's size
+    layer = tiny()
+    set_grad(layer, [1e-3, -50.0, 7.0])
+    Adam(layer, lr=0.01).step()
+    assert np.allclose(layer.params["w"] - np.array([1.0, -2.0, 0.5]), [-0.01, 0.01, -0.01], atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- state
+@pytest.mark.parametrize("make", [
+    lambda net: SGD(net, lr=0.1, momentum=0.5, lr_decay=1.5, lr_min=1e-3, final_momentum=0.7,
+                    momentum_start=1, momentum_saturate=4, steps_per_epoch=2),
+    lambda net: Adam(net, lr=0.05),
+], ids=["SGD", "Adam"])
+def test_state_dict_round_trip_through_npz(make, rng):
+    def net():
+        return Sequential(Linear(3, 2, rng=0, dtype=np.float64), Tanh(), Linear(2, 1, rng=1, dtype=np.float64))
+    grads = [{k: rng.normal(size=p.shape) for k, p in net().params.items()} for _ in range(6)]
+
+    def step(opt, g):
+        for k, v in g.items():
+            opt.model.grads[k][...] = v
+        opt.step()
+
+    a = make(net())
+    for g in grads[:3]:
+        step(a, g)
+    sd = a.state_dict()
+    assert sd["t"] == 3 and all(isinstance(v, np.ndarray) for k, v in sd.items() if k != "t")
+    buf = io.BytesIO()
+    np.savez(buf, **sd)                       # plain arrays: no pickle needed
+    buf.seek(0)
+    loaded = dict(np.load(buf, allow_pickle=False))
+
+    b = make(net())
+    for k, p in a.model.params.items():
+        b.model.params[k][...] = p
+    b.load_state_dict(loaded)
+    assert b.t == 3
+    for g in grads[3:]:
+        step(a, g)
+        step(b, g)
+    for k in a.model.params:
+        assert np.array_equal(a.model.params[k], b.model.params[k]), k
+    assert set(sd) == {"t"} | {f"{s}/{k}" for s in a.slots for k in a.model.params}
+
+
+def test_load_state_dict_errors():
+    opt = SGD(tiny(), lr=0.1, momentum=0.5)
+    with pytest.raises(KeyError, match="velocity/w"):
+        opt.load_state_dict({"t": 1})
+    with pytest.raises(KeyError, match="'t'"):
+        opt.load_state_dict({"velocity/w": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"velocity/w has shape \(2,\), the model needs \(3,\)"):
+        opt.load_state_dict({"t": 0, "velocity/w": np.zeros(2)})
+
+
+# ----------------------------------------------------------------------------- dtype and errors
+@pytest.mark.parametrize("make", [
+    lambda m: SGD(m, lr=0.1, momentum=0.5, lr_decay=1.000004, lr_min=1e-6, final_momentum=0.7,
+                  momentum_start=1, momentum_saturate=250, steps_per_epoch=1),
+    lambda m: Adam(m, lr=2e-4, beta1=0.5),
+], ids=["SGD", "Adam"])
+def test_float32_params_stay_float32(make):
+    net = Sequential(Linear(3, 4, rng=0), Tanh(), Linear(4, 1, rng=1))
+    opt = make(net)
+    for _ in range(3):
+        for g in net.grads.values():
+            g[...] = 0.3
+        opt.step()
+    assert all(p.dtype == np.float32 for p in net.params.values())
+    assert all(v.dtype == np.float32 for slot in opt.state.values() for v in slot.values())
+
+
+def test_bad_arguments_raise():
+    m = tiny()
+    with pytest.raises(ValueError, match="SGD lr must be > 0"):
+        SGD(m, lr=0)
+    with pytest.raises(ValueError, match="SGD lr must be > 0"):
+        SGD(m, lr=-0.1)
+    with pytest.raises(ValueError, match="SGD lr"):
+        SGD(m, lr=float("nan"))
+    with pytest.raises(TypeError, match="SGD lr must be a number"):
+        SGD(m, lr="fast")
+    with pytest.raises(ValueError, match="momentum < 1"):
+        SGD(m, lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="SGD momentum must be >= 0"):
+        SGD(m, lr=0.1, momentum=-0.5)
+    with pytest.raises(ValueError, match="lr_decay >= 1"):
+        SGD(m, lr=0.1, lr_decay=0.5)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        SGD(m, lr=0.1, momentum=0.5, final_momentum=0.7)
+    with pytest.raises(ValueError, match="momentum_saturate > momentum_start"):
+        SGD(m, lr=0.1, momentum=0.5, final_momentum=0.7, momentum_start=5, momentum_saturate=5,
+            steps_per_epoch=10)
+    with pytest.raises(ValueError, match="beta1, beta2 < 1"):
+        Adam(m, beta1=1.0)
+    with pytest.raises(ValueError, match="Adam eps must be > 0"):
+        Adam(m, eps=0)
+    with pytest.raises(TypeError, match="SGD needs a Layer"):
+        SGD(object(), lr=0.1)
