@@ -57,6 +57,7 @@ of them on every layer and loss of the package.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import sys
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ __all__ = [
     "GradcheckRow", "GradcheckResult", "relative_error", "numeric_gradient",
     "random_projection", "check_function", "check_layer", "check_loss",
     "check_generator_step", "check_two_forwards", "frozen_dropout",
-    "format_results", "main", "DEFAULT_EPS", "DEFAULT_TOL",
+    "format_results", "all_checks", "main", "DEFAULT_EPS", "DEFAULT_TOL",
 ]
 
 DEFAULT_EPS = 1e-6
@@ -258,6 +259,24 @@ def _draw_masks(module, x, rng):
             masks.append((leaf, mask))
     _walk(module, x, visit)
     return masks
+
+
+@contextlib.contextmanager
+def frozen_dropout(model, x, seed=0):
+    """Inside this block every active Dropout of ``model`` (found through
+    ``.layers``) uses one fixed mask drawn for input ``x``; each Dropout's
+    previous ``fixed_mask`` is put back afterwards, even on an exception.
+    Yields the list of (dropout, mask)::
+
+        with frozen_dropout(D, x):
+            ...   # D.forward(x) gives the same output every time
+    """
+    saved = [(d, d.fixed_mask) for d in _dropouts(model)]
+    try:
+        yield _draw_masks(model, x, np.random.default_rng(seed))
+    finally:
+        for d, m in saved:
+            d.fixed_mask = m
 
 
 def _apply_masks(masks):
@@ -501,7 +520,8 @@ def check_generator_step(G, D, z, *, g_loss="nonsaturating", eps=DEFAULT_EPS,
             d.fixed_mask = m
     d_max = max((float(np.abs(backend.to_host(g)).max()) for g in Dc.grads.values() if g.size),
                 default=0.0)
-    res.rows.append(GradcheckRow("D.grads (frozen)", (len(Dc.grads),), d_max, d_max, d_max == 0.0,
+    n_entries = sum(int(g.size) for g in Dc.grads.values())
+    res.rows.append(GradcheckRow("D.grads (frozen)", (n_entries,), d_max, d_max, d_max == 0.0,
                                  moved, skipped, kind="max |g|"))
     if masks:
         res.notes.append(f"{len(masks)} Dropout mask(s) frozen for the check")

@@ -116,6 +116,29 @@ def test_dropout_mask_is_frozen_and_restored(rng):
     assert d.fixed_mask is user_mask
 
 
+def test_frozen_dropout_context_sets_and_restores_masks(rng):
+    D = paper_like_D(rng)
+    user_mask = np.ones((3, 4), bool)
+    D.layers[2].fixed_mask = user_mask
+    x = rng.uniform(0, 1, (3, 5)).astype(np.float32)
+    with gradcheck.frozen_dropout(D, x, seed=1) as masks:
+        assert len(masks) == 3 and masks[1][1] is user_mask       # a fitting user mask is kept
+        with no_grad():
+            assert np.array_equal(D.forward(x), D.forward(x))       # no resampling inside
+    assert D.layers[0].fixed_mask is None and D.layers[2].fixed_mask is user_mask
+    with pytest.raises(KeyError):
+        with gradcheck.frozen_dropout(D, x):
+            raise KeyError("boom")
+    assert D.layers[0].fixed_mask is None and D.layers[4].fixed_mask is None
+    with no_grad():
+        assert not np.array_equal(D.forward(x), D.forward(x))       # outside: fresh masks again
+
+
+def test_module_exports():
+    for name in gradcheck.__all__:
+        assert hasattr(gradcheck, name), name
+
+
 def test_resampled_dropout_would_fail(rng):
     """Without frozen masks, numeric forwards would redraw them: the check must fail."""
     d = Dropout(0.5, rng=0)
