@@ -110,10 +110,15 @@ class SGD(Optimizer):
 
     @property
     def momentum(self):
-        """mu at the current epoch (completed epochs = t // steps_per_epoch)."""
+        """mu during the current epoch, numbered from 1 (epoch = t // steps_per_epoch + 1).
+
+        As pylearn2's MomentumAdjustor: alpha = (epoch - start) / (saturate - start),
+        clipped to [0, 1]; mu = (1 - alpha) mu_0 + alpha mu_final. With start 1 and
+        saturate 250, epoch 1 runs at 0.5, epoch 2 at 0.5 + 0.2/249, epoch 250 at 0.7.
+        """
         if self.final_momentum is None:
             return self.momentum0
-        epoch = self.t // int(self.steps_per_epoch)
+        epoch = self.t // int(self.steps_per_epoch) + 1
         frac = (epoch - self.momentum_start) / (self.momentum_saturate - self.momentum_start)
         frac = min(max(frac, 0.0), 1.0)
         return self.momentum0 + frac * (self.final_momentum - self.momentum0)

@@ -81,14 +81,16 @@ def test_decayed_lr_is_what_the_step_uses():
 def test_momentum_ramp_between_epochs_1_and_250():
     opt = SGD(tiny(), lr=0.1, momentum=0.5, final_momentum=0.7, momentum_start=1,
               momentum_saturate=250, steps_per_epoch=500)
+    # epochs are numbered from 1 (pylearn2's MomentumAdjustor counts the monitor
+    # call before training, so epoch e runs with alpha = (e - start) / (saturate - start))
     expected = {
-        0: 0.5,                                # epoch 0
+        0: 0.5,                                # epoch 1: the ramp starts here
         499: 0.5,
-        500: 0.5,                              # epoch 1: the ramp starts here
-        1000: 0.5 + 0.2 * 1 / 249,             # epoch 2
-        125 * 500 + 17: 0.5 + 0.2 * 124 / 249,
-        250 * 500 - 1: 0.5 + 0.2 * 248 / 249,  # epoch 249
-        250 * 500: 0.7,                        # epoch 250: saturated
+        500: 0.5 + 0.2 * 1 / 249,              # epoch 2
+        1000: 0.5 + 0.2 * 2 / 249,             # epoch 3
+        125 * 500 + 17: 0.5 + 0.2 * 125 / 249,  # epoch 126
+        249 * 500 - 1: 0.5 + 0.2 * 248 / 249,  # epoch 249
+        249 * 500: 0.7,                        # epoch 250: saturated
         10 ** 7: 0.7,
     }
     for t, mu in expected.items():
@@ -102,7 +104,7 @@ def test_ramped_momentum_is_what_the_step_uses():
               momentum_saturate=3, steps_per_epoch=1)
     theta, v = layer.params["w"].copy(), np.zeros(3)
     g = np.array([1.0, -1.0, 2.0])
-    for mu in (0.5, 0.5, 0.6, 0.7, 0.7):      # epochs 0..4, ramp 1 -> 3
+    for mu in (0.5, 0.6, 0.7, 0.7, 0.7):      # epochs 1..5, ramp 1 -> 3
         set_grad(layer, g)
         opt.step()
         v = mu * v - 0.1 * g
