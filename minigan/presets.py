@@ -83,3 +83,44 @@ def grid25(opts):
     return _toy_run(opts, data.grid25(), data.gaussian_noise(2), [2, 256, 256, 2], [2, 256, 256, 1],
                     lr=0.02, iterations=5000, m=128,
                     description="5x5 grid of 25 Gaussians, spacing 2, sigma 0.05")
+
+
+@preset("mnist-paper")
+def mnist_paper(opts):
+    """The GAN paper's MNIST model as its released configuration trained it.
+
+    G: 100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, output bias = logit of the
+    mean training pixel; z ~ U(-sqrt 3, sqrt 3)^100. D: maxout 240x5 twice with
+    input dropouts (0.8/1.25, 0.5/2), independent masks for the real and fake
+    batches. D loss 0.5 [CE(1, D(x)) + CE(0, D(G(z)))], G loss -log D(G(z)).
+    SGD lr 0.1 both, divided by 1.000004 per minibatch (floor 1e-6), momentum
+    0.5 -> 0.7 over epochs 1..250 (500 minibatches of 100 per epoch), k = 1.
+    Default order "simultaneous" (the released code); "sequential" is Algorithm 1.
+    Options: data_dir (MNIST folder, else MINIGAN_DATA / the cache / download),
+    kind ("mnist" or "fashion-mnist"), seed, order, g_loss, k, m, d_lr, g_lr,
+    momentum, iterations (default 250 epochs = 125,000).
+    """
+    seed = _opt(opts, "seed", 0)
+    kind = _opt(opts, "kind", "mnist")
+    images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind)
+    m = _opt(opts, "m", 100)
+    k = _opt(opts, "k", 1)
+    steps_per_epoch = images.shape[0] // m          # 500 for the paper's 50,000 and m = 100
+    G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed)
+    D = models.paper_mnist_discriminator(rng=seed + 1000, dropout_seed=seed + 2000)
+    mu = _opt(opts, "momentum", 0.5)
+
+    def sgd(net, lr, steps):
+        return optim.SGD(net, lr, mu, lr_decay=1.000004, lr_min=1e-6, final_momentum=0.7,
+                         momentum_start=1, momentum_saturate=250, steps_per_epoch=steps)
+
+    data_sampler = data.MNISTSampler(images)
+    noise = data.uniform_noise(100, -math.sqrt(3), math.sqrt(3))
+    gan = GAN(G, D, data_sampler, noise,
+              d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
+              g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),
+              k=k, m=m, g_loss=_opt(opts, "g_loss", "nonsaturating"),
+              order=_opt(opts, "order", "simultaneous"), d_loss_scale=0.5, seed=seed)
+    return Run(gan, data_sampler, noise, _opt(opts, "iterations", 250 * steps_per_epoch),
+               f"{kind} as in the GAN paper's released configuration (Table 1, Parzen 225 +- 2)",
+               extra={"steps_per_epoch": steps_per_epoch, "kind": kind, "data_dir": opts.get("data_dir")})

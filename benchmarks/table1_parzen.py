@@ -1,0 +1,240 @@
+"""Reproduce the GAN paper's Table 1 (MNIST, Parzen window): train the
+``mnist-paper`` preset and score it by the paper's protocol as it trains.
+
+    python benchmarks/table1_parzen.py --data-dir ../shared/data --order simultaneous --epochs 250
+
+Every ``--eval-every`` epochs (and at the last) it draws 10,000 samples from G,
+chooses sigma on train[50000:51000] and reports the mean log-likelihood of the
+10,000 test images +- its standard error (minigan.metrics.parzen_protocol).
+``--eval-samples`` < 10000 makes the intermediate evaluations quicker; the
+final one always uses the full protocol (10,000 samples).
+
+Everything lands in ``--out`` (default benchmarks/runs/table1-ORDER-sSEED), on disk
+as it happens, so a run killed at any point leaves its results so far:
+
+    log.txt          one line per epoch: wall time, epoch time, D(x), D(G(z)), losses, lr, momentum
+    results.jsonl    one JSON line per evaluation: epoch, LL, se, sigma, ...
+    results.md       the evaluations so far as a table, the paper's Table 1 rows beside them
+    last.npz         full checkpoint (minigan.checkpoint) every --ckpt-every epochs (resume with --resume)
+    G_epochNNN.npz   the generator's parameters at each evaluation
+    samples_epochNNN.png  Figure 2 style: samples, each with its nearest training image beside it
+    interp_epochNNN.png   Figure 3 style: rows of linear interpolation between noise vectors
+
+The real-data ceiling (the same estimator with 10,000 real training images in
+place of the samples) is computed once and written beside the results.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minigan import backend, checkpoint, presets  # noqa: E402
+from minigan.data.mnist import load_mnist  # noqa: E402
+from minigan.gan import TrainingDiverged  # noqa: E402
+from minigan.metrics import parzen_protocol  # noqa: E402
+
+PAPER_ROWS = [("DBN", "138 +- 2"), ("Stacked CAE", "121 +- 1.6"), ("Deep GSN", "214 +- 1.1"),
+              ("Adversarial nets", "225 +- 2")]
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}, " \
+           f"NumPy {np.__version__}, backend {backend.name()}"
+
+
+def save_grid(path, tiles, ncols, gap_every=None):
+    """Write 28x28 tiles (rows of 784) as one grayscale PNG, ``ncols`` per row."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tiles = np.asarray(tiles).reshape(-1, 28, 28)
+    nrows = int(math.ceil(len(tiles) / ncols))
+    canvas = np.ones((nrows * 30, ncols * 30), np.float32)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        canvas[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = t
+    plt.imsave(path, canvas, cmap="gray", vmin=0, vmax=1)
+
+
+def figures(out, epoch, gan, train):
+    """Figure 2 (samples + nearest training image) and Figure 3 (interpolations in z)."""
+    rng = backend.default_rng(12345)
+    samples = backend.to_host(gan.sample(30, rng=rng)).astype(np.float32)
+    # nearest training image by Euclidean distance (|x|^2 + |y|^2 - 2 x.y)
+    d2 = (samples ** 2).sum(1)[:, None] + (train ** 2).sum(1)[None, :] - 2 * samples @ train.T
+    nearest = train[d2.argmin(1)]
+    pairs = np.stack([samples, nearest], 1).reshape(-1, 784)     # sample, its neighbour, ...
+    save_grid(out / f"samples_epoch{epoch:03d}.png", pairs, ncols=12)
+    # linear interpolation between pairs of noise vectors, 8 rows x 10 steps
+    z = backend.to_host(gan.noise_sampler(16, backend.default_rng(54321)))
+    t = np.linspace(0, 1, 10)[None, :, None]
+    zs = (z[0::2, None, :] * (1 - t) + z[1::2, None, :] * t).reshape(-1, z.shape[1]).astype(np.float32)
+    was = gan.G.training
+    gan.G.eval()
+    try:
+        from minigan.layers import no_grad
+        with no_grad():
+            imgs = backend.to_host(gan.G.forward(backend.to_device(zs)))
+    finally:
+        gan.G.train(was)
+    save_grid(out / f"interp_epoch{epoch:03d}.png", imgs, ncols=10)
+
+
+def write_md(out, header, rows, ceiling):
+    lines = [f"# Table 1 reproduction: {header['name']}", "",
+             f"- command: `{header['command']}`", f"- machine: {header['machine']}",
+             f"- started: {header['started']}", f"- preset: mnist-paper, options {header['options']}", "",
+             "| epoch | iterations | wall (min) | samples | sigma | LL (nats) | se |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['epoch']} | {r['iteration']} | {r['wall_s'] / 60:.1f} | {r['n_samples']} | "
+                     f"{r['sigma']:.4f} | {r['ll']:.1f} | {r['se']:.1f} |")
+    lines += ["", "Paper, Table 1 (MNIST): " + "; ".join(f"{n} {v}" for n, v in PAPER_ROWS)]
+    if ceiling:
+        lines.append(f"Real-data ceiling (10,000 training images as the 'samples'): "
+                     f"{ceiling['ll']:.1f} +- {ceiling['se']:.1f} (sigma {ceiling['sigma']:.4f})")
+    tmp = out / "results.md.part"
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, out / "results.md")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
+                   help="folder holding mnist/ (default: $MINIGAN_DATA)")
+    p.add_argument("--order", default="simultaneous", choices=("simultaneous", "sequential"))
+    p.add_argument("--epochs", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--d-lr", type=float, default=None)
+    p.add_argument("--g-lr", type=float, default=None)
+    p.add_argument("--g-loss", default=None, choices=("nonsaturating", "minimax"))
+    p.add_argument("--eval-every", type=int, default=10, help="epochs between Parzen evaluations")
+    p.add_argument("--eval-samples", type=int, default=10000,
+                   help="generator samples for intermediate evaluations (the last always uses 10,000)")
+    p.add_argument("--ckpt-every", type=int, default=5, help="epochs between full checkpoints (last.npz)")
+    p.add_argument("--out", default=None, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--no-figures", action="store_true")
+    args = p.parse_args(argv)
+    if args.data_dir is None:
+        p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
+
+    name = f"table1-{args.order}-s{args.seed}"
+    if args.k or args.d_lr or args.g_lr or args.g_loss:
+        name += "".join(f"-{k}{v}" for k, v in (("k", args.k), ("dlr", args.d_lr), ("glr", args.g_lr),
+                                                 ("", args.g_loss)) if v)
+    out = Path(args.out or ROOT / "benchmarks" / "runs" / name)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"data_dir": str(args.data_dir), "order": args.order, "seed": args.seed, "k": args.k,
+               "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss}
+    options = {k: v for k, v in options.items() if v is not None}
+    run = presets.build("mnist-paper", **options)
+    gan = run.gan
+    per_epoch = run.extra["steps_per_epoch"]
+    header = {"name": name, "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+              "machine": machine(), "started": now(), "options": options}
+    log = open(out / "log.txt", "a", buffering=1)
+    results_path = out / "results.jsonl"
+    rows = []
+    wall0 = 0.0
+    if args.resume and (out / "last.npz").exists():
+        ck = checkpoint.load(out / "last.npz", gan)
+        wall0 = float(ck.meta.get("extra", {}).get("wall_s", 0.0))
+        if results_path.exists():
+            rows = [json.loads(ln) for ln in results_path.read_text().splitlines() if ln.strip()]
+            rows = [r for r in rows if r["iteration"] <= gan.iteration]
+        print(f"{now()} resumed from {out / 'last.npz'} at iteration {gan.iteration}", file=log)
+    else:
+        results_path.write_text("")
+    print(f"{now()} {header['command']}\n# machine: {header['machine']}\n# options: {options}", file=log)
+
+    train, _ = load_mnist("train", data_dir=args.data_dir)
+    valid, _ = load_mnist("valid", data_dir=args.data_dir)
+    test, _ = load_mnist("test", data_dir=args.data_dir)
+    valid = valid[:1000]
+    ceiling_path = out.parent / "ceiling.json"
+    if ceiling_path.exists():
+        ceiling = json.loads(ceiling_path.read_text())
+    else:
+        t = time.perf_counter()
+        c = parzen_protocol(train[:10000], valid, test)
+        ceiling = {"ll": c.ll, "se": c.se, "sigma": c.sigma, "seconds": time.perf_counter() - t}
+        ceiling_path.write_text(json.dumps(ceiling))
+    print(f"# real-data ceiling: {ceiling['ll']:.1f} +- {ceiling['se']:.1f} (sigma {ceiling['sigma']:.4f})",
+          file=log)
+    write_md(out, header, rows, ceiling)
+
+    def evaluate(epoch, wall, final):
+        n = 10000 if final else args.eval_samples
+        t = time.perf_counter()
+        samples = backend.to_host(gan.sample(n, rng=backend.default_rng(777)))
+        res = parzen_protocol(samples, valid, test)
+        row = {"epoch": epoch, "iteration": gan.iteration, "wall_s": wall, "n_samples": n,
+               "sigma": res.sigma, "ll": res.ll, "se": res.se, "final": final,
+               "valid_lls": [round(float(v), 3) for v in res.valid_lls],
+               "eval_s": time.perf_counter() - t, "time": now()}
+        rows.append(row)
+        with open(results_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        np.savez(out / f"G_epoch{epoch:03d}.npz", **{k: backend.to_host(v) for k, v in gan.G.params.items()})
+        write_md(out, header, rows, ceiling)
+        if not args.no_figures:
+            try:
+                figures(out, epoch, gan, train)
+            except Exception as exc:  # a figure must never stop the run
+                print(f"# figure failed: {exc}", file=log)
+        print(f"{now()} EVAL epoch {epoch}: LL {res.ll:.1f} +- {res.se:.1f} sigma {res.sigma:.4f} "
+              f"({n} samples, {row['eval_s']:.1f} s)", file=log)
+
+    start_epoch = gan.iteration // per_epoch
+    t_start = time.perf_counter() - wall0
+    for epoch in range(start_epoch + 1, args.epochs + 1):
+        t0 = time.perf_counter()
+        try:
+            hist = gan.train(per_epoch)
+        except TrainingDiverged as exc:
+            print(f"{now()} DIVERGED in epoch {epoch}: {exc}", file=log)
+            break
+        dt = time.perf_counter() - t0
+        mean = {k: float(np.mean([h[k] for h in hist])) for k in ("D_real", "D_fake", "d_loss", "g_loss")}
+        print(f"{now()} epoch {epoch:3d} it {gan.iteration:6d} {dt:6.1f} s/epoch  D(x) {mean['D_real']:.3f} "
+              f"D(G(z)) {mean['D_fake']:.3f}  d_loss {mean['d_loss']:.4f} g_loss {mean['g_loss']:.4f}  "
+              f"lr {gan.d_opt.lr:.5f} mu {gan.d_opt.momentum:.3f}", file=log)
+        wall = time.perf_counter() - t_start
+        final = epoch == args.epochs
+        if epoch % args.ckpt_every == 0 or final:
+            checkpoint.save(out / "last.npz", gan, preset="mnist-paper", options=options,
+                            extra={"wall_s": wall, "epoch": epoch})
+        if epoch % args.eval_every == 0 or final:
+            evaluate(epoch, wall, final)
+    print(f"{now()} done", file=log)
+    log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
