@@ -1,0 +1,289 @@
+"""The trainer is Algorithm 1: who moves when, what is sampled, what is recorded."""
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from minigan import backend, data, losses, models, optim
+from minigan.gan import GAN, HISTORY_FIELDS, TrainingDiverged
+from minigan.layers import Dropout, Linear, Sequential, Tanh
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend():
+    backend.use("numpy")
+
+
+def snapshot(net):
+    return {k: v.copy() for k, v in net.params.items()}
+
+
+def same(a, b):
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def toy_gan(k=1, m=16, order="sequential", g_loss="nonsaturating", data_sampler=None,
+            noise_sampler=None, dtype=np.float32, lr=0.05, D=None, G=None):
+    G = G or models.mlp([1, 8, 1], rng=0, dtype=dtype)
+    D = D or models.mlp([1, 8, 1], rng=1, dtype=dtype)
+    return GAN(G, D, data_sampler or data.gaussian_1d(dtype=dtype),
+               noise_sampler or data.uniform_noise(1, dtype=dtype),
+               d_optimizer=optim.SGD(D, lr, 0.5), g_optimizer=optim.SGD(G, lr, 0.5),
+               k=k, m=m, order=order, g_loss=g_loss, seed=0)
+
+
+class Spy:
+    """A sampler that records every call and returns a fresh minibatch each time."""
+
+    def __init__(self, inner):
+        self.inner, self.calls, self.batches = inner, [], []
+
+    def __call__(self, m, rng):
+        x = self.inner(m, rng)
+        self.calls.append(m)
+        self.batches.append(x.copy())
+        return x
+
+
+class Fixed:
+    """Always the same minibatch (for hand-built comparisons)."""
+
+    def __init__(self, x):
+        self.x, self.calls = x, 0
+
+    def __call__(self, m, rng):
+        self.calls += 1
+        assert m == len(self.x)
+        return self.x.copy()
+
+
+# ---------------------------------------------------------------------- who moves when
+def test_d_step_moves_only_D():
+    gan = toy_gan()
+    g0, d0 = snapshot(gan.G), snapshot(gan.D)
+    gan.d_step()
+    assert same(g0, snapshot(gan.G)), "G's parameters changed during a D step"
+    assert not same(d0, snapshot(gan.D)), "D's parameters did not move during a D step"
+
+
+@pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
+def test_g_step_moves_only_G(g_loss):
+    gan = toy_gan(g_loss=g_loss)
+    gan.d_step()                         # a D step first, so D's momentum buffer is non-zero
+    g0, d0 = snapshot(gan.G), snapshot(gan.D)
+    d_grads = {k: v.copy() for k, v in gan.D.grads.items()}
+    gan.g_step()
+    assert same(d0, snapshot(gan.D)), "D's parameters changed during a G step"
+    assert same(d_grads, gan.D.grads), "the G step accumulated into D's gradients"
+    assert not same(g0, snapshot(gan.G)), "G's parameters did not move during a G step"
+    assert gan.D.requires_grad, "D must be unfrozen again after the G step"
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_d_steps_draw_k_fresh_minibatches(k):
+    x_spy = Spy(data.gaussian_1d())
+    z_spy = Spy(data.uniform_noise(1))
+    gan = toy_gan(k=k, m=16, data_sampler=x_spy, noise_sampler=z_spy)
+    gan.step()
+    assert x_spy.calls == [16] * k, "k D steps need k minibatches of m data examples"
+    assert z_spy.calls == [16] * (k + 1), "k D steps and one G step need k + 1 noise minibatches"
+    for batches in (x_spy.batches, z_spy.batches):
+        for i in range(len(batches)):
+            for j in range(i):
+                assert not np.array_equal(batches[i], batches[j]), "a minibatch was reused"
+    gan.step()
+    assert len(x_spy.calls) == 2 * k and len(z_spy.calls) == 2 * (k + 1)
+
+
+def test_d_counts_k_optimizer_steps_per_iteration():
+    gan = toy_gan(k=3)
+    gan.train(2)
+    assert gan.d_opt.t == 6 and gan.g_opt.t == 2
+
+
+# ---------------------------------------------------------------------- simultaneous vs sequential
+def _sgd_first_step(params, grads, lr):
+    """theta_1 = theta_0 + v_1 with v_1 = mu * 0 - lr g: the first momentum-SGD step."""
+    return {k: params[k] - lr * grads[k] for k in params}
+
+
+def test_simultaneous_uses_one_x_one_z_and_the_same_parameters():
+    rng = np.random.default_rng(5)
+    x = (4 + 0.5 * rng.standard_normal((16, 1)))
+    z = rng.uniform(-1, 1, (16, 1))
+    xs, zs = Fixed(x), Fixed(z)
+    gan = toy_gan(order="simultaneous", data_sampler=xs, noise_sampler=zs, dtype=np.float64, lr=0.1)
+    G0, D0 = copy.deepcopy(gan.G), copy.deepcopy(gan.D)
+    gan.step()
+    assert (xs.calls, zs.calls) == (1, 1), "simultaneous order draws one x and one z per iteration"
+
+    # by hand, both gradients at the initial parameters theta_d0, theta_g0
+    Dd, Gg, Dg = copy.deepcopy(D0), copy.deepcopy(G0), copy.deepcopy(D0)
+    fake = Gg.forward(z)
+    a_real, a_fake = Dd.forward(x), Dd.forward(fake.copy())
+    _, g_real, g_fake = losses.discriminator_loss(a_real, a_fake)
+    Dd.zero_grad()
+    Dd.backward(g_fake)
+    Dd.backward(g_real)
+    _, grad_a = losses.generator_loss_nonsaturating(Dg.forward(fake))
+    Gg.zero_grad()
+    Gg.backward(Dg.backward(grad_a))
+    want_D = _sgd_first_step(D0.params, Dd.grads, 0.1)
+    want_G = _sgd_first_step(G0.params, Gg.grads, 0.1)
+    for k in want_D:
+        np.testing.assert_allclose(gan.D.params[k], want_D[k], rtol=0, atol=1e-12)
+    for k in want_G:
+        np.testing.assert_allclose(gan.G.params[k], want_G[k], rtol=0, atol=1e-12)
+
+    # Algorithm 1 (sequential) on the same x and z moves G differently: its G step sees the updated D
+    seq = toy_gan(order="sequential", data_sampler=Fixed(x), noise_sampler=Fixed(z),
+                  dtype=np.float64, lr=0.1)
+    seq.step()
+    for k in want_D:                     # the D step is the same update
+        np.testing.assert_allclose(seq.D.params[k], want_D[k], rtol=0, atol=1e-12)
+    assert max(float(np.abs(seq.G.params[k] - want_G[k]).max()) for k in want_G) > 1e-8
+
+
+def test_simultaneous_needs_k_1():
+    with pytest.raises(ValueError, match="k = 1"):
+        toy_gan(order="simultaneous", k=2)
+
+
+# ---------------------------------------------------------------------- the two G losses
+def _linear_pair(w_g, b_g, w_d, b_d, g_loss, z):
+    G = Sequential(Linear(1, 1, rng=0, dtype=np.float64))
+    D = Sequential(Linear(1, 1, rng=0, dtype=np.float64))
+    G.layers[0].params["W"][...] = w_g
+    G.layers[0].params["b"][...] = b_g
+    D.layers[0].params["W"][...] = w_d
+    D.layers[0].params["b"][...] = b_d
+    return toy_gan(G=G, D=D, g_loss=g_loss, noise_sampler=Fixed(z), dtype=np.float64)
+
+
+@pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
+def test_generator_gradient_matches_the_formula(g_loss):
+    """G(z) = w_g z + b_g, D's logit a = w_d G(z) + b_d. With s = sigma(a):
+    minimax descends (1/m) sum log(1 - s):   dL/da = -s / m
+    non-saturating descends -(1/m) sum log s: dL/da = -(1 - s) / m
+    and dL/dw_g = sum dL/da w_d z, dL/db_g = sum dL/da w_d."""
+    z = np.linspace(-1, 1, 16).reshape(-1, 1)
+    w_g, b_g, w_d, b_d = 0.7, 0.2, -1.3, 0.4
+    gan = _linear_pair(w_g, b_g, w_d, b_d, g_loss, z)
+    row = gan.g_step()
+    a = w_d * (w_g * z + b_g) + b_d
+    s = 1 / (1 + np.exp(-a))
+    if g_loss == "minimax":
+        dL_da, value = -s / len(z), np.mean(np.log1p(-s))
+    else:
+        dL_da, value = -(1 - s) / len(z), -np.mean(np.log(s))
+    np.testing.assert_allclose(float(row["g_loss"]), value, rtol=1e-12)
+    np.testing.assert_allclose(gan.G.grads["0.W"], [[np.sum(dL_da * w_d * z)]], rtol=1e-10)
+    np.testing.assert_allclose(gan.G.grads["0.b"], [np.sum(dL_da * w_d)], rtol=1e-10)
+
+
+def test_nonsaturating_keeps_gradient_where_minimax_saturates():
+    """Section 3: early on D rejects G's samples with confidence and log(1 - D(G(z)))
+    saturates; log D(G(z)) still gives a strong gradient."""
+    z = np.linspace(-1, 1, 16).reshape(-1, 1)
+    norms = {}
+    for g_loss in ("minimax", "nonsaturating"):
+        gan = _linear_pair(0.5, 0.0, 1.0, -12.0, g_loss, z)     # D(G(z)) ~ 6e-6
+        norms[g_loss] = gan.g_step()["g_grad_norm"]
+    assert norms["minimax"] < 1e-4 and norms["nonsaturating"] > 0.5
+    assert norms["nonsaturating"] > 1e4 * norms["minimax"]
+
+
+# ---------------------------------------------------------------------- history and config
+def test_history_rows():
+    gan = toy_gan(k=2, g_loss="minimax")
+    rows = gan.train(4)
+    assert rows == gan.history and len(gan.history) == 4
+    assert [r["iteration"] for r in gan.history] == [1, 2, 3, 4]
+    for r in gan.history:
+        assert tuple(r) == HISTORY_FIELDS
+        assert all(isinstance(r[f], float) and math.isfinite(r[f]) for f in HISTORY_FIELDS[1:])
+        assert 0 < r["D_real"] < 1 and 0 < r["D_fake"] < 1
+        assert r["V"] < 0 and r["d_loss"] == pytest.approx(-r["V"], rel=1e-6)   # scale 1: d_loss = -V
+        assert r["g_loss"] < 0                    # minimax: log(1 - D(G(z))) < 0
+        assert r["d_grad_norm"] > 0 and r["g_grad_norm"] > 0
+    assert gan.iteration == 4
+    cfg = gan.config
+    assert (cfg["order"], cfg["g_loss"], cfg["k"], cfg["m"], cfg["seed"], cfg["backend"]) == \
+        ("sequential", "minimax", 2, 16, 0, "numpy")
+
+
+def test_same_seed_same_run():
+    a, b = toy_gan(), toy_gan()
+    a.train(5)
+    b.train(5)
+    assert same(snapshot(a.G), snapshot(b.G)) and a.history == b.history
+
+
+# ---------------------------------------------------------------------- NaN guard
+class NanAt:
+    """The data sampler returns NaN on its n-th call."""
+
+    def __init__(self, n):
+        self.n, self.calls, self.inner = n, 0, data.gaussian_1d()
+
+    def __call__(self, m, rng):
+        self.calls += 1
+        x = self.inner(m, rng)
+        return x * np.nan if self.calls == self.n else x
+
+
+def test_training_diverged_names_iteration_and_quantity():
+    gan = toy_gan(data_sampler=NanAt(3))
+    with pytest.raises(TrainingDiverged) as info:
+        gan.train(10)
+    exc = info.value
+    assert exc.iteration == 3 and exc.quantity == "d_loss" and math.isnan(exc.value)
+    assert "iteration 3" in str(exc) and "d_loss" in str(exc)
+    assert len(gan.history) == 2, "the bad iteration must not be recorded as a good one"
+
+
+def test_training_diverged_names_a_non_finite_parameter():
+    gan = toy_gan()
+    step = gan.g_opt.step
+
+    def poisoned_step():
+        step()
+        if gan.g_opt.t == 2:
+            gan.G.params["2.b"][...] = np.inf
+    gan.g_opt.step = poisoned_step
+    with pytest.raises(TrainingDiverged, match=r"iteration 2: G parameter '2.b'"):
+        gan.train(5)
+
+
+# ---------------------------------------------------------------------- eval-mode inference
+def _all_caches(net):
+    return sum(len(layer._cache) for layer in net.layers)
+
+
+def test_d_prob_is_eval_mode_and_pushes_no_cache():
+    D = Sequential(Dropout(0.5, rng=3), Linear(1, 8, rng=1), Tanh(), Dropout(0.5, rng=4),
+                   Linear(8, 1, rng=2))
+    gan = toy_gan(D=D)
+    x = np.linspace(2, 6, 32, dtype=np.float32).reshape(-1, 1)
+    p1, p2 = gan.d_prob(x), gan.d_prob(x)
+    np.testing.assert_array_equal(p1, p2)                    # no dropout noise
+    assert _all_caches(D) == 0, "d_prob pushed a cache"
+    assert D.training and all(layer.training for layer in D.layers), "train mode not restored"
+    plain = Sequential(*[l for l in D.layers if not isinstance(l, Dropout)])
+    with_no_dropout = losses.sigmoid(plain.forward(x)).reshape(-1)
+    np.testing.assert_allclose(p1, with_no_dropout, rtol=1e-6)
+    assert p1.shape == (32,) and np.all((p1 > 0) & (p1 < 1))
+
+
+def test_sample_is_eval_mode_and_does_not_touch_training_stream():
+    G = Sequential(Linear(1, 8, rng=0), Tanh(), Dropout(0.5, rng=7), Linear(8, 1, rng=1))
+    gan = toy_gan(G=G)
+    state = copy.deepcopy(gan.rng.bit_generator.state)
+    s1 = gan.sample(64, rng=np.random.default_rng(0))
+    s2 = gan.sample(64, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(gan.sample(10), gan.sample(10))   # default: a fresh seeded stream
+    assert _all_caches(G) == 0 and G.training
+    assert gan.rng.bit_generator.state == state, "sampling consumed the training generator"
+    assert s1.shape == (64, 1)
