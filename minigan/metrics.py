@@ -174,13 +174,15 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
 
 
 # ---------------------------------------------------------------------- the command
-def _load_generator(path):
-    """The generator of a checkpoint written by ``minigan train`` (minigan.checkpoint)."""
-    try:
-        from . import checkpoint  # noqa: PLC0415 -- written by the trainer command
-    except ImportError as exc:
-        raise SystemExit(f"minigan parzen: cannot read checkpoints ({exc})") from None
-    return checkpoint.load_generator(path)
+def _load_generator(path, data_dir=None):
+    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``.
+
+    The run is rebuilt from the preset named in the checkpoint
+    (``minigan.checkpoint.restore_run``), with ``data_dir`` passed to it.
+    """
+    from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
+    run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
+    return run.gan.sample
 
 
 def parzen_main(argv=None):
@@ -202,13 +204,14 @@ def parzen_main(argv=None):
         if getattr(args, name) < 1:
             print(f"minigan parzen: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
+    from .checkpoint import CheckpointError  # noqa: PLC0415
     from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
     try:
-        sample_fn = _load_generator(args.checkpoint)
+        sample_fn = _load_generator(args.checkpoint, args.data_dir)
         valid, _ = load_mnist("valid", data_dir=args.data_dir, kind=args.kind)
         test, _ = load_mnist("test", data_dir=args.data_dir, kind=args.kind)
         train = None if args.no_ceiling else load_mnist("train", data_dir=args.data_dir, kind=args.kind)[0]
-    except (OSError, ValueError, KeyError, MNISTMissingError) as exc:
+    except (OSError, ValueError, KeyError, MNISTMissingError, CheckpointError) as exc:
         print(f"minigan parzen: {exc}", file=sys.stderr)
         return 2
     valid, test = valid[:args.n_valid], test[:args.n_test]

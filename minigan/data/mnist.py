@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import struct
 import sys
-import time
-import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -247,32 +246,22 @@ def find_mnist_files(kind="mnist", data_dir=None):
 
 
 # ---------------------------------------------------------------------- download
-class _Progress:
-    """A one-line text progress bar on stderr (only when stderr is a terminal, or forced)."""
+def _progress_bar(label, total_bytes, enabled):
+    """A progress bar counting kilobytes: ``minigan.progress.Progress`` when it is
+    there, else a minimal stand-in with the same ``update(n)`` / ``close()``."""
+    total_kb = (total_bytes + 1023) // 1024 if total_bytes else 0
+    try:
+        from ..progress import Progress  # noqa: PLC0415
+        return Progress(total_kb, desc=f"{label} (kB)", enabled=enabled)
+    except ImportError:                                   # pragma: no cover
+        class _Plain:
+            def update(self, n=1):
+                pass
 
-    def __init__(self, label, total, enabled):
-        self.label, self.total, self.done = label, total, 0
-        self.enabled = enabled
-        self._last = 0.0
-
-    def update(self, n):
-        self.done += n
-        now = time.monotonic()
-        if self.enabled and (now - self._last > 0.1 or (self.total and self.done >= self.total)):
-            self._last = now
-            if self.total:
-                frac = min(self.done / self.total, 1.0)
-                bar = "#" * int(30 * frac)
-                sys.stderr.write(f"\r{self.label} [{bar:<30}] {100 * frac:5.1f}% "
-                                 f"{self.done / 1e6:.1f}/{self.total / 1e6:.1f} MB")
-            else:
-                sys.stderr.write(f"\r{self.label} {self.done / 1e6:.1f} MB")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+            def close(self):
+                if enabled:
+                    print(f"{label}: done", file=sys.stderr)
+        return _Plain()
 
 
 def _sha256(data):
@@ -304,15 +293,18 @@ def _fetch(url, timeout, progress_label, show_progress):
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         total = resp.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else None
-        bar = _Progress(progress_label, total, show_progress)
-        chunks = []
+        bar = _progress_bar(progress_label, total, show_progress)
+        chunks, kb_shown, got = [], 0, 0
         try:
             while True:
                 chunk = resp.read(1 << 16)
                 if not chunk:
                     break
                 chunks.append(chunk)
-                bar.update(len(chunk))
+                got += len(chunk)
+                kb = -(-got // 1024)                      # kilobytes started, so the last one counts
+                bar.update(kb - kb_shown)
+                kb_shown = kb
         finally:
             bar.close()
     data = b"".join(chunks)
@@ -324,8 +316,9 @@ def _fetch(url, timeout, progress_label, show_progress):
 def _download_one(name, target, mirrors, sums, timeout, show_progress):
     """Try each mirror for ``name``; write ``target`` atomically once verified.
 
-    Returns a list of (url, reason) for the mirrors that failed (empty on success
-    is not possible: success returns None)."""
+    Returns None on success, else the list of (url, reason) of every mirror tried.
+    The body is held in memory until its checksum passes; only then is it written
+    to ``NAME.part`` and renamed, so no failure or interruption leaves a partial file."""
     failures = []
     part = target.with_name(target.name + ".part")
     for base in mirrors:
@@ -345,7 +338,7 @@ def _download_one(name, target, mirrors, sums, timeout, show_progress):
                 if part.exists():
                     part.unlink()
             return None
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             failures.append((url, str(reason)))
             if show_progress:
