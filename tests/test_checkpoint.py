@@ -1,0 +1,308 @@
+"""Checkpoints: exact resume in a new process, atomic writes, clear errors."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+from minigan import backend, checkpoint, data, models, optim, presets
+from minigan.checkpoint import CheckpointError
+from minigan.gan import GAN
+from minigan.layers import Dropout, Linear, ReLU, Sequential, Tanh
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A builder both this process and a fresh interpreter import: D has two Dropout
+# layers (their generators must be restored), G uses Adam, D momentum SGD.
+BUILDER = '''
+import numpy as np
+from minigan import data, models, optim
+from minigan.gan import GAN
+from minigan.layers import Dropout, Linear, Maxout, Sequential
+
+def build(order="sequential", k=2):
+    G = models.mlp([2, 16, 2], rng=0)
+    D = Sequential(Dropout(0.8, rng=11), Maxout(2, 8, 3, rng=np.random.default_rng(1)),
+                   Dropout(0.5, rng=12), Linear(8, 1, rng=2))
+    return GAN(G, D, data.ring8(), data.uniform_noise(2),
+               d_optimizer=optim.SGD(D, 0.05, 0.5, lr_decay=1.001),
+               g_optimizer=optim.Adam(G, 1e-3), k=k, m=32, order=order, seed=7)
+'''
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend():
+    backend.use("numpy")
+
+
+@pytest.fixture
+def builder(tmp_path, monkeypatch):
+    (tmp_path / "ckpt_builder.py").write_text(BUILDER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    import ckpt_builder
+    importlib.reload(ckpt_builder)
+    return ckpt_builder
+
+
+def params(gan):
+    return {f"{who}/{k}": v.copy() for who, net in (("G", gan.G), ("D", gan.D))
+            for k, v in net.params.items()}
+
+
+def small_gan(d_sizes=(1, 8, 1), seed=0):
+    G = models.mlp([1, 8, 1], rng=0)
+    D = models.mlp(list(d_sizes), rng=1)
+    return GAN(G, D, data.gaussian_1d(), data.uniform_noise(1),
+               d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5),
+               m=16, seed=seed)
+
+
+# ---------------------------------------------------------------------- exact resume
+@pytest.mark.parametrize("order,k", [("sequential", 2), ("simultaneous", 1)])
+def test_resume_in_a_new_process_is_bit_identical(builder, tmp_path, order, k):
+    n = 12
+    whole = builder.build(order, k)
+    whole.train(n)
+
+    half = builder.build(order, k)
+    half.train(n // 2)
+    path = tmp_path / "half.npz"
+    checkpoint.save(path, half)
+    out = tmp_path / "resumed.npz"
+    script = textwrap.dedent(f'''
+        import sys, numpy as np
+        sys.path.insert(0, {str(tmp_path)!r})
+        from minigan import checkpoint
+        import ckpt_builder
+        gan = ckpt_builder.build({order!r}, {k})
+        ck = checkpoint.load({str(path)!r}, gan)
+        assert ck.notes == [], ck.notes
+        assert gan.iteration == {n // 2}
+        gan.train({n - n // 2})
+        np.savez({str(out)!r}, **{{f"{{w}}/{{k}}": v for w, net in (("G", gan.G), ("D", gan.D))
+                                   for k, v in net.params.items()}},
+                 history=np.array([[r[f] for f in r] for r in gan.history]))
+    ''')
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as z:
+        resumed = {k: z[k] for k in z.files}
+    want = params(whole)
+    for key, value in want.items():
+        assert np.array_equal(resumed[key], value), f"{key} differs after resume"
+    assert np.array_equal(resumed["history"],
+                          np.array([[r[f] for f in r] for r in whole.history]))
+
+
+def test_roundtrip_restores_everything(builder, tmp_path):
+    a = builder.build()
+    a.train(5)
+    path = checkpoint.save(tmp_path / "c.npz", a, preset=None, options={"note": 1})
+    b = builder.build()
+    checkpoint.load(path, b)
+    assert b.iteration == 5 and b.history == a.history
+    assert all(np.array_equal(v, params(b)[k]) for k, v in params(a).items())
+    for oa, ob in ((a.d_opt, b.d_opt), (a.g_opt, b.g_opt)):
+        sa, sb = oa.state_dict(), ob.state_dict()
+        assert sa.keys() == sb.keys() and sa["t"] == sb["t"]
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa if k != "t")
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+    for la, lb in zip(a.D.layers, b.D.layers):
+        if isinstance(la, Dropout):
+            assert la.rng.bit_generator.state == lb.rng.bit_generator.state
+
+
+def test_file_layout_needs_no_pickle(builder, tmp_path):
+    gan = builder.build()
+    gan.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", gan, preset="p", options={"seed": 7})
+    with np.load(path, allow_pickle=False) as z:
+        files = {k: z[k] for k in z.files}
+    assert all(v.dtype != object for v in files.values())
+    assert str(files["format"]) == checkpoint.FORMAT and int(files["version"]) == checkpoint.VERSION
+    for key in ("rng/trainer", "rng/D/0", "rng/D/2"):
+        assert files[key].dtype.kind == "U"
+        assert json.loads(str(files[key]))["bit_generator"] == "PCG64"
+    meta = json.loads(str(files["meta"]))
+    assert meta["iteration"] == 2 and meta["preset"] == "p" and meta["options"] == {"seed": 7}
+    assert meta["config"]["order"] == "sequential" and meta["config"]["k"] == 2
+    assert ["1.W", [2, 24], "float32"] in meta["architecture"]["D"]
+    assert files["history"].shape == (2, 8)
+
+
+def test_uninspectable_generator_is_reseeded_with_a_note(builder, tmp_path):
+    """CuPy's generators have no readable state: a checkpoint stores null for
+    them and load re-seeds from (seed, iteration, where), saying so."""
+    gan = builder.build()
+    gan.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", gan)
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    files["rng/D/2"] = np.array("null")
+    np.savez(tmp_path / "null.npz", **files)
+    b, c = builder.build(), builder.build()
+    ck = checkpoint.load(tmp_path / "null.npz", b)
+    checkpoint.load(tmp_path / "null.npz", c)
+    assert len(ck.notes) == 1 and "'D/2'" in ck.notes[0] and "re-seeded" in ck.notes[0]
+    assert b.D.layers[2].rng.bit_generator.state == c.D.layers[2].rng.bit_generator.state
+    assert b.rng.bit_generator.state == gan.rng.bit_generator.state   # the others are exact
+
+
+# ---------------------------------------------------------------------- atomic writes
+def test_crash_mid_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    gan = small_gan()
+    gan.train(2)
+    path = tmp_path / "checkpoint.npz"
+    checkpoint.save(path, gan)
+    before = path.read_bytes()
+    gan.train(2)
+
+    def crash(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full (simulated)")
+    monkeypatch.setattr(checkpoint.np, "savez", crash)
+    with pytest.raises(OSError, match="simulated"):
+        checkpoint.save(path, gan)
+    assert path.read_bytes() == before, "the old checkpoint was touched"
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz"], "a temporary file was left behind"
+    assert checkpoint.read(path).iteration == 2
+
+
+def test_crash_before_rename_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    gan = small_gan()
+    path = tmp_path / "checkpoint.npz"
+    checkpoint.save(path, gan)
+    before = path.read_bytes()
+    gan.train(1)
+    monkeypatch.setattr(checkpoint.os, "replace",
+                        lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, gan)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+# ---------------------------------------------------------------------- clear errors
+@pytest.fixture
+def saved(tmp_path):
+    gan = small_gan()
+    gan.train(3)
+    return checkpoint.save(tmp_path / "good.npz", gan), gan
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        checkpoint.read(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "text", "empty", "npy", "pickle"])
+def test_damaged_files_raise_checkpoint_error(saved, tmp_path, damage):
+    path, _ = saved
+    raw = open(path, "rb").read()
+    bad = tmp_path / "bad.npz"
+    if damage == "truncate":
+        bad.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":                    # corrupt the bytes of the first stored array
+        with zipfile.ZipFile(path) as zf:
+            info = zf.infolist()[2]
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 100
+        b = bytearray(raw)
+        b[start:start + 16] = bytes(x ^ 0xFF for x in b[start:start + 16])
+        bad.write_bytes(bytes(b))
+    elif damage == "text":
+        bad.write_text("this is not a checkpoint\n")
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    elif damage == "npy":
+        np.save(bad, np.zeros(3))
+        bad = tmp_path / "bad.npz.npy"
+    else:
+        np.savez(bad, format=np.array(checkpoint.FORMAT), meta=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.read(bad)
+    msg = str(info.value)
+    assert str(bad) in msg and "\n" not in msg
+    assert "corrupted" in msg or "lacks" in msg
+
+
+@pytest.mark.parametrize("key", ["D/0.W", "meta", "g_opt/velocity/0.b", "rng/trainer", "history"])
+def test_missing_key_names_it(saved, tmp_path, key):
+    path, _ = saved
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files if k != key}
+    np.savez(tmp_path / "missing.npz", **files)
+    with pytest.raises(CheckpointError, match=f"'{key}'"):
+        checkpoint.load(tmp_path / "missing.npz", small_gan())
+
+
+def test_other_architecture_names_the_parameter(saved):
+    path, _ = saved
+    other = small_gan(d_sizes=(1, 4, 1))
+    before = params(other)
+    with pytest.raises(CheckpointError, match=r"another architecture.*D parameter '0.W' has shape \(1, 8\)"):
+        checkpoint.load(path, other)
+    assert all(np.array_equal(v, params(other)[k]) for k, v in before.items()), \
+        "a failed load must leave the model as it was"
+    deeper = small_gan(d_sizes=(1, 8, 8, 1))
+    with pytest.raises(CheckpointError, match=r"'2.W' has shape \(8, 1\) in the checkpoint, \(8, 8\)"):
+        checkpoint.load(path, deeper)
+    D = Sequential(Linear(1, 8, rng=0), ReLU(), Linear(8, 1, rng=1), Tanh(), Linear(1, 1, rng=2))
+    G = models.mlp([1, 8, 1], rng=0)
+    extra = GAN(G, D, data.gaussian_1d(), data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.1),
+                g_optimizer=optim.SGD(G, 0.1), m=16)
+    with pytest.raises(CheckpointError, match="this D has parameter '4.W'.*no such parameter"):
+        checkpoint.load(path, extra)
+
+
+def test_other_settings_are_refused_unless_not_strict(saved):
+    path, gan = saved
+    other = small_gan()
+    other.order, other.k = gan.order, 2
+    with pytest.raises(CheckpointError, match="k=1"):
+        checkpoint.load(path, other)
+    checkpoint.load(path, other, strict=False)
+    assert other.iteration == 3
+
+
+def test_newer_version_is_refused(saved, tmp_path):
+    path, _ = saved
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    files["version"] = np.array(checkpoint.VERSION + 1)
+    np.savez(tmp_path / "new.npz", **files)
+    with pytest.raises(CheckpointError, match="version"):
+        checkpoint.read(tmp_path / "new.npz")
+
+
+def test_restore_run_from_a_preset(tmp_path):
+    run = presets.build("toy1d", seed=4, iterations=10)
+    run.gan.train(3)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options={"seed": 4})
+    again, ck = checkpoint.restore_run(path)
+    assert ck.preset == "toy1d" and again.gan.seed == 4 and again.gan.iteration == 3
+    run.gan.train(2)
+    again.gan.train(2)
+    assert all(np.array_equal(v, params(again.gan)[k]) for k, v in params(run.gan).items())
+
+
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy or a CUDA GPU is not available here")
+def test_cupy_checkpoint_roundtrip(tmp_path):
+    backend.use("cupy")
+    try:
+        gan = small_gan()
+        gan.train(3)
+        path = checkpoint.save(tmp_path / "c.npz", gan)
+        other = small_gan()
+        ck = checkpoint.load(path, other)
+        assert other.iteration == 3
+        for k, v in gan.G.params.items():
+            assert np.array_equal(backend.to_host(v), backend.to_host(other.G.params[k]))
+        assert all("re-seeded" in n for n in ck.notes)
+    finally:
+        backend.use("numpy")
