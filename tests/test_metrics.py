@@ -1,0 +1,194 @@
+"""The Parzen-window estimator of minigan.metrics against the plain math."""
+import math
+
+import numpy as np
+import pytest
+
+from minigan import metrics
+from minigan.metrics import (SIGMAS, parzen_log_likelihood, parzen_protocol, select_sigma,
+                             squared_distances)
+
+
+def brute_force(x, mu, sigma):
+    """log (1/m) sum_j N(x; mu_j, sigma^2 I), straight from the definition, float64."""
+    x, mu = np.asarray(x, np.float64), np.asarray(mu, np.float64)
+    d = x.shape[1]
+    diff = x[:, None, :] - mu[None, :, :]                           # (n, m, d)
+    a = -(diff ** 2).sum(-1) / (2 * sigma ** 2)
+    top = a.max(1, keepdims=True)
+    lme = top[:, 0] + np.log(np.exp(a - top).mean(1))
+    return lme - d * math.log(sigma * math.sqrt(2 * math.pi))
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(0)
+    return rng.random((23, 9)), rng.random((37, 9))
+
+
+def test_squared_distances_match_the_definition(small):
+    x, mu = small
+    want = ((x[:, None] - mu[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(squared_distances(x, mu, dtype=np.float64), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(squared_distances(x, mu), want, rtol=1e-5, atol=1e-5)
+    same = squared_distances(x, x, dtype=np.float32)
+    assert same.min() >= 0 and np.abs(np.diag(same)).max() < 1e-5   # clipped, never negative
+
+
+@pytest.mark.parametrize("block", [1, 4, 23, None])
+@pytest.mark.parametrize("sigma", [0.05, 0.3, 2.0])
+def test_matches_brute_force(small, block, sigma):
+    x, mu = small
+    got = parzen_log_likelihood(x, mu, sigma, dtype=np.float64, block=block)
+    assert got.shape == (23,) and got.dtype == np.float64
+    np.testing.assert_allclose(got, brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
+
+
+def test_many_sigmas_in_one_pass_match_one_at_a_time(small):
+    x, mu = small
+    sigmas = [0.1, 0.2, 0.7]
+    many = parzen_log_likelihood(x, mu, sigmas, dtype=np.float64, block=5)
+    assert many.shape == (23, 3)
+    for s, sigma in enumerate(sigmas):
+        np.testing.assert_allclose(many[:, s], brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
+
+
+def test_single_kernel_closed_form():
+    """One sample: log N(x; mu, sigma^2 I) = -|x - mu|^2 / (2 sigma^2) - d log(sigma sqrt(2 pi))."""
+    rng = np.random.default_rng(1)
+    d, sigma = 784, 0.17
+    mu = rng.random((1, d))
+    x = np.vstack([mu, mu + 0.01, rng.random((3, d))])
+    want = -((x - mu) ** 2).sum(1) / (2 * sigma ** 2) - d * math.log(sigma * math.sqrt(2 * math.pi))
+    got = parzen_log_likelihood(x, mu, sigma, dtype=np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert got[0] == pytest.approx(-d * math.log(sigma * math.sqrt(2 * math.pi)), abs=1e-9)
+
+
+def test_no_underflow_far_from_every_sample():
+    """Log-sum-exp: a point 100 sigma from the samples still gets a finite log-likelihood."""
+    mu = np.zeros((3, 2))
+    x = np.array([[10.0, 0.0]])
+    got = parzen_log_likelihood(x, mu, 0.1, dtype=np.float64)
+    assert np.isfinite(got).all()
+    assert got[0] == pytest.approx(-100 / (2 * 0.01) - 2 * math.log(0.1 * math.sqrt(2 * math.pi)))
+
+
+@pytest.mark.parametrize("true_index", [2, 6])
+def test_select_sigma_finds_the_generating_width(true_index):
+    """Data = well-separated centres + N(0, s0^2 I); samples = the centres. The mean
+    validation LL is highest at sigma = s0, which is picked from the paper's grid."""
+    rng = np.random.default_rng(true_index)
+    s0 = SIGMAS[true_index]
+    d, k = 20, 8
+    centres = rng.normal(0, 10, (k, d))
+    valid = centres[rng.integers(0, k, 600)] + s0 * rng.standard_normal((600, d))
+    sigma, mean_lls = select_sigma(valid, centres)
+    assert sigma == pytest.approx(s0)
+    assert mean_lls.shape == (10,) and int(np.argmax(mean_lls)) == true_index
+
+
+def test_distances_computed_once_for_all_sigmas(monkeypatch, small):
+    x, mu = small
+    calls = []
+    real = metrics._sq_dist_block
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(metrics, "_sq_dist_block", counting)
+    select_sigma(x, mu, SIGMAS)
+    assert len(calls) == 1                                          # one block, ten sigmas
+    calls.clear()
+    select_sigma(x, mu, SIGMAS, block=10)
+    assert len(calls) == 3                                          # ceil(23 / 10) blocks
+
+
+def test_float32_distances_change_the_ll_by_little():
+    """MNIST-like: 784-d points in [0, 1] with close neighbours (the worst case for
+    |x|^2 + |mu|^2 - 2 x.mu cancellation), sigma 0.1 (the grid's smallest)."""
+    rng = np.random.default_rng(2)
+    mu = (rng.random((300, 784)) < 0.2) * rng.random((300, 784))
+    x = np.clip(mu[:100] + rng.normal(0, 0.05, (100, 784)), 0, 1)
+    for sigma in (0.1, 0.17):
+        ll64 = parzen_log_likelihood(x, mu, sigma, dtype=np.float64)
+        ll32 = parzen_log_likelihood(x, mu, sigma, dtype=np.float32)
+        assert np.abs(ll32 - ll64).max() < 0.01
+        assert abs(ll32.mean() - ll64.mean()) < 1e-3
+
+
+def test_protocol(small):
+    rng = np.random.default_rng(3)
+    samples, valid, test = rng.random((40, 5)), rng.random((15, 5)), rng.random((30, 5))
+    res = parzen_protocol(samples, valid, test, dtype=np.float64)
+    sigma, mean_lls = select_sigma(valid, samples, dtype=np.float64)
+    assert res.sigma == sigma
+    np.testing.assert_allclose(res.valid_lls, mean_lls)
+    lls = brute_force(test, samples, sigma)
+    assert res.ll == pytest.approx(lls.mean(), rel=1e-12)
+    assert res.se == pytest.approx(lls.std() / math.sqrt(30), rel=1e-10)   # std / sqrt(N), ddof 0
+    assert (res.n_test, res.n_samples) == (30, 40)
+    assert "nats" in str(res)
+
+
+def test_input_errors(small):
+    x, mu = small
+    with pytest.raises(ValueError, match="features"):
+        parzen_log_likelihood(x, mu[:, :5], 0.2)
+    with pytest.raises(ValueError, match="positive"):
+        parzen_log_likelihood(x, mu, 0.0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        parzen_log_likelihood(x, mu[:0], 0.2)
+    with pytest.raises(ValueError, match="2-D"):
+        parzen_log_likelihood(x[0], mu, 0.2)
+    with pytest.raises(ValueError, match="block"):
+        parzen_log_likelihood(x, mu, 0.2, block=0)
+
+
+# ---------------------------------------------------------------------- the command
+def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """``minigan parzen CKPT`` rebuilds the generator from the checkpoint and prints
+    sigma, LL +- se and the real-data ceiling. Synthetic IDX files stand in for MNIST."""
+    from minigan import checkpoint, presets
+    from minigan.cli import main
+    from minigan.data import mnist
+
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    n_train = 50040                                    # 50,000 train + 40 validation images
+    images = np.zeros((n_train, 28, 28), np.uint8)     # a bright square at one of 16 places
+    where = rng.integers(0, 16, n_train)
+    for p in range(16):
+        r, c = divmod(p, 4)
+        images[where == p, 4 + 5 * r:8 + 5 * r, 4 + 5 * c:8 + 5 * c] = 255
+    mnist.write_idx(folder / "train-images-idx3-ubyte", images)
+    mnist.write_idx(folder / "train-labels-idx1-ubyte", rng.integers(0, 10, n_train, dtype=np.uint8))
+    mnist.write_idx(folder / "t10k-images-idx3-ubyte",
+                    (rng.random((30, 28, 28)) < 0.1).astype(np.uint8) * 255)
+    mnist.write_idx(folder / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 30, dtype=np.uint8))
+    mnist._CACHE.clear()
+
+    opts = {"data_dir": str(tmp_path / "data"), "seed": 3}
+    run = presets.build("mnist-paper", **opts)
+    ckpt = checkpoint.save(tmp_path / "ck.npz", run.gan, preset="mnist-paper", options=opts)
+    code = main(["parzen", str(ckpt), "--data-dir", str(tmp_path / "data"), "--n-samples", "60",
+                 "--n-valid", "20", "--n-test", "30", "--float64"])
+    out = capsys.readouterr().out
+    assert code == 0
+    gen_line = next(ln for ln in out.splitlines() if ln.startswith("generator"))
+    ceil_line = next(ln for ln in out.splitlines() if ln.startswith("real data"))
+    # the printed number is the protocol's on the same samples
+    samples = run.gan.sample(60, rng=__import__("minigan").backend.default_rng(0))
+    valid = mnist.load_mnist("valid", data_dir=tmp_path / "data")[0][:20]
+    test = mnist.load_mnist("test", data_dir=tmp_path / "data")[0]
+    want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
+    assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in gen_line and f"sigma {want.sigma:.4f}" in gen_line
+    assert "ceiling" in ceil_line and "225" in out
+
+    assert main(["parzen", str(tmp_path / "missing.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.npz" in err[0]
