@@ -1,0 +1,357 @@
+"""Pictures of a GAN at work: the paper's Figure 1, 2-D samples, training curves.
+
+Everything draws on ``matplotlib.figure.Figure`` objects rendered by the Agg
+canvas and saved to files: no ``pyplot``, no window, no ``plt.show()``, and
+no change to the global matplotlib backend of whoever imports this module
+(so it is safe in scripts, on servers and inside notebooks).
+
+Figure 1 of Goodfellow et al. (2014) shows, for a 1-D problem, the data
+density p_data (black dots), the generator's density p_g (green, solid), the
+discriminator D(x) (blue, dashed), and below them two horizontal lines: the
+lower one is the domain of z, the upper one part of the domain of x, with
+arrows showing how x = G(z) maps uniformly spaced z onto non-uniformly
+spaced x (where the arrows bunch up, p_g is high). Panels (a)-(d) are moments
+of training. ``figure1_snapshot`` records one such moment; ``plot_figure1``
+draws a row of them; ``animate_figure1`` makes them a GIF.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from matplotlib.animation import PillowWriter
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from matplotlib.image import imsave
+
+from . import backend, theory
+from .layers import no_grad
+
+__all__ = ["figure1_snapshot", "plot_figure1", "animate_figure1", "plot_samples_2d",
+           "plot_history", "image_grid"]
+
+LOG4 = math.log(4.0)
+_PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _prepare_path(path):
+    path = os.fspath(path)
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    return path
+
+
+def _host(x):
+    return np.asarray(backend.to_host(x), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- Figure 1
+def _noise_span(noise):
+    """Interval of z values to draw: the support of a uniform prior, or
+    +-2.5 standard deviations of a Gaussian one (99% of its mass)."""
+    if hasattr(noise, "low") and hasattr(noise, "high"):
+        return float(noise.low), float(noise.high)
+    return -2.5, 2.5
+
+
+def figure1_snapshot(gan, data, noise, grid=None, n_samples=20000, n_z=21, seed=0):
+    """Record one moment of a 1-D GAN for a Figure 1 style panel.
+
+    Parameters
+    ----------
+    gan : ``minigan.gan.GAN`` whose G maps noise to 1-D x and whose D takes 1-D x.
+    data : the p_data distribution, with an exact ``pdf`` (e.g. ``data.gaussian_1d()``).
+    noise : the noise prior of ``gan`` (``uniform_noise`` or ``gaussian_noise``).
+    grid : x values (1-D, increasing). Default: 601 points over
+        [min, max] of the data's mean +- 4 sd and the central 99.8% of the
+        generator's samples, padded by 10%.
+    n_samples : samples of G for the density estimate of p_g (a Gaussian KDE,
+        see ``minigan.theory.estimate_density``), drawn from a generator seeded
+        with ``seed`` so the snapshot does not disturb training's random stream.
+    n_z : how many evenly spaced z values to map through G for the arrows.
+        For a noise prior of more than one dimension, the first coordinate of z
+        is spaced evenly and the others are held at 0 (the prior's centre):
+        the arrows then show one slice of the mapping, not all of it.
+
+    Returns a dict of host float64 arrays and numbers: ``x``, ``p_data``,
+    ``p_g``, ``d`` (D(x) in eval mode), ``z`` and ``g_z`` (the mapping),
+    ``z_span`` (the interval of z drawn), ``iteration`` (``gan.iteration``)
+    and ``jsd`` (JSD(p_data || p_g) on the grid, with the estimated p_g).
+    """
+    if getattr(data, "dim", 1) != 1:
+        raise ValueError(f"figure1_snapshot needs 1-D data, got dimension {data.dim}")
+    noise_dim = int(getattr(noise, "dim", 1))
+    samples = _host(gan.sample(n_samples, rng=backend.default_rng(seed)))
+    if samples.ndim == 2 and samples.shape[1] != 1:
+        raise ValueError(f"figure1_snapshot needs a generator with 1-D output, got {samples.shape}")
+    samples = samples.reshape(-1)
+    if grid is None:
+        spread = 4.0 * float(getattr(data, "sigma", 1.0))
+        means = np.asarray(getattr(data, "means", [[0.0]]), dtype=np.float64).reshape(-1)
+        lo = min(means.min() - spread, np.quantile(samples, 0.001))
+        hi = max(means.max() + spread, np.quantile(samples, 0.999))
+        pad = 0.1 * (hi - lo)
+        grid = np.linspace(lo - pad, hi + pad, 601)
+    x = _host(grid).reshape(-1)
+    p_data = np.asarray(data.pdf(x.reshape(-1, 1)), dtype=np.float64)
+    p_g = theory.estimate_density(samples, x)
+    d = _host(gan.d_prob(backend.to_device(x.reshape(-1, 1), dtype=gan.D.dtype)))
+    lo_z, hi_z = _noise_span(noise)
+    z1 = np.linspace(lo_z, hi_z, int(n_z))
+    z = np.zeros((len(z1), noise_dim))
+    z[:, 0] = z1
+    g_dtype = gan.G.dtype
+    was = gan.G.training
+    gan.G.eval()
+    try:
+        with no_grad():
+            g_z = _host(gan.G.forward(backend.to_device(z, dtype=g_dtype))).reshape(-1)
+    finally:
+        gan.G.train(was)
+    return {"x": x, "p_data": p_data, "p_g": p_g, "d": d, "z": z1, "g_z": g_z,
+            "z_span": (lo_z, hi_z), "iteration": int(gan.iteration),
+            "jsd": theory.js_divergence(p_data, p_g, x)}
+
+
+def _as_list(snapshots):
+    if isinstance(snapshots, dict):
+        return [snapshots]
+    snapshots = list(snapshots)
+    if not snapshots:
+        raise ValueError("need at least one snapshot (from figure1_snapshot)")
+    return snapshots
+
+
+def _figure1_limits(snaps):
+    x_lo = min(float(s["x"][0]) for s in snaps)
+    x_hi = max(float(s["x"][-1]) for s in snaps)
+    top = max(1.05, 1.3 * max(float(np.max(s["p_data"])) for s in snaps))
+    return x_lo, x_hi, top
+
+
+def _draw_figure1_panel(ax, snap, limits, label=None):
+    """One Figure 1 panel onto ``ax``."""
+    x_lo, x_hi, top = limits
+    x, p_data, p_g, d = snap["x"], snap["p_data"], snap["p_g"], snap["d"]
+    # the two lines under the curves: x at y_x, z at y_z
+    y_x, y_z = -0.12 * top, -0.42 * top
+    every = max(1, len(x) // 60)
+    ax.plot(x[::every], p_data[::every], "o", color="black", markersize=2.5, label="p_data")
+    ax.plot(x, np.minimum(p_g, top * 1.5), "-", color="green", linewidth=1.6, label="p_g")
+    ax.plot(x, d, "--", color="blue", linewidth=1.4, label="D(x)")
+    ax.axhline(0.0, color="0.85", linewidth=0.6)
+    ax.plot([x_lo, x_hi], [y_x, y_x], color="black", linewidth=1.0)
+    ax.plot([x_lo, x_hi], [y_z, y_z], color="black", linewidth=1.0)
+    ax.text(x_lo, y_x, "x ", ha="right", va="center", fontsize=9)
+    ax.text(x_lo, y_z, "z ", ha="right", va="center", fontsize=9)
+    # z lives in its own interval; it is stretched to the panel's width so the
+    # evenly spaced z ticks sit under the whole x line, as in the paper
+    z_lo, z_hi = snap["z_span"]
+    margin = 0.08 * (x_hi - x_lo)
+    z_pos = x_lo + margin + (np.asarray(snap["z"]) - z_lo) / (z_hi - z_lo) * (x_hi - x_lo - 2 * margin)
+    for zp, gx in zip(z_pos, snap["g_z"]):
+        gx_clipped = min(max(float(gx), x_lo), x_hi)
+        ax.annotate("", xy=(gx_clipped, y_x), xytext=(zp, y_z),
+                    arrowprops={"arrowstyle": "->", "color": "0.35", "linewidth": 0.7,
+                                "shrinkA": 0, "shrinkB": 0})
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_z - 0.06 * top, top)
+    ax.set_yticks([0.0, 0.5, 1.0] if top < 2 else [0.0, 1.0])
+    title = f"iteration {snap['iteration']}"
+    if "jsd" in snap:
+        title += f"   JSD {snap['jsd']:.3f}"
+    ax.set_title(f"({label}) {title}" if label else title, fontsize=9)
+    ax.tick_params(labelsize=8)
+
+
+def _figure1_legend(fig, ax, title):
+    """One legend for the figure, above the panels (never over a curve)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=3, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+
+
+def plot_figure1(snapshots, path, title=None):
+    """Draw snapshots as the paper's Figure 1 panels (a), (b), ... in a row.
+
+    Black dots: p_data; green line: p_g (estimated from samples); blue dashed:
+    D(x); the lower horizontal line is z (its interval stretched to the panel
+    width), with arrows to x = G(z) on the line above it. All panels share
+    one x range (the union of the snapshots' grids): give every snapshot the
+    same ``grid`` for curves that span every panel. Saves a PNG at ``path``
+    (folders created) and returns ``path``.
+    """
+    snaps = _as_list(snapshots)
+    limits = _figure1_limits(snaps)
+    n = len(snaps)
+    fig = _figure(3.2 * n + 0.4, 3.4)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, (ax, snap) in enumerate(zip(axes, snaps)):
+        _draw_figure1_panel(ax, snap, limits, _PANEL_LETTERS[i % 26])
+    _figure1_legend(fig, axes[0], title)
+    path = _prepare_path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+def animate_figure1(snapshots, path, fps=4, title=None):
+    """The snapshots as an animated GIF, one frame each (Pillow writer, which
+    comes with matplotlib's own dependency on Pillow). Returns ``path``."""
+    snaps = _as_list(snapshots)
+    limits = _figure1_limits(snaps)
+    fig = _figure(5.0, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    path = _prepare_path(path)
+    writer = PillowWriter(fps=fps)
+    with writer.saving(fig, path, dpi=80):
+        for snap in snaps:
+            ax.clear()
+            for legend in fig.legends:
+                legend.remove()
+            _draw_figure1_panel(ax, snap, limits)
+            _figure1_legend(fig, ax, title)
+            writer.grab_frame()
+    return path
+
+
+# ----------------------------------------------------------------------------- 2-D toys
+def plot_samples_2d(samples, data, path, title=None):
+    """Scatter of 2-D generator samples with the mixture's means marked (red x),
+    e.g. for ring8 / grid25. If ``data`` has ``mode_coverage``, the modes
+    captured and the high-quality fraction go in the title. Returns ``path``."""
+    s = _host(samples)
+    if s.ndim != 2 or s.shape[1] != 2:
+        raise ValueError(f"plot_samples_2d needs samples of shape (n, 2), got {s.shape}")
+    means = np.asarray(data.means, dtype=np.float64)
+    fig = _figure(4.6, 4.6)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.scatter(means[:, 0], means[:, 1], marker="+", s=60, color="red", linewidths=0.8,
+               zorder=1, label="mode means")
+    ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4, color="green", linewidths=0, zorder=2,
+               label="G(z)")
+    span = np.abs(means).max() + 6 * float(getattr(data, "sigma", 0.1)) + 0.5
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    text = title or getattr(data, "name", "")
+    if hasattr(data, "mode_coverage"):
+        cov = data.mode_coverage(s)
+        text = f"{text}  modes {cov['modes']}/{cov['of']}, high quality {100 * cov['high_quality']:.1f}%"
+    ax.set_title(text.strip(), fontsize=9)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = _prepare_path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+# ----------------------------------------------------------------------------- training curves
+def _columns(history):
+    """History as columns: accepts a list of row dicts (``GAN.history``) or a
+    dict of sequences (e.g. read back from CSV)."""
+    if isinstance(history, dict):
+        cols = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    else:
+        rows = list(history)
+        if not rows:
+            raise ValueError("history is empty: nothing to plot")
+        keys = rows[0].keys()
+        cols = {k: np.asarray([float(r[k]) for r in rows], dtype=np.float64) for k in keys}
+    if "iteration" not in cols:
+        n = len(next(iter(cols.values())))
+        cols["iteration"] = np.arange(1, n + 1, dtype=np.float64)
+    return cols
+
+
+def _smooth(y, width):
+    """Running mean over ``width`` points (same length; shorter window at the start)."""
+    if width <= 1 or len(y) < 2:
+        return y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    idx = np.arange(1, len(y) + 1)
+    lo = np.maximum(idx - width, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_history(history, path, title=None):
+    """Training curves vs iteration, raw (faint) and smoothed.
+
+    Panels: V(D, G) with the -log 4 line (its value at the game's optimum);
+    mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses. Returns ``path``.
+    """
+    cols = _columns(history)
+    it = cols["iteration"]
+    width = max(1, len(it) // 50)
+    fig = _figure(11.0, 3.3)
+    axes = fig.subplots(1, 3)
+
+    def curve(ax, key, color, label):
+        if key in cols:
+            ax.plot(it, cols[key], color=color, alpha=0.25, linewidth=0.7)
+            ax.plot(it, _smooth(cols[key], width), color=color, linewidth=1.4, label=label)
+
+    curve(axes[0], "V", "black", "V(D, G)")
+    axes[0].axhline(-LOG4, color="red", linestyle=":", linewidth=1.0, label="-log 4")
+    curve(axes[1], "D_real", "blue", "D(x)")
+    curve(axes[1], "D_fake", "green", "D(G(z))")
+    axes[1].axhline(0.5, color="red", linestyle=":", linewidth=1.0, label="1/2")
+    axes[1].set_ylim(-0.02, 1.02)
+    curve(axes[2], "d_loss", "blue", "D loss")
+    curve(axes[2], "g_loss", "green", "G loss")
+    for ax, name in zip(axes, ("value function", "discriminator outputs", "losses")):
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = _prepare_path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+# ----------------------------------------------------------------------------- images
+def image_grid(images, path, nrow=10, shape=(28, 28), padding=2, scale=2):
+    """Tile grey images (values in [0, 1]) into one PNG, ``nrow`` images per row.
+
+    ``images``: shape (n, H*W) (flat, e.g. MNIST's 784) or (n, H, W). Values
+    outside [0, 1] are clipped; the padding between tiles is white. Pixels
+    are written exactly (no resampling), each repeated ``scale`` x ``scale``
+    times. Returns ``path``.
+    """
+    a = _host(images)
+    if a.ndim == 2:
+        h, w = shape
+        if a.shape[1] != h * w:
+            raise ValueError(f"image_grid: flat images need {h}*{w} = {h * w} values, got {a.shape[1]}")
+        a = a.reshape(-1, h, w)
+    if a.ndim != 3 or a.shape[0] == 0:
+        raise ValueError(f"image_grid needs images of shape (n, H*W) or (n, H, W), got {a.shape}")
+    nrow, scale = int(nrow), int(scale)
+    if nrow < 1 or scale < 1:
+        raise ValueError(f"image_grid needs nrow >= 1 and scale >= 1, got {nrow}, {scale}")
+    n, h, w = a.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    canvas = np.ones((rows * (h + padding) + padding, cols * (w + padding) + padding))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        canvas[top:top + h, left:left + w] = np.clip(a[i], 0.0, 1.0)
+    if scale > 1:
+        canvas = np.kron(canvas, np.ones((scale, scale)))
+    path = _prepare_path(path)
+    imsave(path, canvas, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    return path
