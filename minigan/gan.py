@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 
 from . import backend, losses
-from .layers import no_grad
+from .layers import backward_params_only, no_grad
 
 __all__ = ["GAN", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
 
@@ -51,8 +51,14 @@ class TrainingDiverged(FloatingPointError):
                          "(non-finite); the last good checkpoint, if any, is kept")
 
 
+def _sum_of_squares(a):
+    """sum_i a_i^2 as one dot product (BLAS; no a * a temporary)."""
+    flat = a.reshape(-1)
+    return float(flat @ flat)
+
+
 def _grad_norm(model):
-    return math.sqrt(sum(float((g * g).sum()) for g in model.grads.values()))
+    return math.sqrt(sum(_sum_of_squares(g) for g in model.grads.values()))
 
 
 class GAN:
@@ -115,8 +121,10 @@ class GAN:
         a_fake = self.D.forward(fake)
         d_loss, g_real, g_fake = losses.discriminator_loss(
             a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
-        self.D.backward(g_fake)          # last in, first out: the fake batch's cache is on top
-        self.D.backward(g_real)
+        # last in, first out: the fake batch's cache is on top. dL/dx is not needed
+        # (x and G(z) are constants of D's step), so backward_params_only skips it.
+        backward_params_only(self.D, g_fake)
+        backward_params_only(self.D, g_real)
         V, _, _ = losses.value_function(a_real, a_fake)
         return d_loss, V, losses.sigmoid(a_real).mean(), losses.sigmoid(a_fake).mean()
 
@@ -160,7 +168,7 @@ class GAN:
         self.G.zero_grad()
         a_fake = self.D.forward(self.G.forward(z))
         g_loss, grad_a = self._g_loss(a_fake)
-        self.G.backward(self._backprop_through_frozen_D(grad_a))
+        backward_params_only(self.G, self._backprop_through_frozen_D(grad_a))   # no dL/dz
         self.g_opt.step()                # only G's parameters move
         return {"g_loss": g_loss, "g_grad_norm": _grad_norm(self.G)}
 
@@ -179,9 +187,9 @@ class GAN:
         grad_fake = self._backprop_through_frozen_D(grad_a)
         d_loss, g_real, g_fake = losses.discriminator_loss(
             a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
-        self.D.backward(g_fake)
-        self.D.backward(g_real)
-        self.G.backward(grad_fake)
+        backward_params_only(self.D, g_fake)
+        backward_params_only(self.D, g_real)
+        backward_params_only(self.G, grad_fake)
         V, _, _ = losses.value_function(a_real, a_fake)
         self.d_opt.step()
         self.g_opt.step()
@@ -215,6 +223,10 @@ class GAN:
                 raise TrainingDiverged(self.iteration, q, row[q])
         for who, net in (("D", self.D), ("G", self.G)):
             for name, p in net.params.items():
+                # fast path: a finite sum of squares means every |p_i| < 2^64, so p.sum()
+                # is finite too; only otherwise is the sum itself taken and reported
+                if math.isfinite(_sum_of_squares(p)):
+                    continue
                 s = float(p.sum())
                 if not math.isfinite(s):
                     raise TrainingDiverged(self.iteration, f"{who} parameter {name!r}", s)

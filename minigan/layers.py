@@ -104,6 +104,10 @@ class Layer:
         """Forget pending forwards (e.g. after an aborted step)."""
         self._cache.clear()
 
+    def _drop_cache(self):
+        """Pop the most recent pending forward without a backward (not needed)."""
+        self._load()
+
     def retain_cache(self):
         """Duplicate the most recent pending cache, so that the last forward can
         be backpropagated twice (two losses through one forward, e.g. D's and
@@ -280,6 +284,55 @@ class Tanh(Layer):
         return grad_out * (1 - y * y)
 
 
+def max_over_pieces(z):
+    """y_u = max_p z_{u,p} and the winning piece argmax_p z_{u,p} (the first
+    one at a tie), for z of shape (m, units, pieces); returns (y, winner).
+
+    The textbook version. ``Maxout`` runs ``max_over_pieces_fast``, which
+    tests/test_fastpaths.py checks equal to this one.
+    """
+    xp = backend.array_module(z)
+    winner = z.argmax(axis=2)
+    return xp.take_along_axis(z, winner[..., None], axis=2)[..., 0], winner
+
+
+def max_over_pieces_fast(z):
+    """``max_over_pieces`` for NaN-free z in pieces - 1 elementwise passes.
+
+    NumPy's argmax over a short last axis is a slow loop over rows; here the
+    pieces are visited left to right and p takes the lead only where
+    z_{u,p} is strictly larger than every earlier piece, so ties still go to
+    the first maximal piece. (With a NaN, y is NaN in both versions.)
+    """
+    xp = backend.array_module(z)
+    pieces = z.shape[2]
+    y = z[..., 0].copy()
+    winner = xp.zeros(y.shape, dtype=xp.int8 if pieces < 128 else xp.int64)
+    for p in range(1, pieces):
+        y_new = xp.maximum(y, z[..., p])
+        took_lead = y_new != y                    # z_p > max(z_0 .. z_{p-1})
+        winner += took_lead * (p - winner)        # winner = p where p took the lead
+        y = y_new
+    return y, winner
+
+
+def route_to_winner(grad_y, winner, pieces):
+    """dL/dz_{u,p} = dL/dy_u * 1[p = winner_u], shape (m, units, pieces): the
+    one-hot product, textbook version (``Maxout`` runs ``route_to_winner_fast``)."""
+    xp = backend.array_module(grad_y)
+    one_hot = winner[..., None] == xp.arange(pieces)
+    return one_hot * grad_y[..., None]
+
+
+def route_to_winner_fast(grad_y, winner, pieces):
+    """``route_to_winner`` as a scatter of dL/dy into zeros (no one-hot product)."""
+    xp = backend.array_module(grad_y)
+    grad_z = xp.zeros(winner.shape + (pieces,), dtype=grad_y.dtype)
+    flat_index = xp.arange(winner.size) * pieces + winner.reshape(-1)
+    grad_z.reshape(-1)[flat_index] = grad_y.reshape(-1)
+    return grad_z
+
+
 class Maxout(Layer):
     """Maxout (Goodfellow et al. 2013), the paper's discriminator unit.
 
@@ -302,26 +355,25 @@ class Maxout(Layer):
 
     def forward(self, x):
         x = self._check(x, self.n_in)
-        xp = backend.array_module(x)
-        z = (x @ self.params["W"] + self.params["b"]).reshape(len(x), self.units, self.pieces)
-        winner = z.argmax(axis=2)[..., None]                 # which piece won, (m, units, 1)
-        self._save(x, winner)
-        return xp.take_along_axis(z, winner, axis=2)[..., 0]
+        z = x @ self.params["W"]
+        z += self.params["b"]
+        y, winner = max_over_pieces_fast(z.reshape(len(x), self.units, self.pieces))
+        self._save(x, winner)                                # winner: which piece won, (m, units)
+        return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dz_{u,p} = dL/dy_u * 1[p = argmax_q z_{u,q}], then as Linear:
         dL/dx = dL/dz W^T,  dL/dW = x^T dL/dz,  dL/db = sum_i dL/dz_i.
 
         At a tie the gradient goes to the first maximal piece (a subgradient).
+        ``input_grad=False`` skips dL/dx and returns None (as in Linear).
         """
         x, winner = self._load()
-        xp = backend.array_module(x)
-        pieces = xp.arange(self.pieces).reshape(1, 1, -1)
-        grad_z = ((winner == pieces) * grad_out[..., None]).reshape(len(x), -1)
+        grad_z = route_to_winner_fast(grad_out, winner, self.pieces).reshape(len(x), -1)
         if self.requires_grad:
             self._accumulate("W", x.T @ grad_z)
             self._accumulate("b", grad_z.sum(axis=0))
-        return grad_z @ self.params["W"].T
+        return grad_z @ self.params["W"].T if input_grad else None
 
     def __repr__(self):
         return f"Maxout({self.n_in}, units={self.units}, pieces={self.pieces})"
@@ -407,11 +459,30 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, grad_out):
-        """dL/dx = J_1^T ... J_n^T dL/dy: each layer's backward, last layer first."""
-        for layer in reversed(self.layers):
+    def backward(self, grad_out, *, input_grad=True):
+        """dL/dx = J_1^T ... J_n^T dL/dy: each layer's backward, last layer first.
+
+        ``input_grad=False`` when dL/dx is not wanted (x is data or noise, as
+        in both steps of Algorithm 1): the first layer with parameters skips
+        its dL/dx product, the parameter-free layers in front of it only drop
+        their caches, and None is returned. The parameter gradients are the same.
+        """
+        if input_grad:
+            for layer in reversed(self.layers):
+                grad_out = layer.backward(grad_out)
+            return grad_out
+        first = next((i for i, l in enumerate(self.layers) if l.params), len(self.layers))
+        for layer in reversed(self.layers[first + 1:]):
             grad_out = layer.backward(grad_out)
-        return grad_out
+        if first < len(self.layers):
+            backward_params_only(self.layers[first], grad_out)
+        for layer in self.layers[:first]:
+            layer._drop_cache()
+        return None
+
+    def _drop_cache(self):
+        for l in self.layers:
+            l._drop_cache()
 
     def zero_grad(self):
         for l in self.layers:
@@ -443,3 +514,13 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n  ".join(repr(l) for l in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def backward_params_only(layer, grad_out):
+    """``layer.backward(grad_out)`` for its parameter gradients only (dL/dx not
+    needed): Linear, Maxout and Sequential skip the dL/dx product; any other
+    layer computes it and it is dropped. Returns None."""
+    if isinstance(layer, (Linear, Maxout, Sequential)):
+        layer.backward(grad_out, input_grad=False)
+    else:
+        layer.backward(grad_out)

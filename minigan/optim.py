@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 
@@ -129,11 +131,37 @@ class SGD(Optimizer):
         velocity = self.state["velocity"]
         grads = self.model.grads
         for k, theta in self.model.params.items():
-            v = velocity[k]
-            v *= mu
-            v -= lr * grads[k]
-            theta += v
+            update = momentum_update_fast if isinstance(theta, np.ndarray) else momentum_update
+            update(theta, velocity[k], grads[k], lr, mu)
         self.t += 1
+
+
+def momentum_update(theta, v, g, lr, mu):
+    """v <- mu v - lr g;  theta <- theta + v, in place (the textbook version)."""
+    v *= mu
+    v -= lr * g
+    theta += v
+
+
+def momentum_update_fast(theta, v, g, lr, mu, chunk=1 << 16):
+    """``momentum_update`` for NumPy arrays, chunk by chunk and without a temporary.
+
+    A weight matrix is several MB: the plain version streams it through
+    memory four times. Here each chunk of 64k numbers (256 kB) of v, g and
+    theta stays in the CPU cache for all the operations. The same operations
+    in the same order: the same result to the last bit.
+    """
+    if not all(a.flags.c_contiguous for a in (theta, v, g)):
+        return momentum_update(theta, v, g, lr, mu)      # reshape(-1) would copy: update in place
+    theta, v, g = theta.reshape(-1), v.reshape(-1), g.reshape(-1)
+    lr_g = np.empty(min(chunk, theta.size), dtype=theta.dtype)
+    for start in range(0, theta.size, chunk):
+        part = slice(start, start + chunk)
+        v_part, lr_g_part = v[part], lr_g[:len(v[part])]
+        v_part *= mu
+        np.multiply(g[part], lr, out=lr_g_part)
+        v_part -= lr_g_part
+        theta[part] += v_part
 
 
 class Adam(Optimizer):

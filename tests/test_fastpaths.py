@@ -1,0 +1,280 @@
+"""Every fast path equals the plain math it stands beside.
+
+Layers: maxout's max/winner and its gradient routing, the in-place bias add,
+backward without dL/dx (``input_grad=False``). Optimizer: the chunked
+momentum update. Trainer: the gradient norm as dot products and the fast
+finiteness check. Speed itself is measured in benchmarks/, never here.
+"""
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from minigan import gan as gan_module
+from minigan import layers, models, optim
+from minigan.layers import (Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only,
+                            max_over_pieces, max_over_pieces_fast, route_to_winner,
+                            route_to_winner_fast)
+
+DTYPES = (np.float32, np.float64)
+
+
+# ----------------------------------------------------------------------------- maxout
+def _pieces_cases(rng, dtype):
+    """Random z, z with many exact ties (small integers), and a single piece."""
+    yield rng.standard_normal((7, 11, 5)).astype(dtype)
+    yield rng.integers(-2, 3, (9, 13, 5)).astype(dtype)            # ties everywhere
+    yield rng.integers(0, 2, (4, 6, 3)).astype(dtype)
+    yield np.zeros((3, 4, 5), dtype)                                 # all pieces tie: piece 0 wins
+    yield rng.standard_normal((5, 8, 1)).astype(dtype)               # pieces = 1
+    z = rng.standard_normal((6, 10, 4)).astype(dtype)
+    z[0, 0] = -np.inf                                                # infinities are fine too
+    z[1, 1, 2] = np.inf
+    yield z
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_over_pieces_fast_equals_argmax_version(rng, dtype):
+    for z in _pieces_cases(rng, dtype):
+        y, winner = max_over_pieces(z)
+        y_fast, winner_fast = max_over_pieces_fast(z)
+        assert y_fast.dtype == y.dtype == dtype
+        assert np.array_equal(y_fast, y)
+        assert np.array_equal(winner_fast, winner), "ties must go to the first maximal piece"
+
+
+def test_max_over_pieces_fast_first_piece_wins_a_tie():
+    z = np.array([[[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0], [0.0, 1.0, 2.0, 2.0]]], np.float32)
+    y, winner = max_over_pieces_fast(z)
+    assert y.tolist() == [[3.0, 5.0, 2.0]]
+    assert winner.tolist() == [[1, 0, 2]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_route_to_winner_fast_equals_one_hot_product(rng, dtype):
+    for pieces in (1, 2, 5):
+        winner = rng.integers(0, pieces, (6, 9)).astype(np.int8)
+        grad_y = rng.standard_normal((6, 9)).astype(dtype)
+        plain = route_to_winner(grad_y, winner, pieces)
+        fast = route_to_winner_fast(grad_y, winner, pieces)
+        assert fast.dtype == plain.dtype == dtype and fast.shape == (6, 9, pieces)
+        assert np.array_equal(fast, plain)
+
+
+def test_route_to_winner_fast_takes_a_non_contiguous_gradient(rng):
+    winner = rng.integers(0, 3, (5, 4))
+    grad_y = rng.standard_normal((4, 5)).T                          # a transposed view
+    assert np.array_equal(route_to_winner_fast(grad_y, winner, 3), route_to_winner(grad_y, winner, 3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maxout_layer_equals_the_textbook_formulas(rng, dtype):
+    layer = Maxout(6, 4, 3, rng=1, dtype=dtype)
+    layer.params["b"][...] = rng.standard_normal(12)
+    x = rng.standard_normal((5, 6)).astype(dtype)
+    x[0] = 0.0                                                       # a row where z = b for every piece
+    W, b = layer.params["W"], layer.params["b"]
+    z = (x @ W + b).reshape(5, 4, 3)
+    y_plain, winner = max_over_pieces(z)
+    assert np.array_equal(layer.forward(x), y_plain)
+
+    grad_y = rng.standard_normal((5, 4)).astype(dtype)
+    grad_z = route_to_winner(grad_y, winner, 3).reshape(5, 12)
+    dx = layer.backward(grad_y)
+    np.testing.assert_array_equal(dx, grad_z @ W.T)
+    np.testing.assert_array_equal(layer.grads["W"], x.T @ grad_z)
+    np.testing.assert_array_equal(layer.grads["b"], grad_z.sum(axis=0))
+
+
+# ----------------------------------------------------------------------------- Linear
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_in_place_bias_equals_x_w_plus_b(rng, dtype):
+    layer = Linear(7, 5, bias=0.3, rng=2, dtype=dtype)
+    x = rng.standard_normal((4, 7)).astype(dtype)
+    y = layer.forward(x)
+    assert y.dtype == dtype
+    assert np.array_equal(y, x @ layer.params["W"] + layer.params["b"])
+
+
+# ----------------------------------------------------------------------------- input_grad=False
+def _grads(net):
+    return {k: v.copy() for k, v in net.grads.items()}
+
+
+def _two_copies(net):
+    return net, copy.deepcopy(net)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Linear(5, 3, rng=0, dtype=np.float64),
+    lambda: Maxout(5, 3, 2, rng=0, dtype=np.float64),
+    lambda: Sequential(Linear(5, 8, rng=0, dtype=np.float64), ReLU(), Linear(8, 2, rng=1, dtype=np.float64)),
+    lambda: models.paper_mnist_discriminator(rng=0, dtype=np.float64),
+], ids=["Linear", "Maxout", "G-like", "paper D (dropout in front)"])
+def test_backward_without_input_grad_gives_the_same_parameter_gradients(rng, make):
+    full, params_only = _two_copies(make())
+    n_in = 784 if isinstance(full, Sequential) and isinstance(full.layers[0], Dropout) else 5
+    x = rng.random((4, n_in))
+    for net in (full, params_only):
+        if isinstance(net, Sequential):
+            for d in net.layers:
+                if isinstance(d, Dropout):
+                    d.fixed_mask = np.random.default_rng(0).random((4, 784 if d is net.layers[0] else 240)) < d.keep
+    g = rng.standard_normal(full.forward(x).shape)
+    params_only.forward(x)
+    assert full.backward(g) is not None
+    assert params_only.backward(g, input_grad=False) is None
+    for k, v in _grads(full).items():
+        np.testing.assert_array_equal(params_only.grads[k], v)
+    sub = params_only.layers if isinstance(params_only, Sequential) else [params_only]
+    assert all(len(l._cache) == 0 for l in sub), "every cache popped, the dropout in front too"
+
+
+def test_backward_params_only_on_a_layer_without_input_grad_option(rng):
+    """A user's layer without the option: computed as usual, dL/dx dropped."""
+
+    class Scale(Layer):                       # y = a * x, one parameter
+        def __init__(self):
+            super().__init__()
+            self._add_param("a", np.array([2.0]))
+
+        def forward(self, x):
+            self._save(x)
+            return self.params["a"] * x
+
+        def backward(self, grad_out):
+            (x,) = self._load()
+            self._accumulate("a", np.array([(grad_out * x).sum()]))
+            return grad_out * self.params["a"]
+
+    net = Sequential(ReLU(), Scale(), Linear(3, 1, rng=0, dtype=np.float64))
+    x, g = rng.random((4, 3)), rng.standard_normal((4, 1))
+    ref = copy.deepcopy(net)
+    net.forward(x)
+    ref.forward(x)
+    ref.backward(g)
+    assert backward_params_only(net, g) is None
+    for k, v in ref.grads.items():
+        np.testing.assert_array_equal(net.grads[k], v)
+    assert all(len(l._cache) == 0 for l in net.layers)
+
+
+def test_backward_without_input_grad_on_a_parameter_free_network(rng):
+    net = Sequential(ReLU(), Dropout(0.5, rng=0))
+    net.forward(rng.random((3, 4)))
+    assert net.backward(np.ones((3, 4)), input_grad=False) is None
+    assert all(len(l._cache) == 0 for l in net.layers)
+
+
+def test_frozen_layer_without_input_grad_only_pops_its_cache(rng):
+    lin = Linear(3, 2, rng=0, dtype=np.float64)
+    lin.requires_grad = False
+    lin.forward(rng.random((2, 3)))
+    assert lin.backward(np.ones((2, 2)), input_grad=False) is None
+    assert lin._cache == [] and not lin.grads["W"].any()
+
+
+# ----------------------------------------------------------------------------- momentum SGD
+def _update_both(rng, shape, dtype, chunk, lr=0.1, mu=0.5, steps=3):
+    theta = rng.standard_normal(shape).astype(dtype)
+    v = rng.standard_normal(shape).astype(dtype)
+    plain = (theta.copy(), v.copy())
+    fast = (theta, v)
+    for _ in range(steps):
+        g = rng.standard_normal(shape).astype(dtype)
+        optim.momentum_update(*plain, g, lr, mu)
+        optim.momentum_update_fast(*fast, g, lr, mu, chunk=chunk)
+    return plain, fast
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,chunk", [((1,), 4), ((7,), 8), ((8,), 8), ((5, 7), 8), ((33, 19), 64),
+                                         ((300, 200), 1 << 16)])
+def test_momentum_update_fast_equals_plain_bit_for_bit(rng, dtype, shape, chunk):
+    (theta, v), (theta_fast, v_fast) = _update_both(rng, shape, dtype, chunk)
+    assert theta_fast.dtype == dtype and v_fast.dtype == dtype
+    assert np.array_equal(theta_fast, theta) and np.array_equal(v_fast, v)
+
+
+def test_momentum_update_fast_updates_non_contiguous_arrays_in_place(rng):
+    theta = rng.standard_normal((6, 4)).T                    # transposed views: reshape would copy
+    v = np.zeros((6, 4)).T
+    g = rng.standard_normal((4, 6))
+    want = theta + (-0.1 * g)
+    optim.momentum_update_fast(theta, v, g, 0.1, 0.5, chunk=4)
+    np.testing.assert_array_equal(theta, want)
+    np.testing.assert_array_equal(v, -0.1 * g)
+
+
+def test_sgd_step_equals_the_plain_rule_over_several_steps(rng):
+    net = Sequential(Linear(30, 40, rng=0), ReLU(), Linear(40, 3, rng=1))       # float32
+    opt = optim.SGD(net, lr=0.05, momentum=0.7, lr_decay=1.01)
+    theta = {k: p.copy() for k, p in net.params.items()}
+    v = {k: np.zeros_like(p) for k, p in theta.items()}
+    for _ in range(4):
+        for k, g in net.grads.items():
+            g[...] = rng.standard_normal(g.shape)
+        lr, mu = opt.lr, opt.momentum
+        for k in theta:
+            v[k] = v[k] * np.float32(mu) - np.float32(lr) * net.grads[k]
+            theta[k] = theta[k] + v[k]
+        opt.step()
+    for k in theta:
+        assert net.params[k].dtype == np.float32
+        np.testing.assert_allclose(net.params[k], theta[k], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(opt.state["velocity"][k], v[k], rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- trainer checks
+def test_grad_norm_as_dot_products_equals_the_plain_sum(rng):
+    net = Sequential(Linear(50, 60, rng=0), ReLU(), Linear(60, 7, rng=1))
+    for g in net.grads.values():
+        g[...] = rng.standard_normal(g.shape)
+    plain = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in net.grads.values()))
+    assert gan_module._grad_norm(net) == pytest.approx(plain, rel=1e-5)
+
+
+def _tiny_gan():
+    G = Sequential(Linear(2, 3, rng=0))
+    D = Sequential(Linear(3, 1, rng=1))
+    data = lambda m, rng: rng.standard_normal((m, 3), dtype=np.float32)       # noqa: E731
+    noise = lambda m, rng: rng.standard_normal((m, 2), dtype=np.float32)      # noqa: E731
+    return gan_module.GAN(G, D, data, noise, d_optimizer=optim.SGD(D, 0.01), g_optimizer=optim.SGD(G, 0.01), m=4)
+
+
+ROW = {"d_loss": 1.0, "g_loss": 1.0, "d_grad_norm": 1.0, "g_grad_norm": 1.0}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_finiteness_check_catches_non_finite_parameters(bad):
+    g = _tiny_gan()
+    g.G.layers[0].params["W"][1, 2] = bad
+    with pytest.raises(gan_module.TrainingDiverged, match=r"G parameter '0\.W'"):
+        g._check_finite(ROW)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_finiteness_check_decides_as_the_plain_sum_does():
+    """Large but finite parameters: the squares overflow, the fast path falls back
+    to the sum, which is finite (no error) -- or overflows (the same error as before)."""
+    g = _tiny_gan()
+    W = g.D.layers[0].params["W"]
+    W[...] = 0
+    W[0, 0] = 1e30                                  # 1e30^2 = inf in float32, the sum is finite
+    g._check_finite(ROW)
+    W[...] = 3e38                                   # finite entries whose float32 sum is inf
+    assert np.isfinite(W).all() and not np.isfinite(W.sum())
+    with pytest.raises(gan_module.TrainingDiverged, match=r"D parameter '0\.W' is inf"):
+        g._check_finite(ROW)
+
+
+def test_gan_step_uses_the_fast_paths_and_stays_float32():
+    g = _tiny_gan()
+    row = g.step()
+    assert all(np.isfinite(v) for v in row.values())
+    for net in (g.G, g.D):
+        assert all(p.dtype == np.float32 for p in net.params.values())
+        assert all(gr.dtype == np.float32 for gr in net.grads.values())
+        assert all(len(l._cache) == 0 for l in net.layers)
+
