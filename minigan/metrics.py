@@ -16,21 +16,28 @@ paper's row for adversarial nets is 225 +- 2 nats.
 How it is computed here:
 
 * Squared distances by the GEMM identity |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu,
-  a block of rows of x at a time so that memory stays bounded (one block of
-  ``block`` x m distances), never the (n, m, d) difference tensor.
+  a block of rows of x at a time so that memory stays bounded (two float64
+  buffers of ``block`` x m per worker thread), never the (n, m, d) difference
+  tensor. Within one row |x|^2 is a constant that the shift of the log-sum-exp
+  cancels, so it only enters the largest term.
 * For each block the distances are computed ONCE and every sigma is scored from
   them (sigma selection costs one GEMM, not ten).
 * The log-sum-exp is in float64: shift by the row's largest term (the nearest
   sample), exponentiate, sum, log. ``dtype`` chooses the precision of the GEMM
-  only: float32 (default, fast) or float64 (the reference). The distances are
-  assembled and clipped at 0 in float64 either way. The difference the float32
-  GEMM makes is measured in tests/test_metrics.py and benchmarks/parzen_speed.py.
+  only: float32 (default, fast) or float64 (the reference); the norms and the
+  sums are float64 either way. What the float32 GEMM changes is measured in
+  tests/test_metrics.py and benchmarks/parzen_speed.py.
+* Blocks are spread over ``threads`` worker threads (NumPy's element-wise loops
+  and BLAS release the GIL).
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import queue
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,7 +94,30 @@ def _sq_dist_block(xb, mu, xx, mm, out=None):
     return d2
 
 
-def _log_likelihoods(x, mu, sigmas, dtype, block):
+def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
+    """(b, S) float64: logmeanexp_j(-|x_i - mu_j|^2 / (2 sigma_s^2)) for one block of rows x_i.
+
+    e_ij = |mu_j|^2 - 2 x_i.mu_j = |x_i - mu_j|^2 - |x_i|^2 comes from one GEMM
+    (``mu_m2`` = -2 mu, an exact scaling) plus the norms, in float64. Within a
+    row |x_i|^2 is a constant, so the shifted exponent needs no |x_i|^2:
+    -(|x_i - mu_j|^2 - nearest_i) / (2 sigma^2) = (min_j' e_ij' - e_ij) / (2 sigma^2) <= 0.
+    """
+    b, m = xb.shape[0], mu_m2.shape[0]
+    e, w = buffers[0][:b], buffers[1][:b]
+    np.add(xb @ mu_m2.T, mm[None, :], out=e, dtype=np.float64)
+    e_min = e.min(axis=1)
+    nearest = np.maximum(xxb + e_min, 0.0)                 # |x_i - mu_nearest|^2 (clipped at 0)
+    np.subtract(e_min[:, None], e, out=e)                  # nearest_i - |x_i - mu_j|^2 <= 0
+    out = np.empty((b, inv2s2.size), np.float64)
+    for s, c in enumerate(inv2s2):
+        np.multiply(e, c, out=w)
+        np.exp(w, out=w)                                   # every term in (0, 1]; the nearest is 1
+        # logmeanexp = max + log(mean(exp(a - max))), with max = -nearest / (2 sigma^2)
+        out[:, s] = np.log(w.sum(axis=1) / m) - nearest * c
+    return out
+
+
+def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     """(n, S) float64: log p(x_i) under the Parzen window of width sigmas[s] on mu."""
     x, mu = _host(x, dtype), _host(mu, dtype)
     if x.shape[1] != mu.shape[1]:
@@ -100,47 +130,61 @@ def _log_likelihoods(x, mu, sigmas, dtype, block):
     n, d = x.shape
     m = mu.shape[0]
     xx, mm = _sq_norms(x), _sq_norms(mu)
+    mu_m2 = mu * mu.dtype.type(-2.0)
     rows = min(_block_rows(m, block), n)
-    d2_buf = np.empty((rows, m), np.float64)
-    work = np.empty((rows, m), np.float64)
     inv2s2 = 1.0 / (2.0 * sigmas ** 2)                           # 1 / (2 sigma^2)
     log_norm = d * np.log(sigmas * math.sqrt(2.0 * math.pi))     # d log(sigma sqrt(2 pi))
     out = np.empty((n, sigmas.size), np.float64)
-    for start in range(0, n, rows):
+    starts = list(range(0, n, rows))
+    threads = max(1, min(int(threads or _default_threads()), len(starts)))
+    # each worker thread owns one pair of (rows, m) float64 buffers; NumPy's
+    # element-wise loops and the BLAS call release the GIL, so blocks overlap
+    pool = queue.SimpleQueue()
+    for _ in range(threads):
+        pool.put((np.empty((rows, m), np.float64), np.empty((rows, m), np.float64)))
+
+    def run(start):
         stop = min(start + rows, n)
-        b = stop - start
-        d2 = _sq_dist_block(x[start:stop], mu, xx[start:stop], mm, out=d2_buf[:b])
-        nearest = d2.min(axis=1)                                 # the largest term's distance
-        np.subtract(nearest[:, None], d2, out=d2)                # <= 0: (nearest - |x - mu|^2)
-        for s, c in enumerate(inv2s2):
-            w = work[:b]
-            np.multiply(d2, c, out=w)                            # -(|x-mu|^2 - nearest) / (2 sigma^2)
-            np.exp(w, out=w)
-            # logmeanexp = max + log(mean(exp(a - max))), max = -nearest / (2 sigma^2)
-            out[start:stop, s] = -nearest * c + np.log(w.sum(axis=1) / m)
+        bufs = pool.get()
+        try:
+            out[start:stop] = _block_log_mean_exp(x[start:stop], xx[start:stop], mu_m2, mm, inv2s2, bufs)
+        finally:
+            pool.put(bufs)
+
+    if threads == 1:
+        for start in starts:
+            run(start)
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            list(ex.map(run, starts))
     return out - log_norm[None, :]
 
 
-def parzen_log_likelihood(x, samples, sigma, *, dtype=np.float32, block=None):
+def _default_threads():
+    return min(os.cpu_count() or 1, 4)
+
+
+def parzen_log_likelihood(x, samples, sigma, *, dtype=np.float32, block=None, threads=None):
     """log p(x_i) (float64) of each row of ``x`` under the Parzen window on ``samples``.
 
     ``sigma`` a number -> shape (n,); a sequence of S widths -> shape (n, S),
     all from one pass over the distances. ``dtype``: precision of the GEMM
     (float32 or float64). ``block``: rows of x per block (default: keep one
-    block's distances under 256 MiB).
+    block's distances under 256 MiB). ``threads``: blocks worked on at once
+    (default min(cores, 4)).
     """
-    lls = _log_likelihoods(x, samples, np.atleast_1d(sigma), dtype, block)
+    lls = _log_likelihoods(x, samples, np.atleast_1d(sigma), dtype, block, threads)
     return lls[:, 0] if np.ndim(sigma) == 0 else lls
 
 
-def select_sigma(valid, samples, sigmas=SIGMAS, *, dtype=np.float32, block=None):
+def select_sigma(valid, samples, sigmas=SIGMAS, *, dtype=np.float32, block=None, threads=None):
     """The sigma (of ``sigmas``) with the highest mean log-likelihood of ``valid``.
 
     Returns ``(sigma, mean_lls)`` where ``mean_lls[s]`` is the mean over the
     validation rows for ``sigmas[s]``. Distances are computed once for all sigmas.
     """
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
-    mean_lls = _log_likelihoods(valid, samples, sigmas, dtype, block).mean(axis=0)
+    mean_lls = _log_likelihoods(valid, samples, sigmas, dtype, block, threads).mean(axis=0)
     return float(sigmas[int(np.argmax(mean_lls))]), mean_lls
 
 
@@ -159,15 +203,15 @@ class ParzenResult:
         return f"{self.ll:.1f} +- {self.se:.1f} nats (sigma {self.sigma:.4f}, {self.n_samples} samples)"
 
 
-def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, block=None):
+def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, block=None, threads=None):
     """The paper's protocol: choose sigma on ``valid``, report mean +- se on ``test``.
 
     ``samples``: the generator's samples (the paper: 10,000); ``valid``: the
     validation images (the paper: train[50000:51000]); ``test``: the test images
     (10,000). Returns a ``ParzenResult``.
     """
-    sigma, valid_lls = select_sigma(valid, samples, sigmas, dtype=dtype, block=block)
-    lls = parzen_log_likelihood(test, samples, sigma, dtype=dtype, block=block)
+    sigma, valid_lls = select_sigma(valid, samples, sigmas, dtype=dtype, block=block, threads=threads)
+    lls = parzen_log_likelihood(test, samples, sigma, dtype=dtype, block=block, threads=threads)
     return ParzenResult(sigma=sigma, ll=float(lls.mean()), se=float(lls.std() / math.sqrt(lls.size)),
                         n_test=int(lls.size), n_samples=int(np.shape(samples)[0]),
                         sigmas=np.asarray(sigmas, dtype=np.float64).reshape(-1), valid_lls=valid_lls)

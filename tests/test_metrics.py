@@ -35,11 +35,11 @@ def test_squared_distances_match_the_definition(small):
     assert same.min() >= 0 and np.abs(np.diag(same)).max() < 1e-5   # clipped, never negative
 
 
-@pytest.mark.parametrize("block", [1, 4, 23, None])
+@pytest.mark.parametrize("block,threads", [(1, 1), (4, 3), (23, None), (None, 2)])
 @pytest.mark.parametrize("sigma", [0.05, 0.3, 2.0])
-def test_matches_brute_force(small, block, sigma):
+def test_matches_brute_force(small, block, threads, sigma):
     x, mu = small
-    got = parzen_log_likelihood(x, mu, sigma, dtype=np.float64, block=block)
+    got = parzen_log_likelihood(x, mu, sigma, dtype=np.float64, block=block, threads=threads)
     assert got.shape == (23,) and got.dtype == np.float64
     np.testing.assert_allclose(got, brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
 
@@ -91,13 +91,13 @@ def test_select_sigma_finds_the_generating_width(true_index):
 def test_distances_computed_once_for_all_sigmas(monkeypatch, small):
     x, mu = small
     calls = []
-    real = metrics._sq_dist_block
+    real = metrics._block_log_mean_exp
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(metrics, "_sq_dist_block", counting)
+    monkeypatch.setattr(metrics, "_block_log_mean_exp", counting)
     select_sigma(x, mu, SIGMAS)
     assert len(calls) == 1                                          # one block, ten sigmas
     calls.clear()
