@@ -24,7 +24,9 @@ Conventions at the edges (0/0 and log 0):
   there (both integrands carry a zero density), so any value is optimal;
   we return ``fill`` = 1/2, the value D* takes wherever the two densities
   agree, which keeps D* continuous when both tails vanish at the same rate.
-* KL(p || q) is ``+inf`` when some point has p > 0 and q = 0. JSD is always
+* KL(p || q) is ``+inf`` when some point has p > 0 and q = 0 -- including
+  when q merely *underflows* to 0 in a far tail; pass log-densities with
+  ``kl_divergence(..., log=True)`` to avoid that. JSD is always
   finite (between 0 and log 2), because the mixture M = (p + q)/2 is
   positive wherever p or q is.
 
@@ -309,9 +311,11 @@ def estimate_density(samples, grid, method="kde", bandwidth=None, bins=None):
       with h = ``bandwidth`` or Silverman's rule (at least the grid spacing;
       pass a grid fine enough for the kernel). It is smooth and positive,
       but it estimates p_g convolved with N(0, h^2): a JSD measured against
-      it has a small upward bias (for N(4, 0.5^2) and 20,000 samples, h is
-      about 0.06 and the bias about 1e-4 nats -- far below what GAN training
-      changes). Cost: n * len(grid) kernel evaluations (done in chunks).
+      it has a small upward bias. For 20,000 exact samples of N(4, 0.5^2),
+      h is about 0.062, the smoothing alone adds 1.4e-5 nats, and the JSD
+      measured against the exact density is about 1.3e-4 nats (smoothing plus
+      sampling noise) -- far below what GAN training changes. Cost:
+      n * len(grid) kernel evaluations (done in chunks).
     ``method="histogram"``: a normalised histogram on ``bins`` equal bins over
       the grid's range (default: about sqrt(n), at most len(grid)), read off
       at each grid point; zero outside the range. Samples outside the grid
