@@ -288,13 +288,18 @@ def plot_history(history, path, title=None):
     """Training curves vs iteration, raw (faint) and smoothed.
 
     Panels: V(D, G) with the -log 4 line (its value at the game's optimum);
-    mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses. Returns ``path``.
+    mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses; and,
+    when the history has them, the gradient norms of D and G (log scale).
+    ``history``: ``GAN.history`` (a list of row dicts) or a dict of columns.
+    Returns ``path``.
     """
     cols = _columns(history)
     it = cols["iteration"]
     width = max(1, len(it) // 50)
-    fig = _figure(11.0, 3.3)
-    axes = fig.subplots(1, 3)
+    has_norms = "d_grad_norm" in cols or "g_grad_norm" in cols
+    n_panels = 4 if has_norms else 3
+    fig = _figure(3.7 * n_panels, 3.3)
+    axes = fig.subplots(1, n_panels)
 
     def curve(ax, key, color, label):
         if key in cols:
@@ -309,7 +314,14 @@ def plot_history(history, path, title=None):
     axes[1].set_ylim(-0.02, 1.02)
     curve(axes[2], "d_loss", "blue", "D loss")
     curve(axes[2], "g_loss", "green", "G loss")
-    for ax, name in zip(axes, ("value function", "discriminator outputs", "losses")):
+    names = ["value function", "discriminator outputs", "losses"]
+    if has_norms:
+        curve(axes[3], "d_grad_norm", "blue", "|grad D|")
+        curve(axes[3], "g_grad_norm", "green", "|grad G|")
+        if all(np.all(cols[k] > 0) for k in ("d_grad_norm", "g_grad_norm") if k in cols):
+            axes[3].set_yscale("log")
+        names.append("gradient norms")
+    for ax, name in zip(axes, names):
         ax.set_xlabel("iteration", fontsize=8)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=8)
