@@ -1,0 +1,108 @@
+"""Every lesson runs in --quick mode, from a folder outside the repository, and
+writes the figures it promises.
+
+The lessons are plain scripts (``python lessons/NN_topic.py``); each is run in
+a subprocess with ``--out`` pointing into ``tmp_path`` and the working folder
+set to ``tmp_path`` (so nothing relies on being started from the repository).
+BLAS is kept to one thread: the lessons' matrices are small, and on a loaded
+2-core machine a multi-threaded OpenBLAS spends most of its time waiting.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON_DIR = ROOT / "lessons"
+
+# lesson file -> the files it promises to write into --out
+LESSONS = {
+    "01_layer_by_hand.py": ["01_activations.png", "01_chain_rule.png"],
+    "02_gradient_checking.py": ["02_step_size.png", "02_kinks.png", "02_gradcheck_table.txt"],
+    "03_losses.py": ["03_saturation.png", "03_training.png"],
+    "04_optimal_discriminator.py": ["04_optimal_d.png", "04_criterion.png"],
+    "06_helvetica.py": ["06_samples.png", "06_modes.png"],
+}
+
+NUM = r"([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+
+
+def _key_numbers_01(out):
+    # the index-by-index sums equal the layer's backward (to rounding)
+    for what in ("dW", "db", "dx"):
+        m = re.search(rf"dL/{what}: loops vs Linear.backward\s+= {NUM}", out)
+        assert m and float(m.group(1)) < 1e-12, out
+    m = re.search(rf"stacked backward vs sum of separate backwards: max difference = {NUM}", out)
+    assert m and float(m.group(1)) < 1e-12, out
+
+
+def _key_numbers_02(out):
+    m = re.search(r"(\d+) checks, (\d+) passed, 0 failed", out)
+    assert m and m.group(1) == m.group(2), out
+    assert re.search(r"Dropout: mask resampled .*\(FAIL\); mask frozen .*\(PASS\)", out), out
+    assert re.search(r"ReLU, inputs with exact zeros: plain .*\(FAIL\); check_layer .*\(PASS", out), out
+
+
+def _key_numbers_03(out):
+    m = re.search(rf"non-saturating gradient is {NUM} times the minimax one", out)
+    assert m and float(m.group(1)) > 1.0, out
+
+
+def _key_numbers_04(out):
+    m = re.search(rf"Theorem 1: C\(G\) = {NUM};\s+-log 4 \+ 2 JSD\(p_data \|\| p_g\) = {NUM}", out)
+    assert m and abs(float(m.group(1)) - float(m.group(2))) < 1e-4, out
+    m = re.search(rf"minimum {NUM} at b = {NUM}", out)
+    assert m and abs(float(m.group(1)) + 1.3862944) < 1e-4 and abs(float(m.group(2)) - 4.0) < 0.21, out
+
+
+def _key_numbers_06(out):
+    rows = re.findall(r"(ring8|grid25)\s+\|.*\| after \d+ iterations:\s+(\d+)/(\d+) modes captured", out)
+    assert len(rows) == 6, out
+    assert all(int(k) <= int(of) and of in ("8", "25") for _, k, of in rows), out
+
+
+KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
+               "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
+               "06_helvetica.py": _key_numbers_06}
+
+
+def run_lesson(name, out, *extra, env_extra=None, timeout=300):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg",
+               MINIGAN_BACKEND="numpy")
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, str(LESSON_DIR / name), "--quick", "--out", str(out), *extra],
+                          capture_output=True, text=True, cwd=out.parent, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS))
+def test_lesson_runs_quick_and_writes_its_figures(tmp_path, name):
+    out = tmp_path / "out"
+    proc = run_lesson(name, out)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    for fname in LESSONS[name]:
+        f = out / fname
+        assert f.is_file(), f"{name} did not write {fname}; it wrote {sorted(p.name for p in out.iterdir())}"
+        assert f.stat().st_size > 1000 if fname.endswith((".png", ".gif")) else f.stat().st_size > 0
+        if fname.endswith(".png"):
+            assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # it says where the figures went, and its key numbers are there and make sense
+    assert f"figures are in {out.resolve()}" in proc.stdout
+    KEY_NUMBERS[name](proc.stdout)
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS))
+def test_lesson_is_a_notebook_that_cites_the_paper(name):
+    text = (LESSON_DIR / name).read_text(encoding="utf-8")
+    assert text.startswith("# %% [markdown]\n# # Lesson " + name[:2])
+    assert text.count("# %%") >= 4                      # split into cells
+    head = text.split("# %%\n", 1)[0]                  # the opening markdown cell
+    assert "**Paper:**" in head and "**What to look at**" in head
+    assert "--quick" in head and "sys.path" not in text
+
+
+def test_every_lesson_file_is_tested():
+    on_disk = {p.name for p in LESSON_DIR.glob("[0-9][0-9]_*.py")}
+    assert on_disk == set(LESSONS), f"lessons without a test entry: {sorted(on_disk - set(LESSONS))}"
