@@ -24,6 +24,7 @@ LESSONS = {
     "02_gradient_checking.py": ["02_step_size.png", "02_kinks.png", "02_gradcheck_table.txt"],
     "03_losses.py": ["03_saturation.png", "03_training.png"],
     "04_optimal_discriminator.py": ["04_optimal_d.png", "04_criterion.png"],
+    "05_algorithm1_1d.py": ["05_figure1.png", "05_figure1.gif", "05_history.png"],
     "06_helvetica.py": ["06_samples.png", "06_modes.png"],
 }
 
@@ -58,6 +59,14 @@ def _key_numbers_04(out):
     assert m and abs(float(m.group(1)) + 1.3862944) < 1e-4 and abs(float(m.group(2)) - 4.0) < 0.21, out
 
 
+def _key_numbers_05(out):
+    rows = dict((k, (float(j), float(d))) for k, j, d in re.findall(
+        rf"\(([abcd])\) .*JSD\(p_data \|\| p_g\) = {NUM}\s+mean \|D - D\*\| = {NUM}", out))
+    assert sorted(rows) == list("abcd"), out
+    assert all(0.0 <= j <= 0.6932 for j, _ in rows.values()), out
+    assert rows["b"][1] < rows["a"][1], out        # the inner loop brings D towards D*
+
+
 def _key_numbers_06(out):
     rows = re.findall(r"(ring8|grid25)\s+\|.*\| after \d+ iterations:\s+(\d+)/(\d+) modes captured", out)
     assert len(rows) == 6, out
@@ -66,7 +75,7 @@ def _key_numbers_06(out):
 
 KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
                "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
-               "06_helvetica.py": _key_numbers_06}
+               "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06}
 
 
 def run_lesson(name, out, *extra, env_extra=None, timeout=300):
@@ -88,6 +97,8 @@ def test_lesson_runs_quick_and_writes_its_figures(tmp_path, name):
         assert f.stat().st_size > 1000 if fname.endswith((".png", ".gif")) else f.stat().st_size > 0
         if fname.endswith(".png"):
             assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if fname.endswith(".gif"):
+            assert f.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     # it says where the figures went, and its key numbers are there and make sense
     assert f"figures are in {out.resolve()}" in proc.stdout
     KEY_NUMBERS[name](proc.stdout)

@@ -1,0 +1,137 @@
+# %% [markdown]
+# # Lesson 05 -- Algorithm 1 on the 1-D problem: the four panels of Figure 1
+#
+# **Paper:** Goodfellow et al. (2014), Algorithm 1 and Figure 1. The figure
+# shows the data density p_data (black dots), the generator's density p_g
+# (green line), the discriminator D (blue, dashed) and, underneath, how
+# x = G(z) maps evenly spaced z (lower line) onto x (upper line):
+# (a) an adversarial pair near convergence: p_g close to p_data, D partially
+#     accurate;
+# (b) in the inner loop of the algorithm D is trained to discriminate samples
+#     from data, converging to D*(x) = p_data(x) / (p_data(x) + p_g(x));
+# (c) after an update to G, the gradient of D has guided G(z) to flow to
+#     regions that are more likely to be classified as data;
+# (d) after several steps of training, if G and D have enough capacity, they
+#     reach a point where p_g = p_data and D(x) = 1/2.
+#
+# **What to look at**
+# 1. Figure `05_figure1.png`: our panels (a)-(d). (a) is the run at an early
+#    iteration; (b) and (c) branch off a copy of it (the run itself is not
+#    disturbed): (b) after many D steps alone, (c) after one G step more;
+#    (d) is the run at its last iteration. p_g is estimated from samples
+#    (a kernel density estimate), so it is a little smoother than the truth.
+# 2. The printed JSD(p_data || p_g) per panel, and how far D is from the D*
+#    of that panel's p_g (its mean distance, weighted by where the data and
+#    the samples are): small after (b)'s inner loop.
+# 3. `05_figure1.gif`: the whole run, one frame per snapshot; and
+#    `05_history.png`: V(D, G), D's outputs, the losses along the run.
+#
+# Setting: the `toy1d` preset (p_data = N(4, 0.5^2), z ~ U(-1, 1), small
+# MLPs, momentum SGD, the non-saturating G loss) with k = 3 D steps per
+# iteration by default. Try `--k 1`: in our run (seed 0, 3000 iterations) G
+# then settled on a p_g much narrower than p_data (standard deviation about
+# 0.2 instead of 0.5) while D sat near 1/2 everywhere -- a place where the
+# game stalls although p_g != p_data.
+#
+# Run: `python lessons/05_algorithm1_1d.py [--out DIR] [--quick] [--k K] [--iterations N]`
+
+# %%
+import argparse
+import copy
+import os
+import sys
+
+import numpy as np
+import matplotlib
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
+
+from minigan import presets, theory, viz
+
+parser = argparse.ArgumentParser(description="Lesson 05: Algorithm 1 on 1-D data, Figure 1")
+parser.add_argument("--out", default=os.path.join("lesson_output", "05_algorithm1_1d"),
+                    help="folder for the figures (default: %(default)s)")
+parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--k", type=int, default=3, help="D steps per iteration (default 3)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations (default 3000; 200 with --quick)")
+args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
+os.makedirs(args.out, exist_ok=True)
+iterations = args.iterations if args.iterations is not None else (200 if args.quick else 3000)
+panel_a = max(1, iterations // 20)                  # where panel (a) is taken
+inner_d_steps = 50 if args.quick else 200           # panel (b): D trained alone
+n_samples = 2000 if args.quick else 20000           # samples per p_g estimate
+n_frames = 5 if args.quick else 40                  # frames of the GIF
+grid = np.linspace(0.0, 7.0, 401)                   # one x range for every panel
+
+# %% [markdown]
+# ## 1. The run
+#
+# `GAN.train` is Algorithm 1's outer loop; `viz.figure1_snapshot` records
+# p_data, p_g, D and the z -> x mapping at one moment (with its own random
+# stream, so taking snapshots does not change the run).
+
+# %%
+run = presets.build("toy1d", k=args.k, seed=args.seed)
+gan, data, noise = run.gan, run.data, run.noise
+print(run.description, f"| k = {gan.k}, m = {gan.m}, G loss {gan.g_loss}, {iterations} iterations")
+
+
+def snapshot(g):
+    return viz.figure1_snapshot(g, data, noise, grid=grid, n_samples=n_samples, seed=args.seed + 7)
+
+
+def distance_to_d_star(snap):
+    """Mean |D - D*| under the mixture (p_data + p_g)/2, with D* from this snapshot's p_g."""
+    d_star = theory.optimal_discriminator(snap["p_data"], snap["p_g"])
+    mix = 0.5 * (snap["p_data"] + snap["p_g"])
+    return theory.integrate(mix * np.abs(snap["d"] - d_star), snap["x"])
+
+
+frame_at = sorted({max(1, round(iterations * i / n_frames)) for i in range(1, n_frames + 1)} | {panel_a})
+frames = [snapshot(gan)]                             # iteration 0
+panels = {}
+for it in range(1, iterations + 1):
+    gan.step()
+    if it == panel_a:
+        panels["a"] = frames[-1] if frames[-1]["iteration"] == it else snapshot(gan)
+        # (b) and (c) branch off a copy of the run at this point
+        branch = copy.deepcopy(gan)
+        for _ in range(inner_d_steps):
+            branch.d_step()                          # the inner loop alone: D -> D*
+        panels["b"] = snapshot(branch)
+        branch.g_step()                              # then one update of G
+        panels["c"] = snapshot(branch)
+    if it in frame_at:
+        frames.append(panels["a"] if it == panel_a else snapshot(gan))
+panels["d"] = frames[-1]
+
+descriptions = {
+    "a": f"the run at iteration {panel_a}",
+    "b": f"(a) + {inner_d_steps} D steps alone",
+    "c": "(b) + one G step",
+    "d": f"the run at iteration {iterations}",
+}
+for key in "abcd":
+    s = panels[key]
+    print(f"({key}) {descriptions[key]:32s} JSD(p_data || p_g) = {s['jsd']:.4f}   "
+          f"mean |D - D*| = {distance_to_d_star(s):.4f}   "
+          f"D on the data (mean over p_data) = {theory.integrate(s['p_data'] * s['d'], s['x']):.3f}")
+last = gan.history[-1]
+print(f"last iteration: V = {last['V']:.4f} (-log 4 = {-theory.LOG4:.4f}), "
+      f"D(x) = {last['D_real']:.3f}, D(G(z)) = {last['D_fake']:.3f}")
+
+# %% [markdown]
+# ## 2. The figures
+
+# %%
+title = ("(a) " + descriptions["a"] + ";  (b) " + descriptions["b"] + ";  (c) " + descriptions["c"]
+         + ";  (d) " + descriptions["d"])
+print("saved", viz.plot_figure1([panels[k] for k in "abcd"], os.path.join(args.out, "05_figure1.png"),
+                                title=title))
+print("saved", viz.animate_figure1(frames, os.path.join(args.out, "05_figure1.gif"), fps=6,
+                                   title=f"toy1d, k = {gan.k}"))
+print("saved", viz.plot_history(gan.history, os.path.join(args.out, "05_history.png"),
+                                title="Algorithm 1 on N(4, 0.5^2)"))
+print(f"figures are in {os.path.abspath(args.out)}")
