@@ -63,6 +63,15 @@ VERSION = 1
 _CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")
 
 
+def _default_file_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 class CheckpointError(Exception):
     """A checkpoint cannot be written, read or applied; the message says why."""
 
@@ -158,6 +167,7 @@ def atomic_write(path, write, mode="wb"):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _FILE_MODE)             # mkstemp makes 0600; give the usual rw-r--r--
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()

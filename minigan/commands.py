@@ -114,11 +114,11 @@ def _out_folder(path):
     return path
 
 
-def _use_backend(name):
+def _use_backend(name, where="--backend "):
     try:
         backend.use(name)
     except (ValueError, backend.BackendError) as exc:
-        raise UsageError(f"--backend {name}: {exc}") from None
+        raise UsageError(f"{where}{name}: {exc}") from None
 
 
 def _build(preset_name, options):
@@ -158,8 +158,8 @@ def _viz():
 def _kind(run):
     """'1d', '2d', 'image' or 'other', from the data's dimension."""
     dim = getattr(run.data, "dim", None)
-    if dim is None:
-        x = run.data(2, backend.default_rng(0))
+    if dim is None:                    # ask G, not the data sampler (which may keep state)
+        x = run.gan.sample(1, rng=backend.default_rng(0))
         dim = int(np.prod(x.shape[1:]))
     return {1: "1d", 2: "2d", 784: "image"}.get(int(dim), "other")
 
@@ -200,7 +200,7 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
          snapshot_at=(), on_snapshot=None):
     """Train ``iterations`` more iterations, saving checkpoints and history into ``out``.
 
-    Returns ``(status, seconds)``. The checkpoint is only ever written from a
+    Returns ``(status, seconds spent in gan.step)``. The checkpoint is only ever written from a
     state that passed the finite check, so the last good one survives a divergence.
     """
     gan = run.gan
@@ -220,6 +220,12 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
         on_snapshot(gan)
     bar = Progress(iterations, desc=preset or "train", enabled=None if progress else False)
     t0 = time.perf_counter()
+    extra_time = [0.0]                 # seconds spent on snapshots and checkpoints, not training
+
+    def timed(fn, *a):
+        t = time.perf_counter()
+        fn(*a)
+        extra_time[0] += time.perf_counter() - t
     status = EXIT_OK
     with _Interrupt() as interrupt:
         try:
@@ -227,9 +233,9 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
                 row = gan.step()
                 bar.update(V=row["V"], Dx=row["D_real"], DGz=row["D_fake"])
                 if on_snapshot is not None and gan.iteration in snapshot_at:
-                    on_snapshot(gan)
+                    timed(on_snapshot, gan)
                 if checkpoint_every and gan.iteration % checkpoint_every == 0 and gan.iteration < target:
-                    save()
+                    timed(save)
                 if interrupt.requested:
                     status = EXIT_INTERRUPTED
                     break
@@ -245,9 +251,9 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
             else:
                 print(f"{prog}: no checkpoint was saved before the divergence "
                       f"(use --checkpoint-every N to save more often)", file=sys.stderr)
-            return EXIT_DIVERGED, time.perf_counter() - t0
+            return EXIT_DIVERGED, time.perf_counter() - t0 - extra_time[0]
     bar.close()
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 - extra_time[0]
     save()
     if status == EXIT_INTERRUPTED:
         print(f"{prog}: interrupted at iteration {gan.iteration}; saved {ckpt_path}; continue with: "
@@ -263,27 +269,31 @@ def _figure1_iterations(start, iterations):
     return sorted({min(i, start + iterations) for i in its})
 
 
-def _gif_iterations(start, iterations, frames=40):
+def _gif_iterations(start, iterations, frames=24):
     return sorted({start + round(iterations * f / frames) for f in range(frames + 1)})
 
 
 class _Reporter:
     """Figures and final numbers for one kind of data."""
 
-    def __init__(self, run, out, start, iterations):
-        self.run, self.out, self.kind = run, out, _kind(run)
+    def __init__(self, run, out, start, iterations, figures=True):
+        self.run, self.out, self.kind, self.figures = run, out, _kind(run), figures
         self.written = []              # (file, what)
         self.panels, self.frames = {}, []
-        if self.kind == "1d":
+        if self.kind == "1d" and figures:
             self.panel_its = _figure1_iterations(start, iterations)
-            self.snapshot_at = sorted(set(self.panel_its) | set(_gif_iterations(start, iterations)))
+            frames = min(24, max(4, iterations // 10))      # short runs need fewer frames
+            self.snapshot_at = sorted(set(self.panel_its)
+                                      | set(_gif_iterations(start, iterations, frames)))
         else:
             self.panel_its, self.snapshot_at = [], []
 
     def on_snapshot(self, gan):
-        snap = _viz().figure1_snapshot(gan, self.run.data, self.run.noise)
+        panel = gan.iteration in self.panel_its       # the still panels get a finer p_g estimate
+        snap = _viz().figure1_snapshot(gan, self.run.data, self.run.noise,
+                                       n_samples=20000 if panel else 4000)
         self.frames.append(snap)
-        if gan.iteration in self.panel_its:
+        if panel:
             self.panels[gan.iteration] = snap
 
     def _note(self, name, what):
@@ -291,8 +301,17 @@ class _Reporter:
 
     def finish(self, preset):
         """Draw the figures; return lines of final numbers."""
-        viz, gan, out = _viz(), self.run.gan, self.out
+        gan, out = self.run.gan, self.out
         lines = []
+        if not self.figures:
+            if self.kind == "1d":
+                lines.append(self._jsd_line())
+            elif self.kind == "2d" and hasattr(self.run.data, "mode_coverage"):
+                lines.append(self._coverage_line(
+                    backend.to_host(gan.sample(N_EVAL, rng=_eval_rng(gan, 1)))))
+            lines.append(self._d_line())
+            return lines
+        viz = _viz()
         viz.plot_history(gan.history, os.path.join(out, "history.png"))
         self._note("history.png", "V, D(x), D(G(z)), losses and gradient norms per iteration")
         if self.kind == "1d":
@@ -312,10 +331,7 @@ class _Reporter:
             viz.plot_samples_2d(samples, self.run.data, os.path.join(out, "samples.png"))
             self._note("samples.png", f"{N_EVAL} samples of G over the data")
             if hasattr(self.run.data, "mode_coverage"):
-                cov = self.run.data.mode_coverage(samples)
-                lines.append(f"modes covered: {cov['modes']} of {cov['of']} "
-                             f"({100 * cov['high_quality']:.1f}% of {N_EVAL} samples high quality, "
-                             "within 3 sigma of a mode)")
+                lines.append(self._coverage_line(samples))
         elif self.kind == "image":
             images = backend.to_host(gan.sample(100, rng=_eval_rng(gan, 1)))
             viz.image_grid(images, os.path.join(out, "samples.png"), nrow=10)
@@ -323,20 +339,28 @@ class _Reporter:
         lines.append(self._d_line())
         return lines
 
+    def _coverage_line(self, samples):
+        cov = self.run.data.mode_coverage(samples)
+        return (f"modes covered: {cov['modes']} of {cov['of']} ({100 * cov['high_quality']:.1f}% of "
+                f"{len(samples)} samples high quality, i.e. within 3 sigma of a mode)")
+
     def _jsd_line(self):
         from . import theory
         gan, data = self.run.gan, self.run.data
         samples = backend.to_host(gan.sample(20000, rng=_eval_rng(gan, 3))).reshape(-1)
         if not np.all(np.isfinite(samples)):
             return "JSD(p_data || p_g): not computed, G produced non-finite samples"
-        mu, sd = float(np.min(data.means)), float(data.sigma)
+        sd = float(data.sigma)
         lo = min(float(np.min(data.means)) - 10 * sd, float(samples.min()) - 1.0)
         hi = max(float(np.max(data.means)) + 10 * sd, float(samples.max()) + 1.0)
-        grid = np.linspace(lo, hi, 4001)
+        grid = np.linspace(lo, hi, 1501)
         jsd = theory.gan_jsd(gan, data, grid, n_samples=20000, seed=int(gan.iteration) + 3)
-        return (f"JSD(p_data || p_g) = {jsd:.4f} nats (log 2 = {math.log(2):.4f} is the maximum; "
-                f"p_g from 20,000 samples, KDE); samples: mean {samples.mean():.3f}, "
-                f"std {samples.std():.3f} (p_data: mean {mu:g}, std {sd:g})")
+        line = (f"JSD(p_data || p_g) = {jsd:.4f} nats (log 2 = {math.log(2):.4f} is the maximum; "
+                f"p_g from 20,000 samples, KDE); G's samples: mean {samples.mean():.3f}, "
+                f"std {samples.std():.3f}")
+        if len(data.means) == 1:
+            line += f" (p_data: mean {float(data.means[0, 0]):g}, std {sd:g})"
+        return line
 
     def _d_line(self):
         gan = self.run.gan
@@ -348,11 +372,11 @@ class _Reporter:
                 "(eval mode; 1/2 and 1/2 at the game's equilibrium)")
 
 
-def _report(prog, preset, run, out, reporter, seconds, done, status):
+def _report(prog, preset, run, out, reporter, seconds, done, status, started):
     gan = run.gan
     cfg = gan.config
     rate = done / seconds if seconds > 0 else float("inf")
-    print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s ({rate:.0f} it/s), now at "
+    print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s of training ({rate:.0f} it/s), now at "
           f"iteration {gan.iteration}; order={cfg['order']} g_loss={cfg['g_loss']} k={cfg['k']} "
           f"m={cfg['m']} seed={cfg['seed']} backend={cfg['backend']}")
     lines = reporter.finish(preset)
@@ -368,6 +392,7 @@ def _report(prog, preset, run, out, reporter, seconds, done, status):
         print(f"  {os.path.basename(path):<16} {what}")
     if status == EXIT_INTERRUPTED:
         print(f"  (interrupted; continue with: minigan resume {os.path.join(out, CHECKPOINT_NAME)})")
+    print(f"done in {time.perf_counter() - started:.1f} s (training, figures and files)")
 
 
 # ---------------------------------------------------------------------- minigan train
@@ -393,6 +418,8 @@ def _train_parser():
     p.add_argument("--checkpoint-every", type=_int_at_least(0, "--checkpoint-every"),
                    help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
     return p
 
@@ -407,6 +434,7 @@ def train_main(argv):
 
 def _train(argv):
     from . import presets
+    started = time.perf_counter()
     prog = "minigan train"
     args = _train_parser().parse_args(argv)
     if args.preset not in presets.PRESETS:
@@ -414,7 +442,10 @@ def _train(argv):
     out = _out_folder(args.out or os.path.join("runs", args.preset))
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
-    _use_backend(args.backend or os.environ.get("MINIGAN_BACKEND") or "numpy")
+    if args.backend:
+        _use_backend(args.backend)
+    else:
+        _use_backend(os.environ.get("MINIGAN_BACKEND") or "numpy", "MINIGAN_BACKEND=")
     options = {"k": args.k, "m": args.m, "d_lr": args.d_lr or args.lr, "g_lr": args.g_lr or args.lr,
                "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
                "seed": args.seed, "data_dir": args.data_dir}
@@ -432,7 +463,7 @@ def _train(argv):
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "command": "minigan train " + " ".join(argv),
     })
-    reporter = _Reporter(run, out, run.gan.iteration, iterations)
+    reporter = _Reporter(run, out, run.gan.iteration, iterations, figures=not args.no_figures)
     status, seconds = _fit(run, out=out, iterations=iterations,
                            checkpoint_every=_checkpoint_every(args.checkpoint_every, iterations),
                            preset=args.preset, options=options, progress=not args.no_progress,
@@ -440,7 +471,7 @@ def _train(argv):
                            on_snapshot=reporter.on_snapshot)
     if status == EXIT_DIVERGED:
         return status
-    _report(prog, args.preset, run, out, reporter, seconds, run.gan.iteration, status)
+    _report(prog, args.preset, run, out, reporter, seconds, run.gan.iteration, status, started)
     return status
 
 
@@ -450,6 +481,7 @@ def resume_main(argv):
 
 
 def _resume(argv):
+    started = time.perf_counter()
     prog = "minigan resume"
     p = _Parser(prog=prog, description="Continue a run exactly from its checkpoint.")
     p.add_argument("checkpoint", help="a checkpoint.npz written by minigan train")
@@ -461,6 +493,8 @@ def _resume(argv):
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: the one the checkpoint was trained on)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
     args = p.parse_args(argv)
     ckpt = checkpoint.read(args.checkpoint)
@@ -494,14 +528,14 @@ def _resume(argv):
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
         "command": "minigan resume " + " ".join(argv),
     })
-    reporter = _Reporter(run, out, done, iterations)
+    reporter = _Reporter(run, out, done, iterations, figures=not args.no_figures)
     status, seconds = _fit(run, out=out, iterations=iterations, checkpoint_every=every,
                            preset=ckpt.preset, options=options, progress=not args.no_progress,
                            prog=prog, snapshot_at=reporter.snapshot_at,
                            on_snapshot=reporter.on_snapshot)
     if status == EXIT_DIVERGED:
         return status
-    _report(prog, ckpt.preset, run, out, reporter, seconds, run.gan.iteration - done, status)
+    _report(prog, ckpt.preset, run, out, reporter, seconds, run.gan.iteration - done, status, started)
     return status
 
 

@@ -1,0 +1,330 @@
+"""``minigan train / resume / sample``: what they write, exit codes, nothing overwritten;
+and the progress bar."""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minigan import backend, checkpoint, cli, commands, data, models, optim, presets
+from minigan.gan import GAN, HISTORY_FIELDS
+from minigan.progress import Progress, format_time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend(monkeypatch):
+    monkeypatch.delenv("MINIGAN_BACKEND", raising=False)
+    backend.use("numpy")
+
+
+def snapshot_tree(folder):
+    """{relative path: (bytes, mtime_ns)} of every file under folder."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = (f.read(), os.stat(path).st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 20-iteration toy1d run, made once for this module; tests must not change it."""
+    backend.use("numpy")
+    out = tmp_path_factory.mktemp("run")
+    status = commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
+                                  "--checkpoint-every", "10", "--no-figures"])
+    assert status == 0
+    return out
+
+
+# ---------------------------------------------------------------------- bad input: exit 2, nothing written
+BAD_TRAIN = [
+    (["nosuchpreset"], "unknown preset 'nosuchpreset'"),
+    (["toy1d", "--k", "0"], "--k must be an integer >= 1"),
+    (["toy1d", "--k", "two"], "--k must be an integer >= 1"),
+    (["toy1d", "--m", "0"], "--m must be an integer >= 1"),
+    (["toy1d", "--m", "-5"], "--m must be an integer >= 1"),
+    (["toy1d", "--lr", "abc"], "--lr must be a positive number"),
+    (["toy1d", "--lr", "-0.1"], "--lr must be a positive number"),
+    (["toy1d", "--d-lr", "0"], "--d-lr must be a positive number"),
+    (["toy1d", "--g-lr", "nan"], "--g-lr must be a positive number"),
+    (["toy1d", "--g-lr", "inf"], "--g-lr must be a positive number"),
+    (["toy1d", "--iterations", "0"], "--iterations must be an integer >= 1"),
+    (["toy1d", "--g-loss", "wasserstein"], "invalid choice"),
+    (["toy1d", "--order", "random"], "invalid choice"),
+    (["toy1d", "--order", "simultaneous", "--k", "2"], "k = 1"),
+    (["toy1d", "--seed", "-1"], "--seed must be an integer >= 0"),
+    (["toy1d", "--bogus-flag"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD_TRAIN, ids=[" ".join(a) for a, _ in BAD_TRAIN])
+def test_bad_train_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message, trained):
+    out = tmp_path / "existing"
+    out.mkdir()
+    for name in os.listdir(trained):           # an earlier run's files in the output folder
+        (out / name).write_bytes((trained / name).read_bytes())
+    before = snapshot_tree(out)
+    status = commands.train_main(argv + ["--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("minigan train: error: ")
+    assert snapshot_tree(out) == before, "bad input overwrote files"
+
+
+def test_out_that_is_a_file_exits_2_and_is_untouched(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("my notes\n")
+    status = commands.train_main(["toy1d", "--out", str(target), "--iterations", "5", "--no-figures"])
+    err = capsys.readouterr().err
+    assert status == 2 and "is a file" in err and err.count("\n") == 1
+    assert target.read_text() == "my notes\n"
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    status = commands.train_main(["toy1d", "--out", str(target / "sub"), "--iterations", "5",
+                                  "--no-figures"])
+    assert status == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_default_out_is_runs_preset_and_bad_default_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").write_text("a file where the runs folder would go")
+    assert commands.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures"]) == 2
+    assert "runs" in capsys.readouterr().err
+    assert (tmp_path / "runs").read_text().startswith("a file")
+
+
+@pytest.mark.parametrize("command", ["resume", "sample"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated"])
+def test_unreadable_checkpoint_exits_2(tmp_path, capsys, trained, command, damage):
+    path = tmp_path / "checkpoint.npz"
+    if damage == "garbage":
+        path.write_bytes(b"\x00garbage" * 50)
+    elif damage == "truncated":
+        raw = (trained / "checkpoint.npz").read_bytes()
+        path.write_bytes(raw[: len(raw) // 3])
+    before = snapshot_tree(tmp_path)
+    main = commands.resume_main if command == "resume" else commands.sample_main
+    status = main([str(path), "--no-progress"] if command == "resume" else [str(path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith(f"minigan {command}: error: checkpoint ")
+    assert snapshot_tree(tmp_path) == before
+
+
+def test_resume_with_out_that_is_a_file_exits_2(tmp_path, capsys, trained):
+    target = tmp_path / "file"
+    target.write_text("x")
+    before = snapshot_tree(trained)
+    assert commands.resume_main([str(trained / "checkpoint.npz"), "--out", str(target),
+                                 "--iterations", "3", "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "x" and snapshot_tree(trained) == before
+
+
+def test_resume_of_a_finished_run_needs_iterations(trained, capsys):
+    before = snapshot_tree(trained)
+    assert commands.resume_main([str(trained / "checkpoint.npz"), "--no-progress"]) == 2
+    assert "--iterations" in capsys.readouterr().err
+    assert snapshot_tree(trained) == before
+
+
+def test_cli_dispatcher_passes_exit_status(capsys):
+    assert cli.main(["train", "nosuchpreset"]) == 2
+    assert cli.main(["train", "--help"]) == 0
+    assert "--checkpoint-every" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- what train writes
+def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
+    out = tmp_path / "run"
+    status = commands.train_main(["toy1d", "--iterations", "50", "--no-progress", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    files = set(os.listdir(out))
+    assert {"config.json", "history.csv", "history.png", "figure1.png", "figure1.gif",
+            "checkpoint.npz"} <= files
+    assert not [f for f in files if f.endswith(".tmp")]
+    for name in ("history.png", "figure1.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figure1.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 50 and tuple(rows[0]) == HISTORY_FIELDS
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 51))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["preset"] == "toy1d" and cfg["iterations"] == 50
+    for key in ("order", "g_loss", "k", "m", "seed", "backend"):
+        assert key in cfg["config"]
+    assert cfg["config"]["order"] == "sequential" and cfg["config"]["backend"] == "numpy"
+    ck = checkpoint.read(out / "checkpoint.npz")
+    assert ck.iteration == 50 and ck.preset == "toy1d"
+    text = captured.out
+    assert "JSD(p_data || p_g) =" in text and "mean D(x) =" in text and "mean D(G(z)) =" in text
+    for name in ("figure1.png", "figure1.gif", "history.csv", "checkpoint.npz"):
+        assert name in text
+    assert captured.err == "", "--no-progress must keep stderr quiet"
+
+
+def test_train_flags_reach_the_trainer(tmp_path):
+    out = tmp_path / "run"
+    status = commands.train_main(["toy1d", "--iterations", "4", "--no-progress", "--out", str(out),
+                                  "--k", "2", "--m", "8", "--lr", "0.01", "--g-lr", "0.02",
+                                  "--g-loss", "minimax", "--seed", "5", "--no-figures"])
+    assert status == 0
+    ck = checkpoint.read(out / "checkpoint.npz")
+    cfg = ck.config
+    assert (cfg["k"], cfg["m"], cfg["g_loss"], cfg["seed"]) == (2, 8, "minimax", 5)
+    assert ck.options["d_lr"] == 0.01 and ck.options["g_lr"] == 0.02
+    run, _ = checkpoint.restore_run(ck)
+    assert run.gan.d_opt.lr0 == 0.01 and run.gan.g_opt.lr0 == 0.02
+    assert ck.meta["optimizers"]["d_opt"]["t"] == 8     # k = 2 D steps per iteration
+
+
+def test_simultaneous_order_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--order", "simultaneous", "--iterations", "3",
+                                "--no-progress", "--out", str(out), "--no-figures"]) == 0
+    assert checkpoint.read(out / "checkpoint.npz").config["order"] == "simultaneous"
+
+
+def test_periodic_checkpoints_keep_history(tmp_path, monkeypatch):
+    saved = []
+    real_save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save",
+                        lambda path, gan, **kw: saved.append(gan.iteration) or real_save(path, gan, **kw))
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--iterations", "10", "--checkpoint-every", "3",
+                                "--no-progress", "--out", str(out), "--no-figures"]) == 0
+    assert saved == [3, 6, 9, 10]
+
+
+# ---------------------------------------------------------------------- resume and sample
+def test_resume_in_a_new_process_matches_one_run(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert commands.train_main(["toy1d", "--iterations", "30", "--no-progress", "--out", str(one),
+                                "--seed", "3", "--no-figures"]) == 0
+    assert commands.train_main(["toy1d", "--iterations", "15", "--no-progress", "--out", str(two),
+                                "--seed", "3", "--no-figures"]) == 0
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "minigan", "resume", str(two / "checkpoint.npz"),
+                           "--iterations", "15", "--no-progress", "--no-figures"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, b = checkpoint.read(one / "checkpoint.npz"), checkpoint.read(two / "checkpoint.npz")
+    assert a.iteration == b.iteration == 30
+    for key, value in a.arrays.items():
+        if key.startswith(("G/", "D/", "g_opt/", "d_opt/", "rng/", "history")):
+            assert np.array_equal(value, b.arrays[key]), f"{key} differs after resume"
+    with open(two / "history.csv") as f:
+        assert len(list(csv.DictReader(f))) == 30
+    assert json.loads((two / "config.json").read_text())["resumed_from"]["iteration"] == 15
+
+
+def test_sample_writes_npy_and_png(trained, tmp_path, capsys):
+    target = tmp_path / "s.npy"
+    assert commands.sample_main([str(trained / "checkpoint.npz"), "-n", "300", "--out", str(target)]) == 0
+    x = np.load(target)
+    assert x.shape == (300, 1) and np.all(np.isfinite(x))
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert str(target) in capsys.readouterr().out
+    assert commands.sample_main([str(trained / "checkpoint.npz"), "-n", "0"]) == 2
+
+
+# ---------------------------------------------------------------------- divergence
+def _nan_preset(opts):
+    """A 1-D toy run whose data sampler returns NaN on its 5th call (iteration 5)."""
+    class NanOnFifth:
+        dim, calls = 1, 0
+        inner = data.gaussian_1d()
+
+        def __call__(self, m, rng):
+            self.calls += 1
+            x = self.inner(m, rng)
+            return x * np.nan if self.calls == 5 else x
+
+        def pdf(self, x):
+            return self.inner.pdf(x)
+    G, D = models.mlp([1, 8, 1], rng=0), models.mlp([1, 8, 1], rng=1)
+    sampler = NanOnFifth()
+    gan = GAN(G, D, sampler, data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.05),
+              g_optimizer=optim.SGD(G, 0.05), m=8)
+    return presets.Run(gan, sampler, data.uniform_noise(1), opts.get("iterations", 10), "NaN at 5")
+
+
+def test_divergence_stops_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(presets.PRESETS, "nan-test", _nan_preset)
+    monkeypatch.setattr(commands, "_kind", lambda run: "other")
+    out = tmp_path / "run"
+    status = commands.train_main(["nan-test", "--checkpoint-every", "2", "--no-progress",
+                                  "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == commands.EXIT_DIVERGED != 0
+    assert "iteration 5" in err and "d_loss" in err and "last good checkpoint" in err
+    ck = checkpoint.read(out / "checkpoint.npz")
+    assert ck.iteration == 4, "the checkpoint must be the last good one (iteration 4)"
+    assert all(np.all(np.isfinite(v)) for k, v in ck.arrays.items() if k.startswith(("G/", "D/")))
+    with open(out / "history.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------------- progress bar
+class FakeStream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self):
+        return self._tty
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_progress_is_off_when_not_a_terminal():
+    s = FakeStream(tty=False)
+    bar = Progress(10, stream=s)
+    for _ in range(10):
+        bar.update()
+    bar.close()
+    assert s.getvalue() == "" and not bar.enabled
+
+
+def test_progress_shows_rate_and_eta_on_a_terminal():
+    s, clock = FakeStream(tty=True), FakeClock()
+    bar = Progress(100, desc="toy1d", stream=s, clock=clock, min_interval=0)
+    for _ in range(25):
+        clock.t += 0.5                 # 2 iterations per second
+        bar.update(V=-1.386)
+    line = s.getvalue().split("\r")[-1]
+    assert "toy1d" in line and "25/100" in line and "25%" in line
+    assert "2.00 it/s" in line and "ETA 0:38" in line and "V=-1.386" in line   # 75 left at 2 it/s
+    bar.close()
+    assert s.getvalue().endswith("\n")
+    assert bar.rate == pytest.approx(2.0) and bar.eta == pytest.approx(37.5)
+
+
+def test_progress_flag_forces_it_off_on_a_terminal():
+    s = FakeStream(tty=True)
+    bar = Progress(5, stream=s, enabled=False)
+    bar.update()
+    bar.close()
+    assert s.getvalue() == ""
+
+
+def test_format_time():
+    assert format_time(None) == "?" and format_time(5) == "0:05" and format_time(3725) == "1:02:05"
