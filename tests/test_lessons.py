@@ -28,6 +28,17 @@ LESSONS = {
     "06_helvetica.py": ["06_samples.png", "06_modes.png"],
 }
 
+# lessons that need the MNIST files (found through MINIGAN_DATA, which CI sets)
+MNIST_LESSONS = {
+    "07_mnist_model.py": ["07_samples.png", "07_nearest.png", "07_interpolation.png", "07_history.png"],
+    "08_parzen_table1.py": ["08_sigma_sweep.png", "08_sample_count.png"],
+}
+
+
+def mnist_available():
+    from minigan.data import mnist
+    return all(p is not None for p in mnist.find_mnist_files("mnist").values())
+
 NUM = r"([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 
 
@@ -67,6 +78,20 @@ def _key_numbers_05(out):
     assert rows["b"][1] < rows["a"][1], out        # the inner loop brings D towards D*
 
 
+def _key_numbers_07(out):
+    m = re.search(rf"samples median {NUM} \(min {NUM}\); test images median {NUM}", out)
+    assert m and all(float(v) > 0 for v in m.groups()), out
+    assert re.search(r"trained in \d+\.\d s", out), out
+
+
+def _key_numbers_08(out):
+    rows = re.findall(rf"\(here\)\s+{NUM} \+- {NUM}\s+sigma {NUM}", out)
+    assert len(rows) == 3, out
+    assert all(0.1 - 1e-9 <= float(sig) <= 1.0 + 1e-9 for _, _, sig in rows), out   # the paper's grid
+    m = re.search(r"fixed, unvalidated sigma = 0.01: mean test log-likelihood (-[\d,]+) nats", out)
+    assert m and float(m.group(1).replace(",", "")) < -10000, out
+
+
 def _key_numbers_06(out):
     rows = re.findall(r"(ring8|grid25)\s+\|.*\| after \d+ iterations:\s+(\d+)/(\d+) modes captured", out)
     assert len(rows) == 6, out
@@ -75,7 +100,8 @@ def _key_numbers_06(out):
 
 KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
                "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
-               "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06}
+               "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06,
+               "07_mnist_model.py": _key_numbers_07, "08_parzen_table1.py": _key_numbers_08}
 
 
 def run_lesson(name, out, *extra, env_extra=None, timeout=300):
@@ -86,12 +112,9 @@ def run_lesson(name, out, *extra, env_extra=None, timeout=300):
                           capture_output=True, text=True, cwd=out.parent, env=env, timeout=timeout)
 
 
-@pytest.mark.parametrize("name", sorted(LESSONS))
-def test_lesson_runs_quick_and_writes_its_figures(tmp_path, name):
-    out = tmp_path / "out"
-    proc = run_lesson(name, out)
+def check_outputs(name, proc, out, promised):
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    for fname in LESSONS[name]:
+    for fname in promised:
         f = out / fname
         assert f.is_file(), f"{name} did not write {fname}; it wrote {sorted(p.name for p in out.iterdir())}"
         assert f.stat().st_size > 1000 if fname.endswith((".png", ".gif")) else f.stat().st_size > 0
@@ -105,6 +128,37 @@ def test_lesson_runs_quick_and_writes_its_figures(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", sorted(LESSONS))
+def test_lesson_runs_quick_and_writes_its_figures(tmp_path, name):
+    out = tmp_path / "out"
+    check_outputs(name, run_lesson(name, out), out, LESSONS[name])
+
+
+@pytest.mark.parametrize("name", sorted(MNIST_LESSONS))
+def test_mnist_lesson_runs_quick_with_the_data(tmp_path, name):
+    if not mnist_available():
+        pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
+    out = tmp_path / "out"
+    check_outputs(name, run_lesson(name, out), out, MNIST_LESSONS[name])
+
+
+@pytest.mark.parametrize("name", sorted(MNIST_LESSONS))
+def test_mnist_lesson_stops_cleanly_without_the_data(tmp_path, name):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    import matplotlib
+    # no data anywhere: MINIGAN_DATA and the cache folder point at an empty folder
+    # (matplotlib keeps its own font cache, so that it does not rebuild it there)
+    proc = run_lesson(name, out, env_extra={"MINIGAN_DATA": str(empty), "XDG_CACHE_HOME": str(empty),
+                                            "MPLCONFIGDIR": matplotlib.get_cachedir()})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"lesson {name[:2]} skipped: the mnist files are not here" in proc.stdout
+    assert "--data-dir" in proc.stdout
+    assert not out.exists()                              # nothing written
+    assert not (empty / "minigan").exists()              # nothing downloaded
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS) + sorted(MNIST_LESSONS))
 def test_lesson_is_a_notebook_that_cites_the_paper(name):
     text = (LESSON_DIR / name).read_text(encoding="utf-8")
     assert text.startswith("# %% [markdown]\n# # Lesson " + name[:2])
@@ -116,4 +170,5 @@ def test_lesson_is_a_notebook_that_cites_the_paper(name):
 
 def test_every_lesson_file_is_tested():
     on_disk = {p.name for p in LESSON_DIR.glob("[0-9][0-9]_*.py")}
-    assert on_disk == set(LESSONS), f"lessons without a test entry: {sorted(on_disk - set(LESSONS))}"
+    tested = set(LESSONS) | set(MNIST_LESSONS)
+    assert on_disk == tested, f"lessons without a test entry: {sorted(on_disk - tested)}"
