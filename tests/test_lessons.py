@@ -172,3 +172,78 @@ def test_every_lesson_file_is_tested():
     on_disk = {p.name for p in LESSON_DIR.glob("[0-9][0-9]_*.py")}
     tested = set(LESSONS) | set(MNIST_LESSONS)
     assert on_disk == tested, f"lessons without a test entry: {sorted(on_disk - tested)}"
+
+
+def _readme_section(title):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def test_readme_lesson_index_lists_every_lesson_with_its_command():
+    section = _readme_section("Lessons")
+    for name in sorted(set(LESSONS) | set(MNIST_LESSONS)):
+        assert f"python lessons/{name}" in section, f"README lesson index has no command for {name}"
+    for ex in ("sigmoid", "relu", "linear", "maxout", "dropout", "bce"):
+        assert f"`{ex}`" in section
+        assert (LESSON_DIR / "exercises" / f"{ex}.py").is_file()
+
+
+def test_readme_paper_map_names_things_that_exist():
+    """Every test, module and function named in the paper map is there."""
+    import ast
+    import importlib
+
+    section = _readme_section("Paper map")
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) >= 10
+    tests_seen = modules_seen = 0
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        lessons, module_cell, test_cell = cells[1], cells[2], cells[3]
+        for n in re.findall(r"\b0\d\b", lessons):
+            assert list(LESSON_DIR.glob(f"{n}_*.py")), f"paper map names lesson {n}, which does not exist"
+        # `tests/test_x.py::name` and the shorthand `::name` (same file as the previous one)
+        current = None
+        for path, func in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", test_cell):
+            current = path or current
+            assert current and (ROOT / current).is_file(), row
+            if func:
+                tree = ast.parse((ROOT / current).read_text(encoding="utf-8"))
+                names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+                assert func in names, f"{current} has no test {func}"
+                tests_seen += 1
+        # `minigan.module.attr` and, after it, bare `attr` names of the same module
+        module = None
+        for is_preset, ref in re.findall(r"(preset )?`([\w.-]+)", module_cell):
+            if is_preset:
+                from minigan import presets
+                assert ref in presets.PRESETS, f"README paper map names preset {ref!r}, which does not exist"
+                continue
+            if ref == "minigan":                     # a command line, `minigan parzen`
+                continue
+            if ref.startswith("minigan."):
+                parts = ref.split(".")
+                try:
+                    module, attrs = importlib.import_module(".".join(parts[:3])), parts[3:]
+                except ModuleNotFoundError:
+                    module, attrs = importlib.import_module(".".join(parts[:2])), parts[2:]
+                modules_seen += 1
+                bases = [module]
+            elif module is not None:
+                attrs = ref.split(".")              # a name of the object or module named before it
+            else:
+                continue
+            for base in bases:
+                owner, obj = None, base
+                for a in attrs:
+                    owner, obj = obj, getattr(obj, a, None)
+                    if obj is None:
+                        break
+                if obj is not None:
+                    break
+            assert obj is not None, f"README paper map: {ref!r} not found in {[getattr(b, '__name__', b) for b in bases]}"
+            if owner is not None and owner is not module:
+                bases = [owner, module]          # `minigan.gan.GAN.d_step`, `g_step`: g_step of GAN
+    assert tests_seen >= 15 and modules_seen >= 10
