@@ -85,6 +85,7 @@ class Layer:
         self.training = True
         self.requires_grad = True   # False: backward skips dL/dtheta (a frozen player)
         self._cache: list = []
+        self._zeroed: set = set()   # names of grads known to be all zero (see zero_grad)
 
     # -- cache stack -------------------------------------------------------
     def _save(self, *tensors):
@@ -122,11 +123,28 @@ class Layer:
 
     def _accumulate(self, name, value):
         self.grads[name] += value
+        self._zeroed.discard(name)
+
+    def _accumulate_product(self, name, a, b):
+        """grads[name] += a @ b. Right after zero_grad() the product is written
+        straight into the zeroed array (0 + ab = ab): no temporary, no extra pass."""
+        if name in self._zeroed:
+            self._zeroed.discard(name)
+            backend.array_module(a).matmul(a, b, out=self.grads[name])
+        else:
+            self.grads[name] += a @ b
 
     def zero_grad(self):
-        """Set every gradient to zero, in place."""
+        """Set every gradient to zero, in place.
+
+        The next backward writes its weight gradient straight into the zeroed
+        array instead of adding it (the same numbers, one pass over memory
+        less); so make your own additions to ``grads`` after that backward,
+        not between zero_grad() and it.
+        """
         for g in self.grads.values():
             g.fill(0)
+        self._zeroed = set(self.grads)
 
     def astype(self, dtype):
         """Cast parameters and gradients to ``dtype`` (e.g. float64 for gradcheck)."""
@@ -204,7 +222,7 @@ class Linear(Layer):
         """
         (x,) = self._load()
         if self.requires_grad:
-            self._accumulate("W", x.T @ grad_out)
+            self._accumulate_product("W", x.T, grad_out)     # x^T dL/dy
             self._accumulate("b", grad_out.sum(axis=0))
         return grad_out @ self.params["W"].T if input_grad else None
 
@@ -328,7 +346,8 @@ def route_to_winner_fast(grad_y, winner, pieces):
     """``route_to_winner`` as a scatter of dL/dy into zeros (no one-hot product)."""
     xp = backend.array_module(grad_y)
     grad_z = xp.zeros(winner.shape + (pieces,), dtype=grad_y.dtype)
-    flat_index = xp.arange(winner.size) * pieces + winner.reshape(-1)
+    flat_index = xp.arange(0, winner.size * pieces, pieces)   # where each unit's pieces start
+    flat_index += winner.reshape(-1)
     grad_z.reshape(-1)[flat_index] = grad_y.reshape(-1)
     return grad_z
 
@@ -371,7 +390,7 @@ class Maxout(Layer):
         x, winner = self._load()
         grad_z = route_to_winner_fast(grad_out, winner, self.pieces).reshape(len(x), -1)
         if self.requires_grad:
-            self._accumulate("W", x.T @ grad_z)
+            self._accumulate_product("W", x.T, grad_z)       # x^T dL/dz
             self._accumulate("b", grad_z.sum(axis=0))
         return grad_z @ self.params["W"].T if input_grad else None
 

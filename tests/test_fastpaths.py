@@ -97,6 +97,56 @@ def test_linear_in_place_bias_equals_x_w_plus_b(rng, dtype):
     assert np.array_equal(y, x @ layer.params["W"] + layer.params["b"])
 
 
+# ----------------------------------------------------------------------------- zero_grad, then write
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("make", [lambda d: Linear(6, 4, rng=0, dtype=d), lambda d: Maxout(6, 4, 3, rng=0, dtype=d)],
+                         ids=["Linear", "Maxout"])
+def test_first_backward_after_zero_grad_equals_adding_to_zeros(rng, dtype, make):
+    """After zero_grad() the weight gradient is written into the zeroed array; a layer
+    that was never zero_grad()-ed adds to its (zero) grads instead: the same bits."""
+    fast, plain = make(dtype), make(dtype)
+    fast.zero_grad()
+    assert fast._zeroed == {"W", "b"} and plain._zeroed == set()
+    xs = [rng.standard_normal((5, 6)).astype(dtype) for _ in range(3)]
+    for layer in (fast, plain):
+        outs = [layer.forward(x) for x in xs]                  # three forwards, three backwards
+        for y in reversed(outs):
+            layer.backward(np.ones_like(y))
+    for k in ("W", "b"):
+        assert fast.grads[k].dtype == dtype
+        np.testing.assert_array_equal(fast.grads[k], plain.grads[k])
+    assert not fast._zeroed, "after the first backward the grads are no longer known to be zero"
+
+
+def test_zero_grad_then_backward_resets_every_time(rng):
+    lin = Linear(3, 2, rng=0, dtype=np.float64)
+    x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    for _ in range(3):
+        lin.zero_grad()
+        lin.forward(x)
+        lin.backward(g)
+        np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    W_grad = lin.grads["W"]
+    lin.forward(x)
+    lin.backward(g)                                            # no zero_grad: accumulates
+    assert lin.grads["W"] is W_grad
+    np.testing.assert_allclose(W_grad, 2 * (x.T @ g), rtol=1e-14)
+
+
+def test_frozen_backward_keeps_the_zeroed_state(rng):
+    lin = Linear(3, 2, rng=0, dtype=np.float64)
+    lin.zero_grad()
+    lin.requires_grad = False
+    lin.forward(rng.standard_normal((2, 3)))
+    lin.backward(np.ones((2, 2)))                              # no parameter gradient: still all zero
+    assert not lin.grads["W"].any() and lin._zeroed == {"W", "b"}
+    lin.requires_grad = True
+    x = rng.standard_normal((2, 3))
+    lin.forward(x)
+    lin.backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(lin.grads["W"], x.T @ np.ones((2, 2)))
+
+
 # ----------------------------------------------------------------------------- input_grad=False
 def _grads(net):
     return {k: v.copy() for k, v in net.grads.items()}
