@@ -200,7 +200,8 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
          snapshot_at=(), on_snapshot=None):
     """Train ``iterations`` more iterations, saving checkpoints and history into ``out``.
 
-    Returns ``(status, seconds spent in gan.step)``. The checkpoint is only ever written from a
+    Returns ``(status, seconds spent in gan.step)`` (seconds None when stopped
+    inside an iteration by a second Ctrl-C, with nothing saved). The checkpoint is only ever written from a
     state that passed the finite check, so the last good one survives a divergence.
     """
     gan = run.gan
@@ -252,6 +253,13 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
                 print(f"{prog}: no checkpoint was saved before the divergence "
                       f"(use --checkpoint-every N to save more often)", file=sys.stderr)
             return EXIT_DIVERGED, time.perf_counter() - t0 - extra_time[0]
+        except KeyboardInterrupt:      # a second Ctrl-C: the state may be mid-update, so no save
+            bar.close()
+            kept = (f"the checkpoint of iteration {last_saved[0]} is kept" if last_saved[0] is not None
+                    else "no checkpoint was saved by this run")
+            print(f"{prog}: stopped inside iteration {gan.iteration + 1}; {kept} ({ckpt_path})",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED, None
     bar.close()
     seconds = time.perf_counter() - t0 - extra_time[0]
     save()
@@ -469,7 +477,7 @@ def _train(argv):
                            preset=args.preset, options=options, progress=not args.no_progress,
                            prog=prog, snapshot_at=reporter.snapshot_at,
                            on_snapshot=reporter.on_snapshot)
-    if status == EXIT_DIVERGED:
+    if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
         return status
     _report(prog, args.preset, run, out, reporter, seconds, run.gan.iteration, status, started)
     return status
@@ -533,7 +541,7 @@ def _resume(argv):
                            preset=ckpt.preset, options=options, progress=not args.no_progress,
                            prog=prog, snapshot_at=reporter.snapshot_at,
                            on_snapshot=reporter.on_snapshot)
-    if status == EXIT_DIVERGED:
+    if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
         return status
     _report(prog, ckpt.preset, run, out, reporter, seconds, run.gan.iteration - done, status, started)
     return status
