@@ -10,10 +10,11 @@
 # obtained by linearly interpolating between coordinates in z space".
 #
 # **What to look at**
-# 1. `07_samples.png`: 100 samples of G. With the default few minutes of
-#    training they are blurry strokes, not the paper's digits (its run went
-#    on for hundreds of epochs); `--checkpoint` takes a longer run of
-#    `minigan train mnist-paper` instead.
+# 1. `07_samples.png`: 100 samples of G. The default trains for 5 epochs
+#    only (minutes on a CPU), so expect rough, speckled strokes with a few
+#    recognisable shapes, not the paper's digits (the released configuration
+#    sets its momentum schedule over 250 epochs). `--checkpoint` takes a
+#    longer run of `minigan train mnist-paper` instead.
 # 2. `07_nearest.png`: top row, samples; bottom row, the nearest of the
 #    50,000 training images to each. The printed distances compare them with
 #    how far *test* images are from their nearest training image: a model
