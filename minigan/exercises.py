@@ -6,7 +6,8 @@ left as TODO. This command loads the student's class from FILE (default: the
 exercise file itself) and checks its backward pass twice:
 
 * against **central finite differences** of the student's own forward
-  (``minigan.gradcheck.check_function``: float64, a random upstream gradient
+  (``minigan.gradcheck.check_layer``, or ``check_function`` for the loss:
+  float64, a random upstream gradient
   dL/dy = R, relative error max|a - n| / max(|a| + |n|));
 * against the **reference solution**, the library's own layer
   (``minigan.layers.Linear`` and friends, ``minigan.losses.bce_with_logits``)
@@ -175,6 +176,9 @@ class Report:
                            f"{ref:>{max(20, len(ex.reference) + 3)}}  {'yes' if p.passed else 'NO'}"
                            + (f"   {p.note}" if p.note else ""))
             out.append(f"  (relative errors, max|a-b| / max(|a|+|b|); a part passes below {self.parts[0].tol:g})")
+            if any(p.name == "accumulate" for p in self.parts):
+                out.append("  (grads accumulate: two forwards then two backwards, against the sum of two "
+                           "single passes of your own backward)")
         out.append("")
         for msg in self.problems:
             out.append(f"  problem: {msg}")
@@ -266,8 +270,13 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     for k, p in student.params.items():
         if p.dtype != np.float64:
             raise UsageError(f"parameter {k!r} has dtype {p.dtype}; the checker needs float64")
-    R = rng.standard_normal(ref.forward(x).shape)     # the upstream gradient dL/dy
+    # the upstream gradient dL/dy = R: the random projection gradcheck.check_layer uses with this seed
+    fd_seed = int(rng.integers(1 << 30))
+    with layers.no_grad():
+        y0 = ref.forward(x)
+    R = np.array(gradcheck.random_projection(y0, fd_seed)(y0)[1], dtype=np.float64)
     ref.zero_grad()
+    ref.forward(x)
     ref_dx = ref.backward(R.copy())
     ref_grads = {k: v.copy() for k, v in ref.grads.items()}
 
@@ -305,10 +314,8 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     want = {"dL/dx": ref_dx, **{f"dL/d{k}": ref_grads[k] for k in ref_grads}}
 
     # the same backward against finite differences of the student's forward
-    fd = gradcheck.check_function(
-        student.forward, student.backward, x.copy(), student.params, student.grads,
-        zero_grad=student.zero_grad, objective=lambda out: (float((np.asarray(out) * R).sum()), R.copy()),
-        eps=eps, tol=tol, title=ex.cls)
+    # (check_layer works on a float64 deep copy of the student's layer, which keeps the frozen mask)
+    fd = gradcheck.check_layer(student, x.copy(), eps=eps, tol=tol, seed=fd_seed, title=ex.cls)
     fd_rows = {("dL/dx" if r.name == "x" else f"dL/d{r.name}"): r.rel_error for r in fd.rows}
 
     labels = {"dL/dx": "dL/dx (input gradient)"}
@@ -331,16 +338,20 @@ def _check_layer(ex, cls, report, rng, eps, tol):
             report.problems.append(msg)
 
     # parameter gradients must accumulate: two forwards, two backwards (last in, first out)
+    # must give the sum of the two single passes -- of the student's OWN gradients, so that
+    # this row tests the += alone (a wrong formula is already caught by the rows above)
     if ref_grads:
         x2 = x + 0.01 * rng.standard_normal(x.shape)
         if ex.name == "maxout":
             x2 = _away_from_ties(x2, extra["values"]["W"], extra["values"]["b"], ref.units, ref.pieces, rng)
         R2 = rng.standard_normal(R.shape)
-        ref.zero_grad()
-        ref.forward(x)
-        ref.forward(x2)
-        ref.backward(R2.copy())
-        ref.backward(R.copy())
+        single = {}
+        for xi, Ri in ((x, R), (x2, R2)):
+            student.zero_grad()
+            student.forward(xi.copy())
+            student.backward(Ri.copy())
+            for k in ref_grads:
+                single[k] = single.get(k, 0.0) + np.array(student.grads[k], dtype=np.float64)
         student.zero_grad()
         student.forward(x.copy())
         student.forward(x2.copy())
@@ -348,7 +359,7 @@ def _check_layer(ex, cls, report, rng, eps, tol):
         student.backward(R.copy())
         worst, worst_key = 0.0, None
         for k in ref_grads:
-            e = gradcheck.relative_error(student.grads[k], ref.grads[k])[0]
+            e = gradcheck.relative_error(student.grads[k], single[k])[0]
             if e >= worst:
                 worst, worst_key = e, k
         report.parts.append(Part("accumulate", "grads accumulate (+=)", ",".join(ref_grads), None, worst, tol,

@@ -45,7 +45,7 @@ self.grads["b"] += grad_out.mean(axis=0)
 return grad_out @ W.T""", ["dL/db"], ["dL/dx", "dL/dW"]),
     ("linear", "weight gradient missing its factor x", """self.grads["W"] += np.ones_like(x).T @ grad_out
 self.grads["b"] += grad_out.sum(axis=0)
-return grad_out @ W.T""", ["dL/dW"], ["dL/dx", "dL/db"]),
+return grad_out @ W.T""", ["dL/dW"], ["dL/dx", "dL/db", "grads accumulate"]),
     ("linear", "assigns grads instead of adding", """self.grads["W"] = x.T @ grad_out
 self.grads["b"] = grad_out.sum(axis=0)
 return grad_out @ W.T""", ["grads accumulate"], ["dL/dx", "dL/dW", "dL/db"]),
@@ -60,7 +60,13 @@ return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
 np.put_along_axis(grad_z, winner[..., None], grad_out[..., None], axis=2)
 grad_z = grad_z.reshape(m, -1)
 self.grads["W"] += x.T @ grad_z
-return grad_z @ W.T""", ["dL/db"], ["dL/dx", "dL/dW"]),
+return grad_z @ W.T""", ["dL/db"], ["dL/dx", "dL/dW", "grads accumulate"]),
+    ("maxout", "assigns grads instead of adding", """grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, winner[..., None], grad_out[..., None], axis=2)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] = x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["grads accumulate"], ["dL/dx", "dL/dW", "dL/db"]),
     ("dropout", "mask without the scale", "return grad_out * (kept_scaled > 0)", ["dL/dx"], []),
     ("dropout", "a fresh mask in backward", "return grad_out * (self.rng.random(grad_out.shape) < self.keep) * self.scale",
      ["dL/dx"], []),
