@@ -63,7 +63,11 @@ BAD_TRAIN = [
     (["toy1d", "--order", "simultaneous", "--k", "2"], "k = 1"),
     (["toy1d", "--seed", "-1"], "--seed must be an integer >= 0"),
     (["toy1d", "--bogus-flag"], "unrecognized arguments"),
+    (["toy1d", "--data-dir", "/no/such/folder"], "--data-dir /no/such/folder is not a folder"),
+    (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
 ]
+if not backend.cupy_available():
+    BAD_TRAIN.append((["toy1d", "--backend", "cupy"], "--backend cupy: CuPy"))
 
 
 @pytest.mark.parametrize("argv,message", BAD_TRAIN, ids=[" ".join(a) for a, _ in BAD_TRAIN])
@@ -165,6 +169,7 @@ def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
     for key in ("order", "g_loss", "k", "m", "seed", "backend"):
         assert key in cfg["config"]
     assert cfg["config"]["order"] == "sequential" and cfg["config"]["backend"] == "numpy"
+    assert cfg["config"]["g_loss"] == "nonsaturating"
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.iteration == 50 and ck.preset == "toy1d"
     text = captured.out
@@ -187,6 +192,7 @@ def test_train_flags_reach_the_trainer(tmp_path):
     run, _ = checkpoint.restore_run(ck)
     assert run.gan.d_opt.lr0 == 0.01 and run.gan.g_opt.lr0 == 0.02
     assert ck.meta["optimizers"]["d_opt"]["t"] == 8     # k = 2 D steps per iteration
+    assert not [f for f in os.listdir(out) if f.endswith((".png", ".gif"))], "--no-figures drew figures"
 
 
 def test_simultaneous_order_from_the_command_line(tmp_path):
@@ -237,6 +243,41 @@ def test_sample_writes_npy_and_png(trained, tmp_path, capsys):
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert str(target) in capsys.readouterr().out
     assert commands.sample_main([str(trained / "checkpoint.npz"), "-n", "0"]) == 2
+
+
+def test_sample_2d_scatter(tmp_path):
+    out = tmp_path / "ring"
+    assert commands.train_main(["ring8", "--iterations", "2", "--no-progress", "--out", str(out),
+                                "--no-figures"]) == 0
+    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(out)]) == 0
+    assert np.load(out / "samples.npy").shape == (50, 2)
+    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _images_preset(opts):
+    """A 784-D stand-in for MNIST (no data files needed): blobs in [0, 1]."""
+    class Blobs:
+        dim = 784
+
+        def __call__(self, m, rng):
+            return (rng.random((m, 784), dtype=np.float32) < 0.2).astype(np.float32)
+    G = models.mlp([4, 16, 784], output="sigmoid", rng=0)
+    D = models.mlp([784, 8, 1], rng=1)
+    gan = GAN(G, D, Blobs(), data.uniform_noise(4), d_optimizer=optim.SGD(D, 0.05),
+              g_optimizer=optim.SGD(G, 0.05), m=8, seed=opts.get("seed", 0))
+    return presets.Run(gan, gan.data_sampler, gan.noise_sampler, opts.get("iterations", 3), "blobs")
+
+
+def test_image_presets_get_an_image_grid(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(presets.PRESETS, "blobs-test", _images_preset)
+    out = tmp_path / "img"
+    assert commands.train_main(["blobs-test", "--no-progress", "--out", str(out)]) == 0
+    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert "image grid" in capsys.readouterr().out
+    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "20", "--out",
+                                 str(tmp_path / "few.npy")]) == 0
+    assert np.load(tmp_path / "few.npy").shape == (20, 784)
+    assert (tmp_path / "few.png").read_bytes()[:4] == b"\x89PNG"
 
 
 # ---------------------------------------------------------------------- divergence
