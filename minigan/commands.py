@@ -98,6 +98,13 @@ def _entry(prog, body, argv):
         return _fail(prog, str(exc))
     except SystemExit as exc:          # --help
         return int(exc.code or 0)
+    except BrokenPipeError:            # stdout closed early (e.g. piped into head): not an error
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
 
 
 def _out_folder(path):
