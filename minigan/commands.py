@@ -168,7 +168,10 @@ def _kind(run):
     if dim is None:                    # ask G, not the data sampler (which may keep state)
         x = run.gan.sample(1, rng=backend.default_rng(0))
         dim = int(np.prod(x.shape[1:]))
-    return {1: "1d", 2: "2d", 784: "image"}.get(int(dim), "other")
+    kind = {1: "1d", 2: "2d", 784: "image"}.get(int(dim), "other")
+    if kind == "1d" and not hasattr(run.data, "pdf"):
+        return "other"                 # Figure 1 and the JSD need p_data's exact density
+    return kind
 
 
 def _eval_rng(gan, salt):
@@ -365,15 +368,16 @@ class _Reporter:
         samples = backend.to_host(gan.sample(20000, rng=_eval_rng(gan, 3))).reshape(-1)
         if not np.all(np.isfinite(samples)):
             return "JSD(p_data || p_g): not computed, G produced non-finite samples"
-        sd = float(data.sigma)
-        lo = min(float(np.min(data.means)) - 10 * sd, float(samples.min()) - 1.0)
-        hi = max(float(np.max(data.means)) + 10 * sd, float(samples.max()) + 1.0)
+        means = np.asarray(getattr(data, "means", [[float(np.median(samples))]]), dtype=np.float64)
+        sd = float(getattr(data, "sigma", 1.0))
+        lo = min(float(means.min()) - 10 * sd, float(samples.min()) - 1.0)
+        hi = max(float(means.max()) + 10 * sd, float(samples.max()) + 1.0)
         grid = np.linspace(lo, hi, 1501)
         jsd = theory.gan_jsd(gan, data, grid, n_samples=20000, seed=int(gan.iteration) + 3)
         line = (f"JSD(p_data || p_g) = {jsd:.4f} nats (log 2 = {math.log(2):.4f} is the maximum; "
                 f"p_g from 20,000 samples, KDE); G's samples: mean {samples.mean():.3f}, "
                 f"std {samples.std():.3f}")
-        if len(data.means) == 1:
+        if hasattr(data, "means") and len(data.means) == 1:
             line += f" (p_data: mean {float(data.means[0, 0]):g}, std {sd:g})"
         return line
 
@@ -559,11 +563,14 @@ def sample_main(argv):
     return _entry("minigan sample", _sample, argv)
 
 
-def _sample_paths(out, ckpt_path):
+def _sample_paths(out, ckpt_path, iteration):
+    """NAME.npy and NAME.png; by default sampled_itN.* beside the checkpoint (never
+    train's own samples.png)."""
+    name = f"sampled_it{iteration}"
     if out is None:
-        base = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), "samples")
+        base = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), name)
     elif os.path.isdir(out):
-        base = os.path.join(out, "samples")
+        base = os.path.join(out, name)
     else:
         root, ext = os.path.splitext(out)
         base = root if ext.lower() in (".npy", ".png") else out
@@ -605,15 +612,15 @@ def _sample(argv):
     p = _Parser(prog=prog, description="Draw samples from a checkpoint's generator (eval mode).")
     p.add_argument("checkpoint", help="a checkpoint.npz written by minigan train")
     p.add_argument("-n", type=_int_at_least(1, "-n"), default=1000, help="number of samples (default 1000)")
-    p.add_argument("--out", help="where to write NAME.npy and NAME.png (default: samples.* beside the "
-                                 "checkpoint; a folder puts samples.* in it)")
+    p.add_argument("--out", help="where to write NAME.npy and NAME.png (default: sampled_itN.* beside "
+                                 "the checkpoint, N its iteration; a folder puts sampled_itN.* in it)")
     p.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="noise seed (default 0)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: the one the checkpoint was trained on)")
     p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
     args = p.parse_args(argv)
     ckpt = checkpoint.read(args.checkpoint)
-    npy, png = _sample_paths(args.out, args.checkpoint)
+    npy, png = _sample_paths(args.out, args.checkpoint, ckpt.iteration)
     _use_backend(args.backend or ckpt.config.get("backend", "numpy"))
     try:
         run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)

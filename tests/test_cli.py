@@ -250,8 +250,8 @@ def test_sample_2d_scatter(tmp_path):
     assert commands.train_main(["ring8", "--iterations", "2", "--no-progress", "--out", str(out),
                                 "--no-figures"]) == 0
     assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(out)]) == 0
-    assert np.load(out / "samples.npy").shape == (50, 2)
-    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.load(out / "sampled_it2.npy").shape == (50, 2)
+    assert (out / "sampled_it2.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _images_preset(opts):
@@ -274,6 +274,10 @@ def test_image_presets_get_an_image_grid(tmp_path, monkeypatch, capsys):
     assert commands.train_main(["blobs-test", "--no-progress", "--out", str(out)]) == 0
     assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert "image grid" in capsys.readouterr().out
+    before = (out / "samples.png").read_bytes()
+    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "7"]) == 0
+    assert np.load(out / "sampled_it3.npy").shape == (7, 784)
+    assert (out / "samples.png").read_bytes() == before, "sample overwrote train's figure"
     assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "20", "--out",
                                  str(tmp_path / "few.npy")]) == 0
     assert np.load(tmp_path / "few.npy").shape == (20, 784)
