@@ -150,7 +150,7 @@ for g_loss in ("minimax", "nonsaturating"):
     reached = next((t for t, mx in zip(at, mean_x) if mx > 3.0), None)
     print(f"{g_loss:14s}: after {pretrain} D steps D(x) = {start['D_real']:.4f}, "
           f"D(G(z)) = {start['D_fake']:.4f}; first G gradient norm {grad_norm[0]:.3e}; "
-          f"mean of G's samples passes 3 at iteration {reached}; "
+          f"mean of G's samples passes 3 at iteration {reached if reached else f'-- never in {iterations}'}; "
           f"after {iterations}: mean {mean_x[-1]:.3f}")
 ratio = runs["nonsaturating"]["grad_norm"][0] / runs["minimax"]["grad_norm"][0]
 print(f"first G step: non-saturating gradient is {ratio:.1f} times the minimax one")
