@@ -94,6 +94,15 @@ class Layer:
             if len(self._cache) > MAX_PENDING:
                 del self._cache[0]
 
+    def _check_grad(self, grad_out, shape):
+        """grad_out must have the forward output's shape: a broadcast would
+        silently corrupt dL/dtheta."""
+        if getattr(grad_out, "shape", None) != tuple(shape):
+            raise ValueError(f"{type(self).__name__}.backward expects grad_out of shape "
+                             f"{tuple(shape)} (its forward output's), got "
+                             f"{getattr(grad_out, 'shape', type(grad_out).__name__)}")
+        return grad_out
+
     def _load(self):
         if not self._cache:
             raise RuntimeError(
@@ -221,6 +230,7 @@ class Linear(Layer):
         x that is data or noise (see ``Sequential.backward``).
         """
         (x,) = self._load()
+        self._check_grad(grad_out, (len(x), self.n_out))
         if self.requires_grad:
             self._accumulate_product("W", x.T, grad_out)     # x^T dL/dy
             self._accumulate("b", grad_out.sum(axis=0))
@@ -242,7 +252,7 @@ class ReLU(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * 1[x > 0]  (the subgradient 0 is taken at x = 0)."""
         (positive,) = self._load()
-        return grad_out * positive
+        return self._check_grad(grad_out, positive.shape) * positive
 
 
 class LeakyReLU(Layer):
@@ -263,7 +273,7 @@ class LeakyReLU(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * (1 if x > 0 else alpha)."""
         (slope,) = self._load()
-        return grad_out * slope
+        return self._check_grad(grad_out, slope.shape) * slope
 
     def __repr__(self):
         return f"LeakyReLU({self.alpha})"
@@ -284,7 +294,7 @@ class Sigmoid(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * y (1 - y), with y = sigma(x) kept from forward."""
         (y,) = self._load()
-        return grad_out * y * (1 - y)
+        return self._check_grad(grad_out, y.shape) * y * (1 - y)
 
 
 class Tanh(Layer):
@@ -299,7 +309,7 @@ class Tanh(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * (1 - y^2), with y = tanh(x) kept from forward."""
         (y,) = self._load()
-        return grad_out * (1 - y * y)
+        return self._check_grad(grad_out, y.shape) * (1 - y * y)
 
 
 def max_over_pieces(z):
@@ -388,6 +398,7 @@ class Maxout(Layer):
         ``input_grad=False`` skips dL/dx and returns None (as in Linear).
         """
         x, winner = self._load()
+        self._check_grad(grad_out, winner.shape)
         grad_z = route_to_winner_fast(grad_out, winner, self.pieces).reshape(len(x), -1)
         if self.requires_grad:
             self._accumulate_product("W", x.T, grad_z)       # x^T dL/dz
@@ -435,7 +446,9 @@ class Dropout(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * m * scale (the same mask as the forward)."""
         (kept_scaled,) = self._load()
-        return grad_out if kept_scaled is None else grad_out * kept_scaled
+        if kept_scaled is None:
+            return grad_out
+        return self._check_grad(grad_out, kept_scaled.shape) * kept_scaled
 
     def __repr__(self):
         return f"Dropout(keep={self.keep}, scale={self.scale})"

@@ -575,3 +575,18 @@ def test_constructor_errors():
 def test_module_exports():
     for name in layers.__all__:
         assert hasattr(layers, name), name
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Linear(3, 2, rng=0, dtype=np.float64),
+    lambda: Maxout(3, 2, 2, rng=0, dtype=np.float64),
+    ReLU, LeakyReLU, Sigmoid, Tanh,
+    lambda: Dropout(0.5, rng=0),
+])
+def test_backward_rejects_a_grad_out_of_the_wrong_shape(make):
+    layer = make()
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    y = layer.forward(x)
+    wrong = np.ones(y.shape[1:])                   # would broadcast silently into dL/dW
+    with pytest.raises(ValueError, match=rf"{type(layer).__name__}\.backward expects grad_out of shape"):
+        layer.backward(wrong)
