@@ -298,6 +298,7 @@ class _Reporter:
         self.run, self.out, self.kind, self.figures = run, out, _kind(run), figures
         self.written = []              # (file, what)
         self.panels, self.frames = {}, []
+        self.grid = None               # the x grid of every Figure 1 panel and frame
         if self.kind == "1d" and figures:
             self.panel_its = _figure1_iterations(start, iterations)
             frames = min(24, max(4, iterations // 10))      # short runs need fewer frames
@@ -308,8 +309,12 @@ class _Reporter:
 
     def on_snapshot(self, gan):
         panel = gan.iteration in self.panel_its       # the still panels get a finer p_g estimate
-        snap = _viz().figure1_snapshot(gan, self.run.data, self.run.noise,
+        # one x grid for the whole run (fixed by the first snapshot, which covers the
+        # data and G's starting point), so that every panel and frame shares its axis
+        snap = _viz().figure1_snapshot(gan, self.run.data, self.run.noise, grid=self.grid,
                                        n_samples=20000 if panel else 4000)
+        if self.grid is None:
+            self.grid = snap["x"]
         self.frames.append(snap)
         if panel:
             self.panels[gan.iteration] = snap
