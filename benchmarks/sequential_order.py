@@ -24,6 +24,10 @@ from before this iteration's D step: it isolates "G sees the D that was just
 updated" from the other differences between the orders (fresh noise and a
 fresh dropout mask for the G step stay as in Algorithm 1).
 
+    python benchmarks/sequential_order.py --summarize benchmarks/runs/seqorder-*
+
+prints one markdown row per run folder (the per-epoch trace and the Parzen figures).
+
 ``--d-loss-scale`` overrides the preset's 0.5. For SGD with momentum, scaling
 D's loss by s is the same update as scaling D's learning rate by s (v <- mu v - lr s g),
 so it is not a separate knob from ``--d-lr``; it is here to show exactly that.
@@ -132,7 +136,28 @@ def use_stale_d(gan):
     gan.d_step, gan.g_step = staged_d_step, stale_g_step
 
 
+def summarize(folders):
+    """One markdown row per run folder: the per-epoch trace, compactly."""
+    print("| run | epoch: D(x) / D(G(z)) / d_loss (means over the epoch, train mode) / fraction of G's "
+          "output logits beyond 10 (1,000 fixed z, end of epoch) | Parzen LL +- se (epoch) |")
+    print("|---|---|---|")
+    for folder in folders:
+        path = Path(folder) / "epochs.jsonl"
+        if not path.exists():
+            continue
+        rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+        trace = "; ".join(f"{r['epoch']}: {r['D_real']:.3f} / {r['D_fake']:.4f} / {r['d_loss']:.4f} / "
+                          f"{r['g_logit_frac_abs_gt10']:.2f}" for r in rows)
+        parzen = ", ".join(f"{r['parzen_ll']:.1f} +- {r['parzen_se']:.1f} ({r['epoch']})"
+                           for r in rows if "parzen_ll" in r)
+        print(f"| {Path(folder).name} | {trace} | {parzen} |")
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--summarize"]:
+        summarize(argv[1:])
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"))
     p.add_argument("--order", default="sequential", choices=("simultaneous", "sequential"))
