@@ -167,6 +167,10 @@ def main(argv=None):
     p.add_argument("--d-lr", type=float, default=None)
     p.add_argument("--g-lr", type=float, default=None)
     p.add_argument("--d-loss-scale", type=float, default=None)
+    p.add_argument("--real-label", type=float, default=None,
+                   help="D's target for real data (one-sided label smoothing when < 1; preset 1.0)")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="initial momentum of both SGDs (preset 0.5; it still ramps to 0.7 by epoch 250)")
     p.add_argument("--variant", default="plain", choices=("plain", "stale-d"),
                    help="stale-d (sequential only): G's step is taken through D's parameters from "
                         "BEFORE this iteration's D step (fresh noise and dropout masks as usual)")
@@ -182,7 +186,8 @@ def main(argv=None):
 
     name = f"seqorder-{args.order}-s{args.seed}" + "".join(
         f"-{k}{v}" for k, v in (("k", args.k), ("dlr", args.d_lr), ("glr", args.g_lr),
-                                ("dscale", args.d_loss_scale)) if v is not None)
+                                ("dscale", args.d_loss_scale), ("mom", args.momentum),
+                                ("real", args.real_label)) if v is not None)
     if args.variant != "plain":
         name += f"-{args.variant}"
     if args.variant == "stale-d" and args.order != "sequential":
@@ -190,12 +195,14 @@ def main(argv=None):
     out = Path(args.out or ROOT / "benchmarks" / "runs" / name)
     out.mkdir(parents=True, exist_ok=True)
     options = {"data_dir": str(args.data_dir), "order": args.order, "seed": args.seed, "k": args.k,
-               "d_lr": args.d_lr, "g_lr": args.g_lr}
+               "d_lr": args.d_lr, "g_lr": args.g_lr, "momentum": args.momentum}
     options = {k: v for k, v in options.items() if v is not None}
     run = presets.build("mnist-paper", **options)
     gan = run.gan
     if args.d_loss_scale is not None:
         gan.d_loss_scale = float(args.d_loss_scale)
+    if args.real_label is not None:
+        gan.real_label = float(args.real_label)
     if args.variant == "stale-d":
         use_stale_d(gan)
     per_epoch = run.extra["steps_per_epoch"]
