@@ -153,6 +153,55 @@ def summarize(folders):
         print(f"| {Path(folder).name} | {trace} | {parzen} |")
 
 
+def use_lead_probe(gan, records, seed=31337):
+    """Record, at every iteration, G's gradient through D AFTER this iteration's
+    D step (what Algorithm 1's G step uses) and through D BEFORE it, on the same
+    probe batch z and the same dropout masks (drawn from a separate generator, so
+    the training run itself is unchanged). Appends (|g_after|, |g_before|,
+    cos(g_after, g_before), D_after(G(z)), D_before(G(z))) to ``records``."""
+    from minigan.layers import backward_params_only
+    probe_rng = np.random.default_rng(seed)
+    drops = [layer for layer in gan.D.layers if hasattr(layer, "fixed_mask")]
+    d_step, g_step = gan.d_step, gan.g_step
+
+    def g_grad(z):
+        gan.G.zero_grad()
+        a = gan.D.forward(gan.G.forward(z))
+        _, grad_a = gan._g_loss(a)
+        backward_params_only(gan.G, gan._backprop_through_frozen_D(grad_a))
+        flat = np.concatenate([backend.to_host(g).ravel().astype(np.float64) for g in gan.G.grads.values()])
+        gan.G.zero_grad()
+        return flat, float(backend.to_host(1 / (1 + np.exp(-backend.to_host(a)))).mean())
+
+    def probed_d_step():
+        if not hasattr(gan, "_probe_before"):
+            gan._probe_before = {k: v.copy() for k, v in gan.D.params.items()}
+        return d_step()
+
+    def probed_g_step():
+        z = backend.to_device(gan.noise_sampler(gan.m, probe_rng))
+        widths = [784, 240, 240]
+        for layer, w in zip(drops, widths):
+            layer.fixed_mask = backend.to_device(probe_rng.random((gan.m, w)) < layer.keep)
+        after = {k: v.copy() for k, v in gan.D.params.items()}
+        try:
+            g_after, d_after = g_grad(z)
+            for k, v in gan.D.params.items():
+                v[...] = gan._probe_before[k]
+            g_before, d_before = g_grad(z)
+        finally:
+            for k, v in gan.D.params.items():
+                v[...] = after[k]
+            for layer in drops:
+                layer.fixed_mask = None
+            del gan._probe_before
+        na, nb = np.linalg.norm(g_after), np.linalg.norm(g_before)
+        records.append((na, nb, float(g_after @ g_before / (na * nb + 1e-30)), d_after, d_before))
+        return g_step()
+
+    gan.d_step, gan.g_step = probed_d_step, probed_g_step
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--summarize"]:
@@ -174,6 +223,9 @@ def main(argv=None):
     p.add_argument("--variant", default="plain", choices=("plain", "stale-d"),
                    help="stale-d (sequential only): G's step is taken through D's parameters from "
                         "BEFORE this iteration's D step (fresh noise and dropout masks as usual)")
+    p.add_argument("--probe-lead", action="store_true",
+                   help="sequential only: also record G's gradient through D before and after each D step "
+                        "(same probe z and dropout masks; the run itself is unchanged) in probe.npz")
     p.add_argument("--parzen-at", default="", help="comma-separated epochs for a Parzen evaluation")
     p.add_argument("--parzen-samples", type=int, default=10000)
     p.add_argument("--stop-saturated", type=int, default=0,
@@ -190,6 +242,8 @@ def main(argv=None):
                                 ("real", args.real_label)) if v is not None)
     if args.variant != "plain":
         name += f"-{args.variant}"
+    if args.probe_lead:
+        name += "-probe"
     if args.variant == "stale-d" and args.order != "sequential":
         p.error("--variant stale-d needs --order sequential")
     out = Path(args.out or ROOT / "benchmarks" / "runs" / name)
@@ -205,12 +259,18 @@ def main(argv=None):
         gan.real_label = float(args.real_label)
     if args.variant == "stale-d":
         use_stale_d(gan)
+    probe = []
+    if args.probe_lead:
+        if args.order != "sequential" or args.variant != "plain":
+            p.error("--probe-lead needs --order sequential and --variant plain")
+        use_lead_probe(gan, probe)
     per_epoch = run.extra["steps_per_epoch"]
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     log = open(out / "log.txt", "w", buffering=1)
     print(f"{now()} {command}\n# machine: {machine()}\n# options: {options} d_loss_scale {gan.d_loss_scale}"
           f" config {gan.config}", file=log)
     (out / "epochs.jsonl").write_text("")
+    (out / "probe.txt").unlink(missing_ok=True)
 
     valid, _ = load_mnist("valid", data_dir=args.data_dir)
     valid = valid[:1000]
@@ -257,6 +317,20 @@ def main(argv=None):
                        parzen_samples=args.parzen_samples, parzen_s=round(time.perf_counter() - t, 1))
             line += (f"  Parzen LL {res.ll:.1f} +- {res.se:.1f} (sigma {res.sigma:.4f}, "
                      f"{args.parzen_samples} samples)")
+        if probe:
+            pr = np.array(probe)
+            np.savez(out / "probe.npz", g_after=pr[:, 0], g_before=pr[:, 1], cos=pr[:, 2],
+                     D_after=pr[:, 3], D_before=pr[:, 4])
+            ep = pr[-per_epoch:]
+            row["probe_blocks100"] = [
+                {"g_after": float(b[:, 0].mean()), "g_before": float(b[:, 1].mean()),
+                 "cos": float(b[:, 2].mean()), "D_after": float(b[:, 3].mean()), "D_before": float(b[:, 4].mean())}
+                for b in (ep[i:i + 100] for i in range(0, len(ep), 100))]
+            with open(out / "probe.txt", "a") as f:
+                f.write(f"epoch {epoch}: " + " | ".join(
+                    f"|g| after {b['g_after']:.3f} before {b['g_before']:.3f} cos {b['cos']:.2f} "
+                    f"D(G(z)) after {b['D_after']:.4f} before {b['D_before']:.4f}"
+                    for b in row["probe_blocks100"]) + "\n")
         with open(out / "epochs.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         print(line, file=log)
