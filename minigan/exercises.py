@@ -248,6 +248,15 @@ def _setup(name, cls, rng):
     raise KeyError(name)
 
 
+def _against_reference(got, want):
+    """(relative error, note) of a student's gradient against the library's."""
+    if got is None:
+        return float("inf"), "backward gave nothing (missing return?)"
+    if got.shape != want.shape:
+        return float("inf"), f"shape {got.shape}, expected {want.shape}"
+    return gradcheck.relative_error(got, want)[0], ""
+
+
 def _copy(a):
     return None if a is None else np.array(a, dtype=np.float64, copy=True)
 
@@ -322,15 +331,9 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     labels.update({f"dL/d{k}": f"dL/d{k} (parameter {k!r})" for k in ref_grads})
     for key, label in labels.items():
         a, b = got.get(key), want[key]
-        note = ""
-        if a is None:
-            ref_err, note = float("inf"), "backward gave nothing (missing return?)"
-        elif a.shape != b.shape:
-            ref_err, note = float("inf"), f"shape {a.shape}, expected {b.shape}"
-        else:
-            ref_err = gradcheck.relative_error(a, b)[0]
-            if not np.any(a) and np.any(b):
-                note = "all zeros: was it written into grads?" if key != "dL/dx" else "all zeros"
+        ref_err, note = _against_reference(a, b)
+        if not note and not np.any(a) and np.any(b):
+            note = "all zeros: was it written into grads?" if key != "dL/dx" else "all zeros"
         report.parts.append(Part(key, label, tuple(b.shape), fd_rows.get(key, float("inf")),
                                  ref_err, tol, note))
     for msg in fd.failed_notes:
@@ -396,13 +399,7 @@ def _check_bce(ex, cls, report, rng, eps, tol):
         lambda logits: student.forward(logits, t), lambda upstream: student.backward(upstream), a.copy(),
         objective=lambda v: (c * float(v), c), eps=eps, tol=tol, title=ex.cls)
     g = _copy(g)
-    note = ""
-    if g is None:
-        ref_err, note = float("inf"), "backward gave nothing (missing return?)"
-    elif g.shape != ref_grad.shape:
-        ref_err, note = float("inf"), f"shape {g.shape}, expected {ref_grad.shape}"
-    else:
-        ref_err = gradcheck.relative_error(g, ref_grad)[0]
+    ref_err, note = _against_reference(g, ref_grad)
     report.parts.append(Part("dCE/dlogits", "dCE/dlogits (input gradient)", a.shape,
                              fd.rows[0].rel_error, ref_err, tol, note))
     # a second upstream value: the answer must scale with grad_out (not ignore it)
