@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = [
     "BackendError", "use", "name", "array_module", "to_host", "to_device",
-    "default_rng", "cupy_available", "DEFAULT_DTYPE",
+    "default_rng", "cupy_available", "num_threads", "DEFAULT_DTYPE",
 ]
 
 DEFAULT_DTYPE = np.float32
@@ -118,3 +118,24 @@ def default_rng(seed=None):
     the same backend, not across backends.
     """
     return _ensure().random.default_rng(seed)
+
+
+def num_threads() -> int:
+    """CPU threads minigan may use for its own elementwise work (the optimizer's
+    update): ``MINIGAN_NUM_THREADS``, else ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``
+    (so one setting caps BLAS and minigan alike), else the CPUs this process may run on.
+    """
+    for var in ("MINIGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            try:
+                n = int(value)
+            except ValueError:
+                raise ValueError(f"{var} must be a positive integer, got {value!r}") from None
+            if n < 1:
+                raise ValueError(f"{var} must be a positive integer, got {value!r}")
+            return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:            # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -61,6 +61,13 @@ def _grad_norm(model):
     return math.sqrt(sum(_sum_of_squares(g) for g in model.grads.values()))
 
 
+def _step_grad_norm(opt):
+    """||grad|| of the step ``opt`` just took: minigan's optimizers compute it
+    inside their update (no extra pass over memory); any other, here."""
+    norm = getattr(opt, "grad_norm", None)
+    return _grad_norm(opt.model) if norm is None else norm
+
+
 class GAN:
     """The adversarial game between a generator G and a discriminator D.
 
@@ -156,7 +163,7 @@ class GAN:
         d_loss, V, d_real, d_fake = self._d_grads(x, fake)
         self.d_opt.step()
         return {"d_loss": d_loss, "V": V, "D_real": d_real, "D_fake": d_fake,
-                "d_grad_norm": _grad_norm(self.D)}
+                "d_grad_norm": _step_grad_norm(self.d_opt)}
 
     def g_step(self):
         """One generator update, D held fixed (the end of Algorithm 1's outer loop)."""
@@ -170,7 +177,7 @@ class GAN:
         g_loss, grad_a = self._g_loss(a_fake)
         backward_params_only(self.G, self._backprop_through_frozen_D(grad_a))   # no dL/dz
         self.g_opt.step()                # only G's parameters move
-        return {"g_loss": g_loss, "g_grad_norm": _grad_norm(self.G)}
+        return {"g_loss": g_loss, "g_grad_norm": _step_grad_norm(self.g_opt)}
 
     def simultaneous_step(self):
         """The released code's update: one x, one z, both gradients at the same
@@ -194,8 +201,8 @@ class GAN:
         self.d_opt.step()
         self.g_opt.step()
         return {"d_loss": d_loss, "V": V, "D_real": losses.sigmoid(a_real).mean(),
-                "D_fake": losses.sigmoid(a_fake).mean(), "d_grad_norm": _grad_norm(self.D),
-                "g_loss": g_loss, "g_grad_norm": _grad_norm(self.G)}
+                "D_fake": losses.sigmoid(a_fake).mean(), "d_grad_norm": _step_grad_norm(self.d_opt),
+                "g_loss": g_loss, "g_grad_norm": _step_grad_norm(self.g_opt)}
 
     def step(self):
         """One training iteration; appends a history row and returns it.
@@ -221,11 +228,14 @@ class GAN:
         for q in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm"):
             if not math.isfinite(row[q]):
                 raise TrainingDiverged(self.iteration, q, row[q])
-        for who, net in (("D", self.D), ("G", self.G)):
+        for who, net, opt in (("D", self.D, self.d_opt), ("G", self.G, self.g_opt)):
+            known = getattr(opt, "param_sq", None) or {}
             for name, p in net.params.items():
-                # fast path: a finite sum of squares means every |p_i| < 2^64, so p.sum()
-                # is finite too; only otherwise is the sum itself taken and reported
-                if math.isfinite(_sum_of_squares(p)):
+                # fast path: a finite sum of squares (the optimizer's, taken in its update,
+                # else one dot product here) means every |p_i| < 2^64, so p.sum() is finite
+                # too; only otherwise is the sum itself taken and reported
+                sq = known.get(name)
+                if math.isfinite(float(_sum_of_squares(p) if sq is None else sq)):
                     continue
                 s = float(p.sum())
                 if not math.isfinite(s):

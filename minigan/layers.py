@@ -85,7 +85,26 @@ class Layer:
         self.training = True
         self.requires_grad = True   # False: backward skips dL/dtheta (a frozen player)
         self._cache: list = []
-        self._zeroed: set = set()   # names of grads known to be all zero (see zero_grad)
+
+    # -- gradients: zero_grad() owes zeros, the first look or write pays them --
+    @property
+    def grads(self):
+        """dL/dtheta per parameter name (same keys as ``params``).
+
+        ``zero_grad()`` only marks the arrays as zero; the zeros are written here,
+        on the first look, unless a backward has overwritten the array first.
+        """
+        if self._unfilled:
+            for name in self._unfilled:
+                self._grads[name].fill(0)
+            self._unfilled.clear()
+        return self._grads
+
+    @grads.setter
+    def grads(self, value):
+        self._grads = value
+        self._zeroed: set = set()     # names of grads known to be zero: a backward may overwrite
+        self._unfilled: set = set()   # ... of which the zeros are not yet written
 
     # -- cache stack -------------------------------------------------------
     def _save(self, *tensors):
@@ -128,32 +147,44 @@ class Layer:
     # -- parameters ----------------------------------------------------------
     def _add_param(self, name, value):
         self.params[name] = value
-        self.grads[name] = backend.array_module(value).zeros_like(value)
+        self._grads[name] = backend.array_module(value).zeros_like(value)
+
+    def _written(self, name):
+        """True (and forgets the mark) if grads[name] is known to be zero, so
+        that the caller may write its term instead of adding it (0 + t = t)."""
+        if name in self._zeroed:
+            self._zeroed.discard(name)
+            self._unfilled.discard(name)
+            return True
+        return False
 
     def _accumulate(self, name, value):
-        self.grads[name] += value
-        self._zeroed.discard(name)
+        """grads[name] += value (written, not added, right after zero_grad())."""
+        if self._written(name):
+            self._grads[name][...] = value
+        else:
+            self._grads[name] += value
 
     def _accumulate_product(self, name, a, b):
         """grads[name] += a @ b. Right after zero_grad() the product is written
-        straight into the zeroed array (0 + ab = ab): no temporary, no extra pass."""
-        if name in self._zeroed:
-            self._zeroed.discard(name)
-            backend.array_module(a).matmul(a, b, out=self.grads[name])
+        straight into the array (0 + ab = ab): no temporary, no extra pass."""
+        if self._written(name):
+            backend.array_module(a).matmul(a, b, out=self._grads[name])
         else:
-            self.grads[name] += a @ b
+            self._grads[name] += a @ b
 
     def zero_grad(self):
         """Set every gradient to zero, in place.
 
-        The next backward writes its weight gradient straight into the zeroed
-        array instead of adding it (the same numbers, one pass over memory
-        less); so make your own additions to ``grads`` after that backward,
-        not between zero_grad() and it.
+        Lazily: the arrays are marked, and the next backward writes its term
+        straight into them instead of adding it (the same numbers, without a
+        pass that writes zeros over megabytes only for them to be overwritten).
+        Looking at ``grads`` before that backward writes the zeros first, so
+        ``zero_grad()`` then ``grads`` reads zeros, as always. Make your own
+        additions to ``grads`` after the backward, not between zero_grad() and it.
         """
-        for g in self.grads.values():
-            g.fill(0)
-        self._zeroed = set(self.grads)
+        self._zeroed = set(self._grads)
+        self._unfilled = set(self._grads)
 
     def astype(self, dtype):
         """Cast parameters and gradients to ``dtype`` (e.g. float64 for gradcheck)."""
@@ -433,13 +464,13 @@ class Dropout(Layer):
             self._save(None)
             return x
         if self.fixed_mask is not None:
-            keep_mask = self.fixed_mask
-            if keep_mask.shape != x.shape:
-                raise ValueError(f"Dropout.fixed_mask has shape {keep_mask.shape}, input {x.shape}")
+            if self.fixed_mask.shape != x.shape:
+                raise ValueError(f"Dropout.fixed_mask has shape {self.fixed_mask.shape}, input {x.shape}")
+            keep_mask = self.fixed_mask != 0
         else:
-            keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep
+            keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep   # m_i ~ Bernoulli(keep)
         # m * scale in x's dtype (a float64 or int fixed_mask must not upcast a float32 batch)
-        kept_scaled = (keep_mask != 0) * x.dtype.type(self.scale)
+        kept_scaled = keep_mask * x.dtype.type(self.scale)
         self._save(kept_scaled)
         return x * kept_scaled
 

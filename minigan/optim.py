@@ -14,10 +14,20 @@ floor (1e-6), and mu ramped linearly from 0.5 to 0.7 between epochs 1 and 250.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import backend
+
 __all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _sum_of_squares(a):
+    """sum_i a_i^2 as one dot product (BLAS; no a * a temporary). A 0-d array
+    on the array's own device (no host sync for CuPy)."""
+    flat = a.reshape(-1)
+    return flat @ flat
 
 
 def _positive(name, value, allow_zero=False):
@@ -42,6 +52,18 @@ class Optimizer:
         self.model = model
         self.t = 0
         self.state = {slot: {k: p * 0 for k, p in model.params.items()} for slot in self.slots}
+        # filled by every step(), for the trainer's history and divergence check:
+        self.grad_sq = {}    # name -> sum of squares of the gradient that step used
+        self.param_sq = {}   # name -> sum of squares of the parameter after the step
+
+    @property
+    def grad_norm(self):
+        """||g||_2 over all parameters, of the gradient the last step used."""
+        return math.sqrt(float(sum(self.grad_sq.values())))
+
+    def _record(self, name, g, theta):
+        self.grad_sq[name] = _sum_of_squares(g)
+        self.param_sq[name] = _sum_of_squares(theta)
 
     def zero_grad(self):
         self.model.zero_grad()
@@ -130,9 +152,18 @@ class SGD(Optimizer):
         lr, mu = self.lr, self.momentum
         velocity = self.state["velocity"]
         grads = self.model.grads
+        fast = []
         for k, theta in self.model.params.items():
-            update = momentum_update_fast if isinstance(theta, np.ndarray) else momentum_update
-            update(theta, velocity[k], grads[k], lr, mu)
+            v, g = velocity[k], grads[k]
+            if isinstance(theta, np.ndarray) and all(a.flags.c_contiguous for a in (theta, v, g)):
+                fast.append((k, theta, v, g))
+            else:                                     # CuPy, or a strided view: the textbook update
+                momentum_update(theta, v, g, lr, mu)
+                self._record(k, g, theta)
+        if fast:
+            sums = momentum_update_many(fast, lr, mu)
+            for k, (g_sq, theta_sq) in sums.items():
+                self.grad_sq[k], self.param_sq[k] = g_sq, theta_sq
         self.t += 1
 
 
@@ -143,25 +174,81 @@ def momentum_update(theta, v, g, lr, mu):
     theta += v
 
 
-def momentum_update_fast(theta, v, g, lr, mu, chunk=1 << 16):
-    """``momentum_update`` for NumPy arrays, chunk by chunk and without a temporary.
+_CHUNK = 1 << 16
 
-    A weight matrix is several MB: the plain version streams it through
-    memory four times. Here each chunk of 64k numbers (256 kB) of v, g and
-    theta stays in the CPU cache for all the operations. The same operations
-    in the same order: the same result to the last bit.
+
+def _momentum_chunks(work, lr, mu, buf):
+    """``momentum_update`` on a list of (name, theta, v, g) chunks (1-D views), each
+    while it is in the CPU cache, plus sum g^2 and sum theta^2 of every chunk."""
+    sums = {}
+    for k, theta, v, g in work:
+        lr_g = buf[:len(g)]
+        g_sq = float(np.dot(g, g))            # g is read into the cache here ...
+        v *= mu                               # ... and used from it below
+        np.multiply(g, lr, out=lr_g)
+        v -= lr_g
+        theta += v
+        theta_sq = float(np.dot(theta, theta))
+        a, b = sums.get(k, (0.0, 0.0))
+        sums[k] = (a + g_sq, b + theta_sq)
+    return sums
+
+
+_pool = {"n": 0, "executor": None}
+
+
+def _executor(n):
+    if _pool["n"] != n:
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=True)
+        _pool["executor"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minigan-optim")
+        _pool["n"] = n
+    return _pool["executor"]
+
+
+def momentum_update_many(params, lr, mu, *, chunk=_CHUNK, threads=None):
+    """``momentum_update`` for C-contiguous NumPy arrays ``[(name, theta, v, g), ...]``,
+    fused and spread over threads; returns {name: (sum g^2, sum theta^2 after)}.
+
+    A weight matrix is several MB: the textbook version streams it through
+    memory four times, and the trainer's gradient norm and divergence check
+    would stream g and theta once more each. Here each chunk of 64k numbers
+    (256 kB in float32) of g, v and theta is read once and every operation,
+    the two sums of squares included, runs on it while it is in the cache.
+    The chunks are shared among ``threads`` threads (``backend.num_threads()``
+    by default; NumPy releases the GIL inside each operation). The same
+    operations in the same order as ``momentum_update``: the same bits.
     """
+    work = []
+    for k, theta, v, g in params:
+        theta, v, g = theta.reshape(-1), v.reshape(-1), g.reshape(-1)
+        for start in range(0, theta.size, chunk):
+            part = slice(start, start + chunk)
+            work.append((k, theta[part], v[part], g[part]))
+    size = sum(len(w[1]) for w in work)
+    n = backend.num_threads() if threads is None else int(threads)
+    n = max(1, min(n, len(work), size // (4 * chunk) or 1))   # threads only for megabytes
+    dtype = params[0][1].dtype if params else np.float32
+    if n == 1:
+        return _momentum_chunks(work, lr, mu, np.empty(min(chunk, size), dtype))
+    share = -(-len(work) // n)
+    jobs = [_executor(n).submit(_momentum_chunks, work[i:i + share], lr, mu,
+                                np.empty(min(chunk, size), dtype))
+            for i in range(0, len(work), share)]
+    sums = {}
+    for job in jobs:                                   # in order: the same sums every run
+        for k, (a, b) in job.result().items():
+            a0, b0 = sums.get(k, (0.0, 0.0))
+            sums[k] = (a0 + a, b0 + b)
+    return sums
+
+
+def momentum_update_fast(theta, v, g, lr, mu, chunk=_CHUNK):
+    """``momentum_update`` for one NumPy array, chunk by chunk, in the cache
+    (``momentum_update_many`` for one parameter, on this thread)."""
     if not all(a.flags.c_contiguous for a in (theta, v, g)):
         return momentum_update(theta, v, g, lr, mu)      # reshape(-1) would copy: update in place
-    theta, v, g = theta.reshape(-1), v.reshape(-1), g.reshape(-1)
-    lr_g = np.empty(min(chunk, theta.size), dtype=theta.dtype)
-    for start in range(0, theta.size, chunk):
-        part = slice(start, start + chunk)
-        v_part, lr_g_part = v[part], lr_g[:len(v[part])]
-        v_part *= mu
-        np.multiply(g[part], lr, out=lr_g_part)
-        v_part -= lr_g_part
-        theta[part] += v_part
+    momentum_update_many([("", theta, v, g)], lr, mu, chunk=chunk, threads=1)
 
 
 class Adam(Optimizer):
@@ -195,3 +282,4 @@ class Adam(Optimizer):
             s *= self.beta2
             s += (1 - self.beta2) * (g * g)
             theta -= (self.lr / c1) * m / ((s / c2) ** 0.5 + self.eps)
+            self._record(k, g, theta)

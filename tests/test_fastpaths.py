@@ -276,6 +276,71 @@ def test_sgd_step_equals_the_plain_rule_over_several_steps(rng):
         np.testing.assert_allclose(opt.state["velocity"][k], v[k], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_momentum_update_many_threads_equal_plain_and_sum_squares(rng, dtype, threads):
+    """Several parameters, chunked and shared among threads: the same bits as the
+    textbook update, and the sums of squares of g and of the updated theta."""
+    shapes = {"W": (37, 23), "b": (23,), "V": (5, 3, 7)}
+    theta = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    v = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    g = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    plain_theta, plain_v = copy.deepcopy(theta), copy.deepcopy(v)
+    sums = optim.momentum_update_many([(k, theta[k], v[k], g[k]) for k in shapes], 0.1, 0.7,
+                                      chunk=16, threads=threads)
+    for k in shapes:
+        optim.momentum_update(plain_theta[k], plain_v[k], g[k], 0.1, 0.7)
+        assert np.array_equal(theta[k], plain_theta[k]) and np.array_equal(v[k], plain_v[k])
+        g_sq, theta_sq = sums[k]
+        assert g_sq == pytest.approx(float((g[k].astype(np.float64) ** 2).sum()), rel=1e-5)
+        assert theta_sq == pytest.approx(float((theta[k].astype(np.float64) ** 2).sum()), rel=1e-5)
+
+
+def test_sgd_step_records_the_norms_the_trainer_reads(rng):
+    net = Sequential(Linear(30, 40, rng=0), ReLU(), Linear(40, 3, rng=1))
+    opt = optim.SGD(net, lr=0.05, momentum=0.5)
+    for g in net.grads.values():
+        g[...] = rng.standard_normal(g.shape)
+    opt.step()
+    assert opt.grad_norm == pytest.approx(gan_module._grad_norm(net), rel=1e-5)
+    for k, p in net.params.items():
+        assert opt.param_sq[k] == pytest.approx(float((p.astype(np.float64) ** 2).sum()), rel=1e-5)
+
+
+def test_num_threads_follows_the_environment(monkeypatch):
+    from minigan import backend
+    for var in ("MINIGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert backend.num_threads() >= 1
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert backend.num_threads() == 1
+    monkeypatch.setenv("MINIGAN_NUM_THREADS", "3")              # minigan's own setting wins
+    assert backend.num_threads() == 3
+    monkeypatch.setenv("MINIGAN_NUM_THREADS", "zero")
+    with pytest.raises(ValueError, match="MINIGAN_NUM_THREADS must be a positive integer"):
+        backend.num_threads()
+
+
+# ----------------------------------------------------------------------------- lazy zero_grad
+def test_zero_grad_writes_no_zeros_that_a_backward_overwrites(rng):
+    """zero_grad() only marks the arrays; the backward writes x^T dL/dy into them
+    directly, and a look before any backward still reads zeros."""
+    lin = Linear(4, 3, rng=0, dtype=np.float64)
+    lin.grads["W"][...] = 7.0
+    lin.zero_grad()
+    assert (lin._grads["W"] == 7.0).all(), "no pass of zeros yet"
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    lin.forward(x)
+    lin.backward(g)
+    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    np.testing.assert_array_equal(lin.grads["b"], g.sum(axis=0))
+    lin.zero_grad()
+    assert not lin.grads["W"].any() and not lin.grads["b"].any()   # looked at: zeros
+    lin.forward(x)
+    lin.backward(g)
+    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+
+
 # ----------------------------------------------------------------------------- trainer checks
 def test_grad_norm_as_dot_products_equals_the_plain_sum(rng):
     net = Sequential(Linear(50, 60, rng=0), ReLU(), Linear(60, 7, rng=1))

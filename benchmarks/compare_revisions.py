@@ -1,0 +1,104 @@
+"""Time one Algorithm 1 iteration of the paper's MNIST GAN under two versions of
+minigan, side by side in one process: a git revision (default ``HEAD``) against
+the working tree.
+
+The old version is exported with ``git archive`` into a temporary folder and
+imported under another package name (minigan's own imports are relative), so
+both run in the same process on the same machine state. Both get the same
+model, weights, data and seeds; blocks alternate (old, new, then new, old, ...)
+and the ratio reported is the median of the per-round ratios new / old.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/compare_revisions.py --rev HEAD --rounds 15
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rev", default="HEAD", help="git revision to compare against (default HEAD)")
+    p.add_argument("--rounds", type=int, default=11)
+    p.add_argument("--iters", type=int, default=10, help="timed iterations per block")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--order", choices=("sequential", "simultaneous"), default="sequential")
+    return p.parse_args(argv)
+
+
+def export_old(rev, dest):
+    """``git archive REV minigan`` unpacked as DEST/minigan_old."""
+    try:
+        blob = subprocess.run(["git", "-C", ROOT, "archive", rev, "minigan"], check=True,
+                              capture_output=True).stdout
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"compare_revisions: git archive {rev!r} failed: {exc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        tar.extractall(dest, filter="data")
+    os.rename(os.path.join(dest, "minigan"), os.path.join(dest, "minigan_old"))
+
+
+def build(pkg, order, seed=0, m=100):
+    """The paper's MNIST GAN (as benchmarks/bench_iteration.py builds it) from package ``pkg``."""
+    import numpy as np
+    models = importlib.import_module(f"{pkg}.models")
+    optim = importlib.import_module(f"{pkg}.optim")
+    data = importlib.import_module(f"{pkg}.data")
+    GAN = importlib.import_module(f"{pkg}.gan").GAN
+    images = np.random.default_rng(seed).random((10000, 784), dtype=np.float32)
+    G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed, dtype=np.float32)
+    D = models.paper_mnist_discriminator(rng=seed + 1, dropout_seed=seed + 2, dtype=np.float32)
+    pick = np.random.default_rng(seed + 3)
+    sampler = lambda m, rng: images[pick.integers(0, len(images), m)]    # noqa: E731
+    noise = data.uniform_noise(100, -3 ** 0.5, 3 ** 0.5, dtype=np.float32)
+    return GAN(G, D, sampler, noise, d_optimizer=optim.SGD(D, 0.1, 0.5),
+               g_optimizer=optim.SGD(G, 0.1, 0.5), k=1, m=m, seed=seed + 4, order=order)
+
+
+def block(gan, iters, warmup):
+    for _ in range(warmup):
+        gan.step()
+    t = time.perf_counter()
+    for _ in range(iters):
+        gan.step()
+    return (time.perf_counter() - t) / iters * 1e3
+
+
+def main(args):
+    sys.path.insert(0, ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_old(args.rev, tmp)
+        sys.path.insert(0, tmp)
+        old, new = build("minigan_old", args.order), build("minigan", args.order)
+        times = {"old": [], "new": []}
+        ratios = []
+        for r in range(args.rounds):
+            pair = (("old", old), ("new", new)) if r % 2 == 0 else (("new", new), ("old", old))
+            got = {name: block(gan, args.iters, args.warmup) for name, gan in pair}
+            for name in got:
+                times[name].append(got[name])
+            ratios.append(got["new"] / got["old"])
+    threads = {v: os.environ.get(v, "-") for v in ("OPENBLAS_NUM_THREADS", "MINIGAN_NUM_THREADS")}
+    print(f"# minigan {args.rev} vs working tree, {args.order} order, batch 100, float32, "
+          f"{args.rounds} rounds x {args.iters} iterations; {threads}; load {os.getloadavg()[0]:.2f}")
+    print(f"old ({args.rev}): median {statistics.median(times['old']):.1f} ms/iteration "
+          f"(min {min(times['old']):.1f})")
+    print(f"new (working tree): median {statistics.median(times['new']):.1f} ms/iteration "
+          f"(min {min(times['new']):.1f})")
+    print(f"new / old: median of per-round ratios {statistics.median(ratios):.3f} "
+          f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+
+
+if __name__ == "__main__":
+    main(parse_args())
