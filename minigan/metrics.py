@@ -16,9 +16,9 @@ paper's row for adversarial nets is 225 +- 2 nats.
 How it is computed here:
 
 * Squared distances by the GEMM identity |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu,
-  a block of rows of x at a time so that memory stays bounded (two float64
-  buffers of ``block`` x m per worker thread), never the (n, m, d) difference
-  tensor. Within one row |x|^2 is a constant that the shift of the log-sum-exp
+  a block of rows of x at a time so that memory stays bounded (one GEMM result
+  of ``block`` x m per worker thread, and two small float64 buffers of a few
+  rows that stay in the CPU cache), never the (n, m, d) difference tensor. Within one row |x|^2 is a constant that the shift of the log-sum-exp
   cancels, so it only enters the largest term.
 * For each block the distances are computed ONCE and every sigma is scored from
   them (sigma selection costs one GEMM, not ten).
@@ -49,6 +49,7 @@ __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma
 
 SIGMAS = np.logspace(-1, 0, 10)       # the paper's grid: 0.1 ... 1.0
 DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stays under this
+CACHED_BYTES = 2 ** 19                # rows of float64 terms worked on at once: stay in the CPU cache
 
 
 def _host(a, dtype):
@@ -101,19 +102,33 @@ def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
     (``mu_m2`` = -2 mu, an exact scaling) plus the norms, in float64. Within a
     row |x_i|^2 is a constant, so the shifted exponent needs no |x_i|^2:
     -(|x_i - mu_j|^2 - nearest_i) / (2 sigma^2) = (min_j' e_ij' - e_ij) / (2 sigma^2) <= 0.
+
+    The GEMM runs on the whole block; the float64 work then runs on a few rows at
+    a time (``buffers``: two float64 arrays of (rows, m), sized to stay in the CPU
+    cache), so each term is computed, shifted, exponentiated and summed while it
+    is cached instead of being streamed through memory once per operation.
     """
-    b, m = xb.shape[0], mu_m2.shape[0]
-    e, w = buffers[0][:b], buffers[1][:b]
-    np.add(xb @ mu_m2.T, mm[None, :], out=e, dtype=np.float64)
-    e_min = e.min(axis=1)
-    nearest = np.maximum(xxb + e_min, 0.0)                 # |x_i - mu_nearest|^2 (clipped at 0)
-    np.subtract(e_min[:, None], e, out=e)                  # nearest_i - |x_i - mu_j|^2 <= 0
-    out = np.empty((b, inv2s2.size), np.float64)
-    for s, c in enumerate(inv2s2):
-        np.multiply(e, c, out=w)
-        np.exp(w, out=w)                                   # every term in (0, 1]; the nearest is 1
-        # logmeanexp = max + log(mean(exp(a - max))), with max = -nearest / (2 sigma^2)
-        out[:, s] = np.log(w.sum(axis=1) / m) - nearest * c
+    m = mu_m2.shape[0]
+    dots = xb @ mu_m2.T                                    # (b, m), the GEMM, in the inputs' dtype
+    out = np.empty((xb.shape[0], inv2s2.size), np.float64)
+    step = buffers[0].shape[0]
+    for r in range(0, xb.shape[0], step):
+        rows = slice(r, r + step)
+        dot = dots[rows]
+        e, w = buffers[0][:len(dot)], buffers[1][:len(dot)]
+        np.add(dot, mm[None, :], out=e, dtype=np.float64)
+        e_min = e.min(axis=1)
+        nearest = np.maximum(xxb[rows] + e_min, 0.0)       # |x_i - mu_nearest|^2 (clipped at 0)
+        np.subtract(e_min[:, None], e, out=e)              # nearest_i - |x_i - mu_j|^2 <= 0
+        for s, c in enumerate(inv2s2):
+            np.multiply(e, c, out=w)
+            # terms below exp(-700) ~ 1e-304 cannot change a sum that is >= 1 (the nearest
+            # sample's term); raising them to it keeps exp out of subnormal numbers, which
+            # the CPU handles tens of times slower
+            np.maximum(w, -700.0, out=w)
+            np.exp(w, out=w)                               # every term in (0, 1]; the nearest is 1
+            # logmeanexp = max + log(mean(exp(a - max))), with max = -nearest / (2 sigma^2)
+            out[rows, s] = np.log(w.sum(axis=1) / m) - nearest * c
     return out
 
 
@@ -132,16 +147,20 @@ def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     xx, mm = _sq_norms(x), _sq_norms(mu)
     mu_m2 = mu * mu.dtype.type(-2.0)
     rows = min(_block_rows(m, block), n)
+    if block is None:      # a few blocks per worker, so that no worker waits on a last big one
+        workers = max(1, int(threads or _default_threads()))
+        rows = max(1, min(rows, -(-n // (4 * workers)), 1024))
     inv2s2 = 1.0 / (2.0 * sigmas ** 2)                           # 1 / (2 sigma^2)
     log_norm = d * np.log(sigmas * math.sqrt(2.0 * math.pi))     # d log(sigma sqrt(2 pi))
     out = np.empty((n, sigmas.size), np.float64)
     starts = list(range(0, n, rows))
     threads = max(1, min(int(threads or _default_threads()), len(starts)))
-    # each worker thread owns one pair of (rows, m) float64 buffers; NumPy's
+    # each worker thread owns one pair of small float64 buffers; NumPy's
     # element-wise loops and the BLAS call release the GIL, so blocks overlap
     pool = queue.SimpleQueue()
+    cached_rows = max(1, min(rows, CACHED_BYTES // (8 * m)))
     for _ in range(threads):
-        pool.put((np.empty((rows, m), np.float64), np.empty((rows, m), np.float64)))
+        pool.put((np.empty((cached_rows, m), np.float64), np.empty((cached_rows, m), np.float64)))
 
     def run(start):
         stop = min(start + rows, n)

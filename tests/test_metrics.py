@@ -44,6 +44,28 @@ def test_matches_brute_force(small, block, threads, sigma):
     np.testing.assert_allclose(got, brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
 
 
+@pytest.mark.parametrize("cached_rows", [1, 3, 7])
+def test_rows_worked_in_cache_a_few_at_a_time_match_brute_force(small, monkeypatch, cached_rows):
+    """A block's GEMM, then its float64 terms a few rows at a time (CACHED_BYTES)."""
+    x, mu = small
+    monkeypatch.setattr(metrics, "CACHED_BYTES", 8 * len(mu) * cached_rows)
+    got = parzen_log_likelihood(x, mu, [0.1, 0.4], dtype=np.float64, block=10, threads=2)
+    for s, sigma in enumerate([0.1, 0.4]):
+        np.testing.assert_allclose(got[:, s], brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
+
+
+def test_far_samples_whose_terms_underflow_add_nothing():
+    """exp of the far samples' terms is below 1e-304 (or underflows): log p is the
+    nearest sample's kernel plus log(1/m), as the closed form says."""
+    d, sigma, m = 5, 0.1, 4
+    x = np.zeros((2, d))
+    mu = np.zeros((m, d))
+    mu[1:, 0] = [12.0, 40.0, 400.0]          # exponents -7200, -80000, -8e6: all vanish
+    got = parzen_log_likelihood(x, mu, sigma, dtype=np.float64)
+    want = math.log(1 / m) - d * math.log(sigma * math.sqrt(2 * math.pi))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 def test_many_sigmas_in_one_pass_match_one_at_a_time(small):
     x, mu = small
     sigmas = [0.1, 0.2, 0.7]
@@ -98,7 +120,7 @@ def test_distances_computed_once_for_all_sigmas(monkeypatch, small):
         return real(*a, **k)
 
     monkeypatch.setattr(metrics, "_block_log_mean_exp", counting)
-    select_sigma(x, mu, SIGMAS)
+    select_sigma(x, mu, SIGMAS, block=len(x))
     assert len(calls) == 1                                          # one block, ten sigmas
     calls.clear()
     select_sigma(x, mu, SIGMAS, block=10)
