@@ -307,6 +307,33 @@ def test_sgd_step_records_the_norms_the_trainer_reads(rng):
         assert opt.param_sq[k] == pytest.approx(float((p.astype(np.float64) ** 2).sum()), rel=1e-5)
 
 
+def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng):
+    """Half the weights get zero gradients for 400 steps (dead units): their
+    velocities shrink by mu each step. SGD zeroes them below 1e-30 every 16 steps,
+    so none is ever subnormal, and every parameter ends bit-identical to the
+    textbook rule's (which lets them pass through the subnormals)."""
+    net = Sequential(Linear(40, 30, rng=0))                                   # float32
+    opt = optim.SGD(net, lr=0.1, momentum=0.5)
+    theta = {k: p.copy() for k, p in net.params.items()}
+    v = {k: np.zeros_like(p) for k, p in theta.items()}
+    tiny = np.finfo(np.float32).tiny
+    plain_subnormal = 0
+    for step in range(400):
+        for k, g in net.grads.items():
+            g[...] = rng.standard_normal(g.shape) if step == 0 else 0
+            if g.ndim == 2:
+                g[:, 15:] = rng.standard_normal((g.shape[0], 15)) * 1e-3   # live half
+        for k in theta:
+            optim.momentum_update(theta[k], v[k], net.grads[k], opt.lr, opt.momentum)
+            plain_subnormal += int(((v[k] != 0) & (np.abs(v[k]) < tiny)).sum())
+        opt.step()
+        for vel in opt.state["velocity"].values():
+            assert not ((vel != 0) & (np.abs(vel) < tiny)).any(), f"subnormal velocity at step {step}"
+    assert plain_subnormal > 0, "the textbook rule should have met subnormals here"
+    for k in theta:
+        np.testing.assert_array_equal(net.params[k], theta[k])
+
+
 def test_num_threads_follows_the_environment(monkeypatch):
     from minigan import backend
     for var in ("MINIGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
