@@ -44,18 +44,19 @@ def parse_args(argv=None):
 
 
 def _minigan_bytes(snapshot):
-    """(all bytes traced to minigan's code, of which the history rows in gan.py).
-
-    tracemalloc's own bookkeeping and this script's are left out.
-    """
+    """All bytes traced to minigan's code (tracemalloc's own bookkeeping and this
+    script's are left out)."""
     snapshot = snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__),
                                        tracemalloc.Filter(False, __file__)])
-    total = history = 0
-    for stat in snapshot.statistics("lineno"):
-        total += stat.size
-        if stat.traceback[0].filename.endswith(os.path.join("minigan", "gan.py")):
-            history += stat.size
-    return total, history
+    return sum(stat.size for stat in snapshot.statistics("lineno"))
+
+
+def _history_bytes(gan):
+    """Bytes of the trainer's history rows: each row dict and the number objects in it
+    (the keys are the same few strings for every row). Counted from the objects
+    themselves, wherever in minigan they were allocated."""
+    rows = sum(sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row.values()) for row in gan.history)
+    return sys.getsizeof(gan.history) + rows             # the list's own array of pointers, too
 
 
 def run_cpu(args):
@@ -68,7 +69,7 @@ def run_cpu(args):
     peaks = bench.np.zeros(args.iterations)     # allocated before tracing: not counted
     tracemalloc.start()
     gan.train(2)                       # allocations made under tracing from here on
-    base, base_hist = _minigan_bytes(tracemalloc.take_snapshot())
+    base, base_hist = _minigan_bytes(tracemalloc.take_snapshot()), _history_bytes(gan)
     t0 = time.perf_counter()
     print(f"{'iteration':>9} {'held MB':>9} {'growth MB':>10} {'history rows MB':>16} "
           f"{'peak in one iteration MB (max so far)':>38}")
@@ -79,12 +80,12 @@ def run_cpu(args):
         _, peak = tracemalloc.get_traced_memory()
         peaks[i - 1] = peak - before
         if i % args.every == 0 or i == args.iterations:
-            held, hist = _minigan_bytes(tracemalloc.take_snapshot())
+            held, hist = _minigan_bytes(tracemalloc.take_snapshot()), _history_bytes(gan)
             print(f"{i:>9} {held / MB:>9.3f} {(held - base) / MB:>10.3f} {(hist - base_hist) / MB:>16.3f} "
                   f"{peaks[:i].max() / MB:>38.2f}")
     end_snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    held, hist = _minigan_bytes(end_snapshot)
+    held, hist = _minigan_bytes(end_snapshot), _history_bytes(gan)
     growth, hist = held - base, hist - base_hist
     params = sum(p.nbytes for net in (gan.G, gan.D) for p in net.params.values())
     print(f"\nparameters (G and D): {params / MB:.2f} MB; grads the same; momentum buffers the same")

@@ -52,13 +52,13 @@ class TrainingDiverged(FloatingPointError):
 
 
 def _sum_of_squares(a):
-    """sum_i a_i^2 as one dot product (BLAS; no a * a temporary)."""
+    """sum_i a_i^2 as one dot product (BLAS; no a * a temporary), on a's device."""
     flat = a.reshape(-1)
-    return float(flat @ flat)
+    return flat @ flat
 
 
 def _grad_norm(model):
-    return math.sqrt(sum(_sum_of_squares(g) for g in model.grads.values()))
+    return math.sqrt(float(sum(_sum_of_squares(g) for g in model.grads.values())))
 
 
 def _step_grad_norm(opt):
@@ -229,13 +229,17 @@ class GAN:
             if not math.isfinite(row[q]):
                 raise TrainingDiverged(self.iteration, q, row[q])
         for who, net, opt in (("D", self.D, self.d_opt), ("G", self.G, self.g_opt)):
+            # fast path: a finite sum of squares (the optimizer's, taken in its update, else
+            # one dot product per parameter here) means every |p_i| < 2^64, so no p_i is NaN
+            # or infinite. One total, one host sync (CuPy); only if it is not finite is each
+            # parameter looked at, and its plain sum taken and reported.
             known = getattr(opt, "param_sq", None) or {}
+            sq = {name: known[name] if name in known else _sum_of_squares(p)
+                  for name, p in net.params.items()}
+            if math.isfinite(float(sum(sq.values()))):
+                continue
             for name, p in net.params.items():
-                # fast path: a finite sum of squares (the optimizer's, taken in its update,
-                # else one dot product here) means every |p_i| < 2^64, so p.sum() is finite
-                # too; only otherwise is the sum itself taken and reported
-                sq = known.get(name)
-                if math.isfinite(float(_sum_of_squares(p) if sq is None else sq)):
+                if math.isfinite(float(sq[name])):
                     continue
                 s = float(p.sum())
                 if not math.isfinite(s):
