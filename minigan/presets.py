@@ -68,16 +68,29 @@ def _spread_kinks(layer, low, high, rng):
 
 
 def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, description,
-             g_lr=None, lr_decay=1.0, d_kinks=None):
+             g_lr=None, lr_decay=1.0, d_kinks=None, optimizer="sgd", activation="relu"):
+    """Build a toy-data run: MLPs G and D, one optimizer each, Algorithm 1.
+
+    ``optimizer``: ``"sgd"`` (momentum SGD; option ``momentum``, default 0.5;
+    ``lr_decay`` divides the rate after every step) or ``"adam"`` (beta1 from
+    option ``beta1``, default 0.5 as in DCGAN; beta2 0.999).
+    """
     seed = _opt(opts, "seed", 0)
-    G = models.mlp(g_sizes, rng=seed)
-    D = models.mlp(d_sizes, rng=seed + 1000)
+    G = models.mlp(g_sizes, activation, rng=seed)
+    D = models.mlp(d_sizes, activation, rng=seed + 1000)
     if d_kinks is not None:
         _spread_kinks(D.layers[0], *d_kinks, rng=seed + 2000)
-    momentum = _opt(opts, "momentum", 0.5)
-    gan = GAN(G, D, data_dist, noise,
-              d_optimizer=optim.SGD(D, _opt(opts, "d_lr", lr), momentum, lr_decay=lr_decay),
-              g_optimizer=optim.SGD(G, _opt(opts, "g_lr", g_lr or lr), momentum, lr_decay=lr_decay),
+    d_rate, g_rate = _opt(opts, "d_lr", lr), _opt(opts, "g_lr", g_lr or lr)
+    if optimizer == "sgd":
+        momentum = _opt(opts, "momentum", 0.5)
+        d_opt = optim.SGD(D, d_rate, momentum, lr_decay=lr_decay)
+        g_opt = optim.SGD(G, g_rate, momentum, lr_decay=lr_decay)
+    elif optimizer == "adam":
+        beta1 = _opt(opts, "beta1", 0.5)
+        d_opt, g_opt = optim.Adam(D, d_rate, beta1), optim.Adam(G, g_rate, beta1)
+    else:
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    gan = GAN(G, D, data_dist, noise, d_optimizer=d_opt, g_optimizer=g_opt,
               k=_opt(opts, "k", 1), m=_opt(opts, "m", m),
               g_loss=_opt(opts, "g_loss", "nonsaturating"),
               order=_opt(opts, "order", "sequential"), seed=seed)
@@ -105,17 +118,48 @@ def toy1d(opts):
 
 @preset("ring8")
 def ring8(opts):
-    """Eight Gaussians on the unit circle, sigma 0.01."""
+    """Eight Gaussians on the unit circle, sigma 0.01; z ~ N(0, I_2).
+
+    G 2-128-128-2 and D 2-128-128-1, ReLU; Adam (lr 1e-3, beta1 0.5, beta2
+    0.999) for both players, m = 256, 10,000 iterations of Algorithm 1 (k = 1,
+    non-saturating G loss). No anti-collapse technique: this is the plain GAN
+    the later lessons compare against. Chosen from a sweep over Adam's lr
+    (2e-4, 5e-4, 1e-3), m (256, 512), 2 or 3 hidden layers, ReLU vs LeakyReLU
+    and momentum SGD. Measured (2,500 samples, PacGAN's protocol; seconds of
+    training on one CPU thread of a shared 2-core machine), seeds 0 / 1 / 2:
+    8/8 modes, 96.2 / 95.3 / 95.5% high quality, 29 / 32 / 30 s. ``minigan
+    train ring8`` (seed 0, its own 2,500 samples): 8 of 8, 96.7%, 32 s.
+    The old setting (momentum SGD 0.5, lr 0.02, m 128, 5,000 iterations) gave
+    1 / 2 / 4 modes with 1.5 / 0.5 / 0.8% high quality: almost no sample
+    within 3 sigma = 0.03 of a mode.
+    """
     return _toy_run(opts, data.ring8(), data.gaussian_noise(2), [2, 128, 128, 2], [2, 128, 128, 1],
-                    lr=0.02, iterations=5000, m=128,
+                    optimizer="adam", lr=1e-3, iterations=10000, m=256,
                     description="ring of 8 Gaussians, radius 1, sigma 0.01")
 
 
 @preset("grid25")
 def grid25(opts):
-    """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05."""
-    return _toy_run(opts, data.grid25(), data.gaussian_noise(2), [2, 256, 256, 2], [2, 256, 256, 1],
-                    lr=0.02, iterations=5000, m=128,
+    """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05; z ~ N(0, I_2).
+
+    G 2-128-128-128-2 and D 2-128-128-128-1, ReLU; Adam (lr 5e-4, beta1 0.5,
+    beta2 0.999) for both players, m = 256, 10,000 iterations of Algorithm 1
+    (k = 1, non-saturating G loss), no anti-collapse technique. Chosen from a
+    sweep over Adam's lr (2e-4, 5e-4, 1e-3), widths 128 and 256, 2 or 3
+    hidden layers, m (128, 256, 512) and ReLU vs LeakyReLU: two hidden layers
+    left many samples between the modes (seed 0: at most 63% high quality),
+    a third layer put them on the modes. Measured (2,500 samples; seconds of
+    training on one CPU thread of a shared 2-core machine), seeds 0 / 1 / 2:
+    13 / 15 / 15 of 25 modes, 85.6 / 85.4 / 75.1% high quality, 48 / 52 / 50 s
+    (lr 1e-3: 13 / 9 / 13 modes, 81 / 77 / 74%). ``minigan train grid25``
+    (seed 0, its own 2,500 samples): 12 of 25, 83.7%, 51 s. A plain GAN
+    drops modes here; PacGAN reports 17.3 +- 0.8 modes, 94.8% for its (larger) plain GAN.
+    The old setting (2-256-256, momentum SGD 0.5, lr 0.02, m 128, 5,000
+    iterations) gave 16 / 16 / 20 modes but only 2.0 / 1.8 / 2.2% high
+    quality: samples spread near many modes, within 3 sigma of almost none.
+    """
+    return _toy_run(opts, data.grid25(), data.gaussian_noise(2), [2, 128, 128, 128, 2],
+                    [2, 128, 128, 128, 1], optimizer="adam", lr=5e-4, iterations=10000, m=256,
                     description="5x5 grid of 25 Gaussians, spacing 2, sigma 0.05")
 
 
