@@ -236,8 +236,9 @@ def momentum_update_many(params, lr, mu, *, chunk=_CHUNK, threads=None, flush_be
     would stream g and theta once more each. Here each chunk of 64k numbers
     (256 kB in float32) of g, v and theta is read once and every operation,
     the two sums of squares included, runs on it while it is in the cache.
-    The chunks are shared among ``threads`` threads (``backend.num_threads()``
-    by default; NumPy releases the GIL inside each operation). The same
+    The chunks are shared among ``threads`` threads (by default
+    ``backend.num_threads()``: ``MINIGAN_NUM_THREADS``, else 1; NumPy releases
+    the GIL inside each operation). The same
     operations in the same order as ``momentum_update``: the same bits.
 
     ``flush_below`` (SGD passes 1e-30 every ``SGD.FLUSH_EVERY`` steps) first sets
