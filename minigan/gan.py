@@ -34,6 +34,7 @@ import math
 
 from . import backend, losses
 from .layers import backward_params_only, no_grad
+from .optim import _sum_of_squares
 
 __all__ = ["GAN", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
 
@@ -49,12 +50,6 @@ class TrainingDiverged(FloatingPointError):
         self.iteration, self.quantity, self.value = iteration, quantity, value
         super().__init__(f"training stopped at iteration {iteration}: {quantity} is {value} "
                          "(non-finite); the last good checkpoint, if any, is kept")
-
-
-def _sum_of_squares(a):
-    """sum_i a_i^2 as one dot product (BLAS; no a * a temporary), on a's device."""
-    flat = a.reshape(-1)
-    return flat @ flat
 
 
 def _grad_norm(model):

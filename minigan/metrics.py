@@ -18,7 +18,8 @@ How it is computed here:
 * Squared distances by the GEMM identity |x - mu|^2 = |x|^2 + |mu|^2 - 2 x.mu,
   a block of rows of x at a time so that memory stays bounded (one GEMM result
   of ``block`` x m per worker thread, and two small float64 buffers of a few
-  rows that stay in the CPU cache), never the (n, m, d) difference tensor. Within one row |x|^2 is a constant that the shift of the log-sum-exp
+  rows that stay in the CPU cache), never the (n, m, d) difference tensor.
+  Within one row |x|^2 is a constant that the shift of the log-sum-exp
   cancels, so it only enters the largest term.
 * For each block the distances are computed ONCE and every sigma is scored from
   them (sigma selection costs one GEMM, not ten).
@@ -147,14 +148,14 @@ def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     xx, mm = _sq_norms(x), _sq_norms(mu)
     mu_m2 = mu * mu.dtype.type(-2.0)
     rows = min(_block_rows(m, block), n)
+    threads = max(1, int(threads or _default_threads()))
     if block is None:      # a few blocks per worker, so that no worker waits on a last big one
-        workers = max(1, int(threads or _default_threads()))
-        rows = max(1, min(rows, -(-n // (4 * workers)), 1024))
+        rows = max(1, min(rows, -(-n // (4 * threads)), 1024))
     inv2s2 = 1.0 / (2.0 * sigmas ** 2)                           # 1 / (2 sigma^2)
     log_norm = d * np.log(sigmas * math.sqrt(2.0 * math.pi))     # d log(sigma sqrt(2 pi))
     out = np.empty((n, sigmas.size), np.float64)
     starts = list(range(0, n, rows))
-    threads = max(1, min(int(threads or _default_threads()), len(starts)))
+    threads = min(threads, len(starts))
     # each worker thread owns one pair of small float64 buffers; NumPy's
     # element-wise loops and the BLAS call release the GIL, so blocks overlap
     pool = queue.SimpleQueue()

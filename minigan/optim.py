@@ -112,8 +112,8 @@ class SGD(Optimizer):
     velocities below ``FLUSH_BELOW`` (1e-30) in magnitude are set to zero
     before the update: such a v moves no parameter larger than about 1e-22 by
     a single float32 step, and, with mu >= 0.5 (the paper's 0.5 to 0.7), it
-    shrinks by at most 2x per step and is caught before it can turn subnormal. CuPy keeps the plain rule (GPUs
-    handle subnormals at full speed).
+    shrinks by at most 2x per step and is caught before it can turn subnormal.
+    CuPy keeps the plain rule (GPUs handle subnormals at full speed).
     """
 
     slots = ("velocity",)
