@@ -137,6 +137,9 @@ def main(argv=None):
                    help="generator samples for intermediate evaluations (the last always uses 10,000)")
     p.add_argument("--ckpt-every", type=int, default=5, help="epochs between full checkpoints (last.npz)")
     p.add_argument("--out", default=None, help="output folder")
+    p.add_argument("--sampling", choices=("epochs", "random"),
+                   help="real minibatches: a permutation per epoch (the preset's default, as the released "
+                        "run) or i.i.d. with replacement; a resumed run keeps the one it was started with")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--no-figures", action="store_true")
     args = p.parse_args(argv)
@@ -148,9 +151,18 @@ def main(argv=None):
         name += "".join(f"-{k}{v}" for k, v in (("k", args.k), ("dlr", args.d_lr), ("glr", args.g_lr),
                                                  ("", args.g_loss)) if v)
     out = Path(args.out or ROOT / "benchmarks" / "runs" / name)
+    if not args.resume and (out / "results.jsonl").exists() and (out / "results.jsonl").stat().st_size:
+        p.error(f"{out} already holds a run's results; pass --resume to continue it or --out for a new folder")
     out.mkdir(parents=True, exist_ok=True)
+    if args.resume and (out / "last.npz").exists() and args.sampling is None:
+        # the checkpoint holds the data sampler's state exactly when the run sampled by epochs
+        # (runs started before the preset's `sampling` option drew i.i.d. minibatches)
+        had_state = "data" in checkpoint.read(out / "last.npz").meta.get("samplers", {})
+        args.sampling = "epochs" if had_state else "random"
+    elif args.sampling is None:
+        args.sampling = "epochs"
     options = {"data_dir": str(args.data_dir), "order": args.order, "seed": args.seed, "k": args.k,
-               "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss}
+               "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss, "sampling": args.sampling}
     options = {k: v for k, v in options.items() if v is not None}
     run = presets.build("mnist-paper", **options)
     gan = run.gan

@@ -152,7 +152,9 @@ def _json_array(obj):
 def _samplers(gan):
     for who in ("data", "noise"):
         s = getattr(gan, f"{who}_sampler")
-        if callable(getattr(s, "state_dict", None)) and callable(getattr(s, "load_state_dict", None)):
+        # a sampler whose state_dict() is empty (MNISTSampler's i.i.d. order) has nothing to save
+        if (callable(getattr(s, "state_dict", None)) and callable(getattr(s, "load_state_dict", None))
+                and len(s.state_dict())):
             yield who, s
 
 
@@ -383,10 +385,18 @@ def load(source, gan, *, strict=True):
     except ValueError as exc:
         raise CheckpointError(f"checkpoint {ckpt.path}: unreadable generator state ({exc})") from None
     sampler_states = {}
+    stateful = {who for who, _ in _samplers(gan)}
+    for who in ckpt.meta.get("samplers", {}):
+        if who not in stateful:
+            raise CheckpointError(f"checkpoint {ckpt.path} holds the state of a {who} sampler, but this run's "
+                                  f"{who} sampler {getattr(gan, who + '_sampler')!r} keeps none: rebuild it as "
+                                  "the run had it (e.g. MNISTSampler(order='epochs'))")
     for who, s in _samplers(gan):
         keys = ckpt.meta.get("samplers", {}).get(who)
         if keys is None:
-            raise CheckpointError(f"checkpoint {ckpt.path} has no state for the {who} sampler")
+            raise CheckpointError(f"checkpoint {ckpt.path} has no state for the {who} sampler {s!r}: it was "
+                                  "written by a run whose sampler kept none; rebuild that sampler as the run had "
+                                  "it (mnist-paper checkpoints from before 2026-11-23: sampling='random')")
         sampler_states[who] = {k: ckpt.arrays[f"sampler/{who}/{k}"] for k in keys}
     history = ckpt.history()
 

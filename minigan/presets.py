@@ -174,9 +174,13 @@ def mnist_paper(opts):
     SGD lr 0.1 both, divided by 1.000004 per minibatch (floor 1e-6), momentum
     0.5 -> 0.7 over epochs 1..250 (500 minibatches of 100 per epoch), k = 1.
     Default order "simultaneous" (the released code); "sequential" is Algorithm 1.
+    Minibatches of real images: sampling "epochs" (default: a new random
+    permutation of the 50,000 images per epoch, as pylearn2's
+    shuffled_sequential iteration fed the released run) or "random" (i.i.d.
+    with replacement; runs made before this option existed used it).
     Options: data_dir (MNIST folder, else MINIGAN_DATA / the cache / download),
     kind ("mnist" or "fashion-mnist"), seed, order, g_loss, k, m, d_lr, g_lr,
-    momentum, iterations (default 250 epochs = 125,000).
+    momentum, sampling, iterations (default 250 epochs = 125,000).
     """
     seed = _opt(opts, "seed", 0)
     kind = _opt(opts, "kind", "mnist")
@@ -192,7 +196,7 @@ def mnist_paper(opts):
         return optim.SGD(net, lr, mu, lr_decay=1.000004, lr_min=1e-6, final_momentum=0.7,
                          momentum_start=1, momentum_saturate=250, steps_per_epoch=steps)
 
-    data_sampler = data.MNISTSampler(images)
+    data_sampler = data.MNISTSampler(images, order=_opt(opts, "sampling", "epochs"))
     noise = data.uniform_noise(100, -math.sqrt(3), math.sqrt(3))
     gan = GAN(G, D, data_sampler, noise,
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),

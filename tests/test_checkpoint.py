@@ -306,3 +306,40 @@ def test_cupy_checkpoint_roundtrip(tmp_path):
         assert all("re-seeded" in n for n in ck.notes)
     finally:
         backend.use("numpy")
+
+
+# ---------------------------------------------------------------------- a data sampler with state
+def epoch_gan(order="epochs"):
+    G = models.mlp([2, 8, 2], rng=0)
+    D = models.mlp([2, 8, 1], rng=1)
+    rows = np.random.default_rng(4).normal(size=(30, 2)).astype(np.float32)
+    return GAN(G, D, data.MNISTSampler(rows, order=order), data.uniform_noise(2),
+               d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5), m=8, seed=3)
+
+
+def test_resume_mid_epoch_with_a_permutation_sampler_is_exact(tmp_path):
+    whole = epoch_gan()
+    whole.train(11)                  # 30 rows, m = 8: 3 minibatches a pass, so 11 spans 4 passes
+    half = epoch_gan()
+    half.train(5)                    # stop inside the second pass
+    path = checkpoint.save(tmp_path / "e.npz", half)
+    assert checkpoint.read(path).meta["samplers"] == {"data": ["perm", "pos"]}
+    resumed = epoch_gan()
+    checkpoint.load(path, resumed)
+    resumed.train(6)
+    assert all(np.array_equal(v, params(resumed)[k]) for k, v in params(whole).items())
+    assert resumed.history == whole.history
+
+
+def test_checkpoint_without_sampler_state_names_the_sampler(tmp_path):
+    old = epoch_gan("random")        # i.i.d. order: nothing to save
+    old.train(2)
+    path = checkpoint.save(tmp_path / "r.npz", old)
+    assert "data" not in checkpoint.read(path).meta["samplers"]
+    checkpoint.load(path, epoch_gan("random"))
+    newer = checkpoint.save(tmp_path / "e.npz", epoch_gan("epochs"))
+    with pytest.raises(CheckpointError, match=r"holds the state of a data sampler.*order='random'\) keeps none"):
+        checkpoint.load(newer, epoch_gan("random"))
+    with pytest.raises(CheckpointError, match=r"no state for the data sampler MNISTSampler\(30 x 2.*"
+                                              r"order='epochs'\).*sampling='random'"):
+        checkpoint.load(path, epoch_gan("epochs"))

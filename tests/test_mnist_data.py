@@ -406,6 +406,58 @@ def test_sampler_draws_rows_iid_uniform():
 def test_sampler_rejects_bad_input():
     with pytest.raises(ValueError, match=r"\(N, d\)"):
         MNISTSampler(np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError, match=r"MNISTSampler: order must be one of.*'shuffled'"):
+        MNISTSampler(np.zeros((3, 2)), order="shuffled")
+    with pytest.raises(ValueError, match=r"minibatch of 4 rows needs at least 4 images.*has 3"):
+        MNISTSampler(np.zeros((3, 2)), order="epochs")(4, backend.default_rng(0))
+
+
+def rows_of(batch):
+    return backend.to_host(batch)[:, 0].astype(int) // 3
+
+
+def test_sampler_epochs_serves_every_row_once_per_epoch():
+    images = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    s = MNISTSampler(images, order="epochs")
+    rng = backend.default_rng(3)
+    epochs = [np.concatenate([rows_of(s(10, rng)) for _ in range(5)]) for _ in range(3)]
+    for e in epochs:
+        np.testing.assert_array_equal(np.sort(e), np.arange(50))     # each row exactly once
+    assert not np.array_equal(epochs[0], epochs[1])                    # a new permutation each epoch
+    # the permutations are rng.permutation(50), one per epoch, from the trainer's generator
+    ref = backend.default_rng(3)
+    for e in epochs:
+        np.testing.assert_array_equal(e, backend.to_host(ref.permutation(50)))
+    np.testing.assert_array_equal(backend.to_host(s(10, backend.default_rng(0)))[:, 0] // 3,
+                                  rows_of(images[backend.to_host(backend.default_rng(0).permutation(50))[:10]]))
+
+
+def test_sampler_epochs_skips_a_short_remainder_and_never_repeats_within_a_batch():
+    s = MNISTSampler(np.arange(7 * 3, dtype=np.float32).reshape(7, 3), order="epochs")
+    rng = backend.default_rng(5)
+    for _ in range(20):
+        rows = rows_of(s(3, rng))               # 7 = 3 + 3 + 1 left over: the third call starts a pass
+        assert len(set(rows.tolist())) == 3
+
+
+def test_sampler_state_resumes_exactly_and_random_order_has_none():
+    images = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
+    a = MNISTSampler(images, order="epochs")
+    assert MNISTSampler(images).state_dict() == {}
+    assert a.state_dict()["perm"].size == 0 and int(a.state_dict()["pos"]) == 0
+    rng = backend.default_rng(9)
+    for _ in range(3):
+        a(8, rng)                               # mid-epoch: 24 of 40 rows served
+    state = {k: v.copy() for k, v in a.state_dict().items()}
+    assert int(state["pos"]) == 24
+    b = MNISTSampler(images, order="epochs")
+    b.load_state_dict(state)
+    rng_b = backend.default_rng(0)
+    rng_b.bit_generator.state = rng.bit_generator.state
+    for _ in range(7):                          # across the epoch boundary
+        np.testing.assert_array_equal(backend.to_host(a(8, rng)), backend.to_host(b(8, rng_b)))
+    with pytest.raises(ValueError, match=r"permutation of 40 rows at position 24 does not fit .* 30 rows"):
+        MNISTSampler(images[:30], order="epochs").load_state_dict(state)
 
 
 # ---------------------------------------------------------------------- the real files

@@ -439,19 +439,39 @@ def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
 
 # ---------------------------------------------------------------------- the sampler
 class MNISTSampler:
-    """p_data for the GAN: ``sampler(m, rng)`` -> m rows drawn uniformly with replacement.
+    """p_data for the GAN: ``sampler(m, rng)`` -> a minibatch of m rows.
 
-    The images are copied to the active backend's device once, at construction;
-    each call draws i.i.d. indices from ``rng`` (the trainer's backend Generator)
-    and gathers those rows on the device. Works for any (N, d) array, not only MNIST.
+    Two orders, both drawn from ``rng`` (the trainer's backend Generator):
+
+    ``order="random"`` (default)
+        i.i.d. indices, uniform with replacement: each minibatch is m
+        independent draws from the empirical p_data, as Algorithm 1 reads.
+    ``order="epochs"``
+        passes over a fresh random permutation of the rows, m consecutive rows
+        of it per minibatch: every row once per epoch, as pylearn2's
+        ``shuffled_sequential`` iteration fed the paper's released run. A pass
+        whose remaining rows are fewer than m starts the next permutation (the
+        few rows left over are skipped for that epoch, never repeated within a
+        batch). The permutation and the position are the sampler's state,
+        saved in checkpoints (``state_dict`` / ``load_state_dict``).
+
+    The images are copied to the active backend's device once, at
+    construction. Works for any (N, d) array, not only MNIST.
     """
 
-    def __init__(self, images, dtype=None):
+    ORDERS = ("random", "epochs")
+
+    def __init__(self, images, dtype=None, *, order="random"):
         images = np.asarray(backend.to_host(images))
         if images.ndim != 2 or images.shape[0] < 1:
             raise ValueError(f"MNISTSampler needs a non-empty (N, d) array, got shape {images.shape}")
+        if order not in self.ORDERS:
+            raise ValueError(f"MNISTSampler: order must be one of {self.ORDERS}, got {order!r}")
+        self.order = order
         self.dtype = np.dtype(dtype or backend.DEFAULT_DTYPE)
         self.images = backend.to_device(images, dtype=self.dtype)
+        self._perm = None        # "epochs": this pass's permutation (host int64), None before the first
+        self._pos = 0            # "epochs": rows of _perm already served
 
     def __len__(self):
         return int(self.images.shape[0])
@@ -461,8 +481,34 @@ class MNISTSampler:
         return int(self.images.shape[1])
 
     def __call__(self, m, rng):
-        idx = rng.integers(0, len(self), size=int(m))
-        return self.images[idx]
+        m = int(m)
+        if self.order == "random":
+            return self.images[rng.integers(0, len(self), size=m)]
+        if m > len(self):
+            raise ValueError(f"MNISTSampler(order='epochs'): a minibatch of {m} rows needs at least {m} "
+                             f"images, this sampler has {len(self)}")
+        if self._perm is None or self._pos + m > len(self._perm):
+            self._perm = np.asarray(backend.to_host(rng.permutation(len(self))), dtype=np.int64)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + m]
+        self._pos += m
+        return self.images[backend.to_device(idx)]
+
+    def state_dict(self):
+        """``{"perm", "pos"}`` for ``order="epochs"`` (empty perm before the first pass); ``{}`` for the
+        stateless ``order="random"``."""
+        if self.order == "random":
+            return {}
+        perm = self._perm if self._perm is not None else np.zeros(0, dtype=np.int64)
+        return {"perm": perm.copy(), "pos": np.asarray(self._pos, dtype=np.int64)}
+
+    def load_state_dict(self, state):
+        perm = np.asarray(backend.to_host(state["perm"]), dtype=np.int64).reshape(-1)
+        pos = int(np.asarray(backend.to_host(state["pos"])))
+        if perm.size and (perm.size != len(self) or not 0 <= pos <= perm.size):
+            raise ValueError(f"MNISTSampler.load_state_dict: a permutation of {perm.size} rows at position "
+                             f"{pos} does not fit a sampler of {len(self)} rows")
+        self._perm, self._pos = (perm if perm.size else None), pos
 
     def __repr__(self):
-        return f"MNISTSampler({len(self)} x {self.dim}, {self.dtype.name})"
+        return f"MNISTSampler({len(self)} x {self.dim}, {self.dtype.name}, order={self.order!r})"
