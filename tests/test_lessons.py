@@ -90,6 +90,10 @@ def _key_numbers_08(out):
     assert all(0.1 - 1e-9 <= float(sig) <= 1.0 + 1e-9 for _, _, sig in rows), out   # the paper's grid
     m = re.search(r"fixed, unvalidated sigma = 0.01: mean test log-likelihood (-[\d,]+) nats", out)
     assert m and float(m.group(1).replace(",", "")) < -10000, out
+    dimmed = re.findall(rf"x (0\.95|0\.90): \s*{NUM} \+- {NUM} nats \(([-+]\d+\.\d) against x 1\)", out)
+    assert len(dimmed) == 4, out
+    real = re.findall(r"real training images\s+x 0\.9[05]: .*\(([-+]\d+\.\d) against x 1\)", out)
+    assert len(real) == 2 and all(float(d) > 0 for d in real), out      # dimmer real images score higher
 
 
 def _key_numbers_06(out):
