@@ -432,6 +432,20 @@ def test_sampler_epochs_serves_every_row_once_per_epoch():
                                   rows_of(images[backend.to_host(backend.default_rng(0).permutation(50))[:10]]))
 
 
+def test_sampler_epochs_without_a_permutation_method_ranks_uniform_draws():
+    class NoPermutation:                        # like CuPy's Generator: random() but no permutation()
+        def __init__(self, seed):
+            self.g = np.random.default_rng(seed)
+
+        def random(self, n):
+            return self.g.random(n)
+
+    s = MNISTSampler(np.arange(20 * 3, dtype=np.float32).reshape(20, 3), order="epochs")
+    rng = NoPermutation(1)
+    got = np.concatenate([rows_of(s(5, rng)) for _ in range(4)])
+    np.testing.assert_array_equal(got, np.argsort(np.random.default_rng(1).random(20), kind="stable"))
+
+
 def test_sampler_epochs_skips_a_short_remainder_and_never_repeats_within_a_batch():
     s = MNISTSampler(np.arange(7 * 3, dtype=np.float32).reshape(7, 3), order="epochs")
     rng = backend.default_rng(5)

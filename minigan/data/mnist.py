@@ -438,6 +438,17 @@ def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
 
 
 # ---------------------------------------------------------------------- the sampler
+def _permutation(rng, n):
+    """A uniformly random permutation of range(n) on the host, drawn from ``rng``.
+
+    ``rng.permutation`` where the generator has it (NumPy's); else the ranks of
+    n uniform draws (CuPy's Generator has no ``permutation``), equally uniform.
+    """
+    if callable(getattr(rng, "permutation", None)):
+        return np.asarray(backend.to_host(rng.permutation(n)), dtype=np.int64)
+    return np.argsort(backend.to_host(rng.random(n)), kind="stable").astype(np.int64)
+
+
 class MNISTSampler:
     """p_data for the GAN: ``sampler(m, rng)`` -> a minibatch of m rows.
 
@@ -488,7 +499,7 @@ class MNISTSampler:
             raise ValueError(f"MNISTSampler(order='epochs'): a minibatch of {m} rows needs at least {m} "
                              f"images, this sampler has {len(self)}")
         if self._perm is None or self._pos + m > len(self._perm):
-            self._perm = np.asarray(backend.to_host(rng.permutation(len(self))), dtype=np.int64)
+            self._perm = _permutation(rng, len(self))
             self._pos = 0
         idx = self._perm[self._pos:self._pos + m]
         self._pos += m
