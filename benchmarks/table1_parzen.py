@@ -154,11 +154,11 @@ def main(argv=None):
     if not args.resume and (out / "results.jsonl").exists() and (out / "results.jsonl").stat().st_size:
         p.error(f"{out} already holds a run's results; pass --resume to continue it or --out for a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    if args.resume and (out / "last.npz").exists() and args.sampling is None:
+    resume_from = checkpoint.read(out / "last.npz") if args.resume and (out / "last.npz").exists() else None
+    if resume_from is not None and args.sampling is None:
         # the checkpoint holds the data sampler's state exactly when the run sampled by epochs
         # (runs started before the preset's `sampling` option drew i.i.d. minibatches)
-        had_state = "data" in checkpoint.read(out / "last.npz").meta.get("samplers", {})
-        args.sampling = "epochs" if had_state else "random"
+        args.sampling = "epochs" if "data" in resume_from.meta.get("samplers", {}) else "random"
     elif args.sampling is None:
         args.sampling = "epochs"
     options = {"data_dir": str(args.data_dir), "order": args.order, "seed": args.seed, "k": args.k,
@@ -173,8 +173,8 @@ def main(argv=None):
     results_path = out / "results.jsonl"
     rows = []
     wall0 = 0.0
-    if args.resume and (out / "last.npz").exists():
-        ck = checkpoint.load(out / "last.npz", gan)
+    if resume_from is not None:
+        ck = checkpoint.load(resume_from, gan)
         wall0 = float(ck.meta.get("extra", {}).get("wall_s", 0.0))
         if results_path.exists():
             rows = [json.loads(ln) for ln in results_path.read_text().splitlines() if ln.strip()]

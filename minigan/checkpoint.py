@@ -150,12 +150,19 @@ def _json_array(obj):
 
 
 def _samplers(gan):
+    """``{who: (sampler, its state_dict())}`` for the data and noise samplers that keep state.
+
+    A sampler without ``state_dict`` / ``load_state_dict``, or whose state is
+    empty (MNISTSampler's i.i.d. order), has nothing to save.
+    """
+    found = {}
     for who in ("data", "noise"):
         s = getattr(gan, f"{who}_sampler")
-        # a sampler whose state_dict() is empty (MNISTSampler's i.i.d. order) has nothing to save
-        if (callable(getattr(s, "state_dict", None)) and callable(getattr(s, "load_state_dict", None))
-                and len(s.state_dict())):
-            yield who, s
+        if callable(getattr(s, "state_dict", None)) and callable(getattr(s, "load_state_dict", None)):
+            state = dict(s.state_dict())
+            if state:
+                found[who] = (s, state)
+    return found
 
 
 def atomic_write(path, write, mode="wb"):
@@ -216,8 +223,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         rng[key] = state is not None
         arrays[f"rng/{key}"] = _json_array(state)
     samplers = {}
-    for who, s in _samplers(gan):
-        state = dict(s.state_dict())
+    for who, (_, state) in _samplers(gan).items():
         samplers[who] = sorted(state)
         for key, value in state.items():
             arrays[f"sampler/{who}/{key}"] = backend.to_host(value) if hasattr(value, "shape") else np.asarray(value)
@@ -385,13 +391,13 @@ def load(source, gan, *, strict=True):
     except ValueError as exc:
         raise CheckpointError(f"checkpoint {ckpt.path}: unreadable generator state ({exc})") from None
     sampler_states = {}
-    stateful = {who for who, _ in _samplers(gan)}
+    stateful = _samplers(gan)
     for who in ckpt.meta.get("samplers", {}):
         if who not in stateful:
             raise CheckpointError(f"checkpoint {ckpt.path} holds the state of a {who} sampler, but this run's "
                                   f"{who} sampler {getattr(gan, who + '_sampler')!r} keeps none: rebuild it as "
                                   "the run had it (e.g. MNISTSampler(order='epochs'))")
-    for who, s in _samplers(gan):
+    for who, (s, _) in stateful.items():
         keys = ckpt.meta.get("samplers", {}).get(who)
         if keys is None:
             raise CheckpointError(f"checkpoint {ckpt.path} has no state for the {who} sampler {s!r}: it was "
@@ -420,7 +426,7 @@ def load(source, gan, *, strict=True):
                    else f"{state.get('bit_generator')} state cannot go into a {backend.name()} generator")
             ckpt.notes.append(f"random generator {key!r} re-seeded from (seed, iteration): its state "
                               f"was {why}; the run continues reproducibly but not bit-identically")
-    for who, s in _samplers(gan):
+    for who, (s, _) in stateful.items():
         s.load_state_dict(sampler_states[who])
     for net in (gan.G, gan.D):
         net.clear_cache()
