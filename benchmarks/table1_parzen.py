@@ -140,6 +140,10 @@ def main(argv=None):
     p.add_argument("--sampling", choices=("epochs", "random"),
                    help="real minibatches: a permutation per epoch (the preset's default, as the released "
                         "run) or i.i.d. with replacement; a resumed run keeps the one it was started with")
+    p.add_argument("--noise", choices=("uniform", "gaussian"),
+                   help="noise prior: U(-sqrt 3, sqrt 3)^100 (the preset's default) or N(0, I)^100 (the "
+                        "released Generator's default, which one version of mnist.yaml left in force); "
+                        "a resumed run keeps its own")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--no-figures", action="store_true")
     args = p.parse_args(argv)
@@ -147,22 +151,27 @@ def main(argv=None):
         p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
 
     name = f"table1-{args.order}-s{args.seed}"
-    if args.k or args.d_lr or args.g_lr or args.g_loss:
+    if args.k or args.d_lr or args.g_lr or args.g_loss or args.noise == "gaussian":
         name += "".join(f"-{k}{v}" for k, v in (("k", args.k), ("dlr", args.d_lr), ("glr", args.g_lr),
-                                                 ("", args.g_loss)) if v)
+                                                 ("", args.g_loss),
+                                                 ("", "gaussian" if args.noise == "gaussian" else None)) if v)
     out = Path(args.out or ROOT / "benchmarks" / "runs" / name)
     if not args.resume and (out / "results.jsonl").exists() and (out / "results.jsonl").stat().st_size:
         p.error(f"{out} already holds a run's results; pass --resume to continue it or --out for a new folder")
     out.mkdir(parents=True, exist_ok=True)
     resume_from = checkpoint.read(out / "last.npz") if args.resume and (out / "last.npz").exists() else None
-    if resume_from is not None and args.sampling is None:
-        # the checkpoint holds the data sampler's state exactly when the run sampled by epochs
-        # (runs started before the preset's `sampling` option drew i.i.d. minibatches)
-        args.sampling = "epochs" if "data" in resume_from.meta.get("samplers", {}) else "random"
-    elif args.sampling is None:
-        args.sampling = "epochs"
+    # a resumed run keeps the sampling and noise prior it was started with (run_options infers
+    # `sampling` for runs from before that option: they drew i.i.d. minibatches)
+    saved = checkpoint.run_options(resume_from) if resume_from is not None else {}
+    for key, default in (("sampling", "epochs"), ("noise", "uniform")):
+        had = saved.get(key, default) if resume_from is not None else default
+        if getattr(args, key) is None:
+            setattr(args, key, had)
+        elif resume_from is not None and getattr(args, key) != had:
+            p.error(f"--{key} {getattr(args, key)}: the run in {out} was started with {key} {had!r}")
     options = {"data_dir": str(args.data_dir), "order": args.order, "seed": args.seed, "k": args.k,
-               "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss, "sampling": args.sampling}
+               "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss, "sampling": args.sampling,
+               "noise": args.noise}
     options = {k: v for k, v in options.items() if v is not None}
     run = presets.build("mnist-paper", **options)
     gan = run.gan

@@ -56,7 +56,7 @@ from . import __version__, backend
 from .gan import HISTORY_FIELDS
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
-           "architecture", "atomic_write", "restore_run"]
+           "architecture", "atomic_write", "restore_run", "run_options"]
 
 FORMAT = "minigan-checkpoint"
 VERSION = 1
@@ -233,6 +233,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
     meta = {
         "iteration": int(gan.iteration),
         "config": gan.config,
+        "noise_prior": repr(gan.noise_sampler),
         "preset": preset,
         "options": dict(options or {}),
         "architecture": {"G": architecture(gan.G), "D": architecture(gan.D)},
@@ -367,7 +368,8 @@ def load(source, gan, *, strict=True):
 
     Checks first, then changes: the architecture must match parameter by
     parameter, and with ``strict`` the run's settings (order, G loss, k, m,
-    D loss scale, real label) must match too. Returns the ``Checkpoint``,
+    D loss scale, real label, and the noise prior where the checkpoint names
+    it) must match too. Returns the ``Checkpoint``,
     whose ``notes`` list anything not restored exactly (CuPy generators).
     """
     ckpt = source if isinstance(source, Checkpoint) else read(source)
@@ -379,6 +381,10 @@ def load(source, gan, *, strict=True):
             if key in saved and saved[key] != mine[key]:
                 raise CheckpointError(f"checkpoint {ckpt.path} was trained with {key}={saved[key]!r}, "
                                       f"this run has {key}={mine[key]!r}")
+        prior = ckpt.meta.get("noise_prior")       # not stored before 2026-11-23
+        if prior is not None and prior != repr(gan.noise_sampler):
+            raise CheckpointError(f"checkpoint {ckpt.path} was trained with the noise prior {prior}, "
+                                  f"this run has {gan.noise_sampler!r}")
     opt_states = {who: _optimizer_state(ckpt, who, opt)
                   for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt))}
     wanted = list(_generators(gan))
@@ -435,6 +441,23 @@ def load(source, gan, *, strict=True):
     return ckpt
 
 
+def run_options(ckpt):
+    """The preset options of the run that wrote ``ckpt``: those stored, plus those it implies.
+
+    A checkpoint written before a preset gained an option does not name it,
+    though the run's behaviour may show in the checkpoint. mnist-paper
+    checkpoints from before 2026-11-23 (and any written by ``minigan train``,
+    which stores only the options given) lack ``sampling``; the data sampler
+    keeps state exactly when it served minibatches by epochs, so
+    ``sampling`` is "epochs" when the checkpoint holds that state and "random"
+    (i.i.d., the only way before) when it does not.
+    """
+    options = ckpt.options
+    if ckpt.preset == "mnist-paper" and "sampling" not in options:
+        options["sampling"] = "epochs" if "data" in ckpt.meta.get("samplers", {}) else "random"
+    return options
+
+
 def restore_run(source, **overrides):
     """Rebuild a run from its checkpoint: ``presets.build(preset, **options)`` then ``load``.
 
@@ -450,7 +473,7 @@ def restore_run(source, **overrides):
     if ckpt.preset not in presets.PRESETS:
         raise CheckpointError(f"checkpoint {ckpt.path} comes from preset {ckpt.preset!r}, which "
                               f"this minigan does not have ({', '.join(presets.PRESETS)})")
-    options = {**ckpt.options, **{k: v for k, v in overrides.items() if v is not None}}
+    options = {**run_options(ckpt), **{k: v for k, v in overrides.items() if v is not None}}
     run = presets.build(ckpt.preset, **options)
     load(ckpt, run.gan)
     return run, ckpt

@@ -343,3 +343,69 @@ def test_checkpoint_without_sampler_state_names_the_sampler(tmp_path):
     with pytest.raises(CheckpointError, match=r"no state for the data sampler MNISTSampler\(30 x 2.*"
                                               r"order='epochs'\).*sampling='random'"):
         checkpoint.load(path, epoch_gan("epochs"))
+
+
+# ---------------------------------------------------------------------- mnist-paper: options a checkpoint implies
+@pytest.fixture
+def small_mnist(tmp_path, monkeypatch):
+    """A folder of 200 generated 'digits' in IDX form (mnist-paper needs only the train file)."""
+    from minigan.data import mnist
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    mnist.write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (200, 28, 28), dtype=np.uint8))
+    mnist.write_idx(folder / "train-labels-idx1-ubyte", rng.integers(0, 10, 200, dtype=np.uint8))
+    return str(tmp_path / "data")
+
+
+def test_mnist_paper_noise_option(small_mnist):
+    uniform = presets.build("mnist-paper", data_dir=small_mnist)
+    gaussian = presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian")
+    assert isinstance(uniform.gan.noise_sampler, data.uniform_noise)
+    assert uniform.gan.noise_sampler.high == pytest.approx(3 ** 0.5)
+    assert isinstance(gaussian.gan.noise_sampler, data.gaussian_noise)
+    z = gaussian.gan.noise_sampler(4000, np.random.default_rng(0))
+    assert z.shape == (4000, 100) and z.min() < -3.2 and z.max() > 3.2    # beyond U(-sqrt 3, sqrt 3)
+    with pytest.raises(ValueError, match=r"mnist-paper: option noise must be one of 'uniform', 'gaussian', "
+                                         r"got 'normal'"):
+        presets.build("mnist-paper", data_dir=small_mnist, noise="normal")
+
+
+def test_checkpoint_names_its_noise_prior(tmp_path, small_mnist):
+    run = presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian")
+    path = checkpoint.save(tmp_path / "g.npz", run.gan, preset="mnist-paper",
+                           options={"data_dir": small_mnist, "noise": "gaussian"})
+    assert checkpoint.read(path).meta["noise_prior"] == "gaussian_noise(100)"
+    with pytest.raises(CheckpointError, match=r"noise prior gaussian_noise\(100\), this run has uniform_noise"):
+        checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist).gan)
+    checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian").gan)
+    # written before the prior was stored: nothing to compare, it loads
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    meta = json.loads(str(files["meta"]))
+    del meta["noise_prior"]
+    files["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **files)
+    checkpoint.load(tmp_path / "old.npz", presets.build("mnist-paper", data_dir=small_mnist).gan)
+
+
+@pytest.mark.parametrize("sampling", ["random", "epochs"])
+def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, small_mnist, sampling):
+    """Checkpoints written before the `sampling` option (or by `minigan train`, which stores only
+    the options given) do not name it; the data sampler's stored state shows which it was."""
+    run = presets.build("mnist-paper", data_dir=small_mnist, sampling=sampling, seed=2)
+    run.gan.train(3)                                # 200 images, m = 100: inside the second pass
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="mnist-paper",
+                           options={"data_dir": small_mnist, "seed": 2})
+    ck = checkpoint.read(path)
+    assert "sampling" not in ck.options and checkpoint.run_options(ck)["sampling"] == sampling
+    again, _ = checkpoint.restore_run(path)
+    assert again.gan.data_sampler.order == sampling and again.gan.iteration == 3
+    run.gan.train(2)
+    again.gan.train(2)
+    assert all(np.array_equal(v, params(again.gan)[k]) for k, v in params(run.gan).items())
+    # an option the checkpoint does store is taken as stored
+    stored = checkpoint.save(tmp_path / "s.npz", run.gan, preset="mnist-paper",
+                             options={"data_dir": small_mnist, "seed": 2, "sampling": sampling})
+    assert checkpoint.run_options(checkpoint.read(stored))["sampling"] == sampling
