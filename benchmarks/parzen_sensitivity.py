@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minigan import backend, models  # noqa: E402
-from minigan.data import uniform_noise  # noqa: E402
+from minigan.data import gaussian_noise, uniform_noise  # noqa: E402
 from minigan.layers import no_grad  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.metrics import parzen_protocol  # noqa: E402
@@ -51,12 +51,14 @@ def generator_from(path):
     return G
 
 
-NOISE = uniform_noise(100, -np.sqrt(3), np.sqrt(3))      # the mnist-paper prior, as GAN.sample draws it
+# the mnist-paper priors (option `noise`), drawn as GAN.sample draws them; G_epochNNN.npz does not say
+# which one its run used, so --noise must
+PRIORS = {"uniform": uniform_noise(100, -np.sqrt(3), np.sqrt(3)), "gaussian": gaussian_noise(100)}
 
 
-def sample(G, n, seed):
+def sample(G, n, seed, prior="uniform"):
     with no_grad():
-        return backend.to_host(G.forward(NOISE(n, backend.default_rng(seed)))).astype(np.float32)
+        return backend.to_host(G.forward(PRIORS[prior](n, backend.default_rng(seed)))).astype(np.float32)
 
 
 def main(argv=None):
@@ -65,6 +67,8 @@ def main(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
                    help="folder holding mnist/ (default: $MINIGAN_DATA)")
     p.add_argument("--noise-seeds", type=int, default=5)
+    p.add_argument("--noise", choices=tuple(PRIORS), default="uniform",
+                   help="the noise prior the generators were trained with (default uniform, the preset's)")
     args = p.parse_args(argv)
     if not args.data_dir:
         p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
@@ -84,11 +88,11 @@ def main(argv=None):
 
     first = generator_from(args.generators[0])
     name = Path(args.generators[0]).name
-    by_noise = [score(f"1. {name}, noise seed {s}", sample(first, 10000, s))
+    by_noise = [score(f"1. {name}, noise seed {s}", sample(first, 10000, s, args.noise))
                 for s in range(args.noise_seeds)]
-    by_ckpt = [score(f"2. {Path(f).name}, noise seed 777", sample(generator_from(f), 10000, 777))
+    by_ckpt = [score(f"2. {Path(f).name}, noise seed 777", sample(generator_from(f), 10000, 777, args.noise))
                for f in args.generators]
-    g = sample(first, 10000, 777)
+    g = sample(first, 10000, 777, args.noise)
     real = train[:10000]
     by_scale = [(c, score(f"3. {name} samples x {c}", g * np.float32(c)),
                  score(f"3. real training images x {c}", real * np.float32(c))) for c in SCALES]
