@@ -149,6 +149,13 @@ def _json_array(obj):
     return np.array(json.dumps(obj))          # a 0-d numpy unicode array
 
 
+def _prior_name(sampler):
+    """The noise prior's repr, e.g. ``uniform_noise(100, -1.73..., 1.73...)``, or None when it has no
+    stable one (a plain function or lambda: its repr holds a memory address that changes per process)."""
+    name = repr(sampler)
+    return None if " at 0x" in name else name
+
+
 def _samplers(gan):
     """``{who: (sampler, its state_dict())}`` for the data and noise samplers that keep state.
 
@@ -233,7 +240,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
     meta = {
         "iteration": int(gan.iteration),
         "config": gan.config,
-        "noise_prior": repr(gan.noise_sampler),
+        "noise_prior": _prior_name(gan.noise_sampler),
         "preset": preset,
         "options": dict(options or {}),
         "architecture": {"G": architecture(gan.G), "D": architecture(gan.D)},
@@ -368,8 +375,8 @@ def load(source, gan, *, strict=True):
 
     Checks first, then changes: the architecture must match parameter by
     parameter, and with ``strict`` the run's settings (order, G loss, k, m,
-    D loss scale, real label, and the noise prior where the checkpoint names
-    it) must match too. Returns the ``Checkpoint``,
+    D loss scale, real label, and the noise prior where both name it by a
+    stable repr; not stored before 2026-11-23) must match too. Returns the ``Checkpoint``,
     whose ``notes`` list anything not restored exactly (CuPy generators).
     """
     ckpt = source if isinstance(source, Checkpoint) else read(source)
@@ -381,8 +388,8 @@ def load(source, gan, *, strict=True):
             if key in saved and saved[key] != mine[key]:
                 raise CheckpointError(f"checkpoint {ckpt.path} was trained with {key}={saved[key]!r}, "
                                       f"this run has {key}={mine[key]!r}")
-        prior = ckpt.meta.get("noise_prior")       # not stored before 2026-11-23
-        if prior is not None and prior != repr(gan.noise_sampler):
+        prior, mine = ckpt.meta.get("noise_prior"), _prior_name(gan.noise_sampler)
+        if prior is not None and mine is not None and prior != mine:
             raise CheckpointError(f"checkpoint {ckpt.path} was trained with the noise prior {prior}, "
                                   f"this run has {gan.noise_sampler!r}")
     opt_states = {who: _optimizer_state(ckpt, who, opt)

@@ -409,3 +409,18 @@ def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, smal
     stored = checkpoint.save(tmp_path / "s.npz", run.gan, preset="mnist-paper",
                              options={"data_dir": small_mnist, "seed": 2, "sampling": sampling})
     assert checkpoint.run_options(checkpoint.read(stored))["sampling"] == sampling
+
+
+def test_a_noise_function_without_a_stable_repr_is_not_compared(tmp_path):
+    def build():
+        G = models.mlp([2, 8, 2], rng=0)
+        D = models.mlp([2, 8, 1], rng=1)
+        return GAN(G, D, data.ring8(), lambda m, rng: rng.standard_normal((m, 2), dtype=np.float32),
+                   d_optimizer=optim.SGD(D, 0.05), g_optimizer=optim.SGD(G, 0.05), m=8, seed=3)
+    gan = build()
+    gan.train(2)
+    path = checkpoint.save(tmp_path / "f.npz", gan)
+    assert checkpoint.read(path).meta["noise_prior"] is None       # "<function ... at 0x...>" is not kept
+    again = build()                                                 # another lambda, another address
+    checkpoint.load(path, again)
+    assert again.iteration == 2
