@@ -3,7 +3,9 @@
 A preset is a function ``build(opts) -> Run`` where ``opts`` is a dict of the
 command-line overrides (``k``, ``m``, ``d_lr``, ``g_lr``, ``g_loss``, ``order``,
 ``seed``, ... -- ``None`` meaning "the preset's default"). Register new ones
-with ``@preset("name")``.
+with ``@preset("name", options=(...))``, naming the options the preset reads
+beyond the common ones (``COMMON_OPTIONS``); ``build`` refuses any other, so a
+misspelt option is an error rather than a silently ignored default.
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ from .gan import GAN
 __all__ = ["PRESETS", "preset", "Run", "build"]
 
 PRESETS: dict = {}
+OPTIONS: dict = {}          # preset name -> the option names it accepts
+
+# what `minigan train` may pass to any preset (data_dir is ignored by presets that need no data)
+COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir")
 
 
 @dataclass
@@ -31,9 +37,10 @@ class Run:
     extra: dict = field(default_factory=dict)
 
 
-def preset(name):
+def preset(name, options=()):
     def register(fn):
         PRESETS[name] = fn
+        OPTIONS[name] = COMMON_OPTIONS + tuple(options)
         return fn
     return register
 
@@ -44,9 +51,14 @@ def _opt(opts, key, default):
 
 
 def build(name, **opts):
-    """Build preset ``name`` with overrides; unknown names raise ValueError."""
+    """Build preset ``name`` with overrides; an unknown preset or option raises ValueError."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    accepted = OPTIONS.get(name, COMMON_OPTIONS)    # a preset put into PRESETS by hand: the common ones
+    unknown = sorted(set(opts) - set(accepted))
+    if unknown:
+        raise ValueError(f"preset {name!r} has no option {', '.join(map(repr, unknown))}; "
+                         f"it takes {', '.join(accepted)}")
     return PRESETS[name](opts)
 
 
@@ -97,7 +109,7 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     return Run(gan, data_dist, noise, _opt(opts, "iterations", iterations), description)
 
 
-@preset("toy1d")
+@preset("toy1d", options=("momentum",))
 def toy1d(opts):
     """Figure 1: p_data = N(4, 0.5^2), z ~ U(-1, 1); G and D are 1-32-32-1 ReLU MLPs.
 
@@ -116,7 +128,7 @@ def toy1d(opts):
                     description="Figure 1 setting: 1-D Gaussian data N(4, 0.5^2), uniform noise")
 
 
-@preset("ring8")
+@preset("ring8", options=("beta1",))
 def ring8(opts):
     """Eight Gaussians on the unit circle, sigma 0.01; z ~ N(0, I_2).
 
@@ -138,7 +150,7 @@ def ring8(opts):
                     description="ring of 8 Gaussians, radius 1, sigma 0.01")
 
 
-@preset("grid25")
+@preset("grid25", options=("beta1",))
 def grid25(opts):
     """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05; z ~ N(0, I_2).
 
@@ -163,7 +175,7 @@ def grid25(opts):
                     description="5x5 grid of 25 Gaussians, spacing 2, sigma 0.05")
 
 
-@preset("mnist-paper")
+@preset("mnist-paper", options=("kind", "momentum", "sampling", "noise"))
 def mnist_paper(opts):
     """The GAN paper's MNIST model as its released configuration trained it.
 

@@ -424,3 +424,13 @@ def test_a_noise_function_without_a_stable_repr_is_not_compared(tmp_path):
     again = build()                                                 # another lambda, another address
     checkpoint.load(path, again)
     assert again.iteration == 2
+
+
+def test_build_refuses_an_option_the_preset_does_not_take(small_mnist):
+    with pytest.raises(ValueError, match=r"preset 'mnist-paper' has no option 'nosie'; it takes seed, .*noise"):
+        presets.build("mnist-paper", data_dir=small_mnist, nosie="gaussian")
+    with pytest.raises(ValueError, match=r"preset 'ring8' has no option 'momentum'; it takes .*beta1"):
+        presets.build("ring8", momentum=0.9)              # ring8 trains with Adam
+    assert presets.build("toy1d", momentum=0.9, data_dir="ignored", iterations=5).iterations == 5
+    for name in presets.PRESETS:                          # every preset takes what `minigan train` passes
+        assert set(presets.COMMON_OPTIONS) <= set(presets.OPTIONS.get(name, presets.COMMON_OPTIONS))
