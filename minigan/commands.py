@@ -445,7 +445,34 @@ def _train_parser():
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
+    own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in presets.COMMON_OPTIONS)}"
+                    for name, opts in presets.OPTIONS.items()
+                    if any(o not in presets.COMMON_OPTIONS for o in opts))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"a preset's own option, repeatable ({own}); e.g. --set noise=gaussian")
     return p
+
+
+def _preset_settings(pairs):
+    """``--set KEY=VALUE`` pairs as a dict; VALUE is read as an int, a float, or else a string."""
+    from . import presets
+    found = {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        key = key.strip()
+        if not eq or not key or not text:
+            raise UsageError(f"--set {pair}: expected KEY=VALUE, e.g. --set noise=gaussian")
+        if key in presets.COMMON_OPTIONS:
+            raise UsageError(f"--set {pair}: {key} has its own flag, --{key.replace('_', '-')}")
+        for kind in (int, float):
+            try:
+                found[key] = kind(text)
+                break
+            except ValueError:
+                pass
+        else:
+            found[key] = text
+    return found
 
 
 def _checkpoint_every(value, iterations):
@@ -474,6 +501,7 @@ def _train(argv):
                "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
                "seed": args.seed, "data_dir": args.data_dir}
     options = {k: v for k, v in options.items() if v is not None}
+    options.update(_preset_settings(args.set))
     run = _build(args.preset, options)
     iterations = run.iterations
     try:

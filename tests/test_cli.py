@@ -65,6 +65,9 @@ BAD_TRAIN = [
     (["toy1d", "--bogus-flag"], "unrecognized arguments"),
     (["toy1d", "--data-dir", "/no/such/folder"], "--data-dir /no/such/folder is not a folder"),
     (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
+    (["toy1d", "--set", "momentum"], "--set momentum: expected KEY=VALUE"),
+    (["toy1d", "--set", "seed=3"], "--set seed=3: seed has its own flag, --seed"),
+    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; it takes"),
 ]
 if not backend.cupy_available():
     BAD_TRAIN.append((["toy1d", "--backend", "cupy"], "--backend cupy: CuPy"))
@@ -373,3 +376,15 @@ def test_progress_flag_forces_it_off_on_a_terminal():
 
 def test_format_time():
     assert format_time(None) == "?" and format_time(5) == "0:05" and format_time(3725) == "1:02:05"
+
+
+def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
+    out = tmp_path / "mom"
+    assert commands.train_main(["toy1d", "--set", "momentum=0.25", "--iterations", "4", "--no-progress",
+                                "--no-figures", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["momentum"] == 0.25 and "--set momentum=0.25" in config["command"]
+    ck = checkpoint.read(out / "checkpoint.npz")
+    assert ck.options["momentum"] == 0.25
+    run, _ = checkpoint.restore_run(ck)
+    assert run.gan.d_opt.momentum0 == 0.25 and run.gan.g_opt.momentum0 == 0.25
