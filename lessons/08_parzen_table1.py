@@ -232,8 +232,9 @@ print(f"figures are in {os.path.abspath(args.out)}")
 # grows with the logarithm of training time, or never (a level of 221-223)
 # if each epoch's gain follows the learning rate. Drawing the minibatches by
 # epochs, as the released run did, changes nothing we can see (180.1 +- 2.4
-# at epoch 250). The command, the machine and every evaluation are in the
-# tables there.
+# at epoch 250), nor does the Gaussian noise prior that one version of the
+# released configuration used (176.3 +- 1.4 at epoch 250). The command, the
+# machine and every evaluation are in the tables there.
 #
 # Section 4's lesson applies to the gap: our epoch-250 samples dimmed by 15%
 # score 226, the paper's number, without being better digits
