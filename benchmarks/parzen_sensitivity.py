@@ -30,8 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minigan import backend, models  # noqa: E402
-from minigan.data import gaussian_noise, uniform_noise  # noqa: E402
+from minigan import backend, models, presets  # noqa: E402
 from minigan.layers import no_grad  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.metrics import parzen_protocol  # noqa: E402
@@ -51,14 +50,12 @@ def generator_from(path):
     return G
 
 
-# the mnist-paper priors (option `noise`), drawn as GAN.sample draws them; G_epochNNN.npz does not say
-# which one its run used, so --noise must
-PRIORS = {"uniform": uniform_noise(100, -np.sqrt(3), np.sqrt(3)), "gaussian": gaussian_noise(100)}
-
-
 def sample(G, n, seed, prior="uniform"):
+    """n samples with z from the mnist-paper prior named ``prior``, drawn as GAN.sample draws them
+    (G_epochNNN.npz does not say which prior its run used, so --noise must)."""
     with no_grad():
-        return backend.to_host(G.forward(PRIORS[prior](n, backend.default_rng(seed)))).astype(np.float32)
+        z = presets.mnist_paper_noise(prior)(n, backend.default_rng(seed))
+        return backend.to_host(G.forward(z)).astype(np.float32)
 
 
 def main(argv=None):
@@ -67,7 +64,7 @@ def main(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
                    help="folder holding mnist/ (default: $MINIGAN_DATA)")
     p.add_argument("--noise-seeds", type=int, default=5)
-    p.add_argument("--noise", choices=tuple(PRIORS), default="uniform",
+    p.add_argument("--noise", choices=presets.MNIST_PAPER_NOISE, default="uniform",
                    help="the noise prior the generators were trained with (default uniform, the preset's)")
     args = p.parse_args(argv)
     if not args.data_dir:

@@ -140,7 +140,7 @@ def main(argv=None):
     p.add_argument("--sampling", choices=("epochs", "random"),
                    help="real minibatches: a permutation per epoch (the preset's default, as the released "
                         "run) or i.i.d. with replacement; a resumed run keeps the one it was started with")
-    p.add_argument("--noise", choices=("uniform", "gaussian"),
+    p.add_argument("--noise", choices=presets.MNIST_PAPER_NOISE,
                    help="noise prior: U(-sqrt 3, sqrt 3)^100 (the preset's default) or N(0, I)^100 (the "
                         "released Generator's default, which one version of mnist.yaml left in force); "
                         "a resumed run keeps its own")
@@ -164,7 +164,7 @@ def main(argv=None):
     # `sampling` for runs from before that option: they drew i.i.d. minibatches)
     saved = checkpoint.run_options(resume_from) if resume_from is not None else {}
     for key, default in (("sampling", "epochs"), ("noise", "uniform")):
-        had = saved.get(key, default) if resume_from is not None else default
+        had = saved.get(key, default)
         if getattr(args, key) is None:
             setattr(args, key, had)
         elif resume_from is not None and getattr(args, key) != had:

@@ -175,6 +175,20 @@ def grid25(opts):
                     description="5x5 grid of 25 Gaussians, spacing 2, sigma 0.05")
 
 
+MNIST_PAPER_NOISE = ("uniform", "gaussian")
+
+
+def mnist_paper_noise(name):
+    """The mnist-paper noise prior by its option name (``noise``):
+    "uniform" U(-sqrt 3, sqrt 3)^100 or "gaussian" N(0, I)^100."""
+    if name == "uniform":
+        return data.uniform_noise(100, -math.sqrt(3), math.sqrt(3))
+    if name == "gaussian":
+        return data.gaussian_noise(100)
+    raise ValueError(f"mnist-paper: option noise must be one of {', '.join(map(repr, MNIST_PAPER_NOISE))}, "
+                     f"got {name!r}")
+
+
 @preset("mnist-paper", options=("kind", "momentum", "sampling", "noise"))
 def mnist_paper(opts):
     """The GAN paper's MNIST model as its released configuration trained it.
@@ -199,6 +213,7 @@ def mnist_paper(opts):
     kind ("mnist" or "fashion-mnist"), seed, order, g_loss, k, m, d_lr, g_lr,
     momentum, sampling, noise, iterations (default 250 epochs = 125,000).
     """
+    noise = mnist_paper_noise(_opt(opts, "noise", "uniform"))     # checked before the data is read
     seed = _opt(opts, "seed", 0)
     kind = _opt(opts, "kind", "mnist")
     images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind)
@@ -214,13 +229,6 @@ def mnist_paper(opts):
                          momentum_start=1, momentum_saturate=250, steps_per_epoch=steps)
 
     data_sampler = data.MNISTSampler(images, order=_opt(opts, "sampling", "epochs"))
-    priors = {"uniform": lambda: data.uniform_noise(100, -math.sqrt(3), math.sqrt(3)),
-              "gaussian": lambda: data.gaussian_noise(100)}
-    prior = _opt(opts, "noise", "uniform")
-    if prior not in priors:
-        raise ValueError(f"mnist-paper: option noise must be one of {', '.join(map(repr, priors))}, "
-                         f"got {prior!r}")
-    noise = priors[prior]()
     gan = GAN(G, D, data_sampler, noise,
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
               g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),
