@@ -7,8 +7,9 @@ reports its array buffers to it) gives:
 * the memory held between iterations, every ``--every`` iterations;
 * the peak *during* an iteration above what was held before it (the
   activations, caches and temporaries one iteration needs);
-* where any growth came from (file:line), with the trainer's history rows --
-  one small dict per iteration, kept by design -- counted apart.
+* where any growth came from (file:line), with the trainer's history --
+  one 64-byte row per iteration in a table that doubles when full, kept by
+  design -- counted apart.
 
 With ``--device cuda`` it reads CuPy's memory pool instead (bytes in use and
 bytes held by the pool), and skips with a message where there is no GPU.
@@ -19,6 +20,8 @@ bytes held by the pool), and skips with a message where there is no GPU.
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import os
 import sys
 import time
@@ -27,6 +30,7 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_iteration as bench  # noqa: E402  (same model, data and trainer)
 from minigan import backend  # noqa: E402
+from minigan.gan import History  # noqa: E402
 
 MB = 1 << 20
 
@@ -43,20 +47,40 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _history_grow_line():
+    """(file, line) where ``History.append`` allocates its larger table."""
+    lines, first = inspect.getsourcelines(History.append)
+    hits = [first + i for i, text in enumerate(lines) if "np.empty" in text]
+    if len(hits) != 1:
+        raise RuntimeError("bench_memory: cannot find the line where History.append grows its table")
+    return inspect.getsourcefile(History.append), hits[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _filters():
+    where, line = _history_grow_line()
+    return (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__),
+            tracemalloc.Filter(False, where, lineno=line))
+
+
 def _minigan_bytes(snapshot):
-    """All bytes traced to minigan's code (tracemalloc's own bookkeeping and this
-    script's are left out)."""
-    snapshot = snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__),
-                                       tracemalloc.Filter(False, __file__)])
-    return sum(stat.size for stat in snapshot.statistics("lineno"))
+    """All bytes traced to minigan's code, the history table left out (it is
+    reported apart), as are tracemalloc's own bookkeeping and this script's."""
+    return sum(stat.size for stat in snapshot.filter_traces(list(_filters())).statistics("lineno"))
 
 
 def _history_bytes(gan):
-    """Bytes of the trainer's history rows: each row dict and the number objects in it
-    (the keys are the same few strings for every row). Counted from the objects
-    themselves, wherever in minigan they were allocated."""
-    rows = sum(sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row.values()) for row in gan.history)
-    return sys.getsizeof(gan.history) + rows             # the list's own array of pointers, too
+    """Bytes of the trainer's history table (``History.nbytes``: its capacity,
+    which doubles when full)."""
+    return gan.history.nbytes
+
+
+def _dict_rows_bytes(history):
+    """What the same rows take as a list of row dicts: each dict, the number objects
+    in it and the list's pointers (the keys are shared strings, not counted)."""
+    rows = list(history)
+    return sys.getsizeof(rows) + sum(sys.getsizeof(r) + sum(sys.getsizeof(v) for v in r.values())
+                                     for r in rows)
 
 
 def run_cpu(args):
@@ -67,11 +91,12 @@ def run_cpu(args):
           f"after {args.warmup} warm-up iterations; tracemalloc")
     gan.train(args.warmup)
     peaks = bench.np.zeros(args.iterations)     # allocated before tracing: not counted
+    _filters()                                  # (reads source files: done before tracing too)
     tracemalloc.start()
     gan.train(2)                       # allocations made under tracing from here on
     base, base_hist = _minigan_bytes(tracemalloc.take_snapshot()), _history_bytes(gan)
     t0 = time.perf_counter()
-    print(f"{'iteration':>9} {'held MB':>9} {'growth MB':>10} {'history rows MB':>16} "
+    print(f"{'iteration':>9} {'held MB':>9} {'growth MB':>10} {'history MB':>16} "
           f"{'peak in one iteration MB (max so far)':>38}")
     for i in range(1, args.iterations + 1):
         before, _ = tracemalloc.get_traced_memory()
@@ -91,15 +116,18 @@ def run_cpu(args):
     print(f"\nparameters (G and D): {params / MB:.2f} MB; grads the same; momentum buffers the same")
     print(f"held by minigan at the baseline: {base / MB:.3f} MB (only what was allocated after tracing "
           "began; the parameters, grads and momentum buffers were allocated before and are not in it)")
-    print(f"growth over {args.iterations} iterations: {growth / MB:.3f} MB in all, of which history "
-          f"rows {hist / MB:.3f} MB ({hist / args.iterations:.0f} bytes per iteration, kept by design); "
-          f"other growth {(growth - hist) / MB:.3f} MB")
+    print(f"growth over {args.iterations} iterations besides the history: {growth / MB:.3f} MB")
+    per_row = gan.history.table().nbytes / len(gan.history)
+    print(f"history: {len(gan.history)} rows, {per_row:.0f} bytes a row, table capacity "
+          f"{gan.history.nbytes / MB:.3f} MB (grew {hist / MB:.3f} MB here; kept by design)")
+    as_dicts = _dict_rows_bytes(gan.history) / len(gan.history)
+    print(f"the same rows as a list of dicts of Python numbers (minigan's history before 2026-11-23): "
+          f"{as_dicts:.0f} bytes a row, {as_dicts / per_row:.1f}x the table")
     print(f"peak allocated during one iteration above the memory held before it: median "
           f"{bench.np.median(peaks) / MB:.2f} MB, max {peaks.max() / MB:.2f} MB")
     print(f"({(time.perf_counter() - t0) / args.iterations * 1e3:.0f} ms per iteration under tracemalloc)")
     print("\nlargest blocks still held at the end, by line (file:line):")
-    ours = end_snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__),
-                                       tracemalloc.Filter(False, __file__)])
+    ours = end_snapshot.filter_traces(list(_filters()))
     for stat in ours.statistics("lineno")[:6]:
         print(f"  {stat.size / 1024:9.1f} kB  {stat.count:6d} blocks  {stat.traceback[0]}")
     return 0

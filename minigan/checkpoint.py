@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, backend
-from .gan import HISTORY_FIELDS
+from .gan import HISTORY_FIELDS, History
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
            "architecture", "atomic_write", "restore_run", "run_options"]
@@ -101,13 +101,13 @@ class Checkpoint:
         return dict(self.meta["config"])
 
     def history(self):
-        """The stored history rows as dicts (``gan.history`` form)."""
-        table = self.arrays.get("history")
-        if table is None or table.size == 0:
-            return []
+        """The stored history as a ``gan.History`` (reads like a list of row dicts)."""
         fields = [str(f) for f in self.arrays["history_fields"]]
-        return [{f: (int(v) if f == "iteration" else float(v)) for f, v in zip(fields, row)}
-                for row in table]
+        table = self.arrays["history"]
+        try:
+            return History.from_table(table.reshape(-1, len(fields)) if table.size == 0 else table, fields)
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {self.path}: unreadable history ({exc})") from None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -234,9 +234,9 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         samplers[who] = sorted(state)
         for key, value in state.items():
             arrays[f"sampler/{who}/{key}"] = backend.to_host(value) if hasattr(value, "shape") else np.asarray(value)
-    arrays["history_fields"] = np.array(HISTORY_FIELDS)
-    arrays["history"] = np.array([[row[f] for f in HISTORY_FIELDS] for row in gan.history],
-                                 dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+    history = gan.history if isinstance(gan.history, History) else History(HISTORY_FIELDS, gan.history)
+    arrays["history_fields"] = np.array(history.fields)
+    arrays["history"] = history.table()
     meta = {
         "iteration": int(gan.iteration),
         "config": gan.config,
@@ -418,6 +418,10 @@ def load(source, gan, *, strict=True):
                                   "it (mnist-paper checkpoints from before 2026-11-23: sampling='random')")
         sampler_states[who] = {k: ckpt.arrays[f"sampler/{who}/{k}"] for k in keys}
     history = ckpt.history()
+    want = tuple(getattr(gan.history, "fields", HISTORY_FIELDS))
+    if history.fields != want:
+        raise CheckpointError(f"checkpoint {ckpt.path} records the history fields {history.fields}; "
+                              f"this run records {want}")
 
     # -- every check passed: apply -----------------------------------------
     ckpt.notes = []
@@ -451,13 +455,13 @@ def load(source, gan, *, strict=True):
 def run_options(ckpt):
     """The preset options of the run that wrote ``ckpt``: those stored, plus those it implies.
 
-    A checkpoint written before a preset gained an option does not name it,
-    though the run's behaviour may show in the checkpoint. mnist-paper
-    checkpoints from before 2026-11-23 (and any written by ``minigan train``,
-    which stores only the options given) lack ``sampling``; the data sampler
-    keeps state exactly when it served minibatches by epochs, so
-    ``sampling`` is "epochs" when the checkpoint holds that state and "random"
-    (i.i.d., the only way before) when it does not.
+    Checkpoints store ``Run.options``, every option the preset used, defaults
+    included. Older ones stored only the options given, and one of those
+    defaults has changed since: mnist-paper's ``sampling`` (i.i.d. minibatches,
+    "random", until 2026-11-23; "epochs" since). The data sampler keeps state
+    exactly when it serves minibatches by epochs, so a checkpoint that does
+    not name ``sampling`` ran "epochs" when it holds that state and "random"
+    when it does not.
     """
     options = ckpt.options
     if ckpt.preset == "mnist-paper" and "sampling" not in options:

@@ -503,6 +503,7 @@ def _train(argv):
     options = {k: v for k, v in options.items() if v is not None}
     options.update(_preset_settings(args.set))
     run = _build(args.preset, options)
+    options = run.options               # every option the preset used, defaults included
     iterations = run.iterations
     try:
         os.makedirs(out, exist_ok=True)
@@ -568,9 +569,7 @@ def _resume(argv):
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     for note in ckpt.notes:
         print(f"{prog}: note: {note}", file=sys.stderr)
-    options = ckpt.options
-    if args.data_dir is not None:
-        options["data_dir"] = args.data_dir
+    options = run.options               # the stored ones, and any default an older checkpoint lacks
     os.makedirs(out, exist_ok=True)
     every = _checkpoint_every(args.checkpoint_every, iterations)
     _write_json(os.path.join(out, "config.json"), {

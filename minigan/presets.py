@@ -6,6 +6,11 @@ command-line overrides (``k``, ``m``, ``d_lr``, ``g_lr``, ``g_loss``, ``order``,
 with ``@preset("name", options=(...))``, naming the options the preset reads
 beyond the common ones (``COMMON_OPTIONS``); ``build`` refuses any other, so a
 misspelt option is an error rather than a silently ignored default.
+
+``Run.options`` is every option the preset read, each with the value it used
+(the default where none was given): what a checkpoint stores, so that a run
+rebuilt from it is the run that was saved even if a default changes later.
+Read options with ``_opt(opts, key, default)`` so that they are recorded.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ class Run:
     iterations: int                  # default number of iterations
     description: str
     extra: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)   # the options used, defaults included (set by build)
 
 
 def preset(name, options=()):
@@ -45,9 +51,20 @@ def preset(name, options=()):
     return register
 
 
+class _Options(dict):
+    """The overrides given to a preset, and ``used``: each option read, with its value."""
+
+    def __init__(self, given):
+        super().__init__(given)
+        self.used = {k: v for k, v in given.items() if v is not None}
+
+
 def _opt(opts, key, default):
     v = opts.get(key)
-    return default if v is None else v
+    v = default if v is None else v
+    if isinstance(opts, _Options):
+        opts.used[key] = v
+    return v
 
 
 def build(name, **opts):
@@ -59,7 +76,10 @@ def build(name, **opts):
     if unknown:
         raise ValueError(f"preset {name!r} has no option {', '.join(map(repr, unknown))}; "
                          f"it takes {', '.join(accepted)}")
-    return PRESETS[name](opts)
+    given = _Options(opts)
+    run = PRESETS[name](given)
+    run.options = dict(given.used)
+    return run
 
 
 def _spread_kinks(layer, low, high, rng):

@@ -258,9 +258,13 @@ def plot_samples_2d(samples, data, path, title=None):
 
 # ----------------------------------------------------------------------------- training curves
 def _columns(history):
-    """History as columns: accepts a list of row dicts (``GAN.history``) or a
-    dict of sequences (e.g. read back from CSV)."""
-    if isinstance(history, dict):
+    """History as columns: accepts ``GAN.history`` (a ``gan.History``), a list of
+    row dicts, or a dict of sequences (e.g. read back from CSV)."""
+    if hasattr(history, "column") and hasattr(history, "fields"):
+        if len(history) == 0:
+            raise ValueError("history is empty: nothing to plot")
+        cols = {k: history.column(k) for k in history.fields}
+    elif isinstance(history, dict):
         cols = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     else:
         rows = list(history)
@@ -290,7 +294,7 @@ def plot_history(history, path, title=None):
     Panels: V(D, G) with the -log 4 line (its value at the game's optimum);
     mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses; and,
     when the history has them, the gradient norms of D and G (log scale).
-    ``history``: ``GAN.history`` (a list of row dicts) or a dict of columns.
+    ``history``: ``GAN.history``, a list of row dicts or a dict of columns.
     Returns ``path``.
     """
     cols = _columns(history)

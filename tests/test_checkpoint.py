@@ -241,6 +241,24 @@ def test_missing_key_names_it(saved, tmp_path, key):
         checkpoint.load(tmp_path / "missing.npz", small_gan())
 
 
+@pytest.mark.parametrize("fields, table, match", [
+    (["iteration", "V"], np.zeros((2, 2)), r"records the history fields \('iteration', 'V'\)"),
+    (None, np.zeros((2, 5)), r"unreadable history .*shape \(n, 8\)"),
+])
+def test_history_that_does_not_fit_is_refused(saved, tmp_path, fields, table, match):
+    path, _ = saved
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    files["history"] = table
+    if fields is not None:
+        files["history_fields"] = np.array(fields)
+    np.savez(tmp_path / "odd.npz", **files)
+    other = small_gan()
+    with pytest.raises(CheckpointError, match=match):
+        checkpoint.load(tmp_path / "odd.npz", other)
+    assert other.iteration == 0 and len(other.history) == 0
+
+
 def test_other_architecture_names_the_parameter(saved):
     path, _ = saved
     other = small_gan(d_sizes=(1, 4, 1))
@@ -434,3 +452,33 @@ def test_build_refuses_an_option_the_preset_does_not_take(small_mnist):
     assert presets.build("toy1d", momentum=0.9, data_dir="ignored", iterations=5).iterations == 5
     for name in presets.PRESETS:                          # every preset takes what `minigan train` passes
         assert set(presets.COMMON_OPTIONS) <= set(presets.OPTIONS.get(name, presets.COMMON_OPTIONS))
+
+
+def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, monkeypatch):
+    """A checkpoint stores the defaults a run used, so that a later change of a
+    default does not change the run rebuilt from it."""
+    run = presets.build("toy1d", seed=3)
+    assert run.options == {"seed": 3, "d_lr": 0.1, "g_lr": 0.02, "momentum": 0.5, "k": 1, "m": 256,
+                           "g_loss": "nonsaturating", "order": "sequential", "iterations": 6000}
+    for name, given in (("toy1d", {}), ("ring8", {"k": 2}), ("grid25", {"m": 64}),
+                        ("mnist-paper", {"data_dir": small_mnist, "noise": "gaussian"})):
+        run = presets.build(name, **given)
+        assert given.items() <= run.options.items()
+        assert {"seed", "k", "m", "d_lr", "g_lr", "g_loss", "order"} <= set(run.options), name
+        assert presets.build(name, **run.options).options == run.options, name   # a fixed point
+    mnist = presets.build("mnist-paper", data_dir=small_mnist)
+    assert (mnist.options["sampling"], mnist.options["noise"], mnist.options["order"]) == \
+        ("epochs", "uniform", "simultaneous")
+
+    old = presets.build("toy1d", seed=3, iterations=4)
+    old.gan.train(2)
+    path = checkpoint.save(tmp_path / "defaults.npz", old.gan, preset="toy1d",
+                           options=old.options)
+    real = presets.PRESETS["toy1d"]                       # the default momentum changes later ...
+
+    def toy1d_later(opts):
+        return real({**opts, "momentum": presets._opt(opts, "momentum", 0.9)})
+    monkeypatch.setitem(presets.PRESETS, "toy1d", toy1d_later)
+    assert presets.build("toy1d").gan.d_opt.momentum0 == 0.9
+    run, _ = checkpoint.restore_run(path)                 # ... the saved run keeps the one it used
+    assert run.gan.d_opt.momentum0 == 0.5 and run.gan.iteration == 2

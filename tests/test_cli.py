@@ -192,6 +192,8 @@ def test_train_flags_reach_the_trainer(tmp_path):
     cfg = ck.config
     assert (cfg["k"], cfg["m"], cfg["g_loss"], cfg["seed"]) == (2, 8, "minimax", 5)
     assert ck.options["d_lr"] == 0.01 and ck.options["g_lr"] == 0.02
+    assert ck.options["momentum"] == 0.5                # a default the run used is stored too
+    assert json.loads((out / "config.json").read_text())["options"] == ck.options
     run, _ = checkpoint.restore_run(ck)
     assert run.gan.d_opt.lr0 == 0.01 and run.gan.g_opt.lr0 == 0.02
     assert ck.meta["optimizers"]["d_opt"]["t"] == 8     # k = 2 D steps per iteration

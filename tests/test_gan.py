@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, data, losses, models, optim
-from minigan.gan import GAN, HISTORY_FIELDS, TrainingDiverged
+from minigan.gan import GAN, HISTORY_FIELDS, History, TrainingDiverged
 from minigan.layers import Dropout, Linear, Sequential, Tanh
 
 
@@ -211,6 +211,53 @@ def test_history_rows():
     cfg = gan.config
     assert (cfg["order"], cfg["g_loss"], cfg["k"], cfg["m"], cfg["seed"], cfg["backend"]) == \
         ("sequential", "minimax", 2, 16, 0, "numpy")
+
+
+def _row(i):
+    return {"iteration": i, **{f: 0.1 * i + j for j, f in enumerate(HISTORY_FIELDS[1:])}}
+
+
+def test_history_table_reads_like_a_list_of_rows():
+    rows = [_row(i) for i in range(1, 41)]          # past the first growth (16 rows)
+    h = History(rows=rows)
+    assert len(h) == 40 and h == rows and rows == h and list(h) == rows
+    assert h[0] == rows[0] and h[-1] == rows[-1] and h[5:8] == rows[5:8] and h[::-1] == rows[::-1]
+    assert type(h[-1]["iteration"]) is int and h[-1]["iteration"] == 40
+    assert h != rows[:-1] and h != [dict(r, V=r["V"] + 1) for r in rows]
+    assert np.array_equal(h.column("V"), [r["V"] for r in rows])
+    assert h.table().shape == (40, len(HISTORY_FIELDS)) and h.nbytes >= h.table().nbytes
+    with pytest.raises(ValueError):
+        h.column("V")[0] = 5.0                      # views are read-only: the record is not edited
+    with pytest.raises(IndexError):
+        h[40]
+    back = History.from_table(h.table())
+    assert back == h and back.fields == HISTORY_FIELDS
+    back.append(_row(41))
+    assert len(back) == 41 and len(h) == 40         # a copy, not a view of h
+    assert History() == [] and len(History()) == 0
+
+
+def test_history_refuses_rows_and_tables_that_do_not_fit():
+    h = History()
+    with pytest.raises(KeyError, match="expected"):
+        h.append({"iteration": 1, "V": 0.0})
+    with pytest.raises(KeyError, match="expected"):
+        h.append({**_row(1), "extra": 1.0})
+    with pytest.raises(KeyError, match="no field 'loss'"):
+        h.column("loss")
+    with pytest.raises(ValueError, match=r"shape \(n, 8\)"):
+        History.from_table(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="start with 'iteration'"):
+        History(("V", "iteration"))
+    assert History(("iteration", "loss"), [{"iteration": 1, "loss": 2.5}])[0] == {"iteration": 1, "loss": 2.5}
+
+
+def test_history_is_a_compact_table():
+    gan = toy_gan()
+    gan.train(100)
+    assert isinstance(gan.history, History)
+    assert gan.history.table().nbytes == 100 * 8 * len(HISTORY_FIELDS)
+    assert gan.history.nbytes <= 2 * gan.history.table().nbytes   # capacity at most doubles
 
 
 def test_same_seed_same_run():
