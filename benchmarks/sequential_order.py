@@ -334,7 +334,7 @@ def main(argv=None):
         with open(out / "epochs.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         print(line, file=log)
-        np.savez(out / "history.npz", **{k: np.array([h[k] for h in gan.history]) for k in HISTORY_FIELDS})
+        np.savez(out / "history.npz", **{k: gan.history.column(k) for k in HISTORY_FIELDS})
         if mean["D_fake"] < 1e-3 and sat > 0.5:
             saturated_run += 1
         else:
