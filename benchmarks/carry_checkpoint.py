@@ -35,6 +35,7 @@ import io
 import json
 import os
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -93,6 +94,9 @@ def split(source, folder, part_mb=15.0, keep_history=None, since_iteration=None)
     elif since_iteration is not None:
         history = history[history[:, 0] >= since_iteration]
     arrays["history"] = history
+    # rows are matched by iteration: with none kept, the parts' history "starts" after the last iteration
+    start = int(history[0, 0]) if len(history) else ckpt.iteration + 1
+    split_id = uuid.uuid4().hex
     if not part_mb >= 0.25:
         raise CarryError(f"--part-mb {part_mb}: parts must hold at least 0.25 MiB")
     limit = int(part_mb * 2 ** 20) - 2 ** 16        # room for the zip's headers and the manifest
@@ -111,7 +115,7 @@ def split(source, folder, part_mb=15.0, keep_history=None, since_iteration=None)
     for i, entries in enumerate(parts):
         manifest = {"source": os.path.basename(os.fspath(source)), "iteration": ckpt.iteration,
                     "part": i, "parts": len(parts),
-                    "history_first_iteration": int(history[0, 0]) if len(history) else None,
+                    "history_first_iteration": start, "split": split_id,
                     "entries": [n for n, _ in entries]}
         path = folder / f"{stem}.part{i}of{len(parts)}.npz"
         _write_npz(path, {**dict(entries), MANIFEST: np.array(json.dumps(manifest))}, compress=("history",))
@@ -133,7 +137,7 @@ def _read_parts(paths):
         entries.update(got)
     first = manifests[0][1]
     for path, m in manifests:
-        for key in ("source", "iteration", "parts", "history_first_iteration"):
+        for key in ("split", "source", "iteration", "parts", "history_first_iteration"):
             if m[key] != first[key]:
                 raise CarryError(f"{path} belongs to another split ({key} {m[key]!r}, not {first[key]!r})")
     have = sorted(m["part"] for _, m in manifests)
@@ -165,7 +169,7 @@ def join(paths, out, history_from=None, cut_history=False):
             raise CarryError(f"entry {base!r}: pieces {sorted(got)} of {len(got)} (a damaged part?)")
         arrays[base] = np.concatenate([got[i] for i in range(len(got))])
     start = info["history_first_iteration"]
-    if start is not None and start > 1 and not (cut_history and history_from is None):
+    if start > 1 and not (cut_history and history_from is None):
         if history_from is None:
             raise CarryError(f"the parts hold the history from iteration {start} on; give --history-from, "
                              "the checkpoint the earlier rows come from (or --cut-history to keep it cut)")

@@ -174,7 +174,8 @@ def main(argv=None):
                "noise": args.noise}
     options = {k: v for k, v in options.items() if v is not None}
     run = presets.build("mnist-paper", **options)
-    options = run.options           # every option the preset used, defaults included
+    # every option the preset used, defaults included; not its default length (this script trains --epochs)
+    options = {k: v for k, v in run.options.items() if k != "iterations"}
     gan = run.gan
     per_epoch = run.extra["steps_per_epoch"]
     header = {"name": name, "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),

@@ -234,7 +234,8 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         samplers[who] = sorted(state)
         for key, value in state.items():
             arrays[f"sampler/{who}/{key}"] = backend.to_host(value) if hasattr(value, "shape") else np.asarray(value)
-    history = gan.history if isinstance(gan.history, History) else History(HISTORY_FIELDS, gan.history)
+    history = (gan.history if isinstance(gan.history, History)   # a list of row dicts: its fields
+               else History(HISTORY_FIELDS, ({f: row[f] for f in HISTORY_FIELDS} for row in gan.history)))
     arrays["history_fields"] = np.array(history.fields)
     arrays["history"] = history.table()
     meta = {

@@ -55,6 +55,10 @@ class History(Sequence):
     8 bytes a field (64 bytes for ``HISTORY_FIELDS``) instead of ~480 for a dict
     of Python floats: a 1,000-epoch MNIST run has 500,000 rows. ``column(name)``
     and ``table()`` give the numbers as arrays without copying.
+
+    Unlike a list: a row read from it is a new dict (changing it leaves the
+    record as it was), every value is stored as a float64 (``None`` becomes
+    NaN), and only ``append``, ``extend`` and ``copy`` change or copy it.
     """
 
     def __init__(self, fields=HISTORY_FIELDS, rows=()):
@@ -75,15 +79,27 @@ class History(Sequence):
             raise ValueError(f"History table must have shape (n, {len(fields)}) for fields {tuple(fields)}, "
                              f"got {table.shape}")
         h = cls(fields)
-        h._table, h._n = np.array(table, order="C"), len(table)
+        h._table = np.empty((max(16, len(table)), len(h.fields)), dtype=np.float64)
+        h._table[:len(table)] = table
+        h._n = len(table)
         return h
+
+    def copy(self):
+        """An independent copy (appending to one leaves the other as it was)."""
+        return History.from_table(self.table(), self.fields)
+
+    __copy__ = copy
+
+    def extend(self, rows):
+        for row in rows:
+            self.append(row)
 
     def append(self, row):
         """Add one row: a mapping with a number for every field (other keys are an error)."""
         if set(row) != set(self.fields):
             raise KeyError(f"History row has fields {sorted(row)}, expected {sorted(self.fields)}")
         if self._n == len(self._table):                 # grow by doubling: amortised O(1)
-            grown = np.empty((2 * len(self._table), len(self.fields)), dtype=np.float64)
+            grown = np.empty((max(16, 2 * len(self._table)), len(self.fields)), dtype=np.float64)
             grown[:self._n] = self._table[:self._n]
             self._table = grown
         self._table[self._n] = [row[f] for f in self.fields]

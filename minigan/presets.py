@@ -7,8 +7,8 @@ with ``@preset("name", options=(...))``, naming the options the preset reads
 beyond the common ones (``COMMON_OPTIONS``); ``build`` refuses any other, so a
 misspelt option is an error rather than a silently ignored default.
 
-``Run.options`` is every option the preset read, each with the value it used
-(the default where none was given): what a checkpoint stores, so that a run
+``Run.options`` is every option given and every option the preset read, each
+with the value it used (the default where none was given): what a checkpoint stores, so that a run
 rebuilt from it is the run that was saved even if a default changes later.
 Read options with ``_opt(opts, key, default)`` so that they are recorded.
 """
@@ -52,7 +52,7 @@ def preset(name, options=()):
 
 
 class _Options(dict):
-    """The overrides given to a preset, and ``used``: each option read, with its value."""
+    """The overrides given to a preset, and ``used``: those given and each option read, with its value."""
 
     def __init__(self, given):
         super().__init__(given)
@@ -78,7 +78,7 @@ def build(name, **opts):
                          f"it takes {', '.join(accepted)}")
     given = _Options(opts)
     run = PRESETS[name](given)
-    run.options = dict(given.used)
+    run.options = {**run.options, **given.used}   # a preset built on another keeps the inner one's
     return run
 
 

@@ -117,3 +117,18 @@ def _changed(path, tmp_path, iteration):
     arrays["history"] = history
     np.savez(tmp_path / "changed.npz", **arrays)
     return tmp_path / "changed.npz"
+
+
+def test_parts_with_no_history_rows_still_join_to_the_whole_history(saved, tmp_path):
+    path, _ = saved                                   # iteration 30, nothing new since
+    back = carry.split(path, tmp_path / "back", since_iteration=31)
+    home = carry.join(back, tmp_path / "home.npz", history_from=path)
+    assert same_arrays(home.arrays, checkpoint.read(path).arrays)
+    bare = carry.split(path, tmp_path / "bare", keep_history=0)
+    with pytest.raises(carry.CarryError, match="from iteration 31 on; give --history-from"):
+        carry.join(bare, tmp_path / "x.npz")
+    kept = carry.join(bare, tmp_path / "cut.npz", cut_history=True)
+    run = presets.build("ring8", seed=1, m=16)
+    checkpoint.load(kept, run.gan)
+    run.gan.train(1)                                  # an empty loaded history takes new rows
+    assert [r["iteration"] for r in run.gan.history] == [31]

@@ -482,3 +482,28 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
     assert presets.build("toy1d").gan.d_opt.momentum0 == 0.9
     run, _ = checkpoint.restore_run(path)                 # ... the saved run keeps the one it used
     assert run.gan.d_opt.momentum0 == 0.5 and run.gan.iteration == 2
+
+
+def test_a_run_saved_before_its_first_iteration_resumes_and_trains(tmp_path):
+    run = presets.build("toy1d", iterations=5)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    again, _ = checkpoint.restore_run(path)
+    again.gan.train(2)
+    run.gan.train(2)
+    assert again.gan.history == run.gan.history and len(again.gan.history) == 2
+
+
+def test_a_plain_list_history_is_saved_by_its_fields(tmp_path):
+    gan = small_gan()
+    gan.train(2)
+    gan.history = [dict(row, note=1.0) for row in gan.history]     # a user's own list, an extra key
+    path = checkpoint.save(tmp_path / "c.npz", gan)
+    assert checkpoint.read(path).history() == [{k: v for k, v in r.items() if k != "note"} for r in gan.history]
+
+
+def test_a_preset_built_on_another_keeps_its_options(monkeypatch):
+    def wrapper(opts):
+        return presets.build("toy1d", seed=presets._opt(opts, "seed", 2))
+    monkeypatch.setitem(presets.PRESETS, "toy1d-wrapped", wrapper)
+    options = presets.build("toy1d-wrapped").options
+    assert options["seed"] == 2 and options["momentum"] == 0.5 and options["g_lr"] == 0.02

@@ -237,6 +237,23 @@ def test_history_table_reads_like_a_list_of_rows():
     assert History() == [] and len(History()) == 0
 
 
+def test_history_copies_and_empty_tables_grow():
+    empty = History.from_table(np.empty((0, len(HISTORY_FIELDS))))
+    empty.append(_row(1))                            # a history loaded with no rows takes new ones
+    assert empty == [_row(1)]
+    h = History(rows=[_row(1), _row(2)])
+    copies = [h.copy(), copy.copy(h), copy.deepcopy(h)]
+    for c in copies:
+        c.append(_row(3))
+    h.append(_row(4))
+    assert all(c == [_row(1), _row(2), _row(3)] for c in copies), "a copy shares the original's table"
+    h.extend([_row(5), _row(6)])
+    assert [r["iteration"] for r in h] == [1, 2, 4, 5, 6]
+    row = h[0]
+    row["V"] = 99.0                                  # a row read is a new dict: the record stays
+    assert h[0] == _row(1)
+
+
 def test_history_refuses_rows_and_tables_that_do_not_fit():
     h = History()
     with pytest.raises(KeyError, match="expected"):
