@@ -22,6 +22,10 @@ as it happens, so a run killed at any point leaves its results so far:
 
 The real-data ceiling (the same estimator with 10,000 real training images in
 place of the samples) is computed once and written beside the results.
+
+Stopping: ``--stop-after MINUTES``, SIGTERM or Ctrl-C (SIGINT) end the run at
+the end of the epoch under way, with a checkpoint of that epoch, so that
+``--resume`` loses nothing (a second signal stops at once, as usual).
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ import math
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -48,6 +53,42 @@ from minigan.metrics import parzen_protocol  # noqa: E402
 
 PAPER_ROWS = [("DBN", "138 +- 2"), ("Stacked CAE", "121 +- 1.6"), ("Deep GSN", "214 +- 1.1"),
               ("Adversarial nets", "225 +- 2")]
+
+
+class StopWhen:
+    """Asks a training loop to stop at its next epoch's end: after ``minutes``
+    (None: no limit) or on SIGTERM / SIGINT, received while in the ``with``
+    block. A second signal raises KeyboardInterrupt there and then."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, minutes=None):
+        if minutes is not None and not minutes >= 0:
+            raise ValueError(f"--stop-after {minutes}: minutes, >= 0")
+        self.minutes, self.signal, self._old = minutes, None, {}
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:
+            raise KeyboardInterrupt(f"second signal ({signal.Signals(signum).name})")
+        self.signal = signal.Signals(signum).name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+        return False
+
+    def why(self):
+        """Why to stop now ("SIGTERM", "--stop-after 9"), or None to go on."""
+        if self.signal is not None:
+            return self.signal
+        if self.minutes is not None and time.perf_counter() - self.t0 >= 60 * self.minutes:
+            return f"--stop-after {self.minutes:g}"
+        return None
 
 
 def now():
@@ -145,8 +186,13 @@ def main(argv=None):
                         "released Generator's default, which one version of mnist.yaml left in force); "
                         "a resumed run keeps its own")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--stop-after", type=float, metavar="MINUTES",
+                   help="end with a checkpoint after the first epoch that ends this many minutes after the "
+                        "start (SIGTERM and Ctrl-C do the same at the end of the epoch under way)")
     p.add_argument("--no-figures", action="store_true")
     args = p.parse_args(argv)
+    if args.stop_after is not None and not args.stop_after >= 0:
+        p.error(f"--stop-after {args.stop_after}: minutes, >= 0")
     if args.data_dir is None:
         p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
 
@@ -235,25 +281,30 @@ def main(argv=None):
 
     start_epoch = gan.iteration // per_epoch
     t_start = time.perf_counter() - wall0
-    for epoch in range(start_epoch + 1, args.epochs + 1):
-        t0 = time.perf_counter()
-        try:
-            hist = gan.train(per_epoch)
-        except TrainingDiverged as exc:
-            print(f"{now()} DIVERGED in epoch {epoch}: {exc}", file=log)
-            break
-        dt = time.perf_counter() - t0
-        mean = {k: float(np.mean([h[k] for h in hist])) for k in ("D_real", "D_fake", "d_loss", "g_loss")}
-        print(f"{now()} epoch {epoch:3d} it {gan.iteration:6d} {dt:6.1f} s/epoch  D(x) {mean['D_real']:.3f} "
-              f"D(G(z)) {mean['D_fake']:.3f}  d_loss {mean['d_loss']:.4f} g_loss {mean['g_loss']:.4f}  "
-              f"lr {gan.d_opt.lr:.5f} mu {gan.d_opt.momentum:.3f}", file=log)
-        wall = time.perf_counter() - t_start
-        final = epoch == args.epochs
-        if epoch % args.ckpt_every == 0 or final:
-            checkpoint.save(out / "last.npz", gan, preset="mnist-paper", options=options,
-                            extra={"wall_s": wall, "epoch": epoch})
-        if epoch % args.eval_every == 0 or final:
-            evaluate(epoch, wall, final)
+    with StopWhen(args.stop_after) as stop:
+        for epoch in range(start_epoch + 1, args.epochs + 1):
+            t0 = time.perf_counter()
+            try:
+                hist = gan.train(per_epoch)
+            except TrainingDiverged as exc:
+                print(f"{now()} DIVERGED in epoch {epoch}: {exc}", file=log)
+                break
+            dt = time.perf_counter() - t0
+            mean = {k: float(np.mean([h[k] for h in hist])) for k in ("D_real", "D_fake", "d_loss", "g_loss")}
+            print(f"{now()} epoch {epoch:3d} it {gan.iteration:6d} {dt:6.1f} s/epoch  D(x) {mean['D_real']:.3f} "
+                  f"D(G(z)) {mean['D_fake']:.3f}  d_loss {mean['d_loss']:.4f} g_loss {mean['g_loss']:.4f}  "
+                  f"lr {gan.d_opt.lr:.5f} mu {gan.d_opt.momentum:.3f}", file=log)
+            wall = time.perf_counter() - t_start
+            final = epoch == args.epochs
+            why = stop.why()
+            if epoch % args.ckpt_every == 0 or final or why:
+                checkpoint.save(out / "last.npz", gan, preset="mnist-paper", options=options,
+                                extra={"wall_s": wall, "epoch": epoch})
+            if epoch % args.eval_every == 0 or final:
+                evaluate(epoch, wall, final)
+            if why:
+                print(f"{now()} stopped after epoch {epoch} ({why}); --resume continues from it", file=log)
+                break
     print(f"{now()} done", file=log)
     log.close()
     return 0
