@@ -53,17 +53,33 @@ DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stay
 CACHED_BYTES = 2 ** 19                # rows of float64 terms worked on at once: stay in the CPU cache
 
 
-def _host(a, dtype):
+def _gemm_dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"Parzen dtype (the precision of the distances) must be float32 or float64, got {dt}")
+    return dt
+
+
+def _host(a, dtype, name="x"):
+    """``a`` as a C-contiguous host array of ``dtype``: 2-D, at least one row, real and finite."""
     a = np.asarray(backend.to_host(a))
     if a.ndim != 2:
-        raise ValueError(f"Parzen inputs must be 2-D (n, d) arrays, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=dtype)
+        raise ValueError(f"Parzen input {name} must be a 2-D (n, d) array, got shape {a.shape}")
+    if a.shape[0] < 1:
+        raise ValueError(f"Parzen input {name} has no rows (shape {a.shape})")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"Parzen input {name} must hold real numbers, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=_gemm_dtype(dtype))
+    if not np.isfinite(_sq_norms(a)).all():         # one pass: a NaN or inf anywhere shows in its row's norm
+        raise ValueError(f"Parzen input {name} holds NaN or infinite values (or values so large that "
+                         "their squares overflow)")
+    return a
 
 
 def _block_rows(m, block):
     if block is not None:
-        if int(block) < 1:
-            raise ValueError(f"block must be >= 1, got {block!r}")
+        if not isinstance(block, (int, np.integer)) or block < 1:
+            raise ValueError(f"block must be an integer >= 1 (rows of x per block), got {block!r}")
         return int(block)
     return max(1, DEFAULT_BLOCK_BYTES // (8 * max(m, 1)))
 
@@ -76,7 +92,7 @@ def squared_distances(x, mu, *, dtype=np.float32):
     clip at 0 removes that.) For whole data sets use ``parzen_log_likelihood``,
     which does this a block at a time.
     """
-    x, mu = _host(x, dtype), _host(mu, dtype)
+    x, mu = _host(x, dtype, "x"), _host(mu, dtype, "mu")
     if x.shape[1] != mu.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features but the samples have {mu.shape[1]}")
     return _sq_dist_block(x, mu, _sq_norms(x), _sq_norms(mu))
@@ -135,11 +151,9 @@ def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
 
 def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     """(n, S) float64: log p(x_i) under the Parzen window of width sigmas[s] on mu."""
-    x, mu = _host(x, dtype), _host(mu, dtype)
+    x, mu = _host(x, dtype, "x (the images scored)"), _host(mu, dtype, "samples")
     if x.shape[1] != mu.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features but the samples have {mu.shape[1]}")
-    if mu.shape[0] < 1:
-        raise ValueError("the Parzen window needs at least one sample")
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if sigmas.size == 0 or not np.all(np.isfinite(sigmas) & (sigmas > 0)):
         raise ValueError(f"sigma must be positive and finite, got {sigmas}")
@@ -148,6 +162,8 @@ def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     xx, mm = _sq_norms(x), _sq_norms(mu)
     mu_m2 = mu * mu.dtype.type(-2.0)
     rows = min(_block_rows(m, block), n)
+    if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 (or None: min(cores, 4)), got {threads!r}")
     threads = max(1, int(threads or _default_threads()))
     if block is None:      # a few blocks per worker, so that no worker waits on a last big one
         rows = max(1, min(rows, -(-n // (4 * threads)), 1024))
@@ -281,7 +297,11 @@ def parzen_main(argv=None):
     valid, test = valid[:args.n_valid], test[:args.n_test]
     dtype = np.float64 if args.float64 else np.float32
     samples = backend.to_host(sample_fn(args.n_samples, backend.default_rng(args.seed)))
-    res = parzen_protocol(samples.reshape(samples.shape[0], -1), valid, test, dtype=dtype)
+    try:
+        res = parzen_protocol(samples.reshape(samples.shape[0], -1), valid, test, dtype=dtype)
+    except ValueError as exc:                   # e.g. a checkpoint of a model that does not draw images
+        print(f"minigan parzen: {args.checkpoint}: {exc}", file=sys.stderr)
+        return 2
     print(f"checkpoint   {args.checkpoint}")
     print(f"generator    sigma {res.sigma:.4f}  LL {res.ll:8.1f} +- {res.se:.1f} nats  "
           f"({res.n_samples} samples, {res.n_test} test images, sigma on {valid.shape[0]} validation)")

@@ -160,12 +160,31 @@ def test_input_errors(small):
         parzen_log_likelihood(x, mu[:, :5], 0.2)
     with pytest.raises(ValueError, match="positive"):
         parzen_log_likelihood(x, mu, 0.0)
-    with pytest.raises(ValueError, match="at least one sample"):
+    with pytest.raises(ValueError, match="input samples has no rows"):
         parzen_log_likelihood(x, mu[:0], 0.2)
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match=r"input x \(the images scored\) has no rows"):
+        parzen_log_likelihood(x[:0], mu, 0.2)
+    with pytest.raises(ValueError, match="valid.*no rows|no rows"):
+        parzen_protocol(mu, x[:0], x)
+    with pytest.raises(ValueError, match="input x .* must be a 2-D"):
         parzen_log_likelihood(x[0], mu, 0.2)
-    with pytest.raises(ValueError, match="block"):
+    with pytest.raises(ValueError, match="block must be an integer >= 1"):
         parzen_log_likelihood(x, mu, 0.2, block=0)
+    with pytest.raises(ValueError, match="block must be an integer >= 1"):
+        parzen_log_likelihood(x, mu, 0.2, block=2.5)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        parzen_log_likelihood(x, mu, 0.2, threads=0)
+    for dtype in (np.int32, np.int8, np.float16):
+        with pytest.raises(TypeError, match="must be float32 or float64"):
+            parzen_log_likelihood(x, mu, 0.2, dtype=dtype)
+    with pytest.raises(TypeError, match="real numbers"):
+        parzen_log_likelihood(x.astype(np.complex128), mu, 0.2)
+    bad = mu.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="input samples holds NaN or infinite"):
+        select_sigma(x, bad)
+    with pytest.raises(ValueError, match="input x .* holds NaN or infinite"):
+        parzen_log_likelihood(np.full_like(x, np.inf), mu, 0.2)
 
 
 # ---------------------------------------------------------------------- the command
@@ -214,3 +233,10 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     assert main(["parzen", str(tmp_path / "missing.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.npz" in err[0]
+
+    toy = presets.build("toy1d", iterations=1)                   # a generator of numbers, not images
+    toy_ckpt = checkpoint.save(tmp_path / "toy.npz", toy.gan, preset="toy1d", options=toy.options)
+    assert main(["parzen", str(toy_ckpt), "--data-dir", str(tmp_path / "data"), "--n-samples", "20",
+                 "--n-valid", "20", "--n-test", "30", "--no-ceiling"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "toy.npz" in err[0] and "784 features but the samples have 1" in err[0]

@@ -111,7 +111,7 @@ def test_unknown_type_code(tmp_path):
 
 @pytest.mark.parametrize("extra,word", [(-5, "truncated"), (3, "longer")])
 def test_sizes_disagree_with_length(tmp_path, extra, word):
-    body = bytes(2 * 3 * 3 + extra) if extra > 0 else bytes(2 * 3 * 3 + extra)
+    body = bytes(2 * 3 * 3 + extra)                # 5 bytes short, or 3 bytes too many
     p = tmp_path / "sizes.idx"
     p.write_bytes(_header(0x08, [2, 3, 3]) + body)
     with pytest.raises(IDXError, match=word) as e:
@@ -215,6 +215,33 @@ def test_fashion_subfolder(tmp_path):
     assert load_mnist("test", data_dir=tmp_path / "d", kind="fashion-mnist", download=False)[0].shape == (5, 4)
     with pytest.raises(MNISTMissingError):
         load_mnist("test", data_dir=tmp_path / "d", kind="mnist", download=False)
+
+
+def test_an_empty_split_is_an_error_not_an_empty_array(tmp_path):
+    place(tmp_path / "d" / "mnist", fake_dataset(n_train=100, n_test=5))
+    assert load_mnist("train", data_dir=tmp_path / "d", download=False)[0].shape == (100, 4)
+    with pytest.raises(IDXError, match=r"holds 100 images: the 'valid' split, rows 50000:60000 of it, is empty"):
+        load_mnist("valid", data_dir=tmp_path / "d", download=False)
+
+
+@pytest.mark.parametrize("where", ["flat", "subfolder"])
+def test_the_other_kinds_files_are_refused(tmp_path, monkeypatch, where):
+    """MNIST and Fashion-MNIST files have the same names: a folder of one kind's files
+    must not pass for the other (the content is checked against the published sums)."""
+    arrays = fake_dataset(n_train=30, n_test=5)
+    folder = tmp_path / "d" if where == "flat" else tmp_path / "d" / "fashion-mnist"
+    place(folder, arrays)
+    raw = {n: sha(gzip.decompress((folder / n).read_bytes())) for n in NAMES}
+    monkeypatch.setitem(CHECKSUMS, "mnist", {n: {"gz": "0" * 64, "raw": raw[n]} for n in NAMES})
+    mnist._CONTENT_SHA.clear()
+    kind = "fashion-mnist"                                 # these files are now "MNIST's"
+    with pytest.raises(IDXError, match=r"is mnist's t10k-images-idx3-ubyte.gz .* not fashion-mnist's"):
+        load_mnist("test", data_dir=tmp_path / "d", kind=kind, download=False)
+    if where == "flat":                                    # asked for as what they are, they load
+        assert load_mnist("test", data_dir=tmp_path / "d", kind="mnist", download=False)[0].shape == (5, 4)
+    monkeypatch.setitem(CHECKSUMS, "mnist", {n: {"gz": "0" * 64, "raw": "1" * 64} for n in NAMES})
+    mnist._CONTENT_SHA.clear()
+    assert load_mnist("test", data_dir=tmp_path / "d", kind=kind, download=False)[0].shape == (5, 4)
 
 
 def test_offline_message_lists_missing_files_and_where(tmp_path):
@@ -497,6 +524,9 @@ def test_real_mnist(monkeypatch):
     assert abs(xt.mean() * 255 - 33.791) < 1e-3
     xv, _ = load_mnist("valid", download=False)
     assert xv.shape == (10000, 784)
+    flat = mnist.find_mnist_files("mnist")[FILES["test-images"]].parent     # MNIST's own folder
+    with pytest.raises(IDXError, match="is mnist's t10k-images-idx3-ubyte.gz"):
+        load_mnist("test", data_dir=flat, kind="fashion-mnist", download=False)
     full, yfull = load_mnist("train-full", download=False)
     assert np.bincount(yfull).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     np.testing.assert_array_equal(full[50000:], xv)
