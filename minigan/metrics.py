@@ -61,7 +61,7 @@ def _gemm_dtype(dtype):
 
 
 def _host(a, dtype, name="x"):
-    """``a`` as a C-contiguous host array of ``dtype``: 2-D, at least one row, real and finite."""
+    """``a`` as a C-contiguous host array of ``dtype``: 2-D, at least one row, real numbers."""
     a = np.asarray(backend.to_host(a))
     if a.ndim != 2:
         raise ValueError(f"Parzen input {name} must be a 2-D (n, d) array, got shape {a.shape}")
@@ -69,11 +69,16 @@ def _host(a, dtype, name="x"):
         raise ValueError(f"Parzen input {name} has no rows (shape {a.shape})")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"Parzen input {name} must hold real numbers, got dtype {a.dtype}")
-    a = np.ascontiguousarray(a, dtype=_gemm_dtype(dtype))
-    if not np.isfinite(_sq_norms(a)).all():         # one pass: a NaN or inf anywhere shows in its row's norm
+    return np.ascontiguousarray(a, dtype=_gemm_dtype(dtype))
+
+
+def _finite_sq_norms(a, name):
+    """|a_i|^2 (float64); a NaN or inf anywhere in a row shows in its norm."""
+    norms = _sq_norms(a)
+    if not np.isfinite(norms).all():
         raise ValueError(f"Parzen input {name} holds NaN or infinite values (or values so large that "
                          "their squares overflow)")
-    return a
+    return norms
 
 
 def _block_rows(m, block):
@@ -95,7 +100,7 @@ def squared_distances(x, mu, *, dtype=np.float32):
     x, mu = _host(x, dtype, "x"), _host(mu, dtype, "mu")
     if x.shape[1] != mu.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features but the samples have {mu.shape[1]}")
-    return _sq_dist_block(x, mu, _sq_norms(x), _sq_norms(mu))
+    return _sq_dist_block(x, mu, _finite_sq_norms(x, "x"), _finite_sq_norms(mu, "mu"))
 
 
 def _sq_norms(a):
@@ -151,7 +156,8 @@ def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
 
 def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
     """(n, S) float64: log p(x_i) under the Parzen window of width sigmas[s] on mu."""
-    x, mu = _host(x, dtype, "x (the images scored)"), _host(mu, dtype, "samples")
+    x_name = "x (the images scored)"
+    x, mu = _host(x, dtype, x_name), _host(mu, dtype, "samples")
     if x.shape[1] != mu.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features but the samples have {mu.shape[1]}")
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
@@ -159,7 +165,7 @@ def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
         raise ValueError(f"sigma must be positive and finite, got {sigmas}")
     n, d = x.shape
     m = mu.shape[0]
-    xx, mm = _sq_norms(x), _sq_norms(mu)
+    xx, mm = _finite_sq_norms(x, x_name), _finite_sq_norms(mu, "samples")
     mu_m2 = mu * mu.dtype.type(-2.0)
     rows = min(_block_rows(m, block), n)
     if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
