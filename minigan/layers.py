@@ -311,21 +311,23 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """y = sigma(x) = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2 (no overflow)."""
+    """y = sigma(x) = 1 / (1 + exp(-x)); with e = exp(-|x|) (no overflow),
+    sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e), precise in both tails."""
 
     def forward(self, x):
         x = self._check(x)
         xp = backend.array_module(x)
-        y = xp.tanh(x * x.dtype.type(0.5))
-        y += 1
-        y *= x.dtype.type(0.5)
-        self._save(y)
+        e = xp.exp(-xp.abs(x))
+        r = 1 / (1 + e)                                  # sigma(|x|)
+        y = xp.where(x >= 0, r, e * r)
+        self._save(e * r * r)                            # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2
         return y
 
     def backward(self, grad_out):
-        """dL/dx = dL/dy * y (1 - y), with y = sigma(x) kept from forward."""
-        (y,) = self._load()
-        return self._check_grad(grad_out, y.shape) * y * (1 - y)
+        """dL/dx = dL/dy * y (1 - y) = dL/dy * sigma(x) sigma(-x), kept from forward as
+        e / (1 + e)^2 with e = exp(-|x|) (1 - y would lose every digit where y ~ 1)."""
+        (slope,) = self._load()
+        return self._check_grad(grad_out, slope.shape) * slope
 
 
 class Tanh(Layer):

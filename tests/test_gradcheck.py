@@ -9,7 +9,7 @@ import pytest
 from minigan import gradcheck, layers, losses
 from minigan.gradcheck import (check_function, check_generator_step, check_layer, check_loss,
                                check_two_forwards, format_results, relative_error)
-from minigan.layers import Dropout, Linear, Maxout, ReLU, Sequential, Sigmoid, Tanh, no_grad
+from minigan.layers import Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequential, Sigmoid, Tanh, no_grad
 
 
 def paper_like_D(rng, n_in=5):
@@ -349,7 +349,12 @@ def test_main_runs_every_check_and_sets_the_exit_status(capsys):
                  "D used twice"):
         assert name in out, name
     assert " 0 failed" in out
-    assert gradcheck.main(["--tol", "1e-15", "--seed", "3"]) == 1
+    # a step so large that central differences measure curvature: the curved layers fail
+    assert gradcheck.main(["--eps", "0.5", "--seed", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  Sigmoid()" in out and "PASS  Linear(5, 3)" in out
+    # kink_delta = 1000 eps = 500: no row of a ReLU model is that far from a kink -- a failure that says so
+    assert "FAIL  G step (minimax)" in out and "every input row sits at a kink (within kink_delta = 500" in out
     with pytest.raises(SystemExit) as e:
         gradcheck.main(["--eps", "-1"])
     assert e.value.code == 2
@@ -360,3 +365,35 @@ def test_python_m_minigan_gradcheck():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 failed" in r.stdout
+
+
+def test_zeros_a_dropout_mask_made_are_not_kinks():
+    """Units a frozen Dropout mask dropped are exactly 0 before the next ReLU whatever
+    the input: no kink, nothing to skip (they used to fail every row)."""
+    for model in (Sequential(Linear(5, 6, rng=0), Dropout(0.5, rng=1), ReLU(), Linear(6, 2, rng=2)),
+                  Sequential(Dropout(0.8, rng=3), LeakyReLU())):
+        res = gradcheck.check_layer(model)
+        assert res.passed and res.kinks_skipped == 0, res.table()
+    x = np.zeros((3, 5))                   # a zero row through zero biases IS at the kink: moved, not ignored
+    res = gradcheck.check_layer(Sequential(Linear(5, 4, bias=False, rng=0), ReLU()), x)
+    assert res.kinks_moved == 3 and res.passed
+
+
+def test_saturated_layers_pass_within_the_noise_floor_and_wrong_ones_still_fail():
+    rng = np.random.default_rng(0)
+
+    class SigmoidWithoutOneMinusY(layers.Layer):
+        def forward(self, x):
+            y = losses.sigmoid(x)
+            self._save(y)
+            return y
+
+        def backward(self, grad_out):
+            (y,) = self._load()
+            return grad_out * y                        # forgot the (1 - y)
+
+    for c in (12.0, 18.0):                             # sigma'(x) ~ 6e-6 and 1.5e-8
+        x = rng.standard_normal((4, 5)) + c
+        res = gradcheck.check_layer(Sigmoid(), x)
+        assert res.passed and any("noise floor" in n for n in res.notes), res.table()
+        assert not gradcheck.check_layer(SigmoidWithoutOneMinusY(), x).passed

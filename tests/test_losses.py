@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minigan import losses
+from minigan.layers import Sigmoid
 
 F64 = np.float64
 LOGIT_1E12 = float(np.log(1e-12) - np.log1p(-1e-12))      # D = 1e-12  (about -27.63)
@@ -104,7 +105,7 @@ def test_saturation_shapes_the_two_generator_losses():
     a = np.array([LOGIT_1E12])                    # D(G(z)) = 1e-12: D is winning
     _, g_minimax = losses.generator_loss_minimax(a)
     _, g_ns = losses.generator_loss_nonsaturating(a)
-    assert abs(float(g_minimax[0])) == pytest.approx(1e-12, rel=1e-6)     # vanishes (Section 3)
+    assert abs(float(g_minimax[0])) == pytest.approx(1e-12, rel=1e-6, abs=0)   # vanishes (Section 3)
     assert float(g_ns[0]) == pytest.approx(-1.0, rel=1e-9)                 # does not
 
 
@@ -159,3 +160,30 @@ def test_bad_logits_raise_clear_errors():
 def test_registry():
     assert losses.GENERATOR_LOSSES == {"minimax": losses.generator_loss_minimax,
                                        "nonsaturating": losses.generator_loss_nonsaturating}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_its_relative_precision_in_both_tails(dtype):
+    a = np.array([-80.0, -38.0, -27.6, -20.0, -17.0, -10.0, -1.0, 0.0, 1.0, 10.0, 30.0], dtype=dtype)
+    want = 1 / (1 + np.exp(-a.astype(np.longdouble)))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    got = losses.sigmoid(a)
+    assert got.dtype == dtype
+    keep = want > np.finfo(dtype).tiny * 1e3                   # away from the subnormal range
+    np.testing.assert_allclose(got[keep].astype(np.longdouble), want[keep], rtol=tol, atol=0)
+    y = Sigmoid().forward(a)
+    assert y.dtype == dtype and np.array_equal(y, got)
+    _, g = losses.generator_loss_minimax(np.array([-20.0], dtype=dtype))   # D(G(z)) = 2.06e-9
+    assert float(g[0]) == pytest.approx(-2.0611536e-9, rel=1e-5, abs=0)
+
+
+def test_bce_target_must_fit_the_logits():
+    a = np.array([[0.5], [-1.0], [2.0]])
+    loss, g = losses.bce_with_logits(a, np.array([[1.0], [0.0], [1.0]]))
+    assert g.shape == (3, 1)
+    same, g1 = losses.bce_with_logits(a, np.array([1.0, 0.0, 1.0]).reshape(3, 1))
+    assert same == loss
+    with pytest.raises(ValueError, match=r"target of shape \(3,\) does not fit logits of shape \(3, 1\)"):
+        losses.bce_with_logits(a, np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"target must be in \[0, 1\]"):
+        losses.bce_with_logits(a, 5)
