@@ -296,8 +296,8 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     if ex.name == "maxout":
         report.header.append("  inputs drawn with a clear winner in every unit (no ties between pieces)")
     if ex.name == "dropout":
-        report.header.append(f"  training mode, keep {extra['keep']}; the mask is frozen (fixed_mask) "
-                             f"for every forward of the check")
+        report.header.append(f"  training mode, keep {extra['keep']}; the mask is frozen (fixed_mask) for the "
+                             "finite differences; the last part draws live masks, as training does")
 
     # the given forward, against the reference forward
     if hasattr(student, "train"):
@@ -368,6 +368,47 @@ def _check_layer(ex, cls, report, rng, eps, tol):
         report.parts.append(Part("accumulate", "grads accumulate (+=)", ",".join(ref_grads), None, worst, tol,
                                  note="" if worst < tol else
                                  f"after two backwards grads[{worst_key!r}] is not the sum of both"))
+    else:
+        _check_two_passes(ex, student, ref, x, R, rng, report, tol)
+
+
+def _check_two_passes(ex, student, ref, x, R, rng, report, tol):
+    """A layer without parameters, used twice before its backwards (as D is, on the real
+    and the fake batch): two forwards, then two backwards in reverse order, each of which
+    must use its own forward's cache. Dropout draws live masks here (``fixed_mask`` unset,
+    the two layers' generators seeded alike), as in training."""
+    x2 = -x                                      # other units pass; as far from any kink as x
+    R2 = rng.standard_normal(R.shape)
+    if ex.name == "dropout":
+        seed = int(rng.integers(1 << 30))
+        student.fixed_mask = ref.fixed_mask = None
+        student.rng, ref.rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    label = "two forwards, then two backwards (last in, first out)"
+    if ex.name == "dropout":
+        label += ", live masks"
+    got = want = None
+    try:
+        ref_out = [ref.forward(x), ref.forward(x2)]
+        want = [ref.backward(R2.copy()), ref.backward(R.copy())]
+        out = [np.asarray(student.forward(x.copy())), np.asarray(student.forward(x2.copy()))]
+        got = [_copy(student.backward(R2.copy())), _copy(student.backward(R.copy()))]
+    except Exception as exc:                     # e.g. a backward that reads fixed_mask, None here
+        report.parts.append(Part("two passes", label, x.shape, None, float("inf"), tol,
+                                 note=f"the backward failed: {type(exc).__name__}: {exc}"))
+        return
+    fwd = max(gradcheck.relative_error(o, w)[0] for o, w in zip(out, ref_out))
+    if fwd >= tol:
+        report.problems.append("with a live mask the forward differs from the reference's (was the given "
+                               "forward changed?)" if ex.name == "dropout" else
+                               "the forward differs from the reference's on a second input")
+    errs = [_against_reference(g, w) for g, w in zip(got, want)]
+    worst = max(e for e, _ in errs)
+    note = next((n for _, n in errs if n), "")
+    if not note and worst >= tol:
+        note = ("a backward did not use its own forward's cache (kept on self instead of the cache "
+                "stack?)" + (" or used fixed_mask instead of the mask kept from forward" if ex.name == "dropout"
+                             else ""))
+    report.parts.append(Part("two passes", label, x.shape, None, worst, tol, note=note))
 
 
 class _Broken(Exception):
