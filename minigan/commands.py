@@ -4,8 +4,8 @@ Each ``*_main(argv)`` returns an exit status:
 
     0   done
     2   bad input (unknown preset, k < 1, m < 1, a rate that is not a positive
-        number, an unreadable checkpoint, an output folder that is a file, ...):
-        one line on stderr, nothing written or overwritten
+        number, an unreadable checkpoint, an output folder that is a file or
+        already holds a run, ...): one line on stderr, nothing written or overwritten
     3   training diverged (a NaN/inf loss or parameter): the message names the
         iteration and the quantity; the last good checkpoint is kept as it was
     130 interrupted with Ctrl-C: the current iteration is finished, then a
@@ -22,6 +22,11 @@ What ``minigan train PRESET --out DIR`` writes into DIR (default ``runs/PRESET``
     figure1.png, figure1.gif   1-D data (toy1d): the paper's Figure 1 panels (a)-(d)
                       -- p_data, p_g, D(x) and the z -> x mapping -- and an animation
     samples.png       2-D data: samples over the data; 784-D data: an image grid
+
+A folder that already holds a run (its checkpoint.npz) is not trained into
+again: ``minigan resume DIR/checkpoint.npz`` continues that run, ``--out``
+names another folder, and ``--force`` replaces the run (its files listed
+above are removed first, so no figure of the old run is left beside the new).
 """
 from __future__ import annotations
 
@@ -46,6 +51,8 @@ __all__ = ["train_main", "resume_main", "sample_main", "UsageError", "write_hist
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 CHECKPOINT_NAME = "checkpoint.npz"
+RUN_FILES = ("config.json", "history.csv", "history.png", CHECKPOINT_NAME, "figure1.png", "figure1.gif",
+             "samples.png")
 N_EVAL = 2500            # samples for mode coverage and final D(x), D(G(z)) (PacGAN protocol)
 
 
@@ -439,6 +446,8 @@ def _train_parser():
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: $MINIGAN_BACKEND or numpy)")
     p.add_argument("--out", help="output folder (default runs/PRESET)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run already in --out (its checkpoint, history, config and figures)")
     p.add_argument("--checkpoint-every", type=_int_at_least(0, "--checkpoint-every"),
                    help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -505,10 +514,18 @@ def _train(argv):
     run = _build(args.preset, options)
     options = run.options               # every option the preset used, defaults included
     iterations = run.iterations
+    old_run = os.path.join(out, CHECKPOINT_NAME)
+    if os.path.exists(old_run) and not args.force:
+        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}', "
+                         "train into another folder with --out, or replace it with --force")
     try:
         os.makedirs(out, exist_ok=True)
+        if args.force:                  # the old run's files go, so none is taken for the new run's
+            for name in RUN_FILES:
+                if os.path.isfile(os.path.join(out, name)):
+                    os.remove(os.path.join(out, name))
     except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        raise UsageError(f"--out {out}: cannot create the folder or clear the old run ({exc.strerror})") from None
     _write_json(os.path.join(out, "config.json"), {
         "preset": args.preset, "description": run.description, "options": options,
         "config": run.gan.config, "iterations": iterations,

@@ -390,3 +390,24 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     assert ck.options["momentum"] == 0.25
     run, _ = checkpoint.restore_run(ck)
     assert run.gan.d_opt.momentum0 == 0.25 and run.gan.g_opt.momentum0 == 0.25
+
+
+def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
+    assert (out / "figure1.png").exists()
+    before = snapshot_tree(out)
+    capsys.readouterr()
+    assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
+                                "--no-figures", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a run" in err[0] and "minigan resume" in err[0] and "--force" in err[0]
+    assert snapshot_tree(out) == before, "a refused run changed the folder"
+    # --force replaces the run, and the old run's figures do not stay beside the new one
+    assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
+                                "--no-figures", "--force", "--out", str(out)]) == 0
+    assert not (out / "figure1.png").exists() and not (out / "history.png").exists()
+    ck = checkpoint.read(out / "checkpoint.npz")
+    assert ck.iteration == 10 and ck.config["seed"] == 5
+    with open(out / "history.csv") as f:
+        assert len(f.read().splitlines()) == 11
