@@ -105,6 +105,9 @@ def _entry(prog, body, argv):
         return _fail(prog, str(exc))
     except SystemExit as exc:          # --help
         return int(exc.code or 0)
+    except KeyboardInterrupt:          # Ctrl-C outside the training loop (which stops cleanly by itself)
+        print(f"{prog}: interrupted; any checkpoint written before is kept as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:            # stdout closed early (e.g. piped into head): not an error
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)

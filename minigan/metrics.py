@@ -294,6 +294,10 @@ def parzen_main(argv=None):
     from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
     try:
         sample_fn = _load_generator(args.checkpoint, args.data_dir)
+        width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
+        if width != 784:
+            raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
+                             f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
         valid, _ = load_mnist("valid", data_dir=args.data_dir, kind=args.kind)
         test, _ = load_mnist("test", data_dir=args.data_dir, kind=args.kind)
         train = None if args.no_ceiling else load_mnist("train", data_dir=args.data_dir, kind=args.kind)[0]

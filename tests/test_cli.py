@@ -411,3 +411,16 @@ def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys):
     assert ck.iteration == 10 and ck.config["seed"] == 5
     with open(out / "history.csv") as f:
         assert len(f.read().splitlines()) == 11
+
+
+def test_ctrl_c_while_the_figures_are_drawn_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    from minigan import viz
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(viz, "animate_figure1", interrupted)
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "minigan train: interrupted; any checkpoint written before is kept as it was"
+    assert checkpoint.read(out / "checkpoint.npz").iteration == 20

@@ -239,4 +239,7 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     assert main(["parzen", str(toy_ckpt), "--data-dir", str(tmp_path / "data"), "--n-samples", "20",
                  "--n-valid", "20", "--n-test", "30", "--no-ceiling"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "toy.npz" in err[0] and "784 features but the samples have 1" in err[0]
+    assert len(err) == 1 and "toy.npz" in err[0] and "draws samples of 1 numbers, not 28 x 28 images" in err[0]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))        # refused before any data is read
+    assert main(["parzen", str(toy_ckpt), "--n-samples", "20"]) == 2
+    assert "not 28 x 28 images" in capsys.readouterr().err
