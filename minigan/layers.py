@@ -31,7 +31,7 @@ import contextlib
 
 import numpy as np
 
-from . import backend
+from . import backend, losses
 
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
@@ -315,12 +315,8 @@ class Sigmoid(Layer):
     sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e), precise in both tails."""
 
     def forward(self, x):
-        x = self._check(x)
-        xp = backend.array_module(x)
-        e = xp.exp(-xp.abs(x))
-        r = 1 / (1 + e)                                  # sigma(|x|)
-        y = xp.where(x >= 0, r, e * r)
-        self._save(e * r * r)                            # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2
+        y, slope = losses.sigmoid_and_slope(self._check(x))
+        self._save(slope)                                # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2
         return y
 
     def backward(self, grad_out):
