@@ -592,13 +592,24 @@ def _resume(argv):
     options = run.options               # the stored ones, and any default an older checkpoint lacks
     os.makedirs(out, exist_ok=True)
     every = _checkpoint_every(args.checkpoint_every, iterations)
-    _write_json(os.path.join(out, "config.json"), {
+    config_path = os.path.join(out, "config.json")
+    config = {
         "preset": ckpt.preset, "description": run.description, "options": options,
         "config": run.gan.config, "iterations": done + iterations, "checkpoint_every": every,
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
         "command": "minigan resume " + " ".join(argv),
-    })
+    }
+    try:                                # the run's own config: keep how it was started, list the resumes
+        with open(config_path) as f:
+            first = json.load(f)
+    except (OSError, ValueError):
+        first = None
+    if isinstance(first, dict) and first.get("preset") == ckpt.preset:
+        config["started_with"] = first.get("started_with") or first.get("command")
+        config["resumes"] = list(first.get("resumes") or []) + [
+            {"command": config["command"], "from_iteration": done, "to_iteration": done + iterations}]
+    _write_json(config_path, config)
     reporter = _Reporter(run, out, done, iterations, figures=not args.no_figures)
     status, seconds = _fit(run, out=out, iterations=iterations, checkpoint_every=every,
                            preset=ckpt.preset, options=options, progress=not args.no_progress,

@@ -237,7 +237,10 @@ def test_resume_in_a_new_process_matches_one_run(tmp_path):
             assert np.array_equal(value, b.arrays[key]), f"{key} differs after resume"
     with open(two / "history.csv") as f:
         assert len(list(csv.DictReader(f))) == 30
-    assert json.loads((two / "config.json").read_text())["resumed_from"]["iteration"] == 15
+    config = json.loads((two / "config.json").read_text())
+    assert config["resumed_from"]["iteration"] == 15
+    assert config["started_with"].startswith("minigan train toy1d --iterations 15")   # how the run began
+    assert config["resumes"] == [{"command": config["command"], "from_iteration": 15, "to_iteration": 30}]
 
 
 def test_sample_writes_npy_and_png(trained, tmp_path, capsys):
