@@ -132,6 +132,8 @@ class SGD(Optimizer):
             raise ValueError(f"SGD needs momentum < 1 and lr_decay >= 1, got {momentum}, {lr_decay}")
         self.final_momentum = None if final_momentum is None else _positive(
             "SGD final_momentum", final_momentum, allow_zero=True)
+        if self.final_momentum is not None and self.final_momentum >= 1:
+            raise ValueError(f"SGD needs final_momentum < 1, got {final_momentum}")
         if self.final_momentum is not None:
             if steps_per_epoch is None or int(steps_per_epoch) < 1:
                 raise ValueError("SGD momentum ramp needs steps_per_epoch >= 1")

@@ -174,6 +174,8 @@ def kl_divergence(p, q, grid, log=False):
         lq = _host1d(q(x) if callable(q) else q, "log q")
         if lp.shape != x.shape or lq.shape != x.shape:
             raise ValueError("log p and log q need one value per grid point")
+        if np.isnan(lp).any() or np.isnan(lq).any():
+            raise ValueError("log p and log q must not be NaN (-inf is a zero density)")
         pv = np.exp(lp)
         with np.errstate(invalid="ignore"):
             f = np.where(pv > 0, pv * (lp - lq), 0.0)
@@ -209,11 +211,15 @@ def kl_gaussian(mu1, sigma1, mu2, sigma2):
 def js_divergence_gaussian(mu1, sigma1, mu2, sigma2, n=8001, width=10.0):
     """JSD of two 1-D Gaussians by quadrature (there is no closed form, see module doc).
 
-    The grid spans ``width`` standard deviations beyond both means with ``n`` points.
+    The grid is the union of ``n`` points across mu_i +- ``width`` sigma_i for
+    each Gaussian, so each is resolved at its own scale however different the
+    two widths or however far apart the means (one uniform grid over both
+    would miss a narrow one, or spread over a gap where neither has mass).
     """
-    lo = min(mu1 - width * sigma1, mu2 - width * sigma2)
-    hi = max(mu1 + width * sigma1, mu2 + width * sigma2)
-    x = np.linspace(lo, hi, n)
+    if not (sigma1 > 0 and sigma2 > 0):
+        raise ValueError(f"standard deviations must be > 0, got {sigma1}, {sigma2}")
+    x = np.union1d(np.linspace(mu1 - width * sigma1, mu1 + width * sigma1, n),
+                   np.linspace(mu2 - width * sigma2, mu2 + width * sigma2, n))
     return js_divergence(gaussian_pdf(x, mu1, sigma1), gaussian_pdf(x, mu2, sigma2), x)
 
 

@@ -238,3 +238,9 @@ def test_bad_arguments_raise():
         Adam(m, eps=0)
     with pytest.raises(TypeError, match="SGD needs a Layer"):
         SGD(object(), lr=0.1)
+
+
+def test_final_momentum_must_be_below_one():
+    model = Sequential(Linear(1, 4, rng=0))
+    with pytest.raises(ValueError, match="final_momentum < 1"):
+        SGD(model, 0.1, 0.5, final_momentum=1.5, steps_per_epoch=1, momentum_saturate=3)

@@ -308,3 +308,18 @@ def test_algorithm1_drives_jsd_down():
     assert j0 > 0.6, msg                                        # starts far from p_data
     assert j1 <= j0 / 4, msg
     assert abs(samples.mean() - 4.0) < 0.2, msg
+
+
+@pytest.mark.parametrize("args, want", [((0, 0.01, 0, 100), 0.6919010), ((0, 0.001, 0, 1), 0.6845660),
+                                        ((0, 1, 1e5, 1), math.log(2))])
+def test_gaussian_jsd_at_very_different_scales(args, want):
+    """References from scipy.integrate.quad (helper audit, 2026-11-23): a narrow Gaussian
+    against a wide one, and two far apart, stay within 0 <= JSD <= log 2."""
+    got = theory.js_divergence_gaussian(*args)
+    assert got == pytest.approx(want, abs=2e-6) and 0 <= got <= math.log(2) + 1e-12
+
+
+def test_kl_of_nan_log_densities_is_an_error():
+    x = np.linspace(-5, 5, 101)
+    with pytest.raises(ValueError, match="must not be NaN"):
+        theory.kl_divergence(np.full(101, np.nan), theory.gaussian_pdf(x) * 0 - 1.0, x, log=True)

@@ -186,3 +186,15 @@ def test_noise_bad_arguments(make):
     with pytest.raises(ValueError):
         make()
 
+
+
+def test_points_of_the_wrong_shape_are_refused():
+    ring = data.ring8()
+    with pytest.raises(ValueError, match=r"ring8.mode_coverage expects points of shape \(n, 2\), got shape \(4, 1\)"):
+        ring.mode_coverage(np.array([[1.0], [0.0], [0.0], [1.0]]))
+    with pytest.raises(ValueError, match=r"log_pdf expects points of shape \(n, 2\)"):
+        ring.log_pdf(np.zeros((10, 4)))
+    one = data.gaussian_1d()
+    assert one.log_pdf(np.array([4.0, 4.5])).shape == (2,)        # (n,) is n points when d = 1
+    with pytest.raises(ValueError, match=r"means must have shape \(K, d\)"):
+        data.GaussianMixture([0.0, 4.0], 0.5)

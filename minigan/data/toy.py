@@ -30,7 +30,11 @@ class GaussianMixture:
     """
 
     def __init__(self, means, sigma, dtype=None, name="mixture"):
-        self.means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+        means = np.asarray(means, dtype=np.float64)
+        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
+            raise ValueError(f"{name}: means must have shape (K, d), one row per component, got shape "
+                             f"{means.shape} (two 1-D modes at 0 and 4 are [[0.0], [4.0]])")
+        self.means = means
         if not sigma > 0:
             raise ValueError(f"{name}: sigma must be > 0, got {sigma!r}")
         self.sigma = float(sigma)
@@ -49,9 +53,19 @@ class GaussianMixture:
         noise = rng.standard_normal((m, d))
         return (means + self.sigma * noise).astype(self.dtype)
 
+    def _points(self, x, what):
+        """x as host float64 points of shape (n, d); (n,) is taken as n points when d = 1."""
+        x = np.asarray(backend.to_host(x), dtype=np.float64)
+        if x.ndim == 1 and self.dim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"{self.name}.{what} expects points of shape (n, {self.dim})"
+                             f"{' or (n,)' if self.dim == 1 else ''}, got shape {x.shape}")
+        return x
+
     def log_pdf(self, x):
         """log p(x) for host points x of shape (n, d) (or (n,) when d = 1), float64."""
-        x = np.asarray(backend.to_host(x), dtype=np.float64).reshape(-1, self.dim)
+        x = self._points(x, "log_pdf")
         d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)          # (n, K)
         log_k = -d2 / (2 * self.sigma ** 2) - self.dim * math.log(self.sigma * math.sqrt(2 * math.pi))
         top = log_k.max(axis=1, keepdims=True)
@@ -63,7 +77,7 @@ class GaussianMixture:
 
     def mode_coverage(self, samples, n_std=3.0):
         """Modes captured and the fraction of high-quality samples (see module doc)."""
-        x = np.asarray(backend.to_host(samples), dtype=np.float64).reshape(-1, self.dim)
+        x = self._points(samples, "mode_coverage")
         d = np.sqrt(((x[:, None, :] - self.means[None]) ** 2).sum(-1))
         nearest = d.argmin(axis=1)
         good = d[np.arange(len(x)), nearest] <= n_std * self.sigma
