@@ -22,7 +22,9 @@ Every entry is a plain number, string or array, so the file is read with
 
 Writes are atomic: the file is written to a temporary file in the same folder,
 flushed and fsync'ed, then renamed over the old one (``os.replace``). A crash
-mid-write leaves the previous checkpoint untouched and no temporary file.
+mid-write leaves the previous checkpoint untouched; an error or Ctrl-C removes
+the temporary file too, while a process killed outright (SIGKILL, power loss)
+can leave one behind (``.NAME.*.tmp`` beside NAME: safe to delete).
 
 Exactness of resume. On NumPy, parameters, optimizer state, the iteration and
 every random generator (``numpy.random.Generator.bit_generator.state``) are
@@ -43,6 +45,7 @@ passes.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
@@ -260,7 +263,10 @@ def save(path, gan, *, preset=None, options=None, extra=None):
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise CheckpointError(f"cannot save checkpoint {path}: folder {folder} does not exist")
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    try:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as exc:
+        raise CheckpointError(f"cannot save checkpoint {path}: {exc.strerror or exc}") from None
     return os.fspath(path)
 
 
@@ -299,9 +305,34 @@ def read(path):
     for key in ("iteration", "config", "architecture", "optimizers"):
         if key not in meta:
             raise CheckpointError(f"checkpoint {path}: header lacks {key!r}")
+    _check_header(path, meta)
     ckpt = Checkpoint(path, meta, arrays)
     _require_arrays(ckpt)
     return ckpt
+
+
+def _check_header(path, meta):
+    """The header's structure, so that a damaged one is a CheckpointError, not a KeyError later."""
+    def bad(what):
+        return CheckpointError(f"checkpoint {path}: damaged header ({what})")
+    if not isinstance(meta, dict):
+        raise bad("not a JSON object")
+    if type(meta["iteration"]) is not int or meta["iteration"] < 0:
+        raise bad(f"iteration {meta['iteration']!r} is not a count")
+    if not isinstance(meta["config"], dict):
+        raise bad("config is not an object")
+    arch = meta["architecture"]
+    for who in ("G", "D"):
+        entries = arch.get(who) if isinstance(arch, dict) else None
+        if not isinstance(entries, list) or not all(
+                isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and isinstance(e[1], list)
+                for e in entries):
+            raise bad(f"architecture of {who} missing or malformed")
+    opts = meta["optimizers"]
+    for who in ("g_opt", "d_opt"):
+        info = opts.get(who) if isinstance(opts, dict) else None
+        if not isinstance(info, dict) or not isinstance(info.get("class"), str) or type(info.get("t")) is not int:
+            raise bad(f"optimizer {who} missing, or without class and step count t")
 
 
 def _required(ckpt):
@@ -418,6 +449,22 @@ def load(source, gan, *, strict=True):
                                   "written by a run whose sampler kept none; rebuild that sampler as the run had "
                                   "it (mnist-paper checkpoints from before 2026-11-23: sampling='random')")
         sampler_states[who] = {k: ckpt.arrays[f"sampler/{who}/{k}"] for k in keys}
+    for key, owner, attr in wanted:            # a malformed state must fail here, before anything changes
+        gen, state = getattr(owner, attr), rng_states[key]
+        target = getattr(getattr(gen, "bit_generator", None), "state", None)
+        if (isinstance(state, dict) and isinstance(target, dict)
+                and state.get("bit_generator") == target.get("bit_generator")):
+            try:
+                type(gen.bit_generator)().state = state
+            except (TypeError, ValueError, KeyError) as exc:
+                raise CheckpointError(f"checkpoint {ckpt.path}: unusable state of the random generator "
+                                      f"{key!r} ({type(exc).__name__}: {exc})") from None
+    for who, (s, _) in stateful.items():
+        try:
+            copy.copy(s).load_state_dict(sampler_states[who])      # tried on a copy: s stays as it is
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint {ckpt.path}: its {who} sampler state does not fit this run's "
+                                  f"{who} sampler {s!r} ({exc})") from None
     history = ckpt.history()
     want = tuple(getattr(gan.history, "fields", HISTORY_FIELDS))
     if history.fields != want:

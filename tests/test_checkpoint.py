@@ -167,7 +167,7 @@ def test_crash_mid_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
         f.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full (simulated)")
     monkeypatch.setattr(checkpoint.np, "savez", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(CheckpointError, match=r"cannot save checkpoint .*checkpoint.npz: disk full \(simulated\)"):
         checkpoint.save(path, gan)
     assert path.read_bytes() == before, "the old checkpoint was touched"
     assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz"], "a temporary file was left behind"
@@ -507,3 +507,49 @@ def test_a_preset_built_on_another_keeps_its_options(monkeypatch):
     monkeypatch.setitem(presets.PRESETS, "toy1d-wrapped", wrapper)
     options = presets.build("toy1d-wrapped").options
     assert options["seed"] == 2 and options["momentum"] == 0.5 and options["g_lr"] == 0.02
+
+
+def test_a_damaged_header_is_a_checkpoint_error(saved, tmp_path):
+    path, _ = saved
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    meta = json.loads(str(files["meta"]))
+    for change, what in ((lambda m: m["architecture"].pop("D"), "architecture of D"),
+                         (lambda m: m["optimizers"]["g_opt"].pop("t"), "optimizer g_opt"),
+                         (lambda m: m.update(iteration="12"), "iteration '12'")):
+        m = json.loads(json.dumps(meta))
+        change(m)
+        np.savez(tmp_path / "bad.npz", **{**files, "meta": np.array(json.dumps(m))})
+        with pytest.raises(CheckpointError, match=f"damaged header .*{what}"):
+            checkpoint.read(tmp_path / "bad.npz")
+
+
+def test_a_state_that_does_not_fit_fails_before_the_model_changes(saved, tmp_path):
+    path, _ = saved
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    files["rng/trainer"] = np.array(json.dumps({"bit_generator": "PCG64", "state": 5}))
+    np.savez(tmp_path / "bad_rng.npz", **files)
+    gan = small_gan()
+    before = params(gan)
+    with pytest.raises(CheckpointError, match="unusable state of the random generator 'trainer'"):
+        checkpoint.load(tmp_path / "bad_rng.npz", gan)
+    assert gan.iteration == 0 and all(np.array_equal(v, params(gan)[k]) for k, v in before.items())
+
+
+def test_a_data_sampler_of_another_size_fails_before_the_model_changes(small_mnist, tmp_path):
+    from minigan.data import mnist
+    run = presets.build("mnist-paper", data_dir=small_mnist, seed=1)
+    run.gan.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="mnist-paper", options=run.options)
+    bigger = tmp_path / "bigger" / "mnist"
+    bigger.mkdir(parents=True)
+    rng = np.random.default_rng(6)
+    mnist.write_idx(bigger / "train-images-idx3-ubyte", rng.integers(0, 256, (300, 28, 28), dtype=np.uint8))
+    mnist.write_idx(bigger / "train-labels-idx1-ubyte", rng.integers(0, 10, 300, dtype=np.uint8))
+    other = presets.build("mnist-paper", data_dir=str(tmp_path / "bigger"), seed=1)
+    before = params(other.gan)
+    with pytest.raises(CheckpointError, match="its data sampler state does not fit"):
+        checkpoint.load(path, other.gan)
+    assert other.gan.iteration == 0 and other.gan.d_opt.t == 0
+    assert all(np.array_equal(v, params(other.gan)[k]) for k, v in before.items())
