@@ -64,6 +64,7 @@ __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read",
 FORMAT = "minigan-checkpoint"
 VERSION = 1
 _CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")
+RESTORE_OVERRIDES = ("data_dir",)     # options restore_run may replace: where the data is, not what the run is
 
 
 def _default_file_mode():
@@ -521,8 +522,9 @@ def restore_run(source, **overrides):
     """Rebuild a run from its checkpoint: ``presets.build(preset, **options)`` then ``load``.
 
     ``source`` is a path or a ``Checkpoint``. ``overrides`` replace stored
-    options that do not change the model (e.g. ``data_dir``); the backend
-    active now is used. Returns ``(run, checkpoint)``.
+    options that do not change the run (``RESTORE_OVERRIDES``: ``data_dir``);
+    any other is a ValueError. The backend active now is used. Returns
+    ``(run, checkpoint)``.
     """
     from . import presets                       # presets import the trainer; keep this lazy
     ckpt = source if isinstance(source, Checkpoint) else read(source)
@@ -532,6 +534,11 @@ def restore_run(source, **overrides):
     if ckpt.preset not in presets.PRESETS:
         raise CheckpointError(f"checkpoint {ckpt.path} comes from preset {ckpt.preset!r}, which "
                               f"this minigan does not have ({', '.join(presets.PRESETS)})")
+    changes_the_run = sorted(set(overrides) - set(RESTORE_OVERRIDES))
+    if changes_the_run:
+        raise ValueError(f"restore_run: {', '.join(changes_the_run)} would change the run the checkpoint "
+                         f"holds; only {', '.join(RESTORE_OVERRIDES)} may be given (build the run yourself "
+                         "and call minigan.checkpoint.load for anything else)")
     options = {**run_options(ckpt), **{k: v for k, v in overrides.items() if v is not None}}
     run = presets.build(ckpt.preset, **options)
     load(ckpt, run.gan)

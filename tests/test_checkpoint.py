@@ -553,3 +553,13 @@ def test_a_data_sampler_of_another_size_fails_before_the_model_changes(small_mni
         checkpoint.load(path, other.gan)
     assert other.gan.iteration == 0 and other.gan.d_opt.t == 0
     assert all(np.array_equal(v, params(other.gan)[k]) for k, v in before.items())
+
+
+def test_restore_run_takes_only_overrides_that_keep_the_run(tmp_path):
+    run = presets.build("toy1d", seed=4, iterations=10)
+    run.gan.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    with pytest.raises(ValueError, match="d_lr, momentum would change the run"):
+        checkpoint.restore_run(path, d_lr=0.7, momentum=0.9)
+    again, _ = checkpoint.restore_run(path, data_dir=str(tmp_path))
+    assert again.gan.iteration == 2
