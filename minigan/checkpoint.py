@@ -226,6 +226,8 @@ def save(path, gan, *, preset=None, options=None, extra=None):
     for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt)):
         state = opt.state_dict()
         optimizers[who] = {"class": type(opt).__name__, "t": int(state.pop("t"))}
+        if hasattr(opt, "settings"):
+            optimizers[who]["settings"] = {k: _plain(v) for k, v in opt.settings().items()}
         for key, value in state.items():
             arrays[f"{who}/{key}"] = backend.to_host(value)
     rng = {}
@@ -336,6 +338,11 @@ def _check_header(path, meta):
             raise bad(f"optimizer {who} missing, or without class and step count t")
 
 
+def _plain(v):
+    """A JSON-able number (NumPy scalars included) or None."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def _required(ckpt):
     meta = ckpt.meta
     for who in ("G", "D"):
@@ -381,13 +388,20 @@ def _check_architecture(ckpt, who, net):
                                   f"{saved[name][0]}, this {who} has no such parameter")
 
 
-def _optimizer_state(ckpt, who, opt):
+def _optimizer_state(ckpt, who, opt, strict=True):
     info = ckpt.meta["optimizers"].get(who)
     if info is None:
         raise CheckpointError(f"checkpoint {ckpt.path}: header has no {who} optimizer")
     if info["class"] != type(opt).__name__:
         raise CheckpointError(f"checkpoint {ckpt.path}: {who} is {info['class']} in the "
                               f"checkpoint, {type(opt).__name__} in this run")
+    saved, mine = info.get("settings"), (opt.settings() if hasattr(opt, "settings") else None)
+    if strict and saved is not None and mine is not None:   # checkpoints before 2026-11-23 have none
+        for key in saved:
+            if key in mine and _plain(mine[key]) != saved[key]:
+                raise CheckpointError(f"checkpoint {ckpt.path}: {who} was saved with {key}={saved[key]!r}, "
+                                      f"this run's has {key}={_plain(mine[key])!r} (a resumed run would step "
+                                      "differently; e.g. another data size changes steps_per_epoch)")
     state = {"t": int(info["t"])}
     for key, value in opt.state_dict().items():
         if key == "t":
@@ -408,8 +422,9 @@ def load(source, gan, *, strict=True):
 
     Checks first, then changes: the architecture must match parameter by
     parameter, and with ``strict`` the run's settings (order, G loss, k, m,
-    D loss scale, real label, and the noise prior where both name it by a
-    stable repr; not stored before 2026-11-23) must match too. Returns the ``Checkpoint``,
+    D loss scale, real label, the optimizers' hyperparameters and schedules,
+    and the noise prior where both name it by a stable repr; the last two not
+    stored before 2026-11-23) must match too. Returns the ``Checkpoint``,
     whose ``notes`` list anything not restored exactly (CuPy generators).
     """
     ckpt = source if isinstance(source, Checkpoint) else read(source)
@@ -425,7 +440,7 @@ def load(source, gan, *, strict=True):
         if prior is not None and mine is not None and prior != mine:
             raise CheckpointError(f"checkpoint {ckpt.path} was trained with the noise prior {prior}, "
                                   f"this run has {gan.noise_sampler!r}")
-    opt_states = {who: _optimizer_state(ckpt, who, opt)
+    opt_states = {who: _optimizer_state(ckpt, who, opt, strict)
                   for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt))}
     wanted = list(_generators(gan))
     missing = [key for key, _, _ in wanted if f"rng/{key}" not in ckpt.arrays]

@@ -68,6 +68,12 @@ class Optimizer:
     def zero_grad(self):
         self.model.zero_grad()
 
+    SETTINGS: tuple = ()      # the hyperparameters that decide every step (what a checkpoint compares)
+
+    def settings(self):
+        """{name: value} of the hyperparameters (``SETTINGS``): a resumed run must have the same."""
+        return {name: getattr(self, name) for name in self.SETTINGS}
+
     def state_dict(self):
         """Flat dict: ``"t"`` and ``"<slot>/<param>"`` -> array."""
         out = {"t": self.t}
@@ -117,6 +123,8 @@ class SGD(Optimizer):
     """
 
     slots = ("velocity",)
+    SETTINGS = ("lr0", "momentum0", "lr_decay", "lr_min", "final_momentum", "momentum_start",
+                "momentum_saturate", "steps_per_epoch")
     FLUSH_EVERY = 16
     FLUSH_BELOW = 1e-30
 
@@ -287,6 +295,7 @@ class Adam(Optimizer):
     """
 
     slots = ("m", "s")
+    SETTINGS = ("lr", "beta1", "beta2", "eps")
 
     def __init__(self, model, lr=2e-4, beta1=0.5, beta2=0.999, eps=1e-8):
         super().__init__(model)

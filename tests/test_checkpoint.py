@@ -545,14 +545,16 @@ def test_a_data_sampler_of_another_size_fails_before_the_model_changes(small_mni
     bigger = tmp_path / "bigger" / "mnist"
     bigger.mkdir(parents=True)
     rng = np.random.default_rng(6)
-    mnist.write_idx(bigger / "train-images-idx3-ubyte", rng.integers(0, 256, (300, 28, 28), dtype=np.uint8))
-    mnist.write_idx(bigger / "train-labels-idx1-ubyte", rng.integers(0, 10, 300, dtype=np.uint8))
-    other = presets.build("mnist-paper", data_dir=str(tmp_path / "bigger"), seed=1)
-    before = params(other.gan)
-    with pytest.raises(CheckpointError, match="its data sampler state does not fit"):
-        checkpoint.load(path, other.gan)
-    assert other.gan.iteration == 0 and other.gan.d_opt.t == 0
-    assert all(np.array_equal(v, params(other.gan)[k]) for k, v in before.items())
+    for n, match in ((250, "its data sampler state does not fit"),           # 2 minibatches an epoch, as saved
+                     (300, r"g_opt was saved with steps_per_epoch=2, this run's has steps_per_epoch=3")):
+        mnist.write_idx(bigger / "train-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        mnist.write_idx(bigger / "train-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
+        other = presets.build("mnist-paper", data_dir=str(tmp_path / "bigger"), seed=1)
+        before = params(other.gan)
+        with pytest.raises(CheckpointError, match=match):
+            checkpoint.load(path, other.gan)
+        assert other.gan.iteration == 0 and other.gan.d_opt.t == 0
+        assert all(np.array_equal(v, params(other.gan)[k]) for k, v in before.items())
 
 
 def test_restore_run_takes_only_overrides_that_keep_the_run(tmp_path):
@@ -563,3 +565,16 @@ def test_restore_run_takes_only_overrides_that_keep_the_run(tmp_path):
         checkpoint.restore_run(path, d_lr=0.7, momentum=0.9)
     again, _ = checkpoint.restore_run(path, data_dir=str(tmp_path))
     assert again.gan.iteration == 2
+
+
+def test_optimizer_settings_are_stored_and_compared(tmp_path):
+    run = presets.build("toy1d", seed=4, iterations=10)
+    run.gan.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    saved = checkpoint.read(path).meta["optimizers"]["g_opt"]["settings"]
+    assert saved["lr0"] == 0.02 and saved["momentum0"] == 0.5
+    other = presets.build("toy1d", seed=4, iterations=10, momentum=0.6)
+    with pytest.raises(CheckpointError, match=r"g_opt was saved with momentum0=0.5, this run's has momentum0=0.6"):
+        checkpoint.load(path, other.gan)
+    checkpoint.load(path, other.gan, strict=False)          # asked for: loads anyway
+    assert other.gan.iteration == 2
