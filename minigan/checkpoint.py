@@ -251,6 +251,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         "preset": preset,
         "options": dict(options or {}),
         "architecture": {"G": architecture(gan.G), "D": architecture(gan.D)},
+        "layers": {"G": _layer_signature(gan.G), "D": _layer_signature(gan.D)},
         "optimizers": optimizers,
         "rng_exact": rng,
         "samplers": samplers,
@@ -336,6 +337,13 @@ def _check_header(path, meta):
         info = opts.get(who) if isinstance(opts, dict) else None
         if not isinstance(info, dict) or not isinstance(info.get("class"), str) or type(info.get("t")) is not int:
             raise bad(f"optimizer {who} missing, or without class and step count t")
+
+
+def _layer_signature(net):
+    """repr of every leaf layer (e.g. "ReLU()", "Dropout(keep=0.8, scale=1.25)"): what the
+    parameter shapes do not show. A repr holding an address (" at 0x") is left out: it is not stable."""
+    return [repr(leaf) for _, leaf in _walk(net)
+            if not getattr(leaf, "layers", None) and " at 0x" not in repr(leaf)]
 
 
 def _plain(v):
@@ -436,6 +444,12 @@ def load(source, gan, *, strict=True):
             if key in saved and saved[key] != mine[key]:
                 raise CheckpointError(f"checkpoint {ckpt.path} was trained with {key}={saved[key]!r}, "
                                       f"this run has {key}={mine[key]!r}")
+        for who, net in (("G", gan.G), ("D", gan.D)):     # not stored before 2026-11-23
+            saved_layers, my_layers = (ckpt.meta.get("layers") or {}).get(who), _layer_signature(net)
+            if saved_layers is not None and saved_layers != my_layers:
+                diff = next((f"{a} in the checkpoint, {b} in this model" for a, b in zip(saved_layers, my_layers)
+                             if a != b), f"{len(saved_layers)} layers in the checkpoint, {len(my_layers)} here")
+                raise CheckpointError(f"checkpoint {ckpt.path}: its {who} has other layers ({diff})")
         prior, mine = ckpt.meta.get("noise_prior"), _prior_name(gan.noise_sampler)
         if prior is not None and mine is not None and prior != mine:
             raise CheckpointError(f"checkpoint {ckpt.path} was trained with the noise prior {prior}, "

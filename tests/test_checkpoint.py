@@ -578,3 +578,21 @@ def test_optimizer_settings_are_stored_and_compared(tmp_path):
         checkpoint.load(path, other.gan)
     checkpoint.load(path, other.gan, strict=False)          # asked for: loads anyway
     assert other.gan.iteration == 2
+
+
+def test_layers_the_parameters_do_not_show_are_compared(tmp_path):
+    """ReLU vs Tanh, or another dropout rate, leave the parameter shapes as they are."""
+    def build(activation, keep):
+        G = models.mlp([1, 8, 1], rng=0)
+        D = Sequential(Dropout(keep, rng=3), Linear(1, 8, rng=1), activation, Linear(8, 1, rng=2))
+        return GAN(G, D, data.gaussian_1d(), data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.1),
+                   g_optimizer=optim.SGD(G, 0.1), m=16)
+    gan = build(ReLU(), 0.8)
+    gan.train(1)
+    path = checkpoint.save(tmp_path / "c.npz", gan)
+    with pytest.raises(CheckpointError, match=r"its D has other layers \(ReLU\(\) in the checkpoint, Tanh\(\)"):
+        checkpoint.load(path, build(Tanh(), 0.8))
+    with pytest.raises(CheckpointError, match=r"Dropout\(keep=0.8, scale=1.25\) in the checkpoint, "
+                                               r"Dropout\(keep=0.5, scale=2.0\) in this model"):
+        checkpoint.load(path, build(ReLU(), 0.5))
+    assert checkpoint.load(path, build(ReLU(), 0.8)).iteration == 1
