@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Lesson 02 -- gradient checking: trust no backward pass until it is measured
 #
-# **Paper:** Goodfellow et al. (2014), Algorithm 1 and Section 6 ("the
-# derivatives ... obtained by backpropagation"). Every update of Algorithm 1
+# **Paper:** Goodfellow et al. (2014), Algorithm 1 and Section 6 ("only
+# backprop is used to obtain gradients"). Every update of Algorithm 1
 # follows grad_theta_d and grad_theta_g; a wrong derivative does not crash --
 # it trains something else, quietly. The paper's discriminator uses maxout
 # units and dropout, its generator ReLUs: exactly the layers where a careless

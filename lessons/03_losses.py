@@ -10,8 +10,9 @@
 # gradients early in learning."
 #
 # **What to look at**
-# 1. D's loss is binary cross-entropy, and it equals -V(D, G). Computing it
-#    from probabilities gives -inf once D saturates; from logits it stays finite.
+# 1. D's loss is binary cross-entropy, and it equals -V(D, G). Computed from
+#    probabilities, log(1 - D(G(z))) is -inf once D saturates (and D's loss
+#    +inf); from logits it stays finite.
 # 2. Figure `03_saturation.png`: the two G losses and their gradients with
 #    respect to D's logit, against D(G(z)). The minimax gradient is -D(G(z)):
 #    it vanishes exactly where D rejects the fakes. The non-saturating one is

@@ -86,8 +86,8 @@ x_grid = backend.to_device(grid[:, None].astype(np.float32))
 
 
 def d_on_grid():
-    """D(x) on the grid, the sigmoid taken in float64 from D's logits: a float32
-    sigmoid rounds to exactly 0 or 1 in the tails, and log 0 would make V -inf."""
+    """D(x) on the grid, the sigmoid taken in float64 from D's logits: in float32
+    sigma(a) rounds to exactly 1 for a above about 17, and log(1 - 1) would make V -inf."""
     D.eval()
     with no_grad():
         logits = backend.to_host(D.forward(x_grid)).astype(np.float64).reshape(-1)
@@ -151,10 +151,10 @@ print("saved", path)
 # minimum -log 4 sits at b = 4, where p_g = p_data.
 #
 # Each b gets a grid reaching 7 standard deviations beyond both densities.
-# The sweep stops at b = 2 and b = 6: further apart, D* = p_data/(p_data + p_g)
-# in the far tail is closer to 1 than float64 can tell (1 - D* < 1e-16), so
-# log(1 - D*) becomes log 0. The JSD route has no such trouble: far apart it
-# tends to log 2, and C(G) to 0 (printed below for b = 0).
+# The sweep spans b = 2 to 6, where the curve's shape shows; further apart
+# both routes go on agreeing (`virtual_training_criterion` takes log D* and
+# log(1 - D*) as differences of log-densities, so it never rounds D* to 1)
+# and C(G) tends to 0 as the JSD tends to log 2 (printed below for b = 0).
 
 # %%
 means = np.linspace(2.0, 6.0, 21 if args.quick else 81)

@@ -15,7 +15,7 @@
 # high-quality sample is assigned to it (`GaussianMixture.mode_coverage`).
 #
 # **What to look at**
-# 1. Figure `06_samples.png`: 2,500 samples of G (dots) on the modes
+# 1. Figure `06_samples.png`: 2,500 samples of G (500 with --quick; dots) on the modes
 #    (crosses), for three settings per data set: Algorithm 1 as printed
 #    (k = 1, one G step), more D steps (k = 5), and G over-trained (5 G steps
 #    per iteration, D not updated in between).

@@ -25,8 +25,11 @@
 #    ones -- a number that rewards smoothness, not realism (Theis et al. 2016).
 # 3. A sigma fixed without validation (0.01, say) gives a number in the
 #    hundreds of thousands of negative nats: meaningless.
-# 4. The printed contrast lines: the same samples with every pixel times 0.9
-#    score tens of nats higher.
+# 4. The printed contrast lines: real images with every pixel times 0.9 score
+#    tens of nats higher (+27 in our default run), and so do a trained G's
+#    samples (our epoch-250 model: 185.4 -> 217.9, benchmarks/RESULTS.md); the
+#    few-iteration G this lesson trains by default is too far from the data to
+#    gain (-2.7 in our default run).
 # 5. `08_sample_count.png`: the same estimate with fewer samples is lower --
 #    the estimator is biased by the number of samples, so only numbers with the
 #    same protocol compare.
@@ -172,10 +175,13 @@ print("saved", path)
 # ## 4. Dimmer samples, higher score
 #
 # Multiply every pixel by c < 1: the same digits, only greyer. Nothing about
-# which digits G draws, or how well, has changed; the score moves by tens of
-# nats. With sigma about 0.17 the kernel is narrow for 784 dimensions, and a
-# sample pulled towards black is closer to more test images than a crisp one
-# (the same effect that lets blurred images beat the real ones above).
+# which digits are drawn, or how well, has changed; for real images (and for
+# a well-trained G: `--checkpoint`) the score moves by tens of nats. With sigma
+# about 0.17 the kernel is narrow for 784 dimensions, and a sample pulled
+# towards black is closer to more test images than a crisp one (the same
+# effect that lets blurred images beat the real ones above). A G trained for
+# only a few iterations draws blobs far from every test image, and dimming
+# them does not bring them closer.
 
 # %%
 contrast = {}

@@ -15,8 +15,8 @@ The forward pass is written for you. Your job: ``backward(grad_out=1.0)``
 returns dCE/da, an array of the logits' shape, times ``grad_out``.
 
 Hint: ds(a)/da = sigma(a). Differentiate each term and simplify: the answer
-is remarkably short, and it is the same for every t (work it out for t = 1
-and t = 0 first). Do not forget the 1/m of the mean.
+is remarkably short, and one formula serves every t, 0, 1 or in between (work
+it out for t = 1 and t = 0 first). Do not forget the 1/m of the mean.
 
 Check your answer with  ``python -m minigan check-exercise bce``.
 """
