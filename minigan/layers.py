@@ -459,7 +459,7 @@ class Dropout(Layer):
     def forward(self, x):
         x = self._check(x)
         if not self.training or self.keep == 1.0 and self.scale == 1.0:
-            self._save(None)
+            self._save(None, x.shape)                # the identity: only the shape, to check grad_out
             return x
         if self.fixed_mask is not None:
             if self.fixed_mask.shape != x.shape:
@@ -469,15 +469,14 @@ class Dropout(Layer):
             keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep   # m_i ~ Bernoulli(keep)
         # m * scale in x's dtype (a float64 or int fixed_mask must not upcast a float32 batch)
         kept_scaled = keep_mask * x.dtype.type(self.scale)
-        self._save(kept_scaled)
+        self._save(kept_scaled, x.shape)
         return x * kept_scaled
 
     def backward(self, grad_out):
         """dL/dx = dL/dy * m * scale (the same mask as the forward)."""
-        (kept_scaled,) = self._load()
-        if kept_scaled is None:
-            return grad_out
-        return self._check_grad(grad_out, kept_scaled.shape) * kept_scaled
+        kept_scaled, shape = self._load()
+        self._check_grad(grad_out, shape)
+        return grad_out if kept_scaled is None else grad_out * kept_scaled
 
     def __repr__(self):
         return f"Dropout(keep={self.keep}, scale={self.scale})"

@@ -590,3 +590,13 @@ def test_backward_rejects_a_grad_out_of_the_wrong_shape(make):
     wrong = np.ones(y.shape[1:])                   # would broadcast silently into dL/dW
     with pytest.raises(ValueError, match=rf"{type(layer).__name__}\.backward expects grad_out of shape"):
         layer.backward(wrong)
+
+
+def test_dropout_as_the_identity_still_checks_grad_out():
+    for layer in (Dropout(0.5, rng=0), Dropout(1.0, scale=1.0, rng=0)):
+        x = np.ones((3, 4))
+        if layer.keep == 0.5:
+            layer.eval()
+        assert layer.forward(x) is x
+        with pytest.raises(ValueError, match=r"Dropout.backward expects grad_out of shape \(3, 4\)"):
+            layer.backward(np.ones((4, 3)))
