@@ -21,6 +21,8 @@ What ``minigan train PRESET --out DIR`` writes into DIR (default ``runs/PRESET``
                       --checkpoint-every iterations and at the end
     figure1.png, figure1.gif   1-D data (toy1d): the paper's Figure 1 panels (a)-(d)
                       -- p_data, p_g, D(x) and the z -> x mapping -- and an animation
+                      (``minigan resume`` from iteration N writes figure1_from_itN.*
+                      and leaves the first run's figures as they are)
     samples.png       2-D data: samples over the data; 784-D data: an image grid
 
 A folder that already holds a run (its checkpoint.npz) is not trained into
@@ -306,6 +308,8 @@ class _Reporter:
 
     def __init__(self, run, out, start, iterations, figures=True):
         self.run, self.out, self.kind, self.figures = run, out, _kind(run), figures
+        # a resumed run's Figure 1 starts where it resumed: its own files, the first run's stay
+        self.figure1 = "figure1" if start == 0 else f"figure1_from_it{start}"
         self.written = []              # (file, what)
         self.panels, self.frames = {}, []
         self.grid = None               # the x grid of every Figure 1 panel and frame
@@ -350,14 +354,14 @@ class _Reporter:
         if self.kind == "1d":
             panels = [self.panels[i] for i in self.panel_its if i in self.panels]
             if panels:
-                viz.plot_figure1(panels, os.path.join(out, "figure1.png"),
+                viz.plot_figure1(panels, os.path.join(out, self.figure1 + ".png"),
                                  title=f"{preset}: Figure 1 panels at iterations "
                                        f"{', '.join(str(i) for i in sorted(self.panels))}")
-                self._note("figure1.png", "Figure 1 (a)-(d): p_data, p_g, D(x), z -> x at iterations "
+                self._note(self.figure1 + ".png", "Figure 1 (a)-(d): p_data, p_g, D(x), z -> x at iterations "
                            + ", ".join(str(i) for i in sorted(self.panels)))
             if len(self.frames) > 1:
-                viz.animate_figure1(self.frames, os.path.join(out, "figure1.gif"))
-                self._note("figure1.gif", f"the same view, animated ({len(self.frames)} frames)")
+                viz.animate_figure1(self.frames, os.path.join(out, self.figure1 + ".gif"))
+                self._note(self.figure1 + ".gif", f"the same view, animated ({len(self.frames)} frames)")
             lines.append(self._jsd_line())
         elif self.kind == "2d":
             samples = backend.to_host(gan.sample(N_EVAL, rng=_eval_rng(gan, 1)))
@@ -524,9 +528,10 @@ def _train(argv):
     try:
         os.makedirs(out, exist_ok=True)
         if args.force:                  # the old run's files go, so none is taken for the new run's
-            for name in RUN_FILES:
-                if os.path.isfile(os.path.join(out, name)):
-                    os.remove(os.path.join(out, name))
+            for name in os.listdir(out):
+                if name in RUN_FILES or name.startswith("figure1_from_it"):
+                    if os.path.isfile(os.path.join(out, name)):
+                        os.remove(os.path.join(out, name))
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot create the folder or clear the old run ({exc.strerror})") from None
     _write_json(os.path.join(out, "config.json"), {

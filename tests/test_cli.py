@@ -427,3 +427,16 @@ def test_ctrl_c_while_the_figures_are_drawn_is_one_line_and_exit_130(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "minigan train: interrupted; any checkpoint written before is kept as it was"
     assert checkpoint.read(out / "checkpoint.npz").iteration == 20
+
+
+def test_resume_keeps_the_first_runs_figure1_and_writes_its_own(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
+    first = (out / "figure1.png").read_bytes()
+    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "20", "--no-progress"]) == 0
+    assert (out / "figure1.png").read_bytes() == first
+    assert (out / "figure1_from_it20.png").exists() and (out / "figure1_from_it20.gif").exists()
+    assert "figure1_from_it20.png" in capsys.readouterr().out
+    assert commands.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures", "--force",
+                                "--out", str(out)]) == 0
+    assert not [n for n in os.listdir(out) if n.startswith("figure1")]
