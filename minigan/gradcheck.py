@@ -303,18 +303,41 @@ def _leaf_inputs(module, x):
     return seen
 
 
+def _leaf_inputs_and_modules(module):
+    """[(path, leaf)] of every leaf layer of ``module`` (through ``.layers``)."""
+    subs = getattr(module, "layers", None)
+    if isinstance(subs, (list, tuple)):
+        return [item for sub in subs for item in _leaf_inputs_and_modules(sub)]
+    return [(None, module)]
+
+
 def _kink_margins(module, x):
     """Per row: the distance to the nearest kink of any ReLU/LeakyReLU/Maxout.
 
-    A ReLU/LeakyReLU input that is exactly 0 both at ``x`` and at a slightly
-    moved ``x`` (a unit a Dropout mask dropped) is not counted: no gradient
-    reaches it and no perturbation moves it.
+    A ReLU/LeakyReLU input that is exactly 0 both at ``x`` and with ``x`` and
+    every parameter slightly moved (a unit a Dropout mask dropped after the
+    layer feeding it) is not counted: nothing the check perturbs moves it.
+    One that only the input cannot move (a zero bias behind a dropped-out
+    row) is still a kink for that bias, and counted.
     """
     margin = np.full(x.shape[0], np.inf)
     host = np.asarray(backend.to_host(x), dtype=np.float64)
-    nudge = np.random.default_rng(12345).standard_normal(host.shape) * 1e-3 * (np.abs(host).max() or 1.0)
-    moved = _xp(x).asarray(host + nudge, dtype=x.dtype)
-    for (leaf, h), (_, h_moved) in zip(_leaf_inputs(module, x), _leaf_inputs(module, moved)):
+    rng = np.random.default_rng(12345)
+    moved = _xp(x).asarray(host + rng.standard_normal(host.shape) * 1e-3 * (np.abs(host).max() or 1.0),
+                           dtype=x.dtype)
+    at_x = _leaf_inputs(module, x)
+    params = [p for _, leaf in _leaf_inputs_and_modules(module) for p in getattr(leaf, "params", {}).values()]
+    saved = [p.copy() for p in params]
+    try:
+        for p in params:
+            host_p = np.asarray(backend.to_host(p), dtype=np.float64)
+            p += _xp(p).asarray(rng.standard_normal(p.shape) * 1e-3 * (np.abs(host_p).max() or 1.0),
+                                dtype=p.dtype)
+        at_moved = _leaf_inputs(module, moved)
+    finally:
+        for p, keep in zip(params, saved):
+            p[...] = keep                                # restored exactly
+    for (leaf, h), (_, h_moved) in zip(at_x, at_moved):
         if isinstance(leaf, (ReLU, LeakyReLU)) and h.shape[1]:
             dist = np.abs(h)
             dist[(h == 0) & (h_moved == 0)] = np.inf

@@ -94,17 +94,20 @@ def bce_with_logits(logits, target):
     dCE/da = (sigma(a) - t) / m.
     """
     a = _logits(logits, "bce_with_logits")
-    if not hasattr(target, "shape"):
+    if isinstance(target, (int, float)) and not isinstance(target, bool):   # the trainer's labels: no sync
         if not 0 <= target <= 1:
             raise ValueError(f"bce_with_logits: target must be in [0, 1], got {target!r}")
         t = a.dtype.type(target)
     else:
         xp = backend.array_module(a)
+        t = xp.asarray(target, dtype=a.dtype)
         try:
-            t = xp.broadcast_to(xp.asarray(target, dtype=a.dtype), a.shape)
+            t = xp.broadcast_to(t, a.shape)
         except ValueError:
-            raise ValueError(f"bce_with_logits: target of shape {tuple(target.shape)} does not fit logits "
+            raise ValueError(f"bce_with_logits: target of shape {tuple(t.shape)} does not fit logits "
                              f"of shape {tuple(a.shape)} (it must broadcast to that shape)") from None
+        if not bool(((t >= 0) & (t <= 1)).all()):
+            raise ValueError("bce_with_logits: every target must be in [0, 1] (NaN is not)")
     loss = (t * softplus(-a) + (1 - t) * softplus(a)).mean()
     return loss, (sigmoid(a) - t) / a.dtype.type(a.shape[0])
 

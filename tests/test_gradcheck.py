@@ -374,6 +374,10 @@ def test_zeros_a_dropout_mask_made_are_not_kinks():
                   Sequential(Dropout(0.8, rng=3), LeakyReLU())):
         res = gradcheck.check_layer(model)
         assert res.passed and res.kinks_skipped == 0, res.table()
+    for seed in range(5):                  # a row Dropout removed before a Linear: its zero bias is at a kink
+        model = Sequential(Dropout(0.5, rng=seed), Linear(2, 3, rng=seed), ReLU(), Linear(3, 1, rng=seed + 100))
+        res = gradcheck.check_layer(model, np.random.default_rng(seed).standard_normal((6, 2)))
+        assert res.passed, res.table()
     x = np.zeros((3, 5))                   # a zero row through zero biases IS at the kink: moved, not ignored
     res = gradcheck.check_layer(Sequential(Linear(5, 4, bias=False, rng=0), ReLU()), x)
     assert res.kinks_moved == 3 and res.passed

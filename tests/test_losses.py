@@ -187,3 +187,7 @@ def test_bce_target_must_fit_the_logits():
         losses.bce_with_logits(a, np.array([1.0, 0.0, 1.0]))
     with pytest.raises(ValueError, match=r"target must be in \[0, 1\]"):
         losses.bce_with_logits(a, 5)
+    for bad in (np.float64(1.5), np.array(1.5), np.full((3, 1), 2.0), np.full((3, 1), np.nan), [[1.5]]):
+        with pytest.raises(ValueError, match=r"target must be in \[0, 1\]"):
+            losses.bce_with_logits(a, bad)
+    assert losses.bce_with_logits(a, [[0.9]])[0] == losses.bce_with_logits(a, 0.9)[0]
