@@ -577,6 +577,11 @@ def _resume(argv):
     args = p.parse_args(argv)
     ckpt = checkpoint.read(args.checkpoint)
     out = _out_folder(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
+    target_ckpt = os.path.join(out, CHECKPOINT_NAME)
+    in_place = os.path.exists(target_ckpt) and os.path.samefile(target_ckpt, args.checkpoint)
+    if os.path.exists(target_ckpt) and not in_place:
+        raise UsageError(f"--out {out} holds another run ({target_ckpt}); resume into the checkpoint's own "
+                         "folder, or into a folder that holds no run")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     done = ckpt.iteration
@@ -610,7 +615,7 @@ def _resume(argv):
             first = json.load(f)
     except (OSError, ValueError):
         first = None
-    if isinstance(first, dict) and first.get("preset") == ckpt.preset:
+    if in_place and isinstance(first, dict) and first.get("preset") == ckpt.preset:
         config["started_with"] = first.get("started_with") or first.get("command")
         config["resumes"] = list(first.get("resumes") or []) + [
             {"command": config["command"], "from_iteration": done, "to_iteration": done + iterations}]

@@ -440,3 +440,21 @@ def test_resume_keeps_the_first_runs_figure1_and_writes_its_own(tmp_path, capsys
     assert commands.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures", "--force",
                                 "--out", str(out)]) == 0
     assert not [n for n in os.listdir(out) if n.startswith("figure1")]
+
+
+def test_resume_does_not_write_into_another_runs_folder(tmp_path, capsys):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, seed in ((one, "0"), (two, "5")):
+        assert commands.train_main(["toy1d", "--iterations", "10", "--seed", seed, "--no-progress",
+                                    "--no-figures", "--out", str(out)]) == 0
+    before = snapshot_tree(two)
+    capsys.readouterr()
+    assert commands.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                                 "--out", str(two)]) == 2
+    assert "holds another run" in capsys.readouterr().err
+    assert snapshot_tree(two) == before
+    fresh = tmp_path / "fresh"                        # a folder without a run is fine; no history to inherit
+    assert commands.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                                 "--no-figures", "--out", str(fresh)]) == 0
+    config = json.loads((fresh / "config.json").read_text())
+    assert "started_with" not in config and config["resumed_from"]["iteration"] == 10
