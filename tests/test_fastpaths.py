@@ -418,3 +418,15 @@ def test_gan_step_uses_the_fast_paths_and_stays_float32():
         assert all(gr.dtype == np.float32 for gr in net.grads.values())
         assert all(len(l._cache) == 0 for l in net.layers)
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_fast_equals_the_plain_one_bit_for_bit(rng, dtype):
+    from minigan import losses
+    a = (rng.standard_normal((50, 40)) * 12).astype(dtype)
+    a[0, :5] = [0.0, -0.0, 88.0, -88.0, -104.0]
+    y, slope = losses.sigmoid_and_slope(a)
+    y_fast, slope_fast = losses.sigmoid_and_slope_fast(a)
+    assert y_fast.dtype == dtype and slope_fast.dtype == dtype
+    assert np.array_equal(y, y_fast) and np.array_equal(slope, slope_fast)
+    assert losses.sigmoid_and_slope_fast(np.float32(-20.0))[0] == losses.sigmoid(np.float32(-20.0))
