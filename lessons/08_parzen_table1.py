@@ -229,14 +229,14 @@ print(f"figures are in {os.path.abspath(args.out)}")
 # released code trained) is in `benchmarks/RESULTS.md`, section "Table 1":
 # the score rises quickly for about 100 epochs and then slowly: 185.4 +- 2.3
 # nats after the 250 epochs of the released momentum ramp, 40 nats short of
-# the paper's 225, then 201 at epoch 500, 208 at 700 and 212.6 +- 2.3 at 980
-# when we stopped it. The released configuration has no stopping rule, so
+# the paper's 225, then 201 at epoch 500, 208 at 700, 212.6 at 980 and
+# 216.1 +- 2.2 at 1320 when we stopped it. The released configuration has no stopping rule, so
 # the paper's model may have trained far longer; but its learning rate keeps
 # falling (divided by 1.000004 every minibatch: by a factor e every 500
 # epochs), and our progress falls with it. Fitting the curve
-# (`benchmarks/table1_trend.py`) puts 225 at epoch 1,600-1,750 if the score
-# grows with the logarithm of training time, or never (a level of 221-223)
-# if each epoch's gain follows the learning rate. Drawing the minibatches by
+# (`benchmarks/table1_trend.py`, evaluations to epoch 1320) puts 225 at
+# epoch ~1,870 if the score grows with the logarithm of training time, or
+# never (a level of 221) if each epoch's gain follows the learning rate. Drawing the minibatches by
 # epochs, as the released run did, changes nothing we can see (180.1 +- 2.4
 # at epoch 250), nor does the Gaussian noise prior that one version of the
 # released configuration used (176.3 +- 1.4 at epoch 250). The command, the
@@ -257,7 +257,8 @@ print(f"figures are in {os.path.abspath(args.out)}")
 # D's parameters from before that iteration's D step trains, and so does giving
 # G twice D's learning rate. With G at 0.2 and D at 0.1, Algorithm 1 itself ran
 # the full 250 epochs, led the released order all the way and ended level with
-# it (185.4 +- 2.3). Section "Sequential order (Algorithm 1) on MNIST" of
+# it (185.4 +- 2.3), and kept level as both trained on (205.8 +- 2.2 at epoch
+# 600, the released order 201.6). Section "Sequential order (Algorithm 1) on MNIST" of
 # `benchmarks/RESULTS.md` has the runs (`benchmarks/sequential_order.py`).
 # The released order is not immune either: of six starts with it (three seeds
 # each of the uniform prior and of the Gaussian one that a version of the
