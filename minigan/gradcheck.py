@@ -303,14 +303,6 @@ def _leaf_inputs(module, x):
     return seen
 
 
-def _leaf_inputs_and_modules(module):
-    """[(path, leaf)] of every leaf layer of ``module`` (through ``.layers``)."""
-    subs = getattr(module, "layers", None)
-    if isinstance(subs, (list, tuple)):
-        return [item for sub in subs for item in _leaf_inputs_and_modules(sub)]
-    return [(None, module)]
-
-
 def _kink_margins(module, x):
     """Per row: the distance to the nearest kink of any ReLU/LeakyReLU/Maxout.
 
@@ -326,7 +318,7 @@ def _kink_margins(module, x):
     moved = _xp(x).asarray(host + rng.standard_normal(host.shape) * 1e-3 * (np.abs(host).max() or 1.0),
                            dtype=x.dtype)
     at_x = _leaf_inputs(module, x)
-    params = [p for _, leaf in _leaf_inputs_and_modules(module) for p in getattr(leaf, "params", {}).values()]
+    params = [p for leaf, _ in at_x for p in getattr(leaf, "params", {}).values()]
     saved = [p.copy() for p in params]
     try:
         for p in params:
