@@ -113,13 +113,18 @@ class Layer:
             if len(self._cache) > MAX_PENDING:
                 del self._cache[0]
 
-    def _check_grad(self, grad_out, shape):
-        """grad_out must have the forward output's shape: a broadcast would
-        silently corrupt dL/dtheta."""
+    def _check_grad(self, grad_out, shape, dtype=None):
+        """grad_out must have the forward output's shape (a broadcast would
+        silently corrupt dL/dtheta) and, where given, its dtype (a float64
+        gradient would be rounded into float32 grads and upcast everything below)."""
         if getattr(grad_out, "shape", None) != tuple(shape):
             raise ValueError(f"{type(self).__name__}.backward expects grad_out of shape "
                              f"{tuple(shape)} (its forward output's), got "
                              f"{getattr(grad_out, 'shape', type(grad_out).__name__)}")
+        if dtype is not None and grad_out.dtype != dtype:
+            raise TypeError(f"{type(self).__name__}.backward expects grad_out of dtype "
+                            f"{np.dtype(dtype).name} (its forward output's), got "
+                            f"{grad_out.dtype}; cast it with .astype()")
         return grad_out
 
     def _load(self):
@@ -143,6 +148,8 @@ class Layer:
         G's objectives through the same dropped-out D(G(z)))."""
         if self._cache:
             self._cache.append(self._cache[-1])
+            if len(self._cache) > MAX_PENDING:
+                del self._cache[0]
 
     # -- parameters ----------------------------------------------------------
     def _add_param(self, name, value):
@@ -261,7 +268,7 @@ class Linear(Layer):
         x that is data or noise (see ``Sequential.backward``).
         """
         (x,) = self._load()
-        self._check_grad(grad_out, (len(x), self.n_out))
+        self._check_grad(grad_out, (len(x), self.n_out), x.dtype)
         if self.requires_grad:
             self._accumulate_product("W", x.T, grad_out)     # x^T dL/dy
             self._accumulate("b", grad_out.sum(axis=0))
@@ -304,7 +311,7 @@ class LeakyReLU(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * (1 if x > 0 else alpha)."""
         (slope,) = self._load()
-        return self._check_grad(grad_out, slope.shape) * slope
+        return self._check_grad(grad_out, slope.shape, slope.dtype) * slope
 
     def __repr__(self):
         return f"LeakyReLU({self.alpha})"
@@ -323,7 +330,7 @@ class Sigmoid(Layer):
         """dL/dx = dL/dy * y (1 - y) = dL/dy * sigma(x) sigma(-x), kept from forward as
         e / (1 + e)^2 with e = exp(-|x|) (1 - y would lose every digit where y ~ 1)."""
         (slope,) = self._load()
-        return self._check_grad(grad_out, slope.shape) * slope
+        return self._check_grad(grad_out, slope.shape, slope.dtype) * slope
 
 
 class Tanh(Layer):
@@ -338,7 +345,7 @@ class Tanh(Layer):
     def backward(self, grad_out):
         """dL/dx = dL/dy * (1 - y^2), with y = tanh(x) kept from forward."""
         (y,) = self._load()
-        return self._check_grad(grad_out, y.shape) * (1 - y * y)
+        return self._check_grad(grad_out, y.shape, y.dtype) * (1 - y * y)
 
 
 def max_over_pieces(z):
@@ -427,7 +434,7 @@ class Maxout(Layer):
         ``input_grad=False`` skips dL/dx and returns None (as in Linear).
         """
         x, winner = self._load()
-        self._check_grad(grad_out, winner.shape)
+        self._check_grad(grad_out, winner.shape, x.dtype)
         grad_z = route_to_winner_fast(grad_out, winner, self.pieces).reshape(len(x), -1)
         if self.requires_grad:
             self._accumulate_product("W", x.T, grad_z)       # x^T dL/dz
@@ -459,7 +466,7 @@ class Dropout(Layer):
     def forward(self, x):
         x = self._check(x)
         if not self.training or self.keep == 1.0 and self.scale == 1.0:
-            self._save(None, x.shape)                # the identity: only the shape, to check grad_out
+            self._save(None, x.shape, x.dtype)       # the identity: only what checks grad_out
             return x
         if self.fixed_mask is not None:
             if self.fixed_mask.shape != x.shape:
@@ -469,13 +476,13 @@ class Dropout(Layer):
             keep_mask = self.rng.random(x.shape, dtype=x.dtype) < self.keep   # m_i ~ Bernoulli(keep)
         # m * scale in x's dtype (a float64 or int fixed_mask must not upcast a float32 batch)
         kept_scaled = keep_mask * x.dtype.type(self.scale)
-        self._save(kept_scaled, x.shape)
+        self._save(kept_scaled, x.shape, x.dtype)
         return x * kept_scaled
 
     def backward(self, grad_out):
         """dL/dx = dL/dy * m * scale (the same mask as the forward)."""
-        kept_scaled, shape = self._load()
-        self._check_grad(grad_out, shape)
+        kept_scaled, shape, dtype = self._load()
+        self._check_grad(grad_out, shape, dtype)
         return grad_out if kept_scaled is None else grad_out * kept_scaled
 
     def __repr__(self):

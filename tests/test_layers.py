@@ -600,3 +600,33 @@ def test_dropout_as_the_identity_still_checks_grad_out():
         assert layer.forward(x) is x
         with pytest.raises(ValueError, match=r"Dropout.backward expects grad_out of shape \(3, 4\)"):
             layer.backward(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Linear(3, 2, rng=0, dtype=np.float32),
+    lambda: Maxout(3, 2, 2, rng=0, dtype=np.float32),
+    LeakyReLU, Sigmoid, Tanh,
+    lambda: Dropout(0.5, rng=0),
+    lambda: Dropout(1.0, scale=1.0, rng=0),                # the identity path checks it too
+])
+def test_backward_rejects_a_grad_out_of_another_dtype(make):
+    """A float64 dL/dy into a float32 layer would be rounded into its float32
+    grads and upcast every dL/dx below it: refused, naming the layer."""
+    layer = make()
+    y = layer.forward(np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32))
+    with pytest.raises(TypeError, match=rf"{type(layer).__name__}\.backward expects grad_out of "
+                                        r"dtype float32 \(its forward output's\), got float64"):
+        layer.backward(np.ones(y.shape, np.float64))
+    layer.forward(np.ones((4, 3), np.float32))
+    assert layer.backward(np.ones(y.shape, np.float32)).dtype == np.float32
+
+
+def test_retain_cache_keeps_the_stack_within_max_pending():
+    lin = Linear(2, 1, rng=0)
+    for i in range(MAX_PENDING):
+        lin.forward(np.full((1, 2), i, np.float32))
+    lin.retain_cache()
+    assert len(lin._cache) == MAX_PENDING
+    lin.backward(np.ones((1, 1), np.float32))            # the retained copy: the last forward
+    lin.backward(np.ones((1, 1), np.float32))            # the last forward itself
+    assert np.array_equal(lin.grads["W"], 2 * np.full((2, 1), MAX_PENDING - 1, np.float32))
