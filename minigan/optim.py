@@ -75,10 +75,11 @@ class Optimizer:
         return {name: getattr(self, name) for name in self.SETTINGS}
 
     def state_dict(self):
-        """Flat dict: ``"t"`` and ``"<slot>/<param>"`` -> array."""
+        """Flat dict: ``"t"`` and ``"<slot>/<param>"`` -> a copy of the array
+        (a snapshot: later steps do not change it)."""
         out = {"t": self.t}
         for slot, arrays in self.state.items():
-            out.update({f"{slot}/{k}": v for k, v in arrays.items()})
+            out.update({f"{slot}/{k}": v.copy() for k, v in arrays.items()})
         return out
 
     def load_state_dict(self, d):
