@@ -507,6 +507,10 @@ def _train(argv):
     if args.preset not in presets.PRESETS:
         raise UsageError(f"unknown preset {args.preset!r}; choose from {', '.join(presets.PRESETS)}")
     out = _out_folder(args.out or os.path.join("runs", args.preset))
+    old_run = os.path.join(out, CHECKPOINT_NAME)
+    if os.path.exists(old_run) and not args.force:     # before any data is read
+        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}', "
+                         "train into another folder with --out, or replace it with --force")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     if args.backend:
@@ -521,10 +525,6 @@ def _train(argv):
     run = _build(args.preset, options)
     options = run.options               # every option the preset used, defaults included
     iterations = run.iterations
-    old_run = os.path.join(out, CHECKPOINT_NAME)
-    if os.path.exists(old_run) and not args.force:
-        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}', "
-                         "train into another folder with --out, or replace it with --force")
     try:
         os.makedirs(out, exist_ok=True)
         if args.force:                  # the old run's files go, so none is taken for the new run's

@@ -395,7 +395,7 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     assert run.gan.d_opt.momentum0 == 0.25 and run.gan.g_opt.momentum0 == 0.25
 
 
-def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys):
+def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
     assert (out / "figure1.png").exists()
@@ -406,6 +406,11 @@ def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds a run" in err[0] and "minigan resume" in err[0] and "--force" in err[0]
     assert snapshot_tree(out) == before, "a refused run changed the folder"
+    # refused before the preset is built: no MNIST is read (nor downloaded) for a run that will not start
+    with monkeypatch.context() as m:
+        m.setattr(commands, "_build", lambda *a: pytest.fail("the preset was built before the refusal"))
+        assert commands.train_main(["mnist-paper", "--no-progress", "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
     # --force replaces the run, and the old run's figures do not stay beside the new one
     assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
                                 "--no-figures", "--force", "--out", str(out)]) == 0
