@@ -403,7 +403,8 @@ class Maxout(Layer):
 
     z = x W + b with W of shape (n_in, units * pieces); the pieces of unit u
     are the consecutive columns u*pieces ... u*pieces + pieces - 1, and
-    y_u = max_p z_{u,p}.
+    y_u = max_p z_{u,p}. Weights U(-irange, irange) (the paper: 0.005), or
+    Glorot-uniform with fan_out = units when ``irange`` is not given; biases 0.
     """
 
     def __init__(self, n_in, units, pieces, *, irange=None, rng=None, dtype=None):

@@ -117,6 +117,12 @@ def _sq_dist_block(xb, mu, xx, mm, out=None):
     return d2
 
 
+def _dots(xb, mu_m2):
+    """(b, m): x_i . (-2 mu_j), the one GEMM of a block (in the inputs' dtype),
+    made once and shared by every sigma."""
+    return xb @ mu_m2.T
+
+
 def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
     """(b, S) float64: logmeanexp_j(-|x_i - mu_j|^2 / (2 sigma_s^2)) for one block of rows x_i.
 
@@ -131,7 +137,7 @@ def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
     is cached instead of being streamed through memory once per operation.
     """
     m = mu_m2.shape[0]
-    dots = xb @ mu_m2.T                                    # (b, m), the GEMM, in the inputs' dtype
+    dots = _dots(xb, mu_m2)                                # (b, m), the GEMM, in the inputs' dtype
     out = np.empty((xb.shape[0], inv2s2.size), np.float64)
     step = buffers[0].shape[0]
     for r in range(0, xb.shape[0], step):
@@ -252,6 +258,9 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
     validation images (the paper: train[50000:51000]); ``test``: the test images
     (10,000). Returns a ``ParzenResult``.
     """
+    for name, a in (("samples", samples), ("valid", valid), ("test", test)):
+        if np.ndim(a) >= 1 and np.shape(a)[0] == 0:
+            raise ValueError(f"parzen_protocol: {name} has no rows")
     sigma, valid_lls = select_sigma(valid, samples, sigmas, dtype=dtype, block=block, threads=threads)
     lls = parzen_log_likelihood(test, samples, sigma, dtype=dtype, block=block, threads=threads)
     return ParzenResult(sigma=sigma, ll=float(lls.mean()), se=float(lls.std() / math.sqrt(lls.size)),

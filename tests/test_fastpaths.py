@@ -409,9 +409,30 @@ def test_finiteness_check_decides_as_the_plain_sum_does():
         g._check_finite(ROW)
 
 
-def test_gan_step_uses_the_fast_paths_and_stays_float32():
-    g = _tiny_gan()
+def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
+    ran = set()
+
+    def spy(module, name):
+        real = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            ran.add(name)
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, counted)
+    from minigan import losses
+    spy(optim, "momentum_update_many")
+    spy(layers, "max_over_pieces_fast")
+    spy(layers, "route_to_winner_fast")
+    spy(losses, "sigmoid_and_slope_fast")
+    G = Sequential(Linear(2, 4, rng=0), layers.Sigmoid())
+    D = Sequential(Maxout(4, 3, 2, rng=1), Linear(3, 1, rng=2))
+    data = lambda m, rng: rng.random((m, 4), dtype=np.float32)                 # noqa: E731
+    noise = lambda m, rng: rng.standard_normal((m, 2), dtype=np.float32)      # noqa: E731
+    g = gan_module.GAN(G, D, data, noise, d_optimizer=optim.SGD(D, 0.01, momentum=0.5),
+                       g_optimizer=optim.SGD(G, 0.01, momentum=0.5), m=4)
     row = g.step()
+    assert ran == {"momentum_update_many", "max_over_pieces_fast", "route_to_winner_fast",
+                   "sigmoid_and_slope_fast"}
     assert all(np.isfinite(v) for v in row.values())
     for net in (g.G, g.D):
         assert all(p.dtype == np.float32 for p in net.params.values())

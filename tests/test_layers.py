@@ -430,10 +430,15 @@ def test_initialisers(rng):
     assert np.abs(lin.params["W"]).max() <= 0.05 and np.abs(lin.params["W"]).max() > 0.045
     assert np.all(lin.params["b"] == np.float32(0.25))
     assert np.array_equal(Linear(5, 3, rng=7).params["W"], Linear(5, 3, rng=7).params["W"])
+    # Glorot-uniform by default: U(-r, r), r = sqrt(6 / (fan_in + fan_out)); with 2,000 draws the
+    # largest |w| sits within a few per cent of r, so a range too small fails as well as one too large
     r = np.sqrt(6 / (50 + 40))
-    assert np.abs(Linear(50, 40, rng=0).params["W"]).max() <= r
+    assert 0.98 * r < np.abs(Linear(50, 40, rng=0).params["W"]).max() <= r
     mo = Maxout(10, 4, 5, irange=0.005, rng=0)
     assert mo.params["W"].shape == (10, 20) and np.abs(mo.params["W"]).max() <= 0.005
+    # Maxout's default: Glorot with fan_out = units (not units x pieces), as its docstring says
+    r_maxout = np.sqrt(6 / (100 + 40))
+    assert 0.98 * r_maxout < np.abs(Maxout(100, 40, 5, rng=0).params["W"]).max() <= r_maxout
     with pytest.raises(ValueError, match="irange"):
         Linear(3, 2, irange=0)
 

@@ -113,17 +113,17 @@ def test_select_sigma_finds_the_generating_width(true_index):
 def test_distances_computed_once_for_all_sigmas(monkeypatch, small):
     x, mu = small
     calls = []
-    real = metrics._block_log_mean_exp
+    real = metrics._dots
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(metrics, "_block_log_mean_exp", counting)
-    select_sigma(x, mu, SIGMAS, block=len(x))
-    assert len(calls) == 1                                          # one block, ten sigmas
+    monkeypatch.setattr(metrics, "_dots", counting)
+    sigma, lls = select_sigma(x, mu, SIGMAS, block=len(x))
+    assert len(calls) == 1                                          # one block, ten sigmas: one GEMM
     calls.clear()
-    select_sigma(x, mu, SIGMAS, block=10)
+    assert np.allclose(select_sigma(x, mu, SIGMAS, block=10)[1], lls, rtol=1e-12, atol=0)
     assert len(calls) == 3                                          # ceil(23 / 10) blocks
 
 
@@ -164,8 +164,9 @@ def test_input_errors(small):
         parzen_log_likelihood(x, mu[:0], 0.2)
     with pytest.raises(ValueError, match=r"input x \(the images scored\) has no rows"):
         parzen_log_likelihood(x[:0], mu, 0.2)
-    with pytest.raises(ValueError, match="valid.*no rows|no rows"):
-        parzen_protocol(mu, x[:0], x)
+    for args, name in (((mu, x[:0], x), "valid"), ((mu, x, x[:0]), "test"), ((mu[:0], x, x), "samples")):
+        with pytest.raises(ValueError, match=rf"parzen_protocol: {name} has no rows"):
+            parzen_protocol(*args)
     with pytest.raises(ValueError, match="input x .* must be a 2-D"):
         parzen_log_likelihood(x[0], mu, 0.2)
     with pytest.raises(ValueError, match="block must be an integer >= 1"):
