@@ -6,8 +6,17 @@ and a one-line message on stderr.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with the command line's convention for bad input: one line
+    on stderr (``PROG: MESSAGE (see PROG --help)``) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 # name -> ("module:function", one-line help)
 COMMANDS = {

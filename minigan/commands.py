@@ -26,9 +26,11 @@ What ``minigan train PRESET --out DIR`` writes into DIR (default ``runs/PRESET``
     samples.png       2-D data: samples over the data; 784-D data: an image grid
 
 A folder that already holds a run (its checkpoint.npz) is not trained into
-again: ``minigan resume DIR/checkpoint.npz`` continues that run, ``--out``
-names another folder, and ``--force`` replaces the run (its files listed
-above are removed first, so no figure of the old run is left beside the new).
+again: ``minigan resume DIR/checkpoint.npz`` continues that run (with
+``--iterations N`` once it has finished: N more), ``--out`` names another
+folder, and ``--force`` replaces the run (its files listed above, and the
+``sampled_itN.*`` of ``minigan sample``, are removed first, so no figure of
+the old run is left beside the new).
 """
 from __future__ import annotations
 
@@ -507,10 +509,6 @@ def _train(argv):
     if args.preset not in presets.PRESETS:
         raise UsageError(f"unknown preset {args.preset!r}; choose from {', '.join(presets.PRESETS)}")
     out = _out_folder(args.out or os.path.join("runs", args.preset))
-    old_run = os.path.join(out, CHECKPOINT_NAME)
-    if os.path.exists(old_run) and not args.force:     # before any data is read
-        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}', "
-                         "train into another folder with --out, or replace it with --force")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     if args.backend:
@@ -522,6 +520,15 @@ def _train(argv):
                "seed": args.seed, "data_dir": args.data_dir}
     options = {k: v for k, v in options.items() if v is not None}
     options.update(_preset_settings(args.set))
+    try:
+        presets.check_options(args.preset, options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    old_run = os.path.join(out, CHECKPOINT_NAME)
+    if os.path.exists(old_run) and not args.force:     # before the preset reads (or downloads) any data
+        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}' "
+                         "(add --iterations N to train N more once it has finished), "
+                         "train into another folder with --out, or replace it with --force")
     run = _build(args.preset, options)
     options = run.options               # every option the preset used, defaults included
     iterations = run.iterations
@@ -529,7 +536,7 @@ def _train(argv):
         os.makedirs(out, exist_ok=True)
         if args.force:                  # the old run's files go, so none is taken for the new run's
             for name in os.listdir(out):
-                if name in RUN_FILES or name.startswith("figure1_from_it"):
+                if name in RUN_FILES or name.startswith(("figure1_from_it", "sampled_it")):
                     if os.path.isfile(os.path.join(out, name)):
                         os.remove(os.path.join(out, name))
     except OSError as exc:

@@ -28,7 +28,6 @@ missing file, no such class in the file).
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import traceback
@@ -503,7 +502,8 @@ def check(name, path=None, *, seed=0, eps=gradcheck.DEFAULT_EPS, tol=TOL) -> Rep
 
 def main(argv=None) -> int:
     """``minigan check-exercise NAME [FILE]``; see the module docstring."""
-    parser = argparse.ArgumentParser(
+    from .cli import ArgumentParser
+    parser = ArgumentParser(
         prog="minigan check-exercise",
         description="Gradient-check your backward pass for one of the exercises in "
                     "lessons/exercises/ against finite differences and the library's own layer.",

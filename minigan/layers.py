@@ -7,7 +7,9 @@ Every layer follows one small protocol:
 * ``backward(grad_out)`` *pops* the most recent cache, **adds** dL/dtheta into
   ``grads`` (so the two terms of D's objective accumulate) and returns dL/dx;
 * ``params`` and ``grads`` are dicts with the same keys; ``zero_grad()``
-  clears the grads in place; ``train()`` / ``eval()`` switch Dropout.
+  zeroes the grads (lazily: it marks them, and the zeros are written on the
+  next look through ``grads`` unless a backward overwrites them first, so hold
+  no reference to a grads array across it); ``train()`` / ``eval()`` switch Dropout.
 
 Why a stack: a GAN applies D to the real batch and then to the fake batch
 before any backward. With a single cache slot the second forward would

@@ -33,7 +33,6 @@ How it is computed here:
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import queue
@@ -282,19 +281,24 @@ def _load_generator(path, data_dir=None):
 
 def parzen_main(argv=None):
     """``minigan parzen CHECKPOINT [--data-dir DIR] [--n-samples 10000]``."""
-    p = argparse.ArgumentParser(prog="minigan parzen",
-                                description="Parzen-window log-likelihood of a checkpoint's generator on the "
-                                            "MNIST test set, by the GAN paper's protocol (Table 1).")
+    from .cli import ArgumentParser
+    p = ArgumentParser(prog="minigan parzen",
+                       description="Parzen-window log-likelihood of a checkpoint's generator on the "
+                                   "MNIST test set, by the GAN paper's protocol (Table 1).")
     p.add_argument("checkpoint", help="checkpoint file written by 'minigan train'")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
-    p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"))
-    p.add_argument("--n-samples", type=int, default=10000, help="generator samples (paper: 10,000)")
-    p.add_argument("--n-valid", type=int, default=1000, help="validation images for sigma (paper: 1,000)")
-    p.add_argument("--n-test", type=int, default=10000, help="test images scored (paper: 10,000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples")
+    p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"),
+                   help="which images: the test set scored and the real-data ceiling (default mnist)")
+    p.add_argument("--n-samples", type=int, default=10000, help="generator samples (default and paper: 10,000)")
+    p.add_argument("--n-valid", type=int, default=1000, help="validation images for sigma (default and paper: 1,000)")
+    p.add_argument("--n-test", type=int, default=10000, help="test images scored (default and paper: 10,000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples (default 0)")
     p.add_argument("--no-ceiling", action="store_true", help="skip the real-data ceiling")
     p.add_argument("--float64", action="store_true", help="float64 distances (slower reference)")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:                      # --help, or a usage error (one line, status 2)
+        return int(exc.code or 0)
     for name in ("n_samples", "n_valid", "n_test"):
         if getattr(args, name) < 1:
             print(f"minigan parzen: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)

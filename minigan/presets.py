@@ -67,8 +67,8 @@ def _opt(opts, key, default):
     return v
 
 
-def build(name, **opts):
-    """Build preset ``name`` with overrides; an unknown preset or option raises ValueError."""
+def check_options(name, opts):
+    """ValueError for an unknown preset or an option it does not take (nothing is built or read)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     accepted = OPTIONS.get(name, COMMON_OPTIONS)    # a preset put into PRESETS by hand: the common ones
@@ -76,6 +76,11 @@ def build(name, **opts):
     if unknown:
         raise ValueError(f"preset {name!r} has no option {', '.join(map(repr, unknown))}; "
                          f"it takes {', '.join(accepted)}")
+
+
+def build(name, **opts):
+    """Build preset ``name`` with overrides; an unknown preset or option raises ValueError."""
+    check_options(name, opts)
     given = _Options(opts)
     run = PRESETS[name](given)
     run.options = {**run.options, **given.used}   # a preset built on another keeps the inner one's

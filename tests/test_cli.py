@@ -80,7 +80,8 @@ def test_bad_train_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, mess
     for name in os.listdir(trained):           # an earlier run's files in the output folder
         (out / name).write_bytes((trained / name).read_bytes())
     before = snapshot_tree(out)
-    status = commands.train_main(argv + ["--out", str(out), "--no-progress"])
+    # with --force, so that the bad input itself is what is refused: the old run must not be removed for it
+    status = commands.train_main(argv + ["--out", str(out), "--no-progress", "--force"])
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
@@ -148,6 +149,17 @@ def test_cli_dispatcher_passes_exit_status(capsys):
     assert cli.main(["train", "nosuchpreset"]) == 2
     assert cli.main(["train", "--help"]) == 0
     assert "--checkpoint-every" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["parzen", "--n-samples", "x"], ["parzen"], ["gradcheck", "--eps", "x"],
+                                  ["gradcheck", "--tol", "0"], ["check-exercise", "--tol", "x"]],
+                         ids=" ".join)
+def test_usage_errors_of_every_command_are_one_line_and_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"minigan {argv[0]}: ") and "--help" in err[0], captured.err
+    assert captured.out == ""
 
 
 # ---------------------------------------------------------------------- what train writes
@@ -398,13 +410,15 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
 def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
-    assert (out / "figure1.png").exists()
+    assert commands.sample_main([str(out / "checkpoint.npz")]) == 0
+    assert (out / "figure1.png").exists() and (out / "sampled_it20.png").exists()
     before = snapshot_tree(out)
     capsys.readouterr()
     assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
                                 "--no-figures", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds a run" in err[0] and "minigan resume" in err[0] and "--force" in err[0]
+    assert "--iterations N" in err[0]                  # what a finished run needs to go on
     assert snapshot_tree(out) == before, "a refused run changed the folder"
     # refused before the preset is built: no MNIST is read (nor downloaded) for a run that will not start
     with monkeypatch.context() as m:
@@ -415,6 +429,7 @@ def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monk
     assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
                                 "--no-figures", "--force", "--out", str(out)]) == 0
     assert not (out / "figure1.png").exists() and not (out / "history.png").exists()
+    assert not list(out.glob("sampled_it*")), "the old run's samples stayed beside the new run"
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.iteration == 10 and ck.config["seed"] == 5
     with open(out / "history.csv") as f:
