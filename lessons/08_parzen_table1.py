@@ -230,13 +230,13 @@ print(f"figures are in {os.path.abspath(args.out)}")
 # the score rises quickly for about 100 epochs and then slowly: 185.4 +- 2.3
 # nats after the 250 epochs of the released momentum ramp, 40 nats short of
 # the paper's 225, then 201 at epoch 500, 208 at 700, 212.6 at 980 and
-# 217.5 +- 2.2 at 1340 when we stopped it. The released configuration has no stopping rule, so
-# the paper's model may have trained far longer; but its learning rate keeps
-# falling (divided by 1.000004 every minibatch: by a factor e every 500
+# 217.5 at 1340 and 220.8 +- 2.3 at 1820 when we stopped it (221.3 at best). The released
+# configuration has no stopping rule, so the paper's model may have trained far longer; but its
+# learning rate keeps falling (divided by 1.000004 every minibatch: by a factor e every 500
 # epochs), and our progress falls with it. Fitting the curve
-# (`benchmarks/table1_trend.py`, evaluations to epoch 1320) puts 225 at
-# epoch ~1,870 if the score grows with the logarithm of training time, or
-# never (a level of 221) if each epoch's gain follows the learning rate. Drawing the minibatches by
+# (`benchmarks/table1_trend.py`, evaluations to epoch 1820): if each epoch's gain follows the
+# learning rate (the best fit), the score levels off near 222 and never reaches 225; if it grew
+# with the logarithm of training time (a worse fit), 225 would come at epoch ~2,040. Drawing the minibatches by
 # epochs, as the released run did, changes nothing we can see (180.1 +- 2.4
 # at epoch 250), nor does the Gaussian noise prior that one version of the
 # released configuration used (176.3 +- 1.4 at epoch 250). The command, the
