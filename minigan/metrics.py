@@ -159,12 +159,12 @@ def _block_log_mean_exp(xb, xxb, mu_m2, mm, inv2s2, buffers):
     return out
 
 
-def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None):
-    """(n, S) float64: log p(x_i) under the Parzen window of width sigmas[s] on mu."""
-    x_name = "x (the images scored)"
+def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None, x_name="x (the images scored)"):
+    """(n, S) float64: log p(x_i) under the Parzen window of width sigmas[s] on mu;
+    ``x_name`` names x in the errors."""
     x, mu = _host(x, dtype, x_name), _host(mu, dtype, "samples")
     if x.shape[1] != mu.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} features but the samples have {mu.shape[1]}")
+        raise ValueError(f"{x_name} has {x.shape[1]} features but the samples have {mu.shape[1]}")
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if sigmas.size == 0 or not np.all(np.isfinite(sigmas) & (sigmas > 0)):
         raise ValueError(f"sigma must be positive and finite, got {sigmas}")
@@ -211,16 +211,17 @@ def _default_threads():
     return min(os.cpu_count() or 1, 4)
 
 
-def parzen_log_likelihood(x, samples, sigma, *, dtype=np.float32, block=None, threads=None):
+def parzen_log_likelihood(x, samples, sigma, *, dtype=np.float32, block=None, threads=None,
+                          name="x (the images scored)"):
     """log p(x_i) (float64) of each row of ``x`` under the Parzen window on ``samples``.
 
     ``sigma`` a number -> shape (n,); a sequence of S widths -> shape (n, S),
     all from one pass over the distances. ``dtype``: precision of the GEMM
     (float32 or float64). ``block``: rows of x per block (default: keep one
     block's distances under 256 MiB). ``threads``: blocks worked on at once
-    (default min(cores, 4)).
+    (default min(cores, 4)). ``name``: what ``x`` is, for the error messages.
     """
-    lls = _log_likelihoods(x, samples, np.atleast_1d(sigma), dtype, block, threads)
+    lls = _log_likelihoods(x, samples, np.atleast_1d(sigma), dtype, block, threads, name)
     return lls[:, 0] if np.ndim(sigma) == 0 else lls
 
 
@@ -231,7 +232,7 @@ def select_sigma(valid, samples, sigmas=SIGMAS, *, dtype=np.float32, block=None,
     validation rows for ``sigmas[s]``. Distances are computed once for all sigmas.
     """
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
-    mean_lls = _log_likelihoods(valid, samples, sigmas, dtype, block, threads).mean(axis=0)
+    mean_lls = _log_likelihoods(valid, samples, sigmas, dtype, block, threads, "valid").mean(axis=0)
     return float(sigmas[int(np.argmax(mean_lls))]), mean_lls
 
 
@@ -257,11 +258,8 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
     validation images (the paper: train[50000:51000]); ``test``: the test images
     (10,000). Returns a ``ParzenResult``.
     """
-    for name, a in (("samples", samples), ("valid", valid), ("test", test)):
-        if np.ndim(a) >= 1 and np.shape(a)[0] == 0:
-            raise ValueError(f"parzen_protocol: {name} has no rows")
     sigma, valid_lls = select_sigma(valid, samples, sigmas, dtype=dtype, block=block, threads=threads)
-    lls = parzen_log_likelihood(test, samples, sigma, dtype=dtype, block=block, threads=threads)
+    lls = parzen_log_likelihood(test, samples, sigma, dtype=dtype, block=block, threads=threads, name="test")
     return ParzenResult(sigma=sigma, ll=float(lls.mean()), se=float(lls.std() / math.sqrt(lls.size)),
                         n_test=int(lls.size), n_samples=int(np.shape(samples)[0]),
                         sigmas=np.asarray(sigmas, dtype=np.float64).reshape(-1), valid_lls=valid_lls)
@@ -297,12 +295,11 @@ def parzen_main(argv=None):
     p.add_argument("--float64", action="store_true", help="float64 distances (slower reference)")
     try:
         args = p.parse_args(argv)
+        for name in ("n_samples", "n_valid", "n_test"):
+            if getattr(args, name) < 1:
+                p.error(f"--{name.replace('_', '-')} must be >= 1")
     except SystemExit as exc:                      # --help, or a usage error (one line, status 2)
         return int(exc.code or 0)
-    for name in ("n_samples", "n_valid", "n_test"):
-        if getattr(args, name) < 1:
-            print(f"minigan parzen: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
-            return 2
     from .checkpoint import CheckpointError  # noqa: PLC0415
     from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
     try:

@@ -151,7 +151,8 @@ def test_cli_dispatcher_passes_exit_status(capsys):
     assert "--checkpoint-every" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["parzen", "--n-samples", "x"], ["parzen"], ["gradcheck", "--eps", "x"],
+@pytest.mark.parametrize("argv", [["parzen", "--n-samples", "x"], ["parzen"], ["parzen", "c.npz", "--n-test", "0"],
+                                  ["gradcheck", "--eps", "x"],
                                   ["gradcheck", "--tol", "0"], ["check-exercise", "--tol", "x"]],
                          ids=" ".join)
 def test_usage_errors_of_every_command_are_one_line_and_exit_2(argv, capsys):

@@ -156,8 +156,10 @@ def test_protocol(small):
 
 def test_input_errors(small):
     x, mu = small
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=r"x \(the images scored\) has \d+ features but the samples have 5"):
         parzen_log_likelihood(x, mu[:, :5], 0.2)
+    with pytest.raises(ValueError, match=r"x has \d+ features but the samples have 5"):
+        squared_distances(x, mu[:, :5])
     with pytest.raises(ValueError, match="positive"):
         parzen_log_likelihood(x, mu, 0.0)
     with pytest.raises(ValueError, match="input samples has no rows"):
@@ -165,7 +167,7 @@ def test_input_errors(small):
     with pytest.raises(ValueError, match=r"input x \(the images scored\) has no rows"):
         parzen_log_likelihood(x[:0], mu, 0.2)
     for args, name in (((mu, x[:0], x), "valid"), ((mu, x, x[:0]), "test"), ((mu[:0], x, x), "samples")):
-        with pytest.raises(ValueError, match=rf"parzen_protocol: {name} has no rows"):
+        with pytest.raises(ValueError, match=rf"Parzen input {name} has no rows"):
             parzen_protocol(*args)
     with pytest.raises(ValueError, match="input x .* must be a 2-D"):
         parzen_log_likelihood(x[0], mu, 0.2)
