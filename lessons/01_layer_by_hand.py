@@ -33,7 +33,7 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import layers
+from minigan import backend, layers
 from minigan.layers import Linear, ReLU, Sigmoid, Sequential
 
 parser = argparse.ArgumentParser(description="Lesson 01: a layer by hand")
@@ -42,6 +42,11 @@ parser.add_argument("--out", default=os.path.join("lesson_output", "01_layer_by_
 parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
 parser.add_argument("--seed", type=int, default=0)
 args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
+# This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
+# the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
+if os.environ.get("MINIGAN_BACKEND", "numpy").lower() != "numpy":
+    print(f"note: this lesson runs on NumPy (MINIGAN_BACKEND={os.environ['MINIGAN_BACKEND']} is for lessons 03-08)")
+backend.use("numpy")
 os.makedirs(args.out, exist_ok=True)
 rng = np.random.default_rng(args.seed)
 f64 = np.float64

@@ -35,7 +35,7 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import gradcheck, layers
+from minigan import backend, gradcheck, layers
 from minigan.layers import Dropout, Linear, Maxout, ReLU, Sigmoid
 
 parser = argparse.ArgumentParser(description="Lesson 02: gradient checking")
@@ -44,6 +44,11 @@ parser.add_argument("--out", default=os.path.join("lesson_output", "02_gradient_
 parser.add_argument("--quick", action="store_true", help="fewer step sizes (seconds)")
 parser.add_argument("--seed", type=int, default=0)
 args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
+# This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
+# the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
+if os.environ.get("MINIGAN_BACKEND", "numpy").lower() != "numpy":
+    print(f"note: this lesson runs on NumPy (MINIGAN_BACKEND={os.environ['MINIGAN_BACKEND']} is for lessons 03-08)")
+backend.use("numpy")
 os.makedirs(args.out, exist_ok=True)
 rng = np.random.default_rng(args.seed)
 

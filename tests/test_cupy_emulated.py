@@ -1,0 +1,150 @@
+"""The CuPy backend on a machine without a GPU: ``tests/fakecupy.py`` keeps CuPy's
+rules (no implicit host copies, no host/device mixing, CuPy's Generator) over
+NumPy's arithmetic, so CI runs every GPU code path the way a GPU would refuse it.
+
+The real-GPU tests (``test_backend.py``, ``test_checkpoint.py``) still run where
+CuPy and a GPU are present; these run everywhere.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fakecupy
+from minigan import backend, checkpoint, commands, gradcheck, layers, presets
+from test_lessons import LESSON_DIR, LESSONS, MNIST_LESSONS, check_outputs, mnist_available
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def gpu(monkeypatch, restore_backend):
+    """The emulated GPU as the active backend (undone after the test)."""
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    yield cp
+    backend.use("numpy")
+
+
+def test_the_emulator_refuses_what_cupy_refuses(gpu):
+    x = gpu.asarray(np.arange(6.0).reshape(2, 3))
+    assert type(x).__module__ == "cupy" and not isinstance(x, np.ndarray)
+    assert backend.array_module(x) is gpu
+    for implicit in (lambda: np.asarray(x), lambda: np.array([x, x]), lambda: np.float64(x)):
+        with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
+            implicit()
+    for mixed in (lambda: x + np.ones(3), lambda: np.ones(3) * x, lambda: gpu.exp(np.ones(3)),
+                  lambda: np.exp(x, out=np.empty((2, 3)))):
+        with pytest.raises(TypeError, match="Unsupported type"):
+            mixed()
+    assert isinstance(x.sum(), gpu.ndarray) and float(x.sum()) == 15.0
+    assert np.array_equal(x.get(), np.arange(6.0).reshape(2, 3))
+    rng = gpu.random.default_rng(0)
+    assert not any(hasattr(rng, m) for m in ("permutation", "choice", "shuffle", "normal"))
+    assert rng.random((2, 2), dtype=np.float32).dtype == np.float32
+
+
+def test_a_host_array_into_a_gpu_layer_is_named(gpu):
+    lin = layers.Linear(3, 2, rng=0)
+    assert isinstance(lin.params["W"], gpu.ndarray)
+    with pytest.raises(TypeError, match=r"Linear\.forward expects a cupy array like its parameters, "
+                                        r"got a numpy array; move it with minigan\.backend\.to_device"):
+        lin.forward(np.ones((4, 3), np.float32))
+    assert lin.forward(backend.to_device(np.ones((4, 3), np.float32))).shape == (4, 2)
+    backend.use("numpy")
+    host = layers.Maxout(3, 2, 2, rng=0)
+    with pytest.raises(TypeError, match=r"Maxout\.forward expects a numpy array.*to_host"):
+        host.forward(gpu.ones((4, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize("preset", ["toy1d", "ring8"])
+def test_a_gpu_run_computes_what_the_numpy_run_computes(restore_backend, monkeypatch, preset):
+    """The emulator draws NumPy's random stream, so the CuPy code path must give the NumPy
+    path's numbers: the same math, only on another device."""
+    backend.use("numpy")
+    host = presets.build(preset, iterations=15)
+    host.gan.train(15)
+    fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dev = presets.build(preset, iterations=15)
+    dev.gan.train(15)
+    for col in ("V", "D_real", "D_fake", "d_loss", "g_loss"):
+        assert np.array_equal(dev.gan.history.column(col), host.gan.history.column(col)), col
+    for col in ("d_grad_norm", "g_grad_norm"):      # the NumPy path sums its squares in fused chunks
+        np.testing.assert_allclose(dev.gan.history.column(col), host.gan.history.column(col), rtol=1e-6)
+    for k, p in host.gan.G.params.items():
+        assert np.array_equal(backend.to_host(dev.gan.G.params[k]), p), k
+
+
+@pytest.mark.parametrize("preset", ["toy1d", "grid25"])
+def test_train_checkpoint_resume_on_the_gpu(gpu, tmp_path, preset):
+    run = presets.build(preset, iterations=10)
+    run.gan.train(6)
+    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset=preset, options={})
+    again, ck = checkpoint.restore_run(path)
+    assert again.gan.iteration == 6 and again.gan.history == run.gan.history
+    assert ck.notes and all("re-seeded" in n for n in ck.notes)     # CuPy generators keep no state
+    for k, p in run.gan.D.params.items():
+        assert isinstance(again.gan.D.params[k], gpu.ndarray)
+        assert np.array_equal(again.gan.D.params[k].get(), p.get())
+    again.gan.train(3)
+    assert again.gan.iteration == 9 and np.isfinite(again.gan.history.column("d_loss")).all()
+
+
+def test_gradcheck_passes_on_the_gpu(gpu):
+    results = gradcheck.all_checks()
+    assert results and all(r.passed for r in results), gradcheck.format_results(results)
+
+
+def test_the_commands_on_the_gpu(gpu, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert commands.train_main(["toy1d", "--backend", "cupy", "--iterations", "20", "--out", str(out),
+                                "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["backend"] == "cupy"
+    for f in ("figure1.png", "figure1.gif", "history.png", "history.csv", "checkpoint.npz"):
+        assert (out / f).stat().st_size > 0, f
+    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                                 "--backend", "cupy"]) == 0
+    assert checkpoint.read(out / "checkpoint.npz").meta["iteration"] == 25
+    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(tmp_path / "s"),
+                                 "--backend", "cupy"]) == 0
+    assert "backend=cupy" in capsys.readouterr().out
+
+
+def test_the_paper_model_and_table1_on_the_gpu(gpu, tmp_path, capsys):
+    """mnist-paper with the epoch order (CuPy's Generator has no permutation: the
+    sampler ranks uniform draws instead), then minigan parzen on its checkpoint."""
+    if not mnist_available():
+        pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
+    from minigan import metrics
+    out = tmp_path / "mnist"
+    assert commands.train_main(["mnist-paper", "--backend", "cupy", "--iterations", "4", "--out", str(out),
+                                "--set", "sampling=epochs", "--no-progress", "--no-figures"]) == 0
+    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "2", "--no-progress",
+                                 "--no-figures", "--backend", "cupy"]) == 0
+    capsys.readouterr()
+    assert metrics.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
+                                "--n-test", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "generator    sigma" in printed and "real data    sigma" in printed
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS) + sorted(MNIST_LESSONS))
+def test_lesson_runs_on_the_gpu(tmp_path, name):
+    """Each lesson as an instructor with a GPU runs it (MINIGAN_BACKEND=cupy); 01 and 02
+    compute by hand on the host and say that they run on NumPy."""
+    if name in MNIST_LESSONS and not mnist_available():
+        pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
+    out = tmp_path / "out"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg",
+               MINIGAN_BACKEND="cupy")
+    proc = subprocess.run([sys.executable, str(TESTS / "fakecupy.py"), str(LESSON_DIR / name), "--quick",
+                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    check_outputs(name, proc, out, {**LESSONS, **MNIST_LESSONS}[name])
+    if name.startswith(("01", "02")):
+        assert "this lesson runs on NumPy" in proc.stdout
