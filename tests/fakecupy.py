@@ -322,10 +322,15 @@ def install(monkeypatch, device_count=1):
 
 
 if __name__ == "__main__":
-    # python tests/fakecupy.py SCRIPT [ARGS...]: run SCRIPT with the fake as its ``cupy``
-    # (set MINIGAN_BACKEND=cupy to make minigan use it), e.g. a lesson as on a GPU.
+    # python tests/fakecupy.py SCRIPT [ARGS...]   or   python tests/fakecupy.py -m MODULE [ARGS...]:
+    # run it with the fake as its ``cupy`` (set MINIGAN_BACKEND=cupy to make minigan use it), e.g. a
+    # lesson, or the whole suite (-m pytest) as on a GPU. Subprocesses it starts get no fake.
     import runpy
 
     sys.modules["cupy"] = make_module()
-    sys.argv = sys.argv[1:]
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    if sys.argv[1:2] == ["-m"]:
+        sys.argv = sys.argv[2:]
+        runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = sys.argv[1:]
+        runpy.run_path(sys.argv[0], run_name="__main__")
