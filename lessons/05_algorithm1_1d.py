@@ -39,7 +39,6 @@
 
 # %%
 import argparse
-import copy
 import os
 import sys
 
@@ -99,7 +98,7 @@ for it in range(1, iterations + 1):
     if it == panel_a:
         panels["a"] = frames[-1] if frames[-1]["iteration"] == it else snapshot(gan)
         # (b) and (c) branch off a copy of the run at this point
-        branch = copy.deepcopy(gan)
+        branch = gan.copy()
         for _ in range(inner_d_steps):
             branch.d_step()                          # the inner loop alone: D -> D*
         panels["b"] = snapshot(branch)

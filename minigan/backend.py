@@ -15,13 +15,15 @@ arrays of the other fails loudly rather than copying silently.
 """
 from __future__ import annotations
 
+import copy
 import os
+import zlib
 
 import numpy as np
 
 __all__ = [
     "BackendError", "use", "name", "array_module", "to_host", "to_device",
-    "default_rng", "cupy_available", "num_threads", "DEFAULT_DTYPE",
+    "default_rng", "derived_rng", "copy_generator", "cupy_available", "num_threads", "DEFAULT_DTYPE",
 ]
 
 DEFAULT_DTYPE = np.float32
@@ -118,6 +120,23 @@ def default_rng(seed=None):
     the same backend, not across backends.
     """
     return _ensure().random.default_rng(seed)
+
+
+def derived_rng(seed, iteration, key):
+    """A generator on the active backend seeded from a run's (seed, iteration) and a name:
+    for a generator whose state cannot be read or copied (CuPy's), reproducible from the
+    run's own numbers. ``seed`` None counts as 0."""
+    entropy = [0 if seed is None else int(seed), int(iteration), zlib.crc32(str(key).encode())]
+    return default_rng(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+
+
+def copy_generator(gen, seed, iteration, key):
+    """A generator for a copy of a run. NumPy's is copied exactly (the copy draws what
+    ``gen`` would have drawn); CuPy's can be neither copied nor read (its BitGenerator
+    holds a lock), so the copy gets ``derived_rng(seed, iteration, key)``: its own stream."""
+    if isinstance(gen, np.random.Generator):
+        return copy.deepcopy(gen)
+    return derived_rng(seed, iteration, key)
 
 
 def num_threads() -> int:

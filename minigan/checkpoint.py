@@ -50,13 +50,12 @@ import datetime
 import json
 import os
 import tempfile
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import __version__, backend
-from .gan import HISTORY_FIELDS, History
+from .gan import HISTORY_FIELDS, History, walk_layers
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
            "architecture", "atomic_write", "restore_run", "run_options"]
@@ -120,33 +119,10 @@ def architecture(net):
     return [[name, [int(s) for s in p.shape], str(p.dtype)] for name, p in net.params.items()]
 
 
-def _walk(layer, prefix=""):
-    """(path, layer) for ``layer`` and, recursively, every sub-layer of a Sequential."""
-    yield prefix, layer
-    for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
-        yield from _walk(sub, f"{prefix}.{i}" if prefix else str(i))
-
-
-def _generators(gan):
-    """(key, owner, attribute) for every random generator the run draws from."""
-    yield "trainer", gan, "rng"
-    for who, net in (("G", gan.G), ("D", gan.D)):
-        for path, layer in _walk(net):
-            gen = getattr(layer, "rng", None)
-            if gen is not None and hasattr(gen, "random"):
-                yield f"{who}/{path}" if path else who, layer, "rng"
-
-
 def _generator_state(gen):
     """The JSON-able state of a generator, or None when it cannot be read (CuPy)."""
     state = getattr(getattr(gen, "bit_generator", None), "state", None)
     return state if isinstance(state, dict) else None
-
-
-def _reseed(seed, iteration, key):
-    """A deterministic generator for an item whose state could not be stored."""
-    entropy = [0 if seed is None else int(seed), int(iteration), zlib.crc32(key.encode())]
-    return backend.default_rng(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
 
 
 def _json_array(obj):
@@ -231,7 +207,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         for key, value in state.items():
             arrays[f"{who}/{key}"] = backend.to_host(value)
     rng = {}
-    for key, owner, attr in _generators(gan):
+    for key, owner, attr in gan.random_generators():
         state = _generator_state(getattr(owner, attr))
         rng[key] = state is not None
         arrays[f"rng/{key}"] = _json_array(state)
@@ -342,7 +318,7 @@ def _check_header(path, meta):
 def _layer_signature(net):
     """repr of every leaf layer (e.g. "ReLU()", "Dropout(keep=0.8, scale=1.25)"): what the
     parameter shapes do not show. A repr holding an address (" at 0x") is left out: it is not stable."""
-    return [repr(leaf) for _, leaf in _walk(net)
+    return [repr(leaf) for _, leaf in walk_layers(net)
             if not getattr(leaf, "layers", None) and " at 0x" not in repr(leaf)]
 
 
@@ -456,7 +432,7 @@ def load(source, gan, *, strict=True):
                                   f"this run has {gan.noise_sampler!r}")
     opt_states = {who: _optimizer_state(ckpt, who, opt, strict)
                   for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt))}
-    wanted = list(_generators(gan))
+    wanted = list(gan.random_generators())
     missing = [key for key, _, _ in wanted if f"rng/{key}" not in ckpt.arrays]
     if missing:
         raise CheckpointError(f"checkpoint {ckpt.path} has no state for the random generator(s) "
@@ -516,7 +492,7 @@ def load(source, gan, *, strict=True):
                 and state.get("bit_generator") == target.get("bit_generator")):
             gen.bit_generator.state = state
         else:
-            setattr(owner, attr, _reseed(seed, iteration, key))
+            setattr(owner, attr, backend.derived_rng(seed, iteration, key))
             why = ("not stored (CuPy generator)" if state is None
                    else f"{state.get('bit_generator')} state cannot go into a {backend.name()} generator")
             ckpt.notes.append(f"random generator {key!r} re-seeded from (seed, iteration): its state "

@@ -30,6 +30,7 @@ D returns *logits*; D(x) = sigmoid(logit). All losses are taken from logits
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -39,7 +40,7 @@ from . import backend, losses
 from .layers import backward_params_only, no_grad
 from .optim import _sum_of_squares
 
-__all__ = ["GAN", "History", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
+__all__ = ["GAN", "History", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS", "walk_layers"]
 
 ORDERS = ("sequential", "simultaneous")
 HISTORY_FIELDS = ("iteration", "V", "D_real", "D_fake", "d_loss", "g_loss",
@@ -159,6 +160,13 @@ class TrainingDiverged(FloatingPointError):
                          "(non-finite); the last good checkpoint, if any, is kept")
 
 
+def walk_layers(layer, prefix=""):
+    """(path, layer) for ``layer`` and, recursively, every sub-layer of a Sequential."""
+    yield prefix, layer
+    for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
+        yield from walk_layers(sub, f"{prefix}.{i}" if prefix else str(i))
+
+
 def _grad_norm(model):
     return math.sqrt(float(sum(_sum_of_squares(g) for g in model.grads.values())))
 
@@ -222,6 +230,30 @@ class GAN:
         return {"order": self.order, "g_loss": self.g_loss, "k": self.k, "m": self.m,
                 "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
                 "seed": self.seed, "backend": backend.name()}
+
+    def random_generators(self):
+        """(key, owner, attribute) for every random generator the run draws from: the
+        trainer's (minibatches and noise) and each layer's that has one (Dropout)."""
+        yield "trainer", self, "rng"
+        for who, net in (("G", self.G), ("D", self.D)):
+            for path, layer in walk_layers(net):
+                gen = getattr(layer, "rng", None)
+                if gen is not None and hasattr(gen, "random"):
+                    yield f"{who}/{path}" if path else who, layer, "rng"
+
+    def copy(self):
+        """An independent copy of the run, to branch from it (lesson 05's panels (b), (c)).
+
+        Networks, optimizers, history and samplers are deep-copied. NumPy generators are
+        copied exactly, so the copy draws what the run would have drawn; a CuPy generator
+        can be neither copied nor read, so the copy gets its own, seeded from (seed,
+        iteration, name) (``backend.copy_generator``).
+        """
+        memo = {}
+        for key, owner, attr in self.random_generators():
+            gen = getattr(owner, attr)
+            memo[id(gen)] = backend.copy_generator(gen, self.seed, self.iteration, key)
+        return copy.deepcopy(self, memo)
 
     # ------------------------------------------------------------------ pieces
     def _d_grads(self, x, fake):

@@ -447,7 +447,10 @@ def check_function(forward, backward, x, params=None, grads=None, *, objective=N
 
 
 def _float64_copy(module):
-    model = copy.deepcopy(module)
+    # the copy shares the Dropout layers' generators with the original: a CuPy Generator
+    # cannot be deep-copied, and the check freezes every mask, so the copy never draws
+    memo = {id(d.rng): d.rng for d in _dropouts(module)}
+    model = copy.deepcopy(module, memo)
     if hasattr(model, "astype"):
         model.astype(np.float64)
     return model

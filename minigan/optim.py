@@ -93,8 +93,15 @@ class Optimizer:
                 if tuple(src.shape) != tuple(v.shape):
                     raise ValueError(f"{type(self).__name__} state {slot}/{k} has shape "
                                      f"{tuple(src.shape)}, the model needs {tuple(v.shape)}")
-                v[...] = src
+                v[...] = _onto(v, src)
         self.t = int(d["t"])
+
+
+def _onto(v, src):
+    """``src`` as an array of ``v``'s library: a host state dict loads into an optimizer on
+    the GPU, and a device one into an optimizer on the host."""
+    xp = backend.array_module(v)
+    return backend.to_host(src) if xp is np else xp.asarray(src)
 
 
 class SGD(Optimizer):

@@ -10,6 +10,10 @@ enforces, the ones host-side code breaks:
   ``TypeError`` with CuPy's own message); ``x.get()``, ``cupy.asnumpy(x)`` copy;
 * host and device arrays do not mix: ``device + host``, ``cupy.exp(host)`` and
   ``np.exp(device, out=host)`` raise ``TypeError`` (CuPy: "Unsupported type");
+* ``device[basic index] = host array`` raises ValueError, as CuPy's fill-based
+  assignment does (an array or list index copies the host value over, as in CuPy);
+* a CuPy ``Generator`` cannot be deep-copied or pickled (its BitGenerator holds a
+  lock) and has no readable state;
 * a device array is not a ``numpy.ndarray`` (``isinstance`` is False) and its
   type lives in the ``cupy`` module, which is how ``minigan.backend.array_module``
   tells the two apart;
@@ -27,8 +31,8 @@ stream are not emulated: the numbers are NumPy's.
 """
 from __future__ import annotations
 
-import operator
 import sys
+import threading
 import types
 
 import numpy as np
@@ -61,6 +65,12 @@ def _index(key):
     if isinstance(key, tuple):
         return tuple(_index(k) for k in key)
     return key
+
+
+def _advanced(key):
+    """True when an index holds an array or a list (advanced indexing)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, (ndarray, np.ndarray, list)) for k in keys)
 
 
 def _out(r):
@@ -145,7 +155,16 @@ class ndarray:
         return _out(self._a[_index(key)])
 
     def __setitem__(self, key, value):
+        if isinstance(value, np.ndarray) and value.ndim > 0 and not _advanced(key):
+            # CuPy: a basic index with a host value goes through fill(), which refuses arrays
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         self._a[_index(key)] = value._a if isinstance(value, ndarray) else value
+
+    def set(self, arr):
+        """Copy a host array of the same shape into this device array (CuPy's ``set``)."""
+        if not isinstance(arr, np.ndarray) or arr.shape != self.shape:
+            raise ValueError("set() needs a numpy.ndarray of the same shape")
+        self._a[...] = arr
 
     def __bool__(self):
         return bool(self._a)
@@ -155,9 +174,6 @@ class ndarray:
 
     def __int__(self):
         return int(self._a)
-
-    def __index__(self):
-        return operator.index(self._a)
 
     def __complex__(self):
         return complex(self._a)
@@ -216,11 +232,24 @@ for _n in ("neg", "pos", "abs", "invert"):
 ndarray.__module__ = "cupy"
 
 
+class _XORWOW:
+    """CuPy's BitGenerator as far as callers can see it: a lock (so that, as in CuPy, the
+    generator cannot be deep-copied or pickled) and ``state()``, a method giving a device
+    pointer, not NumPy's readable ``state`` dict."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def state(self):
+        return id(self)
+
+
 class Generator:
     """CuPy's ``Generator``: the methods it has, with its ``dtype`` arguments."""
 
     def __init__(self, seed=None):
         self._g = np.random.default_rng(seed)
+        self.bit_generator = _XORWOW()
 
     def random(self, size=None, dtype=np.float64, out=None):
         return self._fill(self._g.random(size, dtype=np.dtype(dtype).type), out)

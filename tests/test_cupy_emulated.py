@@ -95,6 +95,50 @@ def test_train_checkpoint_resume_on_the_gpu(gpu, tmp_path, preset):
     assert again.gan.iteration == 9 and np.isfinite(again.gan.history.column("d_loss")).all()
 
 
+def test_the_emulator_s_generator_cannot_be_copied_as_cupy_s(gpu):
+    import copy
+    with pytest.raises(TypeError, match="pickle"):
+        copy.deepcopy(backend.default_rng(0))
+
+
+def test_a_run_copies_on_the_gpu(gpu):
+    """GAN.copy() branches a run whose generators CuPy cannot copy: the copy gets its own,
+    seeded from (seed, iteration, name), so the same copy twice draws the same numbers."""
+    run = presets.build("toy1d", iterations=10)
+    run.gan.train(3)
+    a, b = run.gan.copy(), run.gan.copy()
+    assert a.rng is not run.gan.rng and a.G is not run.gan.G
+    a.train(2)
+    b.train(2)
+    assert a.history == b.history and run.gan.iteration == 3
+    for k, p in a.G.params.items():
+        assert np.array_equal(p.get(), b.G.params[k].get())
+        assert p is not run.gan.G.params[k]
+
+
+def test_optimizer_state_moves_between_host_and_gpu(gpu):
+    """load_state_dict takes a host state into an optimizer on the GPU (CuPy refuses
+    ``device[...] = host``) and a device state into one on the host."""
+    from minigan import optim
+    net = layers.Linear(3, 2, rng=0)
+    opt = optim.SGD(net, 0.1, 0.5)
+    net.zero_grad()
+    net.forward(backend.to_device(np.ones((4, 3), np.float32)))
+    net.backward(backend.to_device(np.ones((4, 2), np.float32)))
+    opt.step()
+    host_state = {k: backend.to_host(v) if hasattr(v, "shape") else v for k, v in opt.state_dict().items()}
+    again = optim.SGD(net, 0.1, 0.5)
+    again.load_state_dict(host_state)
+    for k, v in again.state_dict().items():
+        if hasattr(v, "shape"):
+            assert isinstance(v, gpu.ndarray) and np.array_equal(v.get(), host_state[k])
+    backend.use("numpy")
+    host_net = layers.Linear(3, 2, rng=0)
+    on_host = optim.SGD(host_net, 0.1, 0.5)
+    on_host.load_state_dict(opt.state_dict())             # device arrays into a host optimizer
+    assert all(isinstance(v, np.ndarray) for v in on_host.state_dict().values() if hasattr(v, "shape"))
+
+
 def test_gradcheck_passes_on_the_gpu(gpu):
     results = gradcheck.all_checks()
     assert results and all(r.passed for r in results), gradcheck.format_results(results)

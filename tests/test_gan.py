@@ -353,3 +353,21 @@ def test_sample_is_eval_mode_and_does_not_touch_training_stream():
     assert _all_caches(G) == 0 and G.training
     assert gan.rng.bit_generator.state == state, "sampling consumed the training generator"
     assert s1.shape == (64, 1)
+
+
+def test_copy_branches_the_run_exactly_on_numpy():
+    """GAN.copy(): an independent run that draws what the original would have drawn
+    (NumPy generators are copied exactly), Dropout generators included."""
+    G = models.mlp([1, 8, 1], rng=0)
+    D = Sequential(Dropout(0.5, rng=3), Linear(1, 8, rng=1), Tanh(), Linear(8, 1, rng=2))
+    gan = toy_gan(G=G, D=D)
+    gan.train(2)
+    branch = gan.copy()
+    assert branch.D.layers[0].rng is not gan.D.layers[0].rng and branch.rng is not gan.rng
+    branch.train(3)
+    assert gan.iteration == 2 and len(gan.history) == 2       # the original did not move
+    gan.train(3)
+    assert branch.history == gan.history
+    assert same(snapshot(branch.D), snapshot(gan.D)) and same(snapshot(branch.G), snapshot(gan.G))
+    keys = [k for k, _, _ in gan.random_generators()]
+    assert keys == ["trainer", "D/0"]
