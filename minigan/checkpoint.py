@@ -55,7 +55,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, backend
-from .gan import HISTORY_FIELDS, History, walk_layers
+from .gan import HISTORY_FIELDS, History
+from .layers import walk_layers
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
            "architecture", "atomic_write", "restore_run", "run_options"]

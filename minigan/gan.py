@@ -37,10 +37,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import backend, losses
-from .layers import backward_params_only, no_grad
+from .layers import backward_params_only, no_grad, walk_layers
 from .optim import _sum_of_squares
 
-__all__ = ["GAN", "History", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS", "walk_layers"]
+__all__ = ["GAN", "History", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
 
 ORDERS = ("sequential", "simultaneous")
 HISTORY_FIELDS = ("iteration", "V", "D_real", "D_fake", "d_loss", "g_loss",
@@ -158,13 +158,6 @@ class TrainingDiverged(FloatingPointError):
         self.iteration, self.quantity, self.value = iteration, quantity, value
         super().__init__(f"training stopped at iteration {iteration}: {quantity} is {value} "
                          "(non-finite); the last good checkpoint, if any, is kept")
-
-
-def walk_layers(layer, prefix=""):
-    """(path, layer) for ``layer`` and, recursively, every sub-layer of a Sequential."""
-    yield prefix, layer
-    for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
-        yield from walk_layers(sub, f"{prefix}.{i}" if prefix else str(i))
 
 
 def _grad_norm(model):

@@ -38,7 +38,7 @@ from . import backend, losses
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
     "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
-    "MAX_PENDING",
+    "MAX_PENDING", "walk_layers", "backward_params_only",
 ]
 
 MAX_PENDING = 16
@@ -594,6 +594,13 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n  ".join(repr(l) for l in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def walk_layers(layer, prefix=""):
+    """(path, layer) for ``layer`` and, recursively, every sub-layer of a Sequential."""
+    yield prefix, layer
+    for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
+        yield from walk_layers(sub, f"{prefix}.{i}" if prefix else str(i))
 
 
 def backward_params_only(layer, grad_out):
