@@ -25,9 +25,11 @@ enforces, the ones host-side code breaks:
 
 NumPy functions applied to device arrays dispatch to the same NumPy function
 on the device data (CuPy's ``__array_function__`` does the same with its own
-functions), so this is more lenient than CuPy where CuPy lacks a function; it
-never refuses what CuPy accepts among what minigan uses. Speed and the XORWOW
-stream are not emulated: the numbers are NumPy's.
+functions), so this is more lenient than CuPy where CuPy lacks a function. Also
+more lenient: ``flags`` is NumPy's, repeated indices in an assignment keep the
+last value (undefined in CuPy). A read-only audit against CuPy's source
+(2026-11-23) found nothing minigan uses that this refuses and CuPy accepts.
+Speed and the XORWOW stream are not emulated: the numbers are NumPy's.
 """
 from __future__ import annotations
 
