@@ -237,6 +237,8 @@ def main(argv=None):
             rows = [json.loads(ln) for ln in results_path.read_text().splitlines() if ln.strip()]
             rows = [r for r in rows if r["iteration"] <= gan.iteration]
         print(f"{now()} resumed from {out / 'last.npz'} at iteration {gan.iteration}", file=log)
+        for note in ck.notes:       # e.g. generators re-seeded: a NumPy run resumed on CuPy
+            print(f"{now()} note: {note}", file=log)
     else:
         results_path.write_text("")
     print(f"{now()} {header['command']}\n# machine: {header['machine']}\n# options: {options}", file=log)

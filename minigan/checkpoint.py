@@ -495,7 +495,8 @@ def load(source, gan, *, strict=True):
         else:
             setattr(owner, attr, backend.derived_rng(seed, iteration, key))
             why = ("not stored (CuPy generator)" if state is None
-                   else f"{state.get('bit_generator')} state cannot go into a {backend.name()} generator")
+                   else f"a {state.get('bit_generator')} state, which cannot go into a {backend.name()} "
+                        "generator")
             ckpt.notes.append(f"random generator {key!r} re-seeded from (seed, iteration): its state "
                               f"was {why}; the run continues reproducibly but not bit-identically")
     for who, (s, _) in stateful.items():

@@ -139,6 +139,25 @@ def test_optimizer_state_moves_between_host_and_gpu(gpu):
     assert all(isinstance(v, np.ndarray) for v in on_host.state_dict().values() if hasattr(v, "shape"))
 
 
+def test_a_numpy_checkpoint_resumes_on_the_gpu_and_says_what_it_re_seeded(restore_backend, monkeypatch,
+                                                                           tmp_path):
+    backend.use("numpy")
+    run = presets.build("toy1d", iterations=10)
+    run.gan.train(4)
+    path = checkpoint.save(tmp_path / "host.npz", run.gan, preset="toy1d", options={})
+    fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    again, ck = checkpoint.restore_run(path)
+    assert again.gan.iteration == 4 and backend.name() == "cupy"
+    assert ck.notes == ["random generator 'trainer' re-seeded from (seed, iteration): its state was a "
+                        "PCG64 state, which cannot go into a cupy generator; the run continues "
+                        "reproducibly but not bit-identically"]
+    for k, p in run.gan.G.params.items():
+        assert np.array_equal(again.gan.G.params[k].get(), p)
+    again.gan.train(2)
+    assert again.gan.iteration == 6
+
+
 def test_gradcheck_passes_on_the_gpu(gpu):
     results = gradcheck.all_checks()
     assert results and all(r.passed for r in results), gradcheck.format_results(results)
