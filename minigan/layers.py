@@ -56,11 +56,6 @@ def no_grad():
         _grad_enabled[0] = prev
 
 
-def _package(x):
-    """"numpy" or "cupy": which library's array ``x`` is."""
-    return type(x).__module__.split(".")[0]
-
-
 def _host_rng(rng):
     """A NumPy Generator from a Generator, an int seed or None."""
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -234,11 +229,12 @@ class Layer:
             if x.ndim != 2 or x.shape[1] != n_features:
                 raise ValueError(f"{name}.forward expects shape (batch, {n_features}), "
                                  f"got {tuple(x.shape)}")
-            here, there = _package(x), _package(next(iter(self.params.values())))
-            if here != there:                # a host array into a layer on the GPU, or the reverse
-                move = "to_device" if there == "cupy" else "to_host"
+            on_gpu = backend.array_module(next(iter(self.params.values()))) is not np
+            if (backend.array_module(x) is not np) != on_gpu:   # host array into a GPU layer, or back
+                there, here = ("cupy", "numpy") if on_gpu else ("numpy", "cupy")
                 raise TypeError(f"{name}.forward expects a {there} array like its parameters, got a "
-                                f"{here} array; move it with minigan.backend.{move}(x)")
+                                f"{here} array; move it with minigan.backend."
+                                f"{'to_device' if on_gpu else 'to_host'}(x)")
             if x.dtype != self.dtype:
                 raise TypeError(f"{name}.forward expects dtype {self.dtype} (its parameters' "
                                 f"dtype), got {x.dtype}; cast the input or call .astype()")
