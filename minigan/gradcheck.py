@@ -224,12 +224,20 @@ def random_projection(outputs, seed=0):
     return objective
 
 
+def _is_chain(module):
+    """True when ``module``'s forward feeds each of its ``.layers`` into the next
+    (a Sequential, or G then D); a composite with a forward of its own (say, one
+    that passes a label around its layers) is walked as one leaf."""
+    if not isinstance(getattr(module, "layers", None), (list, tuple)):
+        return False
+    return isinstance(module, _Chain) or type(module).forward is layers.Sequential.forward
+
+
 def _walk(module, x, visit):
-    """Forward ``x`` through ``module`` leaf by leaf (into ``.layers``), calling
-    ``visit(leaf, x_in)`` before each leaf's forward; no caches kept."""
-    subs = getattr(module, "layers", None)
-    if isinstance(subs, (list, tuple)):
-        for sub in subs:
+    """Forward ``x`` through ``module`` leaf by leaf (into the ``.layers`` of
+    chains), calling ``visit(leaf, x_in)`` before each leaf's forward; no caches kept."""
+    if _is_chain(module):
+        for sub in module.layers:
             x = _walk(sub, x, visit)
         return x
     visit(module, x)
@@ -267,6 +275,10 @@ def _draw_masks(module, x, rng):
                 mask = _xp(x_in).asarray(rng.random(x_in.shape) < leaf.keep)
             leaf.fixed_mask = mask
             masks.append((leaf, mask))
+        elif not isinstance(leaf, Dropout) and any(d.training for d in _dropouts(leaf)):
+            raise ValueError(f"gradcheck cannot freeze the Dropout masks inside {type(leaf).__name__}: "
+                             "its forward is not a chain of its .layers, so their inputs are unknown; "
+                             "set each one's fixed_mask yourself, or check it in eval mode")
     _walk(module, x, visit)
     return masks
 

@@ -399,3 +399,25 @@ def test_saturated_layers_pass_within_the_noise_floor_and_wrong_ones_still_fail(
         res = gradcheck.check_layer(Sigmoid(), x)
         assert res.passed and any("noise floor" in n for n in res.notes), res.table()
         assert not gradcheck.check_layer(SigmoidWithoutOneMinusY(), x).passed
+
+
+def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
+    """A Sequential subclass with a forward of its own (here: output plus a copy of the input)
+    is checked as a whole; Dropout inside it cannot be frozen from outside, and the check says so."""
+    class Around(Sequential):
+        def forward(self, x):
+            return np.concatenate([self.layers[0].forward(x), x], axis=1)
+
+        def backward(self, grad_out, *, input_grad=True):
+            g = self.layers[0].backward(grad_out[:, :2], input_grad=input_grad)
+            return None if g is None else g + grad_out[:, 2:]
+
+    rng = np.random.default_rng(0)
+    G = Around(Sequential(Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
+    D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
+    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64)))
+    with pytest.raises(ValueError, match=r"cannot freeze the Dropout masks inside Around"):
+        check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
+    G.eval()                                       # no active Dropout: checked as a whole
+    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
