@@ -11,8 +11,9 @@ ask three things of the core that Algorithm 1 itself does not:
   ``g_step``) must be gradient-checked through a frozen D with the same tool as
   the built-in ones, ``gradcheck.check_generator_step``.
 
-and the conditional GAN (Mirza & Osindero 2014) asks that G and D take a label
-alongside z and x. These tests hold the core to that, so the techniques fit
+the conditional GAN (Mirza & Osindero 2014) asks that G and D take a label
+alongside z and x; the semi-supervised K+1-class D adds a labeled loss to D's
+step through the same layers. These tests hold the core to that, so the techniques fit
 without a rewrite.
 """
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 
 from minigan import backend, data, models, optim
 from minigan.gan import GAN
-from minigan.gradcheck import check_generator_step
+from minigan.gradcheck import check_generator_step, check_layer
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, no_grad
 
 
@@ -192,3 +193,73 @@ def test_a_conditional_gan_fits_the_trainer_as_it_is():
     for label, side in ((0, -1.0), (1, 1.0)):
         x = samples(label)
         assert (side * x > 0).all() and abs(x.mean() - 2 * side) < 1.0, (label, x.mean(), x.std())
+
+
+# ------------------------------------------------------------------ semi-supervised, K+1 classes
+class LogSumExp(Layer):
+    """K class logits l -> the logit of "real": with D(x) = Z / (Z + 1), Z = sum_k exp(l_k)
+    (Salimans et al. 2016, Sec. 5), logit D(x) = log Z. dL/dl_k = dL/dlogit * softmax(l)_k."""
+
+    def forward(self, l):
+        top = l.max(axis=1, keepdims=True)
+        e = np.exp(l - top)
+        self._save(e / e.sum(axis=1, keepdims=True))
+        return top + np.log(e.sum(axis=1, keepdims=True))
+
+    def backward(self, grad_out):
+        (softmax,) = self._load()
+        return grad_out * softmax
+
+
+class SemiSupervisedGAN(GAN):
+    """The K+1-class discriminator: Algorithm 1's D step on unlabeled data through D's
+    "real" logit, plus cross-entropy on a labeled minibatch through D's class logits,
+    both accumulated into D.grads before D's one update (the seam: ``_d_grads``)."""
+
+    def __init__(self, *args, labeled, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.labeled = labeled                     # (m, rng) -> (x, y)
+        self.classifier = Sequential(*self.D.layers[:-1])
+
+    def _d_grads(self, x, fake):
+        out = super()._d_grads(x, fake)
+        xl, y = self.labeled(self.m, self.rng)
+        logits = self.classifier.forward(xl)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1.0             # d/dl of mean cross-entropy, times m
+        self.classifier.backward(p / len(y), input_grad=False)
+        return out
+
+
+def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
+    """Eight classes on a ring: D's class logits, turned into the "real" logit by LogSumExp,
+    are trained by the GAN game and by 8 labeled points per minibatch drawn from a set of 16
+    (two per class);
+    the classifier then labels fresh points of every class."""
+    f64 = np.float64
+    assert check_layer(LogSumExp(), np.random.default_rng(0).normal(size=(4, 8))).passed
+    angles = 2 * np.pi * np.arange(8) / 8
+    centres = np.stack([np.cos(angles), np.sin(angles)], 1)
+
+    def draw(m, rng):
+        y = rng.integers(0, 8, size=m)
+        return centres[y] + 0.05 * rng.standard_normal((m, 2)), y
+    few_y = np.repeat(np.arange(8), 2)                           # the labeled set: two per class
+    few_x = centres[few_y] + 0.05 * np.random.default_rng(7).standard_normal((16, 2))
+
+    def labeled(m, rng):
+        i = rng.integers(0, len(few_y), size=8)
+        return few_x[i], few_y[i]
+
+    G = models.mlp([2, 32, 32, 2], rng=0, dtype=f64)
+    D = Sequential(*models.mlp([2, 32, 8], activation="leaky_relu", rng=1, dtype=f64).layers, LogSumExp())
+    gan = SemiSupervisedGAN(G, D, lambda m, rng: draw(m, rng)[0], lambda m, rng: rng.uniform(-1, 1, (m, 2)),
+                            labeled=labeled, d_optimizer=optim.Adam(D, lr=2e-3),
+                            g_optimizer=optim.Adam(G, lr=2e-3), m=64, seed=0)
+    gan.train(300)
+    x, y = draw(800, np.random.default_rng(8))
+    with no_grad():
+        predicted = gan.classifier.forward(x).argmax(axis=1)
+    assert (predicted == y).mean() > 0.95
+    assert not any(layer._cache for layer in gan.D.layers)       # every forward was backpropagated
