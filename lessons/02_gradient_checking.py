@@ -46,7 +46,7 @@ parser.add_argument("--seed", type=int, default=0)
 args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 # This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
 # the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
-if os.environ.get("MINIGAN_BACKEND", "numpy").lower() != "numpy":
+if (os.environ.get("MINIGAN_BACKEND") or "numpy").lower() != "numpy":
     print(f"note: this lesson runs on NumPy (MINIGAN_BACKEND={os.environ['MINIGAN_BACKEND']} is for lessons 03-08)")
 backend.use("numpy")
 os.makedirs(args.out, exist_ok=True)
