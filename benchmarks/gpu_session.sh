@@ -4,7 +4,8 @@
 #
 #   bash benchmarks/gpu_session.sh [OUTDIR]        # OUTDIR defaults to $OUT, else gpu-session-out/
 #
-# From the repository root, on a machine with CuPy; minigan runs from the checkout (no install).
+# On a machine with CuPy (the device machines have CuPy 14, PyTorch, matplotlib and pytest in python3);
+# minigan runs from the checkout (no install: PYTHONPATH).
 # Each step has its own time limit and writes its log into OUTDIR; a failing step does not stop
 # the next. Steps:
 #   1. versions: GPU, driver, Python, NumPy, CuPy, PyTorch (if any)
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 out="${1:-${OUT:-gpu-session-out}}"
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # minigan from the checkout, also for tests' subprocesses
 
 step() {   # step NAME SECONDS COMMAND...: run with a time limit, log to $out/NAME.txt
   local name=$1 limit=$2; shift 2
