@@ -9,17 +9,18 @@
 # Each step has its own time limit and writes its log into OUTDIR; a failing step does not stop
 # the next. Steps:
 #   1. versions: GPU, driver, Python, NumPy, CuPy, PyTorch (if any)
-#   2. the whole test suite with MINIGAN_BACKEND=cupy (the NumPy/CuPy parity and CuPy checkpoint
-#      tests run instead of skipping)                                                 <= 240 s
+#   2. the whole test suite with MINIGAN_BACKEND=cupy: the real-GPU tests (NumPy/CuPy parity, CuPy
+#      checkpoints) run instead of skipping, and so do the subprocess tests and the tests that take
+#      the default backend on CuPy; most unit tests pin NumPy with a fixture     <= 240 s
 #   3. bench_memory.py --device cuda: CuPy's pool over 1,000 iterations of the MNIST GAN  <= 120 s
 #   4. bench_iteration.py --device cuda --no-compile: CuPy vs PyTorch CUDA (needs torch) <= 150 s
 # About 9 minutes at most: it fits one call of the device tool (10 minutes). Record what it
 # printed, with the device and the date, in benchmarks/RESULTS.md ("GPU").
 # Without a GPU every step says so and skips; the script itself exits 0.
 set -uo pipefail
+out="${1:-${OUT:-$(dirname "$0")/../gpu-session-out}}"
+mkdir -p "$out" && out="$(cd "$out" && pwd)"      # a relative OUTDIR is the caller's, not the repo's
 cd "$(dirname "$0")/.."
-out="${1:-${OUT:-gpu-session-out}}"
-mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # minigan from the checkout, also for tests' subprocesses
 

@@ -30,8 +30,8 @@ and compare. How this module makes the comparison mean something:
   ``NOISE_FACTOR * u * max(|L|, 1) / eps`` (1.1e-9 for |L| ~ 1, NOISE_FACTOR = 10) passes, with
   a note saying so; a wrong backward on gradients of ordinary size is off by
   far more than that.
-* **Dropout masks frozen.** Every Dropout found in the model (through
-  ``.layers``) gets a ``fixed_mask`` for the duration of the check, so all
+* **Dropout masks frozen.** Every Dropout found in the model (through the
+  ``.layers`` of Sequentials) gets a ``fixed_mask`` for the duration of the check, so all
   forwards -- analytic and numeric -- drop the same units; the previous
   ``fixed_mask`` is restored afterwards. Masks are drawn from the check's own
   seeded generator.
@@ -48,6 +48,10 @@ and compare. How this module makes the comparison mean something:
   rows moved and dropped ("skipped") are reported in every table -- never
   silently. Rows are independent in every layer here, so moving a row does not
   change what the others test.
+* **Composites with a forward of their own** (a Sequential subclass that, say,
+  passes a label around its layers) are walked as one piece: their inner
+  kinks are not searched (a note says so), and a Dropout inside one that would
+  draw a mask is refused with an error (set its ``fixed_mask``, or use eval mode).
 * **No cache pollution.** The numeric forwards run inside ``layers.no_grad()``
   so they push nothing onto the layers' cache stacks; afterwards the check
   verifies that no pending cache was left behind.
@@ -259,6 +263,28 @@ def _pending_caches(module):
     return len(getattr(module, "_cache", ()))
 
 
+def _draws(d):
+    """True when Dropout ``d`` would draw a fresh mask on its next forward."""
+    return d.training and not (d.keep == 1 and d.scale == 1) and d.fixed_mask is None
+
+
+def _opaque(module):
+    """Names of the composites in ``module`` walked as one piece (their forward is not a chain
+    of their .layers) that hold ReLU / LeakyReLU / Maxout: their kinks are not searched."""
+    if _is_chain(module):
+        return [n for sub in module.layers for n in _opaque(sub)]
+    if isinstance(getattr(module, "layers", None), (list, tuple)) and any(
+            isinstance(leaf, (ReLU, LeakyReLU, Maxout)) for _, leaf in layers.walk_layers(module)):
+        return [type(module).__name__]
+    return []
+
+
+def _opaque_note(res, module):
+    for name in _opaque(module):
+        res.notes.append(f"{name}: its forward is not a chain of its .layers, so rows near the kinks of "
+                         "its ReLU/Maxout layers were not moved away (a failure there may be a kink)")
+
+
 def _draw_masks(module, x, rng):
     """A fixed keep-mask for every active Dropout, drawn for input ``x``.
 
@@ -275,7 +301,7 @@ def _draw_masks(module, x, rng):
                 mask = _xp(x_in).asarray(rng.random(x_in.shape) < leaf.keep)
             leaf.fixed_mask = mask
             masks.append((leaf, mask))
-        elif not isinstance(leaf, Dropout) and any(d.training for d in _dropouts(leaf)):
+        elif not isinstance(leaf, Dropout) and any(_draws(d) for d in _dropouts(leaf)):
             raise ValueError(f"gradcheck cannot freeze the Dropout masks inside {type(leaf).__name__}: "
                              "its forward is not a chain of its .layers, so their inputs are unknown; "
                              "set each one's fixed_mask yourself, or check it in eval mode")
@@ -507,6 +533,7 @@ def check_layer(layer, x=None, *, eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0, batc
             d.fixed_mask = m
     if masks:
         res.notes.append(f"{len(masks)} Dropout mask(s) frozen for the check")
+    _opaque_note(res, model)
     left = _pending_caches(model) - before
     if left:
         res.failed_notes.append(f"{left} cache(s) left pending: a backward did not pop its forward's cache")
@@ -594,6 +621,7 @@ def check_generator_step(G, D, z, *, g_loss="nonsaturating", eps=DEFAULT_EPS,
                                  moved, skipped, kind="max |g|"))
     if masks:
         res.notes.append(f"{len(masks)} Dropout mask(s) frozen for the check")
+    _opaque_note(res, chain)
     left = _pending_caches(chain)
     if left:
         res.failed_notes.append(f"{left} cache(s) left pending after the G step")
@@ -649,6 +677,7 @@ def check_two_forwards(D, x_real, x_fake, *, scale=1.0, real_label=1.0, eps=DEFA
     if mr:
         res.notes.append(f"{len(mr)} Dropout layer(s), with different frozen masks for the real "
                          "and the fake forward")
+    _opaque_note(res, Dc)
     left = _pending_caches(Dc)
     if left:
         res.failed_notes.append(f"{left} cache(s) left pending after both backwards")

@@ -421,3 +421,9 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
         check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
     G.eval()                                       # no active Dropout: checked as a whole
     assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    G.train()
+    G.layers[0].layers[0].fixed_mask = np.ones((4, 3), bool)     # a mask the user froze: accepted
+    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    G = Around(Sequential(Dropout(1.0), Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
+    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))  # keep 1, scale 1: the identity
+    assert res.passed and any("Around: its forward is not a chain" in n for n in res.notes)
