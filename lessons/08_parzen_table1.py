@@ -257,8 +257,8 @@ print(f"figures are in {os.path.abspath(args.out)}")
 # D's parameters from before that iteration's D step trains, and so does giving
 # G twice D's learning rate. With G at 0.2 and D at 0.1, Algorithm 1 itself ran
 # the full 250 epochs, led the released order all the way and ended level with
-# it (185.4 +- 2.3), and kept level as both trained on (205.8 +- 2.2 at epoch
-# 600, the released order 201.6). Section "Sequential order (Algorithm 1) on MNIST" of
+# it (185.4 +- 2.3), and kept level as both trained on, a nat or so ahead (213.1 +- 2.2
+# at epoch 910, the released order 211.1). Section "Sequential order (Algorithm 1) on MNIST" of
 # `benchmarks/RESULTS.md` has the runs (`benchmarks/sequential_order.py`).
 # The released order is not immune either: of six starts with it (three seeds
 # each of the uniform prior and of the Gaussian one that a version of the
