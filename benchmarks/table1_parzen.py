@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minigan import backend, checkpoint, presets  # noqa: E402
+from minigan.optim import ParameterAverage  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.gan import TrainingDiverged  # noqa: E402
 from minigan.metrics import parzen_protocol  # noqa: E402
@@ -120,15 +121,16 @@ def save_grid(path, tiles, ncols, gap_every=None):
     plt.imsave(path, canvas, cmap="gray", vmin=0, vmax=1)
 
 
-def figures(out, epoch, gan, train):
-    """Figure 2 (samples + nearest training image) and Figure 3 (interpolations in z)."""
+def figures(out, epoch, gan, train, tag=""):
+    """Figure 2 (samples + nearest training image) and Figure 3 (interpolations in z);
+    ``tag`` goes into the file names (``samples{tag}_epochNNN.png``)."""
     rng = backend.default_rng(12345)
     samples = backend.to_host(gan.sample(30, rng=rng)).astype(np.float32)
     # nearest training image by Euclidean distance (|x|^2 + |y|^2 - 2 x.y)
     d2 = (samples ** 2).sum(1)[:, None] + (train ** 2).sum(1)[None, :] - 2 * samples @ train.T
     nearest = train[d2.argmin(1)]
     pairs = np.stack([samples, nearest], 1).reshape(-1, 784)     # sample, its neighbour, ...
-    save_grid(out / f"samples_epoch{epoch:03d}.png", pairs, ncols=12)
+    save_grid(out / f"samples{tag}_epoch{epoch:03d}.png", pairs, ncols=12)
     # linear interpolation between pairs of noise vectors, 8 rows x 10 steps
     z = backend.to_host(gan.noise_sampler(16, backend.default_rng(54321)))
     t = np.linspace(0, 1, 10)[None, :, None]
@@ -141,17 +143,18 @@ def figures(out, epoch, gan, train):
             imgs = backend.to_host(gan.G.forward(backend.to_device(zs)))
     finally:
         gan.G.train(was)
-    save_grid(out / f"interp_epoch{epoch:03d}.png", imgs, ncols=10)
+    save_grid(out / f"interp{tag}_epoch{epoch:03d}.png", imgs, ncols=10)
 
 
 def write_md(out, header, rows, ceiling):
     lines = [f"# Table 1 reproduction: {header['name']}", "",
              f"- command: `{header['command']}`", f"- machine: {header['machine']}",
              f"- started: {header['started']}", f"- preset: mnist-paper, options {header['options']}", "",
-             "| epoch | iterations | wall (min) | samples | sigma | LL (nats) | se |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| epoch | iterations | G | wall (min) | samples | sigma | LL (nats) | se |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['epoch']} | {r['iteration']} | {r['wall_s'] / 60:.1f} | {r['n_samples']} | "
+        lines.append(f"| {r['epoch']} | {r['iteration']} | {r.get('G', 'trained')} | {r['wall_s'] / 60:.1f} | "
+                     f"{r['n_samples']} | "
                      f"{r['sigma']:.4f} | {r['ll']:.1f} | {r['se']:.1f} |")
     lines += ["", "Paper, Table 1 (MNIST): " + "; ".join(f"{n} {v}" for n, v in PAPER_ROWS)]
     if ceiling:
@@ -160,6 +163,31 @@ def write_md(out, header, rows, ceiling):
     tmp = out / "results.md.part"
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, out / "results.md")
+
+
+def save_averages(path, averages, iteration):
+    """The averages' states, atomically, for the checkpoint of ``iteration``."""
+    arrays = {"iteration": np.array(iteration)}
+    for which, avg in averages.items():
+        arrays.update({f"{which}/{k}": backend.to_host(v) if hasattr(v, "shape") else np.array(v)
+                       for k, v in avg.state_dict().items()})
+    checkpoint.atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_averages(path, averages, iteration, error):
+    """Restore the averages saved with the checkpoint at ``iteration``; ``error(msg)`` on a mismatch."""
+    if not path.exists():
+        error(f"--average: {path} is missing, so the run cannot resume its averages; "
+              "resume without --average, or start a new run")
+    with np.load(path) as z:
+        if int(z["iteration"]) != iteration:
+            error(f"--average: {path} holds iteration {int(z['iteration'])}, last.npz {iteration}")
+        for which, avg in averages.items():
+            state = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(which + "/")}
+            if not state:
+                error(f"--average: {path} has no {which!r} (it has "
+                      f"{sorted({k.split('/')[0] for k in z.files if '/' in k})})")
+            avg.load_state_dict(state)
 
 
 def main(argv=None):
@@ -190,11 +218,20 @@ def main(argv=None):
                    help="end with a checkpoint after the first epoch that ends this many minutes after the "
                         "start (SIGTERM and Ctrl-C do the same at the end of the epoch under way)")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--average", type=float, action="append", default=[], metavar="DECAY",
+                   help="also keep a running average of G's parameters with this decay "
+                        "(minigan.optim.ParameterAverage; 0.999 spans ~2 epochs) and score it at every "
+                        "evaluation beside the trained G; repeat for several. Training is unchanged")
     args = p.parse_args(argv)
     if args.stop_after is not None and not args.stop_after >= 0:
         p.error(f"--stop-after {args.stop_after}: minutes, >= 0")
     if args.data_dir is None:
         p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
+    for decay in args.average:
+        if not 0 <= decay < 1:
+            p.error(f"--average {decay}: a decay in [0, 1)")
+    if len(set(args.average)) != len(args.average):
+        p.error(f"--average {args.average}: each decay once")
 
     name = f"table1-{args.order}-s{args.seed}"
     if args.k or args.d_lr or args.g_lr or args.g_loss or args.noise == "gaussian":
@@ -224,6 +261,8 @@ def main(argv=None):
     options = {k: v for k, v in run.options.items() if k != "iterations"}
     gan = run.gan
     per_epoch = run.extra["steps_per_epoch"]
+    averages = {f"average {d:g}": ParameterAverage(gan.G, d) for d in args.average}
+    averages_path = out / "averages.npz"     # written beside last.npz, for the same iteration
     header = {"name": name, "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
               "machine": machine(), "started": now(), "options": options}
     log = open(out / "log.txt", "a", buffering=1)
@@ -239,6 +278,8 @@ def main(argv=None):
         print(f"{now()} resumed from {out / 'last.npz'} at iteration {gan.iteration}", file=log)
         for note in ck.notes:       # e.g. generators re-seeded: a NumPy run resumed on CuPy
             print(f"{now()} note: {note}", file=log)
+        if averages:
+            load_averages(averages_path, averages, gan.iteration, p.error)
     else:
         results_path.write_text("")
     print(f"{now()} {header['command']}\n# machine: {header['machine']}\n# options: {options}", file=log)
@@ -259,27 +300,34 @@ def main(argv=None):
           file=log)
     write_md(out, header, rows, ceiling)
 
-    def evaluate(epoch, wall, final):
+    def evaluate(epoch, wall, final, which="trained"):
         n = 10000 if final else args.eval_samples
         t = time.perf_counter()
         samples = backend.to_host(gan.sample(n, rng=backend.default_rng(777)))
         res = parzen_protocol(samples, valid, test)
-        row = {"epoch": epoch, "iteration": gan.iteration, "wall_s": wall, "n_samples": n,
+        row = {"epoch": epoch, "iteration": gan.iteration, "G": which, "wall_s": wall, "n_samples": n,
                "sigma": res.sigma, "ll": res.ll, "se": res.se, "final": final,
                "valid_lls": [round(float(v), 3) for v in res.valid_lls],
                "eval_s": time.perf_counter() - t, "time": now()}
         rows.append(row)
         with open(results_path, "a") as f:
             f.write(json.dumps(row) + "\n")
-        np.savez(out / f"G_epoch{epoch:03d}.npz", **{k: backend.to_host(v) for k, v in gan.G.params.items()})
+        tag = "" if which == "trained" else "_avg" + which.split()[-1]
+        np.savez(out / f"G{tag}_epoch{epoch:03d}.npz",
+                 **{k: backend.to_host(v) for k, v in gan.G.params.items()})
         write_md(out, header, rows, ceiling)
         if not args.no_figures:
             try:
-                figures(out, epoch, gan, train)
+                figures(out, epoch, gan, train, tag)
             except Exception as exc:  # a figure must never stop the run
                 print(f"# figure failed: {exc}", file=log)
-        print(f"{now()} EVAL epoch {epoch}: LL {res.ll:.1f} +- {res.se:.1f} sigma {res.sigma:.4f} "
-              f"({n} samples, {row['eval_s']:.1f} s)", file=log)
+        print(f"{now()} EVAL epoch {epoch}{'' if which == 'trained' else ' (' + which + ')'}: "
+              f"LL {res.ll:.1f} +- {res.se:.1f} sigma {res.sigma:.4f} ({n} samples, {row['eval_s']:.1f} s)",
+              file=log)
+
+    def update_averages(gan, row):
+        for avg in averages.values():
+            avg.update()
 
     start_epoch = gan.iteration // per_epoch
     t_start = time.perf_counter() - wall0
@@ -287,7 +335,7 @@ def main(argv=None):
         for epoch in range(start_epoch + 1, args.epochs + 1):
             t0 = time.perf_counter()
             try:
-                hist = gan.train(per_epoch)
+                hist = gan.train(per_epoch, callback=update_averages if averages else None)
             except TrainingDiverged as exc:
                 print(f"{now()} DIVERGED in epoch {epoch}: {exc}", file=log)
                 break
@@ -302,8 +350,13 @@ def main(argv=None):
             if epoch % args.ckpt_every == 0 or final or why:
                 checkpoint.save(out / "last.npz", gan, preset="mnist-paper", options=options,
                                 extra={"wall_s": wall, "epoch": epoch})
+                if averages:
+                    save_averages(averages_path, averages, gan.iteration)
             if epoch % args.eval_every == 0 or final:
                 evaluate(epoch, wall, final)
+                for which, avg in averages.items():
+                    with avg.applied():
+                        evaluate(epoch, wall, final, which)
             if why:
                 print(f"{now()} stopped after epoch {epoch} ({why}); --resume continues from it", file=log)
                 break

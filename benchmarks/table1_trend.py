@@ -35,10 +35,14 @@ DECAY = 1.000004
 TAU = 1.0 / (STEPS_PER_EPOCH * math.log(DECAY))      # epochs for the rate to fall by e
 
 
-def load(path):
+def load(path, which="trained"):
+    """(epochs, LLs) of the evaluations of generator ``which``: "trained", or "average DECAY" for a
+    running average that ``table1_parzen.py --average DECAY`` scored beside it (rows from before
+    that option have no "G" and are the trained G's)."""
     rows = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+    rows = [r for r in rows if r.get("G", "trained") == which]
     if not rows:
-        raise SystemExit(f"{path}: no evaluations")
+        raise SystemExit(f"{path}: no evaluations of the {which} G")
     return np.array([r["epoch"] for r in rows], float), np.array([r["ll"] for r in rows], float)
 
 
@@ -73,12 +77,14 @@ def main(argv=None):
     p.add_argument("--from-epoch", type=int, default=250,
                    help="fit the evaluations from this epoch on (default 250, the end of the momentum ramp)")
     p.add_argument("--target", type=float, default=225.0, help="the LL to reach (default: the paper's 225)")
+    p.add_argument("--which", default="trained", metavar="G",
+                   help='whose evaluations: "trained" (default) or "average DECAY" (table1_parzen.py --average)')
     p.add_argument("--at", type=int, nargs="*", default=[1000, 1500, 2000],
                    help="epochs at which to print each fit's value")
     args = p.parse_args(argv)
     print(f"lr(e) = 0.1 exp(-e / {TAU:.1f}); fits from epoch {args.from_epoch}; target {args.target:g}")
     for path in args.results:
-        epochs, ll = load(path)
+        epochs, ll = load(path, args.which)
         keep = epochs >= args.from_epoch
         if keep.sum() < 3:
             print(f"{path}: fewer than 3 evaluations from epoch {args.from_epoch}; nothing to fit")

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import backend
 
-__all__ = ["SGD", "Adam", "Optimizer"]
+__all__ = ["SGD", "Adam", "Optimizer", "ParameterAverage"]
 
 
 def _sum_of_squares(a):
@@ -327,3 +327,99 @@ class Adam(Optimizer):
             s += (1 - self.beta2) * (g * g)
             theta -= (self.lr / c1) * m / ((s / c2) ** 0.5 + self.eps)
             self._record(k, g, theta)
+
+
+class ParameterAverage:
+    """A running average of a model's parameters over the steps of training
+    (Polyak and Juditsky 1992; for GANs, Yazici et al. 2019), kept beside the
+    model: training is untouched, and the average is another estimate of the
+    same player.
+
+        theta_bar_t = theta_bar_{t-1} + w_t (theta_t - theta_bar_{t-1}),
+        w_t = max(1 / t, 1 - decay)
+
+    so theta_bar is the plain mean of theta_1 .. theta_t while t < 1 / (1 - decay),
+    then an exponential average over about the last 1 / (1 - decay) steps.
+    Call ``update()`` after each optimizer step; ``with avg.applied(): ...``
+    runs code with the averaged parameters in the model (and puts the trained
+    ones back after, even on an error).
+
+    Parameters
+    ----------
+    model : a Layer (usually G).
+    decay : in [0, 1); 0.999 averages over ~1,000 steps (2 MNIST epochs of 500).
+    """
+
+    def __init__(self, model, decay=0.999):
+        if not hasattr(model, "params"):
+            raise TypeError(f"ParameterAverage needs a Layer (with params), got {type(model).__name__}")
+        self.decay = _positive("ParameterAverage decay", decay, allow_zero=True)
+        if self.decay >= 1:
+            raise ValueError(f"ParameterAverage decay must be < 1, got {decay!r}")
+        self.model = model
+        self.t = 0
+        self.average = {k: p.copy() for k, p in model.params.items()}
+        self._scratch = {}
+
+    @property
+    def weight(self):
+        """w_t of the next update: max(1 / t, 1 - decay)."""
+        return max(1.0 / (self.t + 1), 1.0 - self.decay)
+
+    def update(self):
+        """theta_bar <- theta_bar + w (theta - theta_bar), for every parameter, in place."""
+        w = self.weight
+        for k, theta in self.model.params.items():
+            bar = self.average[k]
+            diff = self._scratch.get(k)
+            if diff is None:
+                diff = self._scratch[k] = bar * 0
+            backend.array_module(bar).subtract(theta, bar, out=diff)
+            diff *= w
+            bar += diff
+        self.t += 1
+
+    def applied(self):
+        """Context manager: the model holds the averaged parameters inside the block."""
+        return _Swapped(self.model, self.average)
+
+    def state_dict(self):
+        """``"t"``, ``"decay"`` and ``"average/<param>"`` -> a copy of the array."""
+        out = {"t": self.t, "decay": self.decay}
+        out.update({f"average/{k}": v.copy() for k, v in self.average.items()})
+        return out
+
+    def load_state_dict(self, d):
+        """Restore from ``state_dict()``; the decay and the parameter shapes must match."""
+        missing = [k for k in ["t", "decay"] + [f"average/{k}" for k in self.average] if k not in d]
+        if missing:
+            raise KeyError(f"ParameterAverage state is missing {missing}")
+        if float(d["decay"]) != self.decay:
+            raise ValueError(f"ParameterAverage state has decay {float(d['decay'])}, this one {self.decay}")
+        for k, v in self.average.items():
+            src = d[f"average/{k}"]
+            if tuple(src.shape) != tuple(v.shape):
+                raise ValueError(f"ParameterAverage state average/{k} has shape {tuple(src.shape)}, "
+                                 f"the model needs {tuple(v.shape)}")
+            v[...] = _onto(v, src)
+        self.t = int(d["t"])
+
+
+class _Swapped:
+    """Puts ``values`` into ``model.params`` on entry and the model's own back on exit."""
+
+    def __init__(self, model, values):
+        self.model, self.values, self.saved = model, values, None
+
+    def __enter__(self):
+        params = self.model.params
+        self.saved = {k: p.copy() for k, p in params.items()}
+        for k, p in params.items():
+            p[...] = self.values[k]
+        return self.model
+
+    def __exit__(self, *exc):
+        for k, p in self.model.params.items():
+            p[...] = self.saved[k]
+        self.saved = None
+        return False

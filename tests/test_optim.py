@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minigan.layers import Layer, Linear, Sequential, Tanh
-from minigan.optim import SGD, Adam
+from minigan.optim import SGD, Adam, ParameterAverage
 
 
 def tiny(values=(1.0, -2.0, 0.5), dtype=np.float64):
@@ -246,3 +246,122 @@ def test_final_momentum_must_be_below_one():
     model = Sequential(Linear(1, 4, rng=0))
     with pytest.raises(ValueError, match="final_momentum < 1"):
         SGD(model, 0.1, 0.5, final_momentum=1.5, steps_per_epoch=1, momentum_saturate=3)
+
+
+# ----------------------------------------------------------------------------- ParameterAverage
+def _walk(layer, steps, rng):
+    """Move layer's 'w' to a new random point ``steps`` times, as an optimizer would, yielding
+    a copy of each iterate while the layer holds it."""
+    for _ in range(steps):
+        layer.params["w"][...] = rng.normal(size=layer.params["w"].shape)
+        yield layer.params["w"].copy()
+
+
+def test_average_is_the_plain_mean_then_exponential(rng):
+    layer = tiny()
+    avg = ParameterAverage(layer, decay=0.75)           # 1 / (1 - decay) = 4 steps
+    seen = []
+    for step, theta in enumerate(_walk(layer, 3, rng), 1):
+        avg.update()
+        seen.append(theta)
+        # w_1 = 1, w_2 = 1/2, w_3 = 1/3: the mean of the iterates so far (the initial value drops out)
+        assert np.allclose(avg.average["w"], np.mean(seen, axis=0), rtol=0, atol=1e-14), step
+    bar = np.mean(seen, axis=0)
+    for theta in _walk(layer, 5, rng):
+        avg.update()                                     # w = max(1/t, 0.25) = 0.25 from t = 4
+        bar = bar + 0.25 * (theta - bar)
+        assert np.allclose(avg.average["w"], bar, rtol=0, atol=1e-14)
+    assert avg.t == 8 and avg.weight == 0.25
+    # the trained parameters are never touched by the average
+    assert np.array_equal(layer.params["w"], theta)
+
+
+def test_decay_zero_follows_the_parameters(rng):
+    layer = tiny()
+    avg = ParameterAverage(layer, decay=0.0)
+    for theta in _walk(layer, 3, rng):
+        avg.update()
+        assert np.allclose(avg.average["w"], theta, rtol=0, atol=1e-15)
+
+
+def test_applied_swaps_the_average_in_and_back_even_on_error(rng):
+    net = Sequential(Linear(3, 2, rng=rng, dtype=np.float64), Tanh())
+    avg = ParameterAverage(net, decay=0.5)
+    x = rng.normal(size=(4, 3))
+    for _ in range(3):
+        for p in net.params.values():
+            p += rng.normal(size=p.shape)
+        avg.update()
+    trained = {k: p.copy() for k, p in net.params.items()}
+    y_trained = net.forward(x)
+    w, b = avg.average["0.W"], avg.average["0.b"]
+    with avg.applied() as model:
+        assert model is net
+        assert np.allclose(net.forward(x), np.tanh(x @ w + b), rtol=0, atol=1e-14)
+    assert all(np.array_equal(net.params[k], trained[k]) for k in trained)
+    with pytest.raises(RuntimeError, match="inside"):
+        with avg.applied():
+            raise RuntimeError("inside")
+    assert all(np.array_equal(net.params[k], trained[k]) for k in trained)
+    assert np.array_equal(net.forward(x), y_trained)
+
+
+def test_average_state_round_trip_and_errors(rng):
+    layer = tiny()
+    avg = ParameterAverage(layer, decay=0.9)
+    _ = [avg.update() for _ in _walk(layer, 4, rng)]
+    state = avg.state_dict()
+    avg.average["w"] += 1                                  # the state is a snapshot, not a view
+    assert not np.array_equal(state["average/w"], avg.average["w"])
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    buf.seek(0)
+    other = ParameterAverage(tiny(), decay=0.9)
+    other.load_state_dict(dict(np.load(buf)))
+    assert other.t == 4 and np.array_equal(other.average["w"], state["average/w"])
+    with pytest.raises(ValueError, match="decay 0.9, this one 0.99"):
+        ParameterAverage(tiny(), decay=0.99).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"average/w has shape \(2,\), the model needs \(3,\)"):
+        ParameterAverage(tiny(), decay=0.9).load_state_dict({**state, "average/w": np.zeros(2)})
+    with pytest.raises(KeyError, match="average/w"):
+        ParameterAverage(tiny(), decay=0.9).load_state_dict({"t": 1, "decay": 0.9})
+
+
+@pytest.mark.parametrize("decay, error", [(1.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
+                                          ("0.9", None), ("high", TypeError)])
+def test_average_arguments(decay, error):
+    if error is None:
+        assert ParameterAverage(tiny(), decay=decay).decay == 0.9
+    else:
+        with pytest.raises(error, match="ParameterAverage decay"):
+            ParameterAverage(tiny(), decay=decay)
+    with pytest.raises(TypeError, match="ParameterAverage needs a Layer"):
+        ParameterAverage(np.zeros(3))
+
+
+def test_float32_average_stays_float32(rng):
+    layer = tiny(dtype=np.float32)
+    avg = ParameterAverage(layer, decay=0.5)
+    _ = [avg.update() for _ in _walk(layer, 3, rng)]
+    assert avg.average["w"].dtype == np.float32
+
+
+def test_averaging_g_leaves_the_game_as_it_was():
+    """The average is kept beside training: a run that updates one after every iteration
+    and scores it in between computes, bit for bit, what a run without it computes."""
+    from minigan import presets
+    plain, averaged = presets.build("toy1d", iterations=30), presets.build("toy1d", iterations=30)
+    plain.gan.train(30)
+    avg = ParameterAverage(averaged.gan.G, decay=0.9)
+
+    def update_and_score(gan, row):
+        avg.update()
+        if row["iteration"] % 10 == 0:
+            with avg.applied():
+                gan.sample(50)
+    averaged.gan.train(30, callback=update_and_score)
+    assert averaged.gan.history == plain.gan.history
+    for net in ("G", "D"):
+        a, b = getattr(averaged.gan, net).params, getattr(plain.gan, net).params
+        assert all(np.array_equal(a[k], b[k]) for k in a), net
+    assert avg.t == 30 and not all(np.array_equal(avg.average[k], plain.gan.G.params[k]) for k in avg.average)

@@ -3,6 +3,7 @@ import importlib.util
 import os
 import signal
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,3 +37,37 @@ def test_a_negative_limit_is_refused_before_anything_is_read(capsys):
     with pytest.raises(SystemExit) as info:
         table1.main(["--data-dir", "/nonexistent", "--stop-after", "-2"])
     assert info.value.code == 2 and "--stop-after -2.0: minutes, >= 0" in capsys.readouterr().err
+
+
+def test_averages_resume_with_their_checkpoint(tmp_path):
+    """--average: the averages are saved beside last.npz for the same iteration and come back
+    exactly; a file of another iteration, or one without a decay asked for, is refused."""
+    from minigan import presets
+    from minigan.optim import ParameterAverage
+    run = presets.build("toy1d", iterations=20)
+    averages = {"average 0.9": ParameterAverage(run.gan.G, 0.9), "average 0.5": ParameterAverage(run.gan.G, 0.5)}
+    run.gan.train(20, callback=lambda gan, row: [a.update() for a in averages.values()])
+    path = tmp_path / "averages.npz"
+    table1.save_averages(path, averages, run.gan.iteration)
+
+    def error(msg):
+        raise SystemExit(msg)
+    again = {k: ParameterAverage(run.gan.G, a.decay) for k, a in averages.items()}
+    table1.load_averages(path, again, 20, error)
+    for k, a in averages.items():
+        assert again[k].t == 20
+        assert all(np.array_equal(again[k].average[n], a.average[n]) for n in a.average)
+    with pytest.raises(SystemExit, match="holds iteration 20, last.npz 25"):
+        table1.load_averages(path, again, 25, error)
+    with pytest.raises(SystemExit, match=r"no 'average 0.99' \(it has \['average 0.5', 'average 0.9'\]\)"):
+        table1.load_averages(path, {"average 0.99": ParameterAverage(run.gan.G, 0.99)}, 20, error)
+    with pytest.raises(SystemExit, match="is missing, so the run cannot resume its averages"):
+        table1.load_averages(tmp_path / "none.npz", again, 20, error)
+
+
+@pytest.mark.parametrize("argv, message", [(["--average", "1"], "--average 1.0: a decay in [0, 1)"),
+                                           (["--average", "0.9", "--average", "0.9"], "each decay once")])
+def test_bad_averages_are_refused_before_anything_is_read(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        table1.main(["--data-dir", "/nonexistent"] + argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err

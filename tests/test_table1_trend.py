@@ -43,3 +43,22 @@ def test_linear_and_log_fits(tmp_path, capsys):
     assert trend.main([str(path), "--from-epoch", "300", "--at", "1000"]) == 0
     out = capsys.readouterr().out
     assert "linear" in out and "reaches 225 at epoch 1500" in out and "1000: 200.0" in out
+
+
+def test_the_trained_g_and_each_average_are_fitted_apart(tmp_path, capsys):
+    """table1_parzen.py --average writes an average's rows beside the trained G's: a fit
+    takes one generator's rows, the trained G's by default (old rows have no "G")."""
+    e = np.arange(300, 701, 20, dtype=float)
+    path = tmp_path / "results.jsonl"
+    with open(path, "w") as f:
+        for x in e:
+            f.write(json.dumps({"epoch": int(x), "ll": 150.0 + 0.05 * x, "se": 2.0}) + "\n")
+            f.write(json.dumps({"epoch": int(x), "G": "average 0.999", "ll": 175.0 + 0.05 * x}) + "\n")
+    assert np.array_equal(trend.load(path)[1], 150.0 + 0.05 * e)
+    assert np.array_equal(trend.load(path, "average 0.999")[1], 175.0 + 0.05 * e)
+    assert trend.main([str(path), "--at", "1000"]) == 0
+    assert "reaches 225 at epoch 1500" in capsys.readouterr().out
+    assert trend.main([str(path), "--which", "average 0.999", "--at", "1000"]) == 0
+    assert "reaches 225 at epoch 1000" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no evaluations of the average 0.9 G"):
+        trend.load(path, "average 0.9")
