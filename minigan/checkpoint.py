@@ -16,6 +16,8 @@ What a checkpoint holds (format ``minigan-checkpoint``, version 1)::
     sampler/data/<key>       optional: a data or noise sampler that has state
     sampler/noise/<key>      (``state_dict()`` / ``load_state_dict(d)``) saves it here
     history, history_fields  gan.history as a float64 table, one row per iteration
+    G_average/<param>        optional: the running average of G's parameters
+                             (``GAN(g_average=DECAY)``; its decay and step count in meta)
 
 Every entry is a plain number, string or array, so the file is read with
 ``numpy.load(..., allow_pickle=False)``: loading a checkpoint never runs code.
@@ -199,6 +201,10 @@ def save(path, gan, *, preset=None, options=None, extra=None):
     for who, net in (("G", gan.G), ("D", gan.D)):
         for name, p in net.params.items():
             arrays[f"{who}/{name}"] = backend.to_host(p)
+    average = getattr(gan, "g_average", None)
+    if average is not None:
+        for name, p in average.average.items():
+            arrays[f"G_average/{name}"] = backend.to_host(p)
     optimizers = {}
     for who, opt in (("g_opt", gan.g_opt), ("d_opt", gan.d_opt)):
         state = opt.state_dict()
@@ -230,6 +236,7 @@ def save(path, gan, *, preset=None, options=None, extra=None):
         "architecture": {"G": architecture(gan.G), "D": architecture(gan.D)},
         "layers": {"G": _layer_signature(gan.G), "D": _layer_signature(gan.D)},
         "optimizers": optimizers,
+        "g_average": None if average is None else {"decay": average.decay, "t": average.t},
         "rng_exact": rng,
         "samplers": samplers,
         "minigan_version": __version__,
@@ -402,6 +409,25 @@ def _optimizer_state(ckpt, who, opt, strict=True):
     return state
 
 
+def _average_state(ckpt, gan):
+    """The state of ``gan.g_average`` in ``ckpt`` (``ParameterAverage.load_state_dict``'s
+    form), checked; None when either side keeps no average."""
+    saved, average = ckpt.meta.get("g_average"), getattr(gan, "g_average", None)
+    if saved is None or average is None:
+        return None
+    if float(saved.get("decay", -1)) != average.decay:
+        raise CheckpointError(f"checkpoint {ckpt.path} averaged G with decay {saved.get('decay')}, "
+                              f"this run with {average.decay}")
+    state = {"t": int(saved.get("t", 0)), "decay": average.decay}
+    for name, p in average.average.items():
+        key = f"G_average/{name}"
+        if key not in ckpt.arrays or tuple(ckpt.arrays[key].shape) != tuple(p.shape):
+            raise CheckpointError(f"checkpoint {ckpt.path}: its average of G lacks {name!r} of shape "
+                                  f"{tuple(p.shape)}")
+        state[f"average/{name}"] = ckpt.arrays[key]
+    return state
+
+
 def load(source, gan, *, strict=True):
     """Restore ``gan`` from a checkpoint (a path or a ``Checkpoint`` from ``read``).
 
@@ -472,6 +498,7 @@ def load(source, gan, *, strict=True):
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"checkpoint {ckpt.path}: its {who} sampler state does not fit this run's "
                                   f"{who} sampler {s!r} ({exc})") from None
+    average_state = _average_state(ckpt, gan)
     history = ckpt.history()
     want = tuple(getattr(gan.history, "fields", HISTORY_FIELDS))
     if history.fields != want:
@@ -485,6 +512,17 @@ def load(source, gan, *, strict=True):
             p[...] = backend.to_device(ckpt.arrays[f"{who}/{name}"], dtype=p.dtype)
     gan.g_opt.load_state_dict(opt_states["g_opt"])
     gan.d_opt.load_state_dict(opt_states["d_opt"])
+    average = getattr(gan, "g_average", None)
+    if average_state is not None:
+        average.load_state_dict(average_state)
+    elif average is not None:            # a run that kept none: its average starts here
+        average.load_state_dict({"t": 0, "decay": average.decay,
+                                 **{f"average/{k}": p for k, p in gan.G.params.items()}})
+        ckpt.notes.append(f"checkpoint {ckpt.path} keeps no average of G: the average "
+                          f"(decay {average.decay:g}) starts from iteration {ckpt.iteration}")
+    elif ckpt.meta.get("g_average") is not None:
+        ckpt.notes.append(f"the average of G in checkpoint {ckpt.path} (decay "
+                          f"{ckpt.meta['g_average'].get('decay')}) is not loaded: this run keeps none")
     iteration, seed = ckpt.iteration, ckpt.config.get("seed", gan.seed)
     for key, owner, attr in wanted:
         gen, state = getattr(owner, attr), rng_states[key]

@@ -94,6 +94,18 @@ def _rate(what):
     return parse
 
 
+def _decay(what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a decay in [0, 1), got {text!r}") from None
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be a decay in [0, 1), got {text!r}")
+        return value
+    return parse
+
+
 def _fail(prog, message):
     print(f"{prog}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -452,6 +464,9 @@ def _train_parser():
     p.add_argument("--iterations", type=_int_at_least(1, "--iterations"),
                    help="training iterations (default: the preset's)")
     p.add_argument("--seed", type=_int_at_least(0, "--seed"), help="random seed (default 0)")
+    p.add_argument("--g-average", type=_decay("--g-average"), metavar="DECAY",
+                   help="also keep a running average of G's parameters (0.999: over ~1,000 iterations); "
+                        "training is unchanged, and 'minigan sample/parzen --averaged' use it")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: $MINIGAN_BACKEND or numpy)")
     p.add_argument("--out", help="output folder (default runs/PRESET)")
@@ -517,7 +532,7 @@ def _train(argv):
         _use_backend(os.environ.get("MINIGAN_BACKEND") or "numpy", "MINIGAN_BACKEND=")
     options = {"k": args.k, "m": args.m, "d_lr": args.d_lr or args.lr, "g_lr": args.g_lr or args.lr,
                "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
-               "seed": args.seed, "data_dir": args.data_dir}
+               "seed": args.seed, "data_dir": args.data_dir, "g_average": args.g_average}
     options = {k: v for k, v in options.items() if v is not None}
     options.update(_preset_settings(args.set))
     try:
@@ -643,10 +658,10 @@ def sample_main(argv):
     return _entry("minigan sample", _sample, argv)
 
 
-def _sample_paths(out, ckpt_path, iteration):
-    """NAME.npy and NAME.png; by default sampled_itN.* beside the checkpoint (never
-    train's own samples.png)."""
-    name = f"sampled_it{iteration}"
+def _sample_paths(out, ckpt_path, iteration, averaged=False):
+    """NAME.npy and NAME.png; by default sampled_itN.* (sampled_itN_averaged.* for the
+    averaged G) beside the checkpoint (never train's own samples.png)."""
+    name = f"sampled_it{iteration}" + ("_averaged" if averaged else "")
     if out is None:
         base = os.path.join(os.path.dirname(os.path.abspath(ckpt_path)), name)
     elif os.path.isdir(out):
@@ -693,20 +708,24 @@ def _sample(argv):
     p.add_argument("checkpoint", help="a checkpoint.npz written by minigan train")
     p.add_argument("-n", type=_int_at_least(1, "-n"), default=1000, help="number of samples (default 1000)")
     p.add_argument("--out", help="where to write NAME.npy and NAME.png (default: sampled_itN.* beside "
-                                 "the checkpoint, N its iteration; a folder puts sampled_itN.* in it)")
+                                 "the checkpoint, N its iteration, _averaged added with --averaged; a folder puts them in it)")
     p.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="noise seed (default 0)")
+    p.add_argument("--averaged", action="store_true",
+                   help="sample G with the running average of its parameters (a run trained with --g-average)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: the one the checkpoint was trained on)")
     p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
     args = p.parse_args(argv)
     ckpt = checkpoint.read(args.checkpoint)
-    npy, png = _sample_paths(args.out, args.checkpoint, ckpt.iteration)
+    npy, png = _sample_paths(args.out, args.checkpoint, ckpt.iteration, args.averaged)
     _use_backend(args.backend or ckpt.config.get("backend", "numpy"))
     try:
         run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
-    samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed)))
+    if args.averaged and run.gan.g_average is None:
+        raise UsageError(f"--averaged: {args.checkpoint} keeps no average of G (train with --g-average DECAY)")
+    samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed), averaged=args.averaged))
     checkpoint.atomic_write(npy, lambda f: np.save(f, samples))
     kind = _kind(run)
     if kind == "2d":
@@ -718,7 +737,8 @@ def _sample(argv):
         _histogram_1d(samples, run.data, png)
     else:
         png = None
-    print(f"{prog}: {args.n} samples of G at iteration {ckpt.iteration} ({ckpt.preset}), "
+    print(f"{prog}: {args.n} samples of {'the averaged ' if args.averaged else ''}G at iteration "
+          f"{ckpt.iteration} ({ckpt.preset}), "
           f"shape {samples.shape}")
     print(f"  {npy}")
     if png:

@@ -25,11 +25,19 @@ Two switches the paper itself motivates:
   one noise batch z, both players' gradients computed at the same parameters
   from the same dropped-out D(x), D(G(z)), and both applied at once (k must be 1).
 
+One addition that is not in the paper and never feeds back into the game:
+
+* ``g_average``: a decay; the trainer then keeps a running average of G's
+  parameters (``minigan.optim.ParameterAverage``), updated after every
+  iteration, and ``sample(n, averaged=True)`` draws from G with those
+  parameters. Algorithm 1 runs exactly as without it.
+
 D returns *logits*; D(x) = sigmoid(logit). All losses are taken from logits
 (see ``minigan.losses``).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Sequence
@@ -38,7 +46,7 @@ import numpy as np
 
 from . import backend, losses
 from .layers import backward_params_only, no_grad, walk_layers
-from .optim import _sum_of_squares
+from .optim import ParameterAverage, _sum_of_squares
 
 __all__ = ["GAN", "History", "TrainingDiverged", "ORDERS", "HISTORY_FIELDS"]
 
@@ -187,11 +195,14 @@ class GAN:
     d_loss_scale : D minimises ``d_loss_scale * (-V)``; the released code used 0.5.
     real_label : target for real data in D's loss (< 1 is one-sided label smoothing).
     seed : seeds the generator of minibatches and noise (``self.rng``).
+    g_average : None (default), or a decay in [0, 1): keep ``self.g_average``, a running
+        average of G's parameters over the iterations (``minigan.optim.ParameterAverage``;
+        0.999 averages over about the last 1,000). Training is the same with or without it.
     """
 
     def __init__(self, generator, discriminator, data_sampler, noise_sampler, *,
                  d_optimizer, g_optimizer, k=1, m=100, g_loss="nonsaturating",
-                 order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0):
+                 order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0, g_average=None):
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k (D steps per iteration) must be an integer >= 1, got {k!r}")
         if not isinstance(m, int) or isinstance(m, bool) or m < 1:
@@ -212,6 +223,7 @@ class GAN:
         self.k, self.m, self.g_loss, self.order = k, m, g_loss, order
         self.d_loss_scale, self.real_label = float(d_loss_scale), float(real_label)
         self.seed = seed
+        self.g_average = None if g_average is None else ParameterAverage(generator, g_average)
         self.rng = backend.default_rng(seed)
         self.iteration = 0          # completed iterations of the outer loop
         self.history = History()    # one row per iteration: HISTORY_FIELDS
@@ -222,7 +234,8 @@ class GAN:
         """What this run is: recorded in every history file and checkpoint."""
         return {"order": self.order, "g_loss": self.g_loss, "k": self.k, "m": self.m,
                 "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
-                "seed": self.seed, "backend": backend.name()}
+                "seed": self.seed, "backend": backend.name(),
+                "g_average": None if self.g_average is None else self.g_average.decay}
 
     def random_generators(self):
         """(key, owner, attribute) for every random generator the run draws from: the
@@ -348,6 +361,8 @@ class GAN:
         self.iteration += 1
         row = {"iteration": self.iteration, **{k: float(row[k]) for k in HISTORY_FIELDS[1:]}}
         self._check_finite(row)
+        if self.g_average is not None:   # not Algorithm 1: a record of G, kept beside the game
+            self.g_average.update()
         self.history.append(row)
         return row
 
@@ -397,18 +412,22 @@ class GAN:
         finally:
             self.D.train(was)
 
-    def sample(self, n, rng=None):
+    def sample(self, n, rng=None, averaged=False):
         """n samples G(z), z from the noise prior, in eval mode (no cache).
 
         Uses ``rng`` if given (so sampling does not disturb training's stream),
         else a generator seeded from ``seed + 1`` fresh on each call.
+        ``averaged``: G with the running average of its parameters (``g_average``).
         """
+        if averaged and self.g_average is None:
+            raise ValueError("sample(averaged=True) needs a run that keeps an average of G: "
+                             "build the GAN with g_average=DECAY (preset option g_average)")
         rng = rng if rng is not None else backend.default_rng(None if self.seed is None else self.seed + 1)
         z = self.noise_sampler(int(n), rng)
         was = self.G.training
         self.G.eval()
         try:
-            with no_grad():
+            with no_grad(), (self.g_average.applied() if averaged else contextlib.nullcontext()):
                 return self.G.forward(z)
         finally:
             self.G.train(was)

@@ -266,15 +266,19 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
 
 
 # ---------------------------------------------------------------------- the command
-def _load_generator(path, data_dir=None):
-    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``.
+def _load_generator(path, data_dir=None, averaged=False):
+    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``
+    (``averaged``: with the running average of G's parameters the run kept).
 
     The run is rebuilt from the preset named in the checkpoint
     (``minigan.checkpoint.restore_run``), with ``data_dir`` passed to it.
     """
     from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
     run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
-    return run.gan.sample
+    if averaged and run.gan.g_average is None:
+        raise ValueError(f"{path} keeps no average of G (--averaged): train with "
+                         "'minigan train ... --g-average DECAY'")
+    return lambda n, rng: run.gan.sample(n, rng, averaged=averaged)
 
 
 def parzen_main(argv=None):
@@ -291,6 +295,8 @@ def parzen_main(argv=None):
     p.add_argument("--n-valid", type=int, default=1000, help="validation images for sigma (default and paper: 1,000)")
     p.add_argument("--n-test", type=int, default=10000, help="test images scored (default and paper: 10,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples (default 0)")
+    p.add_argument("--averaged", action="store_true",
+                   help="score G with the running average of its parameters (a run trained with --g-average)")
     p.add_argument("--no-ceiling", action="store_true", help="skip the real-data ceiling")
     p.add_argument("--float64", action="store_true", help="float64 distances (slower reference)")
     try:
@@ -303,7 +309,7 @@ def parzen_main(argv=None):
     from .checkpoint import CheckpointError  # noqa: PLC0415
     from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
     try:
-        sample_fn = _load_generator(args.checkpoint, args.data_dir)
+        sample_fn = _load_generator(args.checkpoint, args.data_dir, args.averaged)
         width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
         if width != 784:
             raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
@@ -323,7 +329,7 @@ def parzen_main(argv=None):
         print(f"minigan parzen: {args.checkpoint}: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint   {args.checkpoint}")
-    print(f"generator    sigma {res.sigma:.4f}  LL {res.ll:8.1f} +- {res.se:.1f} nats  "
+    print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  LL {res.ll:8.1f} +- {res.se:.1f} nats  "
           f"({res.n_samples} samples, {res.n_test} test images, sigma on {valid.shape[0]} validation)")
     if train is not None:
         ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)

@@ -28,7 +28,7 @@ PRESETS: dict = {}
 OPTIONS: dict = {}          # preset name -> the option names it accepts
 
 # what `minigan train` may pass to any preset (data_dir is ignored by presets that need no data)
-COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir")
+COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir", "g_average")
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     gan = GAN(G, D, data_dist, noise, d_optimizer=d_opt, g_optimizer=g_opt,
               k=_opt(opts, "k", 1), m=_opt(opts, "m", m),
               g_loss=_opt(opts, "g_loss", "nonsaturating"),
-              order=_opt(opts, "order", "sequential"), seed=seed)
+              order=_opt(opts, "order", "sequential"), seed=seed, g_average=opts.get("g_average"))
     return Run(gan, data_dist, noise, _opt(opts, "iterations", iterations), description)
 
 
@@ -236,7 +236,9 @@ def mnist_paper(opts):
     dimension. Which one made Table 1 is not recorded.
     Options: data_dir (MNIST folder, else MINIGAN_DATA / the cache / download),
     kind ("mnist" or "fashion-mnist"), seed, order, g_loss, k, m, d_lr, g_lr,
-    momentum, sampling, noise, iterations (default 250 epochs = 125,000).
+    momentum, sampling, noise, iterations (default 250 epochs = 125,000),
+    g_average (a decay: also keep a running average of G's parameters, which
+    training never sees; 0.999 spans 2 epochs. Not in the released code).
     """
     noise = mnist_paper_noise(_opt(opts, "noise", "uniform"))     # checked before the data is read
     seed = _opt(opts, "seed", 0)
@@ -258,7 +260,8 @@ def mnist_paper(opts):
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
               g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),
               k=k, m=m, g_loss=_opt(opts, "g_loss", "nonsaturating"),
-              order=_opt(opts, "order", "simultaneous"), d_loss_scale=0.5, seed=seed)
+              order=_opt(opts, "order", "simultaneous"), d_loss_scale=0.5, seed=seed,
+              g_average=opts.get("g_average"))
     return Run(gan, data_sampler, noise, _opt(opts, "iterations", 250 * steps_per_epoch),
                f"{kind} as in the GAN paper's released configuration (Table 1, Parzen 225 +- 2)",
                extra={"steps_per_epoch": steps_per_epoch, "kind": kind, "data_dir": opts.get("data_dir")})

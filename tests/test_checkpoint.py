@@ -596,3 +596,41 @@ def test_layers_the_parameters_do_not_show_are_compared(tmp_path):
                                                r"Dropout\(keep=0.5, scale=2.0\) in this model"):
         checkpoint.load(path, build(ReLU(), 0.5))
     assert checkpoint.load(path, build(ReLU(), 0.8)).iteration == 1
+
+
+# ---------------------------------------------------------------------- the average of G
+def test_the_average_of_g_resumes_exactly(tmp_path):
+    from minigan import presets
+    whole = presets.build("toy1d", g_average=0.9)
+    whole.gan.train(30)
+    first = presets.build("toy1d", g_average=0.9)
+    first.gan.train(12)
+    path = checkpoint.save(tmp_path / "ck.npz", first.gan, preset="toy1d", options=first.options)
+    second, ck = checkpoint.restore_run(path)
+    assert ck.notes == [] and second.gan.g_average.t == 12
+    second.gan.train(18)
+    assert second.gan.g_average.t == whole.gan.g_average.t == 30
+    for k, v in whole.gan.g_average.average.items():
+        assert np.array_equal(second.gan.g_average.average[k], v), k
+
+
+def test_an_average_of_g_that_does_not_fit_is_refused_or_noted(tmp_path):
+    from minigan import presets
+    kept = presets.build("toy1d", g_average=0.9)
+    kept.gan.train(5)
+    with_avg = checkpoint.save(tmp_path / "avg.npz", kept.gan, preset="toy1d", options=kept.options)
+    with pytest.raises(checkpoint.CheckpointError, match="averaged G with decay 0.9, this run with 0.99"):
+        checkpoint.load(with_avg, presets.build("toy1d", g_average=0.99).gan)
+    plain = presets.build("toy1d")
+    ck = checkpoint.load(with_avg, plain.gan)                       # this run keeps none: said, not lost
+    assert any("is not loaded: this run keeps none" in n for n in ck.notes)
+    plain.gan.train(5)
+    without = checkpoint.save(tmp_path / "plain.npz", plain.gan, preset="toy1d", options=plain.options)
+    late = presets.build("toy1d", g_average=0.5)
+    ck = checkpoint.load(without, late.gan)                         # an average started late
+    assert any("keeps no average of G: the average (decay 0.5) starts from iteration 10" in n for n in ck.notes)
+    assert late.gan.g_average.t == 0
+    assert all(np.array_equal(late.gan.g_average.average[k], p) for k, p in late.gan.G.params.items())
+    late.gan.step()                                                  # and then it is G's first iterate
+    assert all(np.allclose(late.gan.g_average.average[k], p, rtol=0, atol=1e-6)
+               for k, p in late.gan.G.params.items())

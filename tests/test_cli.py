@@ -58,6 +58,9 @@ BAD_TRAIN = [
     (["toy1d", "--g-lr", "nan"], "--g-lr must be a positive number"),
     (["toy1d", "--g-lr", "inf"], "--g-lr must be a positive number"),
     (["toy1d", "--iterations", "0"], "--iterations must be an integer >= 1"),
+    (["toy1d", "--g-average", "1"], "--g-average must be a decay in [0, 1)"),
+    (["toy1d", "--g-average", "-0.5"], "--g-average must be a decay in [0, 1)"),
+    (["toy1d", "--g-average", "high"], "--g-average must be a decay in [0, 1)"),
     (["toy1d", "--g-loss", "wasserstein"], "invalid choice"),
     (["toy1d", "--order", "random"], "invalid choice"),
     (["toy1d", "--order", "simultaneous", "--k", "2"], "k = 1"),
@@ -479,3 +482,27 @@ def test_resume_does_not_write_into_another_runs_folder(tmp_path, capsys):
                                  "--no-figures", "--out", str(fresh)]) == 0
     config = json.loads((fresh / "config.json").read_text())
     assert "started_with" not in config and config["resumed_from"]["iteration"] == 10
+
+
+def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
+    """--g-average keeps the average in the checkpoint; 'minigan sample --averaged' draws
+    from it into its own file, and refuses a run that kept none."""
+    out = tmp_path / "avg"
+    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
+                                "--no-figures", "--g-average", "0.9"]) == 0
+    ck = checkpoint.read(out / "checkpoint.npz")
+    assert ck.options["g_average"] == 0.9 and ck.meta["g_average"] == {"decay": 0.9, "t": 20}
+    capsys.readouterr()
+    assert cli.main(["sample", str(out / "checkpoint.npz"), "-n", "50", "--averaged"]) == 0
+    assert "50 samples of the averaged G at iteration 20" in capsys.readouterr().out
+    averaged = np.load(out / "sampled_it20_averaged.npy")
+    assert cli.main(["sample", str(out / "checkpoint.npz"), "-n", "50"]) == 0
+    plain = np.load(out / "sampled_it20.npy")
+    run, _ = checkpoint.restore_run(out / "checkpoint.npz")
+    assert np.array_equal(averaged, run.gan.sample(50, rng=backend.default_rng(0), averaged=True))
+    assert not np.array_equal(averaged, plain)
+    capsys.readouterr()
+    assert cli.main(["sample", str(trained / "checkpoint.npz"), "--averaged"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "keeps no average of G (train with --g-average DECAY)" in err[0]
+    assert not (trained / "sampled_it20_averaged.npy").exists()

@@ -371,3 +371,30 @@ def test_copy_branches_the_run_exactly_on_numpy():
     assert same(snapshot(branch.D), snapshot(gan.D)) and same(snapshot(branch.G), snapshot(gan.G))
     keys = [k for k, _, _ in gan.random_generators()]
     assert keys == ["trainer", "D/0"]
+
+
+# ---------------------------------------------------------------------- the average of G
+def test_g_average_is_updated_after_every_iteration_and_sampled_on_request():
+    from minigan import presets
+    from minigan.optim import ParameterAverage
+    run = presets.build("toy1d", iterations=12, g_average=0.8)
+    gan = run.gan
+    assert gan.config["g_average"] == 0.8 and presets.build("toy1d").gan.config["g_average"] is None
+    shadow = ParameterAverage(gan.G, 0.8)              # the same rule, applied by hand
+    for _ in range(12):
+        gan.step()
+        shadow.update()
+    assert gan.g_average.t == 12
+    assert all(np.array_equal(gan.g_average.average[k], shadow.average[k]) for k in shadow.average)
+    rng = np.random.default_rng(5)
+    z = gan.noise_sampler(40, np.random.default_rng(5))
+    with shadow.applied():
+        want = gan.G.forward(z)
+    trained = {k: p.copy() for k, p in gan.G.params.items()}
+    assert np.array_equal(gan.sample(40, rng=rng, averaged=True), want)
+    assert all(np.array_equal(gan.G.params[k], trained[k]) for k in trained)      # G as trained again
+    assert not np.array_equal(gan.sample(40, rng=np.random.default_rng(5)), want)
+    with pytest.raises(ValueError, match="needs a run that keeps an average of G"):
+        presets.build("toy1d").gan.sample(5, averaged=True)
+    with pytest.raises(ValueError, match="ParameterAverage decay must be < 1"):
+        presets.build("toy1d", g_average=1.0)
