@@ -1,0 +1,167 @@
+"""Are a generator's samples better, or only blurrier? Statistics the Parzen score does not see.
+
+    python benchmarks/sample_statistics.py --data-dir ../shared/data \
+        benchmarks/runs/RUN/G_epoch100.npz benchmarks/runs/RUN/G_avg0.9999_epoch100.npz
+
+The Parzen-window score of Table 1 rewards samples that sit a little inside
+the data cloud: greyer, smoother images score higher without showing better
+digits (Theis et al. 2016; ``parzen_sensitivity.py`` measured 40 nats for a
+15% dimming). So beside each generator (a ``G_*.npz`` that ``table1_parzen.py``
+writes at every evaluation) this prints, for 10,000 samples (z seed 777, as
+``table1_parzen.py`` draws them) and for real images in the same columns:
+
+* ``mean``: the mean pixel; ``>0.5``: the fraction of pixels above 0.5;
+  ``grey``: the fraction strictly between 0.05 and 0.95 (blur raises it);
+* ``TV``: total variation, the mean over images of sum |x[i+1,j] - x[i,j]| +
+  |x[i,j+1] - x[i,j]| (blur lowers it);
+* ``NN``: the mean Euclidean distance from 1,000 samples to their nearest
+  training image (Figure 2's check: near 0 would be memorising; real
+  validation images give the scale);
+* a classifier's view: a 784-300-10 ReLU network trained here on
+  train[0:50000] (its validation accuracy printed; cached in ``--cache``):
+  ``conf``, the mean top class probability (blurred, ambiguous digits lower
+  it); ``score``, exp(E_x KL(p(y|x) || p(y))), which is high when each sample
+  is one clear digit and all ten digits appear (at most 10; the "Inception
+  score" with an MNIST classifier); ``classes``, the share of the commonest digit.
+
+Nothing here trains or changes a generator.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from parzen_sensitivity import generator_from, sample  # noqa: E402
+
+from minigan import presets  # noqa: E402
+from minigan.data.mnist import load_mnist  # noqa: E402
+from minigan.metrics import squared_distances  # noqa: E402
+
+
+def pixel_statistics(x):
+    """mean, fraction > 0.5, fraction in (0.05, 0.95), mean total variation per image."""
+    img = x.reshape(-1, 28, 28)
+    tv = np.abs(np.diff(img, axis=1)).sum((1, 2)) + np.abs(np.diff(img, axis=2)).sum((1, 2))
+    return {"mean": float(x.mean()), ">0.5": float((x > 0.5).mean()),
+            "grey": float(((x > 0.05) & (x < 0.95)).mean()), "TV": float(tv.mean())}
+
+
+def nearest_distance(x, train, block=250):
+    """Mean distance from each row of x to its nearest row of train."""
+    best = []
+    for i in range(0, len(x), block):
+        d2 = squared_distances(x[i:i + block], train)
+        best.append(np.sqrt(np.maximum(d2.min(1), 0)))
+    return float(np.concatenate(best).mean())
+
+
+class Classifier:
+    """784 -> 300 ReLU -> 10 softmax, trained by minibatch SGD with momentum (plain NumPy)."""
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W1 = rng.normal(0, np.sqrt(2 / 784), (784, 300)).astype(np.float32)
+        self.b1 = np.zeros(300, np.float32)
+        self.W2 = rng.normal(0, np.sqrt(1 / 300), (300, 10)).astype(np.float32)
+        self.b2 = np.zeros(10, np.float32)
+
+    def params(self):
+        return [self.W1, self.b1, self.W2, self.b2]
+
+    def probabilities(self, x):
+        logits = np.maximum(x @ self.W1 + self.b1, 0) @ self.W2 + self.b2
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(1, keepdims=True)
+
+    def fit(self, x, y, epochs=8, lr=0.1, momentum=0.9, m=100, seed=0):
+        rng = np.random.default_rng(seed)
+        vel = [np.zeros_like(p) for p in self.params()]
+        for _ in range(epochs):
+            for idx in np.split(rng.permutation(len(x)), len(x) // m):
+                xb, yb = x[idx], y[idx]
+                h = np.maximum(xb @ self.W1 + self.b1, 0)
+                logits = h @ self.W2 + self.b2
+                logits -= logits.max(1, keepdims=True)
+                p = np.exp(logits)
+                p /= p.sum(1, keepdims=True)
+                p[np.arange(len(yb)), yb] -= 1           # dL/dlogits of the mean cross-entropy, times m
+                p /= len(yb)
+                dh = (p @ self.W2.T) * (h > 0)
+                grads = [xb.T @ dh, dh.sum(0), h.T @ p, p.sum(0)]
+                for param, v, g in zip(self.params(), vel, grads):
+                    v *= momentum
+                    v -= lr * g
+                    param += v
+        return self
+
+    def save(self, path):
+        np.savez(path, *self.params())
+
+    @classmethod
+    def load(cls, path):
+        c = cls()
+        with np.load(path) as z:
+            c.W1, c.b1, c.W2, c.b2 = (z[f"arr_{i}"] for i in range(4))
+        return c
+
+
+def classifier_statistics(clf, x):
+    p = clf.probabilities(x).astype(np.float64)
+    marginal = p.mean(0)
+    kl = (p * (np.log(p + 1e-12) - np.log(marginal + 1e-12))).sum(1)
+    return {"conf": float(p.max(1).mean()), "score": float(np.exp(kl.mean())),
+            "classes": float(np.bincount(p.argmax(1), minlength=10).max() / len(p))}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("generators", nargs="+", help="G_*.npz files (parameters of the mnist-paper G)")
+    p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
+                   help="folder holding mnist/ (default: $MINIGAN_DATA)")
+    p.add_argument("--noise", choices=presets.MNIST_PAPER_NOISE, default="uniform",
+                   help="the noise prior the generators were trained with (default uniform, the preset's)")
+    p.add_argument("--cache", default=str(ROOT / "benchmarks" / "runs" / "mnist_classifier.npz"),
+                   help="where the classifier is kept between runs")
+    args = p.parse_args(argv)
+    if not args.data_dir:
+        p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
+    train, labels = load_mnist("train", data_dir=args.data_dir)
+    valid, valid_labels = load_mnist("valid", data_dir=args.data_dir)
+    train, valid = train.astype(np.float32), valid.astype(np.float32)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, numpy {np.__version__}, {os.cpu_count()} CPUs")
+    if os.path.exists(args.cache):
+        clf = Classifier.load(args.cache)
+    else:
+        t = time.perf_counter()
+        clf = Classifier().fit(train, labels.astype(np.int64))
+        Path(args.cache).parent.mkdir(parents=True, exist_ok=True)
+        clf.save(args.cache)
+        print(f"# classifier trained in {time.perf_counter() - t:.0f} s, saved to {args.cache}")
+    acc = float((clf.probabilities(valid).argmax(1) == valid_labels).mean())
+    print(f"# classifier: validation accuracy {acc:.4f} (train[50000:60000])")
+    cols = ("mean", ">0.5", "grey", "TV", "NN", "conf", "score", "classes")
+    print(f"{'what':44s} " + " ".join(f"{c:>7s}" for c in cols))
+
+    def row(label, x, nn_of):
+        stats = {**pixel_statistics(x), "NN": nearest_distance(nn_of, train), **classifier_statistics(clf, x)}
+        print(f"{label:44s} " + " ".join(f"{stats[c]:7.3f}" if c != "TV" else f"{stats[c]:7.1f}" for c in cols),
+              flush=True)
+
+    row("real: train[0:10000] (NN: 1,000 validation)", train[:10000], valid[:1000])
+    for path in args.generators:
+        x = sample(generator_from(path), 10000, 777, args.noise)
+        row(Path(path).name, x, x[:1000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
