@@ -217,3 +217,27 @@ def test_lesson_runs_on_the_gpu(tmp_path, name):
     check_outputs(name, proc, out, {**LESSONS, **MNIST_LESSONS}[name])
     if name.startswith(("01", "02")):
         assert "this lesson runs on NumPy" in proc.stdout
+
+
+def test_the_average_of_g_on_the_gpu(restore_backend, monkeypatch, tmp_path):
+    """The average lives on the device beside G, is the NumPy run's average (the emulator
+    draws NumPy's stream), and goes through a checkpoint exactly."""
+    backend.use("numpy")
+    host = presets.build("toy1d", g_average=0.9)
+    host.gan.train(8)
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dev = presets.build("toy1d", g_average=0.9)
+    dev.gan.train(8)
+    for k, v in dev.gan.g_average.average.items():
+        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.gan.g_average.average[k]), k
+    samples = dev.gan.sample(20, rng=backend.default_rng(1), averaged=True)
+    assert isinstance(samples, cp.ndarray)
+    assert np.array_equal(samples.get(), host.gan.sample(20, rng=np.random.default_rng(1), averaged=True))
+    path = checkpoint.save(tmp_path / "ck.npz", dev.gan, preset="toy1d", options=dev.options)
+    again, _ = checkpoint.restore_run(path)
+    assert again.gan.g_average.t == 8
+    for k, v in again.gan.g_average.average.items():
+        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.gan.g_average.average[k]), k
+    again.gan.train(2)                                   # re-seeded generators: trains on, on the device
+    assert again.gan.g_average.t == 10 and isinstance(again.gan.g_average.average["0.W"], cp.ndarray)
