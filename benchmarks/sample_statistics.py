@@ -43,15 +43,7 @@ from parzen_sensitivity import generator_from, sample  # noqa: E402
 
 from minigan import presets  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
-from minigan.metrics import squared_distances  # noqa: E402
-
-
-def pixel_statistics(x):
-    """mean, fraction > 0.5, fraction in (0.05, 0.95), mean total variation per image."""
-    img = x.reshape(-1, 28, 28)
-    tv = np.abs(np.diff(img, axis=1)).sum((1, 2)) + np.abs(np.diff(img, axis=2)).sum((1, 2))
-    return {"mean": float(x.mean()), ">0.5": float((x > 0.5).mean()),
-            "grey": float(((x > 0.05) & (x < 0.95)).mean()), "TV": float(tv.mean())}
+from minigan.metrics import image_statistics, squared_distances  # noqa: E402
 
 
 def nearest_distance(x, train, block=250):
@@ -152,7 +144,8 @@ def main(argv=None):
     print(f"{'what':44s} " + " ".join(f"{c:>7s}" for c in cols))
 
     def row(label, x, nn_of):
-        stats = {**pixel_statistics(x), "NN": nearest_distance(nn_of, train), **classifier_statistics(clf, x)}
+        s = image_statistics(x)
+        stats = {"mean": s["mean"], ">0.5": s["above_half"], "grey": s["grey"], "TV": s["tv"], "NN": nearest_distance(nn_of, train), **classifier_statistics(clf, x)}
         print(f"{label:44s} " + " ".join(f"{stats[c]:7.3f}" if c != "TV" else f"{stats[c]:7.1f}" for c in cols),
               flush=True)
 

@@ -94,6 +94,12 @@ def _key_numbers_08(out):
     assert len(dimmed) == 4, out
     real = re.findall(r"real training images\s+x 0\.9[05]: .*\(([-+]\d+\.\d) against x 1\)", out)
     assert len(real) == 2 and all(float(d) > 0 for d in real), out      # dimmer real images score higher
+    m = re.search(rf"averaged G \(decay 0.999, 10 iterations\): LL {NUM} \+- {NUM} nats \(sigma {NUM}\)", out)
+    assert m and 0.1 - 1e-9 <= float(m.group(3)) <= 1.0 + 1e-9, out
+    stats = re.findall(rf"statistics: (real training images|trained G|averaged G)\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}", out)
+    assert [s[0] for s in stats] == ["real training images", "trained G", "averaged G"], out
+    real_mean, real_grey = float(stats[0][1]), float(stats[0][3])
+    assert 0.1 < real_mean < 0.16 and 0.05 < real_grey < 0.15, out          # MNIST: dark, crisp digits
 
 
 def _key_numbers_06(out):

@@ -264,3 +264,18 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     assert main(["parzen", str(ckpt), "--averaged"] + args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ck.npz keeps no average of G (--averaged)" in err[0]
+
+
+def test_image_statistics_by_hand():
+    from minigan.metrics import image_statistics
+    a = np.zeros((28, 28))
+    a[10, 10:14] = 1.0                    # a bar of 4 white pixels: TV = 4 (up) + 4 (down) + 1 + 1 (ends)
+    b = np.full((28, 28), 0.5)            # flat grey: no edges, all grey, none above 0.5
+    s = image_statistics(np.stack([a, b]).reshape(2, 784))
+    assert s["mean"] == pytest.approx((4 + 0.5 * 784) / (2 * 784))
+    assert s["above_half"] == pytest.approx(4 / (2 * 784))
+    assert s["grey"] == pytest.approx(784 / (2 * 784))
+    assert s["tv"] == pytest.approx((10 + 0) / 2)
+    for bad in (np.zeros((3, 100)), np.zeros(784), np.zeros((0, 784))):
+        with pytest.raises(ValueError, match=r"image_statistics: images must have shape \(n >= 1, 784\)"):
+            image_statistics(bad)

@@ -14,17 +14,6 @@ stats = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(stats)
 
 
-def test_pixel_statistics_by_hand():
-    a = np.zeros((28, 28))
-    a[10, 10:14] = 1.0                    # a bar of 4 white pixels: TV = 4 (up) + 4 (down) + 1 + 1 (ends)
-    b = np.full((28, 28), 0.5)            # flat grey: no edges, all grey, none above 0.5
-    s = stats.pixel_statistics(np.stack([a, b]).reshape(2, 784))
-    assert s["mean"] == pytest.approx((4 + 0.5 * 784) / (2 * 784))
-    assert s[">0.5"] == pytest.approx(4 / (2 * 784))
-    assert s["grey"] == pytest.approx(784 / (2 * 784))
-    assert s["TV"] == pytest.approx((10 + 0) / 2)
-
-
 def test_nearest_distance_is_brute_force(rng):
     x, train = rng.random((37, 784)), rng.random((120, 784))
     want = np.sqrt(((x[:, None, :] - train[None]) ** 2).sum(-1)).min(1).mean()
