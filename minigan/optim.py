@@ -84,17 +84,23 @@ class Optimizer:
 
     def load_state_dict(self, d):
         """Restore from ``state_dict()``; shapes and keys must match the model."""
-        missing = [f"{s}/{k}" for s in self.state for k in self.state[s] if f"{s}/{k}" not in d]
-        if "t" not in d or missing:
-            raise KeyError(f"{type(self).__name__} state is missing {(['t'] if 't' not in d else []) + missing}")
-        for slot, arrays in self.state.items():
-            for k, v in arrays.items():
-                src = d[f"{slot}/{k}"]
-                if tuple(src.shape) != tuple(v.shape):
-                    raise ValueError(f"{type(self).__name__} state {slot}/{k} has shape "
-                                     f"{tuple(src.shape)}, the model needs {tuple(v.shape)}")
-                v[...] = _onto(v, src)
+        _restore(type(self).__name__, {f"{slot}/{k}": v for slot, arrays in self.state.items()
+                                        for k, v in arrays.items()}, d)
         self.t = int(d["t"])
+
+
+def _restore(who, targets, d, scalars=("t",)):
+    """Copy ``d[key]`` into each array ``targets[key]``, onto its device. Checks first (a
+    KeyError names every missing key, the ``scalars`` included; a ValueError a wrong shape),
+    then copies: on an error nothing has changed."""
+    missing = [k for k in scalars if k not in d] + [k for k in targets if k not in d]
+    if missing:
+        raise KeyError(f"{who} state is missing {missing}")
+    for key, v in targets.items():
+        if tuple(d[key].shape) != tuple(v.shape):
+            raise ValueError(f"{who} state {key} has shape {tuple(d[key].shape)}, the model needs {tuple(v.shape)}")
+    for key, v in targets.items():
+        v[...] = _onto(v, d[key])
 
 
 def _onto(v, src):
@@ -391,17 +397,9 @@ class ParameterAverage:
 
     def load_state_dict(self, d):
         """Restore from ``state_dict()``; the decay and the parameter shapes must match."""
-        missing = [k for k in ["t", "decay"] + [f"average/{k}" for k in self.average] if k not in d]
-        if missing:
-            raise KeyError(f"ParameterAverage state is missing {missing}")
-        if float(d["decay"]) != self.decay:
+        if "decay" in d and float(d["decay"]) != self.decay:
             raise ValueError(f"ParameterAverage state has decay {float(d['decay'])}, this one {self.decay}")
-        for k, v in self.average.items():
-            src = d[f"average/{k}"]
-            if tuple(src.shape) != tuple(v.shape):
-                raise ValueError(f"ParameterAverage state average/{k} has shape {tuple(src.shape)}, "
-                                 f"the model needs {tuple(v.shape)}")
-            v[...] = _onto(v, src)
+        _restore("ParameterAverage", {f"average/{k}": v for k, v in self.average.items()}, d, ("t", "decay"))
         self.t = int(d["t"])
 
 
