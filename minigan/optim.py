@@ -350,6 +350,12 @@ class ParameterAverage:
     runs code with the averaged parameters in the model (and puts the trained
     ones back after, even on an error).
 
+    The average is accumulated in float64 whatever the parameters' dtype: in
+    float32 an increment w (theta - theta_bar) smaller than half a unit in the
+    last place of theta_bar is lost (with w = 1e-5 and theta_bar near 0.05, every
+    difference under about 4e-4), so a slow average would stall. ``applied()``
+    rounds it to the parameters' dtype.
+
     Parameters
     ----------
     model : a Layer (usually G).
@@ -364,7 +370,7 @@ class ParameterAverage:
             raise ValueError(f"ParameterAverage decay must be < 1, got {decay!r}")
         self.model = model
         self.t = 0
-        self.average = {k: p.copy() for k, p in model.params.items()}
+        self.average = {k: p.astype(np.float64) for k, p in model.params.items()}
         self._scratch = {}
 
     @property

@@ -339,11 +339,23 @@ def test_average_arguments(decay, error):
         ParameterAverage(np.zeros(3))
 
 
-def test_float32_average_stays_float32(rng):
-    layer = tiny(dtype=np.float32)
-    avg = ParameterAverage(layer, decay=0.5)
-    _ = [avg.update() for _ in _walk(layer, 3, rng)]
-    assert avg.average["w"].dtype == np.float32
+def test_the_average_of_float32_parameters_is_kept_in_float64():
+    """w (theta - bar) = 1e-5 * 1e-3 = 1e-8 is under half an ulp of 1.0 in float32 (6e-8):
+    a float32 average would never move; the float64 one moves as the rule says."""
+    layer = tiny((1.0, 1.0, 1.0), dtype=np.float32)
+    avg = ParameterAverage(layer, decay=0.99999)
+    avg.t = 10 ** 6                                      # well past the plain-mean start: w = 1e-5
+    layer.params["w"][...] = np.float32(1.001)
+    for _ in range(1000):
+        avg.update()
+    theta = float(np.float32(1.001))
+    want = theta - (theta - 1.0) * (1 - 1e-5) ** 1000    # bar_n = theta - (theta - bar_0)(1 - w)^n
+    assert avg.average["w"].dtype == np.float64
+    assert np.allclose(avg.average["w"], want, rtol=0, atol=1e-12) and want - 1.0 > 9.9e-6
+    with avg.applied():
+        assert layer.params["w"].dtype == np.float32
+        assert np.array_equal(layer.params["w"], np.float32(want) * np.ones(3, np.float32))
+    assert np.array_equal(layer.params["w"], np.full(3, np.float32(1.001)))
 
 
 def test_averaging_g_leaves_the_game_as_it_was():
