@@ -56,7 +56,7 @@ __all__ = ["train_main", "resume_main", "sample_main", "UsageError", "write_hist
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 CHECKPOINT_NAME = "checkpoint.npz"
 RUN_FILES = ("config.json", "history.csv", "history.png", CHECKPOINT_NAME, "figure1.png", "figure1.gif",
-             "samples.png")
+             "samples.png", "samples_averaged.png")
 N_EVAL = 2500            # samples for mode coverage and final D(x), D(G(z)) (PacGAN protocol)
 
 
@@ -387,6 +387,11 @@ class _Reporter:
             images = backend.to_host(gan.sample(100, rng=_eval_rng(gan, 1)))
             viz.image_grid(images, os.path.join(out, "samples.png"), nrow=10)
             self._note("samples.png", "100 samples of G as a 10 x 10 image grid")
+            if gan.g_average is not None:       # the same z, through the averaged G
+                images = backend.to_host(gan.sample(100, rng=_eval_rng(gan, 1), averaged=True))
+                viz.image_grid(images, os.path.join(out, "samples_averaged.png"), nrow=10)
+                self._note("samples_averaged.png", "the same z through G with its averaged parameters "
+                           f"(--g-average {gan.g_average.decay:g})")
         lines.append(self._d_line())
         return lines
 

@@ -506,3 +506,19 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "keeps no average of G (train with --g-average DECAY)" in err[0]
     assert not (trained / "sampled_it20_averaged.npy").exists()
+
+
+def test_an_image_run_with_an_average_of_g_draws_both(tmp_path):
+    """mnist-paper with --g-average: samples.png and samples_averaged.png (the same z)."""
+    from test_lessons import mnist_available
+    if not mnist_available():
+        pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
+    out = tmp_path / "mnist"
+    assert commands.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
+                                "--g-average", "0.9"]) == 0
+    for name in ("samples.png", "samples_averaged.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert (out / "samples.png").read_bytes() != (out / "samples_averaged.png").read_bytes()
+    assert commands.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
+                                "--no-figures", "--force"]) == 0
+    assert not (out / "samples_averaged.png").exists()              # --force took the old run's figure too

@@ -192,7 +192,7 @@ def test_the_paper_model_and_table1_on_the_gpu(gpu, tmp_path, capsys):
     from minigan import metrics
     out = tmp_path / "mnist"
     assert commands.train_main(["mnist-paper", "--backend", "cupy", "--iterations", "4", "--out", str(out),
-                                "--set", "sampling=epochs", "--no-progress", "--no-figures"]) == 0
+                                "--set", "sampling=epochs", "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
     assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "2", "--no-progress",
                                  "--no-figures", "--backend", "cupy"]) == 0
     capsys.readouterr()
@@ -200,6 +200,9 @@ def test_the_paper_model_and_table1_on_the_gpu(gpu, tmp_path, capsys):
                                 "--n-test", "100"]) == 0
     printed = capsys.readouterr().out
     assert "generator    sigma" in printed and "real data    sigma" in printed
+    assert metrics.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
+                                "--n-test", "100", "--averaged", "--no-ceiling"]) == 0
+    assert "averaged G   sigma" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", sorted(LESSONS) + sorted(MNIST_LESSONS))
