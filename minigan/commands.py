@@ -728,9 +728,10 @@ def _sample(argv):
         run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
-    if args.averaged and run.gan.g_average is None:
-        raise UsageError(f"--averaged: {args.checkpoint} keeps no average of G (train with --g-average DECAY)")
-    samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed), averaged=args.averaged))
+    try:
+        samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed), averaged=args.averaged))
+    except ValueError as exc:                      # --averaged, and the run kept no average
+        raise UsageError(f"--averaged: {args.checkpoint}: {exc}") from None
     checkpoint.atomic_write(npy, lambda f: np.save(f, samples))
     kind = _kind(run)
     if kind == "2d":

@@ -420,8 +420,8 @@ class GAN:
         ``averaged``: G with the running average of its parameters (``g_average``).
         """
         if averaged and self.g_average is None:
-            raise ValueError("sample(averaged=True) needs a run that keeps an average of G: "
-                             "build the GAN with g_average=DECAY (preset option g_average)")
+            raise ValueError("this run keeps no average of G to sample (build the GAN with "
+                             "g_average=DECAY; minigan train --g-average DECAY)")
         rng = rng if rng is not None else backend.default_rng(None if self.seed is None else self.seed + 1)
         z = self.noise_sampler(int(n), rng)
         was = self.G.training

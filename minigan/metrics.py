@@ -294,9 +294,6 @@ def _load_generator(path, data_dir=None, averaged=False):
     """
     from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
     run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
-    if averaged and run.gan.g_average is None:
-        raise ValueError(f"{path} keeps no average of G (--averaged): train with "
-                         "'minigan train ... --g-average DECAY'")
     return lambda n, rng: run.gan.sample(n, rng, averaged=averaged)
 
 
@@ -329,7 +326,10 @@ def parzen_main(argv=None):
     from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
     try:
         sample_fn = _load_generator(args.checkpoint, args.data_dir, args.averaged)
-        width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
+        try:
+            width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
+        except ValueError as exc:                  # --averaged, and the run kept no average
+            raise ValueError(f"{args.checkpoint}: {exc}") from None
         if width != 784:
             raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
                              f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
@@ -348,8 +348,8 @@ def parzen_main(argv=None):
         print(f"minigan parzen: {args.checkpoint}: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint   {args.checkpoint}")
-    print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  LL {res.ll:8.1f} +- {res.se:.1f} nats  "
-          f"({res.n_samples} samples, {res.n_test} test images, sigma on {valid.shape[0]} validation)")
+    print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  "
+          f"LL {res.ll:8.1f} +- {res.se:.1f} nats  ({res.n_samples} samples, {res.n_test} test images, sigma on {valid.shape[0]} validation)")
     if train is not None:
         ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)
         print(f"real data    sigma {ceil.sigma:.4f}  LL {ceil.ll:8.1f} +- {ceil.se:.1f} nats  "

@@ -504,7 +504,7 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     capsys.readouterr()
     assert cli.main(["sample", str(trained / "checkpoint.npz"), "--averaged"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "keeps no average of G (train with --g-average DECAY)" in err[0]
+    assert len(err) == 1 and "checkpoint.npz: this run keeps no average of G to sample" in err[0]
     assert not (trained / "sampled_it20_averaged.npy").exists()
 
 

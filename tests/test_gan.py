@@ -394,7 +394,7 @@ def test_g_average_is_updated_after_every_iteration_and_sampled_on_request():
     assert np.array_equal(gan.sample(40, rng=rng, averaged=True), want)
     assert all(np.array_equal(gan.G.params[k], trained[k]) for k in trained)      # G as trained again
     assert not np.array_equal(gan.sample(40, rng=np.random.default_rng(5)), want)
-    with pytest.raises(ValueError, match="needs a run that keeps an average of G"):
+    with pytest.raises(ValueError, match="this run keeps no average of G to sample"):
         presets.build("toy1d").gan.sample(5, averaged=True)
     with pytest.raises(ValueError, match="ParameterAverage decay must be < 1"):
         presets.build("toy1d", g_average=1.0)

@@ -263,7 +263,7 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in line and f"sigma {want.sigma:.4f}" in line
     assert main(["parzen", str(ckpt), "--averaged"] + args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "ck.npz keeps no average of G (--averaged)" in err[0]
+    assert len(err) == 1 and "ck.npz: this run keeps no average of G to sample" in err[0]
 
 
 def test_image_statistics_by_hand():
