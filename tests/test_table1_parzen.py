@@ -71,3 +71,17 @@ def test_bad_averages_are_refused_before_anything_is_read(capsys, argv, message)
     with pytest.raises(SystemExit) as info:
         table1.main(["--data-dir", "/nonexistent"] + argv)
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_results_md_shows_how_grey_and_smooth_each_evaluation_was(tmp_path):
+    """Rows written before the image statistics existed keep their place, with empty cells."""
+    header = {"name": "t", "command": "c", "machine": "m", "started": "s", "options": {}}
+    base = {"iteration": 500, "wall_s": 60.0, "n_samples": 10000, "sigma": 0.1668, "ll": 200.0, "se": 2.0}
+    rows = [{**base, "epoch": 1},
+            {**base, "epoch": 2, "G": "average 0.999", "images": {"grey": 0.1034, "tv": 99.81}}]
+    ceiling = {"ll": 241.2, "se": 2.1, "sigma": 0.1668, "images": {"grey": 0.103, "tv": 100.6}}
+    table1.write_md(tmp_path, header, rows, ceiling)
+    text = (tmp_path / "results.md").read_text()
+    assert "| 1 | 500 | trained | 1.0 | 10000 | 0.1668 | 200.0 | 2.0 |  | |" in text
+    assert "| 2 | 500 | average 0.999 | 1.0 | 10000 | 0.1668 | 200.0 | 2.0 | 0.103 | 99.8 |" in text
+    assert "241.2 +- 2.1 (sigma 0.1668); grey 0.103, TV 100.6" in text
