@@ -58,17 +58,28 @@ def sample(G, n, seed, prior="uniform"):
         return backend.to_host(G.forward(z)).astype(np.float32)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("generators", nargs="+", help="G_epochNNN.npz files (parameters of the mnist-paper G)")
+def generators_parser(description):
+    """The arguments of a script that reads G_*.npz files and MNIST: generators, --data-dir, --noise."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("generators", nargs="+", help="G_*.npz files (parameters of the mnist-paper G)")
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
                    help="folder holding mnist/ (default: $MINIGAN_DATA)")
-    p.add_argument("--noise-seeds", type=int, default=5)
     p.add_argument("--noise", choices=presets.MNIST_PAPER_NOISE, default="uniform",
                    help="the noise prior the generators were trained with (default uniform, the preset's)")
+    return p
+
+
+def parse_generator_args(p, argv):
     args = p.parse_args(argv)
     if not args.data_dir:
         p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
+    return args
+
+
+def main(argv=None):
+    p = generators_parser(__doc__.splitlines()[0])
+    p.add_argument("--noise-seeds", type=int, default=5)
+    args = parse_generator_args(p, argv)
     train, _ = load_mnist("train", data_dir=args.data_dir)
     valid, _ = load_mnist("valid", data_dir=args.data_dir)
     test, _ = load_mnist("test", data_dir=args.data_dir)

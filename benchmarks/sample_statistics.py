@@ -28,7 +28,6 @@ Nothing here trains or changes a generator.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -39,9 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from parzen_sensitivity import generator_from, sample  # noqa: E402
+from parzen_sensitivity import generator_from, generators_parser, parse_generator_args, sample  # noqa: E402
 
-from minigan import presets  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.metrics import image_statistics, squared_distances  # noqa: E402
 
@@ -115,17 +113,10 @@ def classifier_statistics(clf, x):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("generators", nargs="+", help="G_*.npz files (parameters of the mnist-paper G)")
-    p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
-                   help="folder holding mnist/ (default: $MINIGAN_DATA)")
-    p.add_argument("--noise", choices=presets.MNIST_PAPER_NOISE, default="uniform",
-                   help="the noise prior the generators were trained with (default uniform, the preset's)")
+    p = generators_parser(__doc__.splitlines()[0])
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / "runs" / "mnist_classifier.npz"),
                    help="where the classifier is kept between runs")
-    args = p.parse_args(argv)
-    if not args.data_dir:
-        p.error("give --data-dir (a folder with mnist/) or set MINIGAN_DATA")
+    args = parse_generator_args(p, argv)
     train, labels = load_mnist("train", data_dir=args.data_dir)
     valid, valid_labels = load_mnist("valid", data_dir=args.data_dir)
     train, valid = train.astype(np.float32), valid.astype(np.float32)

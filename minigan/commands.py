@@ -82,28 +82,25 @@ def _int_at_least(lo, what):
     return parse
 
 
-def _rate(what):
+def _number(what, accept, expected):
+    """An argparse type: a float for which ``accept(value)`` holds, else '{what} must be {expected}'."""
     def parse(text):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}")
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"{what} must be {expected}, got {text!r}")
         return value
     return parse
+
+
+def _rate(what):
+    return _number(what, lambda v: math.isfinite(v) and v > 0, "a positive number")
 
 
 def _decay(what):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a decay in [0, 1), got {text!r}") from None
-        if not 0 <= value < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be a decay in [0, 1), got {text!r}")
-        return value
-    return parse
+    return _number(what, lambda v: 0 <= v < 1, "a decay in [0, 1)")
 
 
 def _fail(prog, message):
