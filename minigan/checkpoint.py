@@ -516,8 +516,7 @@ def load(source, gan, *, strict=True):
     if average_state is not None:
         average.load_state_dict(average_state)
     elif average is not None:            # a run that kept none: its average starts here
-        average.load_state_dict({"t": 0, "decay": average.decay,
-                                 **{f"average/{k}": p for k, p in gan.G.params.items()}})
+        average.reset()
         ckpt.notes.append(f"checkpoint {ckpt.path} keeps no average of G: the average "
                           f"(decay {average.decay:g}) starts from iteration {ckpt.iteration}")
     elif ckpt.meta.get("g_average") is not None:

@@ -710,7 +710,8 @@ def _sample(argv):
     p.add_argument("checkpoint", help="a checkpoint.npz written by minigan train")
     p.add_argument("-n", type=_int_at_least(1, "-n"), default=1000, help="number of samples (default 1000)")
     p.add_argument("--out", help="where to write NAME.npy and NAME.png (default: sampled_itN.* beside "
-                                 "the checkpoint, N its iteration, _averaged added with --averaged; a folder puts them in it)")
+                                 "the checkpoint, N its iteration, _averaged added with --averaged; "
+                                 "a folder puts them in it)")
     p.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="noise seed (default 0)")
     p.add_argument("--averaged", action="store_true",
                    help="sample G with the running average of its parameters (a run trained with --g-average)")
@@ -726,7 +727,8 @@ def _sample(argv):
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     try:
-        samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed), averaged=args.averaged))
+        samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed),
+                                                 averaged=args.averaged))
     except ValueError as exc:                      # --averaged, and the run kept no average
         raise UsageError(f"--averaged: {args.checkpoint}: {exc}") from None
     checkpoint.atomic_write(npy, lambda f: np.save(f, samples))

@@ -349,7 +349,8 @@ def parzen_main(argv=None):
         return 2
     print(f"checkpoint   {args.checkpoint}")
     print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  "
-          f"LL {res.ll:8.1f} +- {res.se:.1f} nats  ({res.n_samples} samples, {res.n_test} test images, sigma on {valid.shape[0]} validation)")
+          f"LL {res.ll:8.1f} +- {res.se:.1f} nats  ({res.n_samples} samples, {res.n_test} test images, "
+          f"sigma on {valid.shape[0]} validation)")
     if train is not None:
         ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)
         print(f"real data    sigma {ceil.sigma:.4f}  LL {ceil.ll:8.1f} +- {ceil.se:.1f} nats  "

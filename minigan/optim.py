@@ -373,6 +373,12 @@ class ParameterAverage:
         self.average = {k: p.astype(np.float64) for k, p in model.params.items()}
         self._scratch = {}
 
+    def reset(self):
+        """Start over from the model's parameters as they are now (t = 0)."""
+        for k, p in self.model.params.items():
+            self.average[k][...] = p
+        self.t = 0
+
     @property
     def weight(self):
         """w_t of the next update: max(1 / t, 1 - decay)."""

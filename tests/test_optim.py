@@ -377,3 +377,16 @@ def test_averaging_g_leaves_the_game_as_it_was():
         a, b = getattr(averaged.gan, net).params, getattr(plain.gan, net).params
         assert all(np.array_equal(a[k], b[k]) for k in a), net
     assert avg.t == 30 and not all(np.array_equal(avg.average[k], plain.gan.G.params[k]) for k in avg.average)
+
+
+def test_reset_starts_the_average_over_from_the_parameters(rng):
+    layer = tiny()
+    avg = ParameterAverage(layer, decay=0.5)
+    _ = [avg.update() for _ in _walk(layer, 4, rng)]
+    now = layer.params["w"].copy()
+    assert not np.array_equal(avg.average["w"], now)
+    avg.reset()
+    assert avg.t == 0 and np.array_equal(avg.average["w"], now)
+    layer.params["w"][...] = now + 1.0
+    avg.update()                                          # w_1 = 1: the first iterate after the reset
+    assert np.allclose(avg.average["w"], now + 1.0, rtol=0, atol=1e-15)
