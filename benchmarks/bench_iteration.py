@@ -71,7 +71,7 @@ import numpy as np  # noqa: E402
 
 from minigan import backend, models, optim  # noqa: E402
 from minigan.data import uniform_noise  # noqa: E402
-from minigan.gan import GAN  # noqa: E402
+from minigan.train import GAN  # noqa: E402
 
 LR, MOMENTUM, NZ = 0.1, 0.5, 100
 # float32: a maxout unit whose two best pieces differ by less than the rounding

@@ -30,7 +30,7 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_iteration as bench  # noqa: E402  (same model, data and trainer)
 from minigan import backend  # noqa: E402
-from minigan.gan import History  # noqa: E402
+from minigan.train import History  # noqa: E402
 
 MB = 1 << 20
 

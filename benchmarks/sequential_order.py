@@ -15,7 +15,7 @@ Per epoch (500 iterations of 100) it records, on disk as it goes, in
                    the fraction beyond |10|, the mean |logit|; the norms of G's output weights and
                    of D's last layer; and, at the ``--parzen-at`` epochs, the Parzen LL +- se by the
                    paper's protocol (minigan.metrics.parzen_protocol) with ``--parzen-samples`` samples
-    history.npz    every iteration's history row (minigan.gan.HISTORY_FIELDS)
+    history.npz    every iteration's history row (minigan.train.HISTORY_FIELDS)
     log.txt        the same as readable lines
     G_last.npz, samples_last.png   G's parameters and 100 samples at the end
 
@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from minigan import backend, presets  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
-from minigan.gan import HISTORY_FIELDS, TrainingDiverged  # noqa: E402
+from minigan.train import HISTORY_FIELDS, TrainingDiverged  # noqa: E402
 from minigan.layers import no_grad  # noqa: E402
 from minigan.metrics import parzen_protocol  # noqa: E402
 
@@ -252,7 +252,7 @@ def main(argv=None):
                "d_lr": args.d_lr, "g_lr": args.g_lr, "momentum": args.momentum}
     options = {k: v for k, v in options.items() if v is not None}
     run = presets.build("mnist-paper", **options)
-    gan = run.gan
+    gan = run.trainer
     if args.d_loss_scale is not None:
         gan.d_loss_scale = float(args.d_loss_scale)
     if args.real_label is not None:

@@ -37,7 +37,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
     run, _ = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
-    gan = run.gan
+    gan = run.trainer
     gan.step()                                  # real gradients in the grads arrays (one more iteration)
     print(f"# {args.checkpoint}: iteration {gan.iteration}; load {os.getloadavg()[0]:.2f}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '-')}")

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from minigan import backend, checkpoint, presets  # noqa: E402
 from minigan.optim import ParameterAverage  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
-from minigan.gan import TrainingDiverged  # noqa: E402
+from minigan.train import TrainingDiverged  # noqa: E402
 from minigan.metrics import image_statistics, parzen_protocol  # noqa: E402
 
 PAPER_ROWS = [("DBN", "138 +- 2"), ("Stacked CAE", "121 +- 1.6"), ("Deep GSN", "214 +- 1.1"),
@@ -265,7 +265,7 @@ def main(argv=None):
     run = presets.build("mnist-paper", **options)
     # every option the preset used, defaults included; not its default length (this script trains --epochs)
     options = {k: v for k, v in run.options.items() if k != "iterations"}
-    gan = run.gan
+    gan = run.trainer
     per_epoch = run.extra["steps_per_epoch"]
     averages = {f"average {d:g}": ParameterAverage(gan.G, d) for d in args.average}
     averages_path = out / "averages.npz"     # written beside last.npz, for the same iteration

@@ -133,7 +133,7 @@ print("saved", path)
 runs = {}
 for g_loss in ("minimax", "nonsaturating"):
     run = presets.build("toy1d", g_loss=g_loss, seed=args.seed)
-    gan = run.gan
+    gan = run.trainer
     for _ in range(pretrain):
         row = gan.d_step()
     start = {"D_real": float(row["D_real"]), "D_fake": float(row["D_fake"])}

@@ -34,7 +34,7 @@ if "ipykernel" not in sys.modules:
 import matplotlib.pyplot as plt
 
 from minigan import backend, data, models, optim, theory
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.layers import Linear, Sequential, no_grad
 
 parser = argparse.ArgumentParser(description="Lesson 04: the optimal discriminator")

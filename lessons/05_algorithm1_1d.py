@@ -60,7 +60,7 @@ parser.add_argument("--iterations", type=int, default=None,
 args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 run = presets.build("toy1d", k=args.k, seed=args.seed)
-gan, data, noise = run.gan, run.data, run.noise
+gan, data, noise = run.trainer, run.data, run.noise
 iterations = args.iterations if args.iterations is not None else (200 if args.quick else run.iterations)
 panel_a = min(40, max(1, iterations // 5))         # where panel (a) is taken: early, G still off
 inner_d_steps = 50 if args.quick else 200           # panel (b): D trained alone

@@ -84,7 +84,7 @@ def visited_modes(mixture, samples):
 
 def run_setting(dataset, k, g_steps, seed):
     run = presets.build(dataset, k=k, seed=seed)
-    gan, mixture = run.gan, run.data
+    gan, mixture = run.trainer, run.data
     eval_rng_seed = 10_000 + seed
     at = sorted({max(1, round(iterations * (i + 1) / n_points)) for i in range(n_points)})
     trace = []

@@ -88,12 +88,12 @@ print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000
 if args.checkpoint:
     from minigan import checkpoint
     run, _ckpt = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
-    gan = run.gan
+    gan = run.trainer
     print(f"loaded {args.checkpoint}: iteration {gan.iteration}, {run.description}")
 else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,
                         order=args.order)
-    gan = run.gan
+    gan = run.trainer
     print(f"{run.description}; order {gan.order}; training {iterations} iterations "
           f"({iterations / run.extra['steps_per_epoch']:.1f} epochs)")
     t0 = time.perf_counter()

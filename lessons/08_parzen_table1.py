@@ -103,15 +103,15 @@ print(f"{args.kind}: {n_samples} samples per set, sigma chosen on {len(valid)} v
 if args.checkpoint:
     from minigan import checkpoint
     run, _ckpt = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
-    g_label = f"G from {os.path.basename(args.checkpoint)} (iteration {run.gan.iteration})"
+    g_label = f"G from {os.path.basename(args.checkpoint)} (iteration {run.trainer.iteration})"
 else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,
                         g_average=0.999)                 # section 7: an average of G, kept beside it
     t0 = time.perf_counter()
-    run.gan.train(iterations)
+    run.trainer.train(iterations)
     g_label = f"G after {iterations} iterations ({iterations / run.extra['steps_per_epoch']:.1f} epochs)"
     print(f"trained the mnist-paper model for {iterations} iterations in {time.perf_counter() - t0:.1f} s")
-g_samples = backend.to_host(run.gan.sample(n_samples, rng=backend.default_rng(args.seed + 1)))
+g_samples = backend.to_host(run.trainer.sample(n_samples, rng=backend.default_rng(args.seed + 1)))
 g_samples = g_samples.reshape(n_samples, -1).astype(np.float32)
 
 
@@ -303,13 +303,13 @@ print("saved", path)
 # %%
 from minigan.metrics import image_statistics
 
-if run.gan.g_average is None:
+if run.trainer.g_average is None:
     print("\nthis checkpoint keeps no average of G (train it with --g-average 0.999 to compare)")
 else:
-    avg_samples = backend.to_host(run.gan.sample(n_samples, rng=backend.default_rng(args.seed + 1),
+    avg_samples = backend.to_host(run.trainer.sample(n_samples, rng=backend.default_rng(args.seed + 1),
                                                  averaged=True)).reshape(n_samples, -1).astype(np.float32)
     r = metrics.parzen_protocol(avg_samples, valid, test)
-    print(f"\naveraged G (decay {run.gan.g_average.decay:g}, {run.gan.g_average.t} iterations): "
+    print(f"\naveraged G (decay {run.trainer.g_average.decay:g}, {run.trainer.g_average.t} iterations): "
           f"LL {r.ll:.1f} +- {r.se:.1f} nats (sigma {r.sigma:.4f}); the trained G: {results[g_label].ll:.1f}")
     print(f"{'':40s} {'mean':>6s} {'>0.5':>6s} {'grey':>6s} {'TV':>6s}")
     for name, x in (("real training images", real), ("trained G", g_samples), ("averaged G", avg_samples)):

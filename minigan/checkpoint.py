@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, backend
-from .gan import HISTORY_FIELDS, History
+from .train import HISTORY_FIELDS, History
 from .layers import walk_layers
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load",
@@ -585,5 +585,5 @@ def restore_run(source, **overrides):
                          "and call minigan.checkpoint.load for anything else)")
     options = {**run_options(ckpt), **{k: v for k, v in overrides.items() if v is not None}}
     run = presets.build(ckpt.preset, **options)
-    load(ckpt, run.gan)
+    load(ckpt, run.trainer)
     return run, ckpt

@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 from . import __version__, backend, checkpoint
-from .gan import HISTORY_FIELDS, TrainingDiverged
+from .train import HISTORY_FIELDS, TrainingDiverged
 from .progress import Progress
 
 __all__ = ["train_main", "resume_main", "sample_main", "UsageError", "write_history",
@@ -189,7 +189,7 @@ def _kind(run):
     """'1d', '2d', 'image' or 'other', from the data's dimension."""
     dim = getattr(run.data, "dim", None)
     if dim is None:                    # ask G, not the data sampler (which may keep state)
-        x = run.gan.sample(1, rng=backend.default_rng(0))
+        x = run.trainer.sample(1, rng=backend.default_rng(0))
         dim = int(np.prod(x.shape[1:]))
     kind = {1: "1d", 2: "2d", 784: "image"}.get(int(dim), "other")
     if kind == "1d" and not hasattr(run.data, "pdf"):
@@ -237,7 +237,7 @@ def _fit(run, *, out, iterations, checkpoint_every, preset, options, progress, p
     inside an iteration by a second Ctrl-C, with nothing saved). The checkpoint is only ever written from a
     state that passed the finite check, so the last good one survives a divergence.
     """
-    gan = run.gan
+    gan = run.trainer
     ckpt_path = os.path.join(out, CHECKPOINT_NAME)
     hist_path = os.path.join(out, "history.csv")
     target = gan.iteration + iterations
@@ -349,7 +349,7 @@ class _Reporter:
 
     def finish(self, preset):
         """Draw the figures; return lines of final numbers."""
-        gan, out = self.run.gan, self.out
+        gan, out = self.run.trainer, self.out
         lines = []
         if not self.figures:
             if self.kind == "1d":
@@ -399,7 +399,7 @@ class _Reporter:
 
     def _jsd_line(self):
         from . import theory
-        gan, data = self.run.gan, self.run.data
+        gan, data = self.run.trainer, self.run.data
         samples = backend.to_host(gan.sample(20000, rng=_eval_rng(gan, 3))).reshape(-1)
         if not np.all(np.isfinite(samples)):
             return "JSD(p_data || p_g): not computed, G produced non-finite samples"
@@ -417,7 +417,7 @@ class _Reporter:
         return line
 
     def _d_line(self):
-        gan = self.run.gan
+        gan = self.run.trainer
         rng = _eval_rng(gan, 2)
         x = self.run.data(N_EVAL, rng)
         fake = gan.sample(N_EVAL, rng=rng)
@@ -427,7 +427,7 @@ class _Reporter:
 
 
 def _report(prog, preset, run, out, reporter, seconds, done, status, started):
-    gan = run.gan
+    gan = run.trainer
     cfg = gan.config
     rate = done / seconds if seconds > 0 else float("inf")
     print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s of training ({rate:.0f} it/s), now at "
@@ -560,12 +560,12 @@ def _train(argv):
         raise UsageError(f"--out {out}: cannot create the folder or clear the old run ({exc.strerror})") from None
     _write_json(os.path.join(out, "config.json"), {
         "preset": args.preset, "description": run.description, "options": options,
-        "config": run.gan.config, "iterations": iterations,
+        "config": run.trainer.config, "iterations": iterations,
         "checkpoint_every": _checkpoint_every(args.checkpoint_every, iterations),
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "command": "minigan train " + " ".join(argv),
     })
-    reporter = _Reporter(run, out, run.gan.iteration, iterations, figures=not args.no_figures)
+    reporter = _Reporter(run, out, run.trainer.iteration, iterations, figures=not args.no_figures)
     status, seconds = _fit(run, out=out, iterations=iterations,
                            checkpoint_every=_checkpoint_every(args.checkpoint_every, iterations),
                            preset=args.preset, options=options, progress=not args.no_progress,
@@ -573,7 +573,7 @@ def _train(argv):
                            on_snapshot=reporter.on_snapshot)
     if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
         return status
-    _report(prog, args.preset, run, out, reporter, seconds, run.gan.iteration, status, started)
+    _report(prog, args.preset, run, out, reporter, seconds, run.trainer.iteration, status, started)
     return status
 
 
@@ -629,7 +629,7 @@ def _resume(argv):
     config_path = os.path.join(out, "config.json")
     config = {
         "preset": ckpt.preset, "description": run.description, "options": options,
-        "config": run.gan.config, "iterations": done + iterations, "checkpoint_every": every,
+        "config": run.trainer.config, "iterations": done + iterations, "checkpoint_every": every,
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
         "command": "minigan resume " + " ".join(argv),
@@ -651,7 +651,7 @@ def _resume(argv):
                            on_snapshot=reporter.on_snapshot)
     if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
         return status
-    _report(prog, ckpt.preset, run, out, reporter, seconds, run.gan.iteration - done, status, started)
+    _report(prog, ckpt.preset, run, out, reporter, seconds, run.trainer.iteration - done, status, started)
     return status
 
 
@@ -727,7 +727,7 @@ def _sample(argv):
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     try:
-        samples = backend.to_host(run.gan.sample(args.n, rng=backend.default_rng(args.seed),
+        samples = backend.to_host(run.trainer.sample(args.n, rng=backend.default_rng(args.seed),
                                                  averaged=args.averaged))
     except ValueError as exc:                      # --averaged, and the run kept no average
         raise UsageError(f"--averaged: {args.checkpoint}: {exc}") from None

@@ -294,7 +294,7 @@ def _load_generator(path, data_dir=None, averaged=False):
     """
     from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
     run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
-    return lambda n, rng: run.gan.sample(n, rng, averaged=averaged)
+    return lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)
 
 
 def parzen_main(argv=None):

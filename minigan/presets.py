@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backend, data, models, optim
-from .gan import GAN
+from .train import GAN
 
 __all__ = ["PRESETS", "preset", "Run", "build"]
 
@@ -34,7 +34,7 @@ COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iteratio
 @dataclass
 class Run:
     """A built preset: the trainer plus what the command needs to report on it."""
-    gan: GAN
+    trainer: GAN
     data: object                     # the p_data sampler (exact density for toy data)
     noise: object                    # the noise prior
     iterations: int                  # default number of iterations

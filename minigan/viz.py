@@ -68,7 +68,7 @@ def figure1_snapshot(gan, data, noise, grid=None, n_samples=20000, n_z=21, seed=
 
     Parameters
     ----------
-    gan : ``minigan.gan.GAN`` whose G maps noise to 1-D x and whose D takes 1-D x.
+    gan : ``minigan.train.GAN`` whose G maps noise to 1-D x and whose D takes 1-D x.
     data : the p_data distribution, with an exact ``pdf`` (e.g. ``data.gaussian_1d()``).
     noise : the noise prior of ``gan`` (``uniform_noise`` or ``gaussian_noise``).
     grid : x values (1-D, increasing). Default: 601 points over

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, checkpoint, data, models, optim, presets
-from minigan.gan import GAN
+from minigan.train import GAN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location("carry_checkpoint",
@@ -24,8 +24,8 @@ def _numpy_backend():
 def saved(tmp_path):
     """A ring8 run (two 128-unit MLPs: 0.27 MB of state) trained 30 iterations."""
     run = presets.build("ring8", seed=1, m=16)
-    run.gan.train(30)
-    return checkpoint.save(tmp_path / "last.npz", run.gan, preset="ring8", options=run.options), run
+    run.trainer.train(30)
+    return checkpoint.save(tmp_path / "last.npz", run.trainer, preset="ring8", options=run.options), run
 
 
 def same_arrays(a, b):
@@ -39,8 +39,8 @@ def test_split_and_join_give_back_every_array(saved, tmp_path):
     joined = carry.join(list(reversed(parts)), tmp_path / "joined.npz")     # any order
     assert same_arrays(joined.arrays, checkpoint.read(path).arrays)
     run = presets.build("ring8", seed=1, m=16)
-    checkpoint.load(joined, run.gan)
-    assert run.gan.iteration == 30 and len(run.gan.history) == 30
+    checkpoint.load(joined, run.trainer)
+    assert run.trainer.iteration == 30 and len(run.trainer.history) == 30
 
 
 def test_an_entry_larger_than_a_part_is_cut_and_put_back(tmp_path):
@@ -68,15 +68,15 @@ def test_a_cut_history_comes_back_from_the_checkpoint_it_left(saved, tmp_path):
     device.mkdir()
     carry.join(parts, device / "last.npz", cut_history=True)       # joined there without the rest
     gpu_run = presets.build("ring8", seed=1, m=16)
-    checkpoint.load(device / "last.npz", gpu_run.gan)
-    assert [r["iteration"] for r in gpu_run.gan.history] == [26, 27, 28, 29, 30]
-    gpu_run.gan.train(10)
-    checkpoint.save(device / "last.npz", gpu_run.gan, preset="ring8", options=gpu_run.options)
+    checkpoint.load(device / "last.npz", gpu_run.trainer)
+    assert [r["iteration"] for r in gpu_run.trainer.history] == [26, 27, 28, 29, 30]
+    gpu_run.trainer.train(10)
+    checkpoint.save(device / "last.npz", gpu_run.trainer, preset="ring8", options=gpu_run.options)
     back = carry.split(device / "last.npz", tmp_path / "back", since_iteration=31)
     home = carry.join(back, tmp_path / "home.npz", history_from=path)
-    run.gan.train(10)                                               # the same 40 iterations in one go
-    assert home.iteration == 40 and home.history() == run.gan.history
-    assert np.array_equal(home.arrays["G/0.W"], run.gan.G.params["0.W"])
+    run.trainer.train(10)                                               # the same 40 iterations in one go
+    assert home.iteration == 40 and home.history() == run.trainer.history
+    assert np.array_equal(home.arrays["G/0.W"], run.trainer.G.params["0.W"])
 
 
 def test_parts_that_do_not_belong_together_are_refused(saved, tmp_path):
@@ -85,8 +85,8 @@ def test_parts_that_do_not_belong_together_are_refused(saved, tmp_path):
     assert len(parts) > 1
     with pytest.raises(carry.CarryError, match="missing"):
         carry.join(parts[1:], tmp_path / "x.npz")
-    run.gan.train(1)
-    other = checkpoint.save(tmp_path / "other.npz", run.gan, preset="ring8", options=run.options)
+    run.trainer.train(1)
+    other = checkpoint.save(tmp_path / "other.npz", run.trainer, preset="ring8", options=run.options)
     stranger = carry.split(other, tmp_path / "b", part_mb=0.25)
     with pytest.raises(carry.CarryError, match="another split"):
         carry.join(parts[:1] + stranger[1:], tmp_path / "x.npz")
@@ -129,6 +129,6 @@ def test_parts_with_no_history_rows_still_join_to_the_whole_history(saved, tmp_p
         carry.join(bare, tmp_path / "x.npz")
     kept = carry.join(bare, tmp_path / "cut.npz", cut_history=True)
     run = presets.build("ring8", seed=1, m=16)
-    checkpoint.load(kept, run.gan)
-    run.gan.train(1)                                  # an empty loaded history takes new rows
-    assert [r["iteration"] for r in run.gan.history] == [31]
+    checkpoint.load(kept, run.trainer)
+    run.trainer.train(1)                                  # an empty loaded history takes new rows
+    assert [r["iteration"] for r in run.trainer.history] == [31]

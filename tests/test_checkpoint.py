@@ -11,7 +11,7 @@ import pytest
 
 from minigan import backend, checkpoint, data, models, optim, presets
 from minigan.checkpoint import CheckpointError
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.layers import Dropout, Linear, ReLU, Sequential, Tanh
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILDER = '''
 import numpy as np
 from minigan import data, models, optim
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.layers import Dropout, Linear, Maxout, Sequential
 
 def build(order="sequential", k=2):
@@ -300,13 +300,13 @@ def test_newer_version_is_refused(saved, tmp_path):
 
 def test_restore_run_from_a_preset(tmp_path):
     run = presets.build("toy1d", seed=4, iterations=10)
-    run.gan.train(3)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options={"seed": 4})
+    run.trainer.train(3)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options={"seed": 4})
     again, ck = checkpoint.restore_run(path)
-    assert ck.preset == "toy1d" and again.gan.seed == 4 and again.gan.iteration == 3
-    run.gan.train(2)
-    again.gan.train(2)
-    assert all(np.array_equal(v, params(again.gan)[k]) for k, v in params(run.gan).items())
+    assert ck.preset == "toy1d" and again.trainer.seed == 4 and again.trainer.iteration == 3
+    run.trainer.train(2)
+    again.trainer.train(2)
+    assert all(np.array_equal(v, params(again.trainer)[k]) for k, v in params(run.trainer).items())
 
 
 @pytest.mark.skipif(not backend.cupy_available(), reason="CuPy or a CUDA GPU is not available here")
@@ -380,10 +380,10 @@ def small_mnist(tmp_path, monkeypatch):
 def test_mnist_paper_noise_option(small_mnist):
     uniform = presets.build("mnist-paper", data_dir=small_mnist)
     gaussian = presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian")
-    assert isinstance(uniform.gan.noise_sampler, data.uniform_noise)
-    assert uniform.gan.noise_sampler.high == pytest.approx(3 ** 0.5)
-    assert isinstance(gaussian.gan.noise_sampler, data.gaussian_noise)
-    z = gaussian.gan.noise_sampler(4000, np.random.default_rng(0))
+    assert isinstance(uniform.trainer.noise_sampler, data.uniform_noise)
+    assert uniform.trainer.noise_sampler.high == pytest.approx(3 ** 0.5)
+    assert isinstance(gaussian.trainer.noise_sampler, data.gaussian_noise)
+    z = gaussian.trainer.noise_sampler(4000, np.random.default_rng(0))
     assert z.shape == (4000, 100) and z.min() < -3.2 and z.max() > 3.2    # beyond U(-sqrt 3, sqrt 3)
     with pytest.raises(ValueError, match=r"mnist-paper: option noise must be one of 'uniform', 'gaussian', "
                                          r"got 'normal'"):
@@ -392,12 +392,12 @@ def test_mnist_paper_noise_option(small_mnist):
 
 def test_checkpoint_names_its_noise_prior(tmp_path, small_mnist):
     run = presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian")
-    path = checkpoint.save(tmp_path / "g.npz", run.gan, preset="mnist-paper",
+    path = checkpoint.save(tmp_path / "g.npz", run.trainer, preset="mnist-paper",
                            options={"data_dir": small_mnist, "noise": "gaussian"})
     assert checkpoint.read(path).meta["noise_prior"] == "gaussian_noise(100)"
     with pytest.raises(CheckpointError, match=r"noise prior gaussian_noise\(100\), this run has uniform_noise"):
-        checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist).gan)
-    checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian").gan)
+        checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist).trainer)
+    checkpoint.load(path, presets.build("mnist-paper", data_dir=small_mnist, noise="gaussian").trainer)
     # written before the prior was stored: nothing to compare, it loads
     with np.load(path) as z:
         files = {k: z[k] for k in z.files}
@@ -405,7 +405,7 @@ def test_checkpoint_names_its_noise_prior(tmp_path, small_mnist):
     del meta["noise_prior"]
     files["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "old.npz", **files)
-    checkpoint.load(tmp_path / "old.npz", presets.build("mnist-paper", data_dir=small_mnist).gan)
+    checkpoint.load(tmp_path / "old.npz", presets.build("mnist-paper", data_dir=small_mnist).trainer)
 
 
 @pytest.mark.parametrize("sampling", ["random", "epochs"])
@@ -413,18 +413,18 @@ def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, smal
     """Checkpoints written before the `sampling` option (or by `minigan train`, which stores only
     the options given) do not name it; the data sampler's stored state shows which it was."""
     run = presets.build("mnist-paper", data_dir=small_mnist, sampling=sampling, seed=2)
-    run.gan.train(3)                                # 200 images, m = 100: inside the second pass
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="mnist-paper",
+    run.trainer.train(3)                                # 200 images, m = 100: inside the second pass
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="mnist-paper",
                            options={"data_dir": small_mnist, "seed": 2})
     ck = checkpoint.read(path)
     assert "sampling" not in ck.options and checkpoint.run_options(ck)["sampling"] == sampling
     again, _ = checkpoint.restore_run(path)
-    assert again.gan.data_sampler.order == sampling and again.gan.iteration == 3
-    run.gan.train(2)
-    again.gan.train(2)
-    assert all(np.array_equal(v, params(again.gan)[k]) for k, v in params(run.gan).items())
+    assert again.trainer.data_sampler.order == sampling and again.trainer.iteration == 3
+    run.trainer.train(2)
+    again.trainer.train(2)
+    assert all(np.array_equal(v, params(again.trainer)[k]) for k, v in params(run.trainer).items())
     # an option the checkpoint does store is taken as stored
-    stored = checkpoint.save(tmp_path / "s.npz", run.gan, preset="mnist-paper",
+    stored = checkpoint.save(tmp_path / "s.npz", run.trainer, preset="mnist-paper",
                              options={"data_dir": small_mnist, "seed": 2, "sampling": sampling})
     assert checkpoint.run_options(checkpoint.read(stored))["sampling"] == sampling
 
@@ -471,26 +471,26 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
         ("epochs", "uniform", "simultaneous")
 
     old = presets.build("toy1d", seed=3, iterations=4)
-    old.gan.train(2)
-    path = checkpoint.save(tmp_path / "defaults.npz", old.gan, preset="toy1d",
+    old.trainer.train(2)
+    path = checkpoint.save(tmp_path / "defaults.npz", old.trainer, preset="toy1d",
                            options=old.options)
     real = presets.PRESETS["toy1d"]                       # the default momentum changes later ...
 
     def toy1d_later(opts):
         return real({**opts, "momentum": presets._opt(opts, "momentum", 0.9)})
     monkeypatch.setitem(presets.PRESETS, "toy1d", toy1d_later)
-    assert presets.build("toy1d").gan.d_opt.momentum0 == 0.9
+    assert presets.build("toy1d").trainer.d_opt.momentum0 == 0.9
     run, _ = checkpoint.restore_run(path)                 # ... the saved run keeps the one it used
-    assert run.gan.d_opt.momentum0 == 0.5 and run.gan.iteration == 2
+    assert run.trainer.d_opt.momentum0 == 0.5 and run.trainer.iteration == 2
 
 
 def test_a_run_saved_before_its_first_iteration_resumes_and_trains(tmp_path):
     run = presets.build("toy1d", iterations=5)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
     again, _ = checkpoint.restore_run(path)
-    again.gan.train(2)
-    run.gan.train(2)
-    assert again.gan.history == run.gan.history and len(again.gan.history) == 2
+    again.trainer.train(2)
+    run.trainer.train(2)
+    assert again.trainer.history == run.trainer.history and len(again.trainer.history) == 2
 
 
 def test_a_plain_list_history_is_saved_by_its_fields(tmp_path):
@@ -540,8 +540,8 @@ def test_a_state_that_does_not_fit_fails_before_the_model_changes(saved, tmp_pat
 def test_a_data_sampler_of_another_size_fails_before_the_model_changes(small_mnist, tmp_path):
     from minigan.data import mnist
     run = presets.build("mnist-paper", data_dir=small_mnist, seed=1)
-    run.gan.train(2)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="mnist-paper", options=run.options)
+    run.trainer.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="mnist-paper", options=run.options)
     bigger = tmp_path / "bigger" / "mnist"
     bigger.mkdir(parents=True)
     rng = np.random.default_rng(6)
@@ -550,34 +550,34 @@ def test_a_data_sampler_of_another_size_fails_before_the_model_changes(small_mni
         mnist.write_idx(bigger / "train-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         mnist.write_idx(bigger / "train-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
         other = presets.build("mnist-paper", data_dir=str(tmp_path / "bigger"), seed=1)
-        before = params(other.gan)
+        before = params(other.trainer)
         with pytest.raises(CheckpointError, match=match):
-            checkpoint.load(path, other.gan)
-        assert other.gan.iteration == 0 and other.gan.d_opt.t == 0
-        assert all(np.array_equal(v, params(other.gan)[k]) for k, v in before.items())
+            checkpoint.load(path, other.trainer)
+        assert other.trainer.iteration == 0 and other.trainer.d_opt.t == 0
+        assert all(np.array_equal(v, params(other.trainer)[k]) for k, v in before.items())
 
 
 def test_restore_run_takes_only_overrides_that_keep_the_run(tmp_path):
     run = presets.build("toy1d", seed=4, iterations=10)
-    run.gan.train(2)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    run.trainer.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
     with pytest.raises(ValueError, match="d_lr, momentum would change the run"):
         checkpoint.restore_run(path, d_lr=0.7, momentum=0.9)
     again, _ = checkpoint.restore_run(path, data_dir=str(tmp_path))
-    assert again.gan.iteration == 2
+    assert again.trainer.iteration == 2
 
 
 def test_optimizer_settings_are_stored_and_compared(tmp_path):
     run = presets.build("toy1d", seed=4, iterations=10)
-    run.gan.train(2)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset="toy1d", options=run.options)
+    run.trainer.train(2)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
     saved = checkpoint.read(path).meta["optimizers"]["g_opt"]["settings"]
     assert saved["lr0"] == 0.02 and saved["momentum0"] == 0.5
     other = presets.build("toy1d", seed=4, iterations=10, momentum=0.6)
     with pytest.raises(CheckpointError, match=r"g_opt was saved with momentum0=0.5, this run's has momentum0=0.6"):
-        checkpoint.load(path, other.gan)
-    checkpoint.load(path, other.gan, strict=False)          # asked for: loads anyway
-    assert other.gan.iteration == 2
+        checkpoint.load(path, other.trainer)
+    checkpoint.load(path, other.trainer, strict=False)          # asked for: loads anyway
+    assert other.trainer.iteration == 2
 
 
 def test_layers_the_parameters_do_not_show_are_compared(tmp_path):
@@ -602,35 +602,35 @@ def test_layers_the_parameters_do_not_show_are_compared(tmp_path):
 def test_the_average_of_g_resumes_exactly(tmp_path):
     from minigan import presets
     whole = presets.build("toy1d", g_average=0.9)
-    whole.gan.train(30)
+    whole.trainer.train(30)
     first = presets.build("toy1d", g_average=0.9)
-    first.gan.train(12)
-    path = checkpoint.save(tmp_path / "ck.npz", first.gan, preset="toy1d", options=first.options)
+    first.trainer.train(12)
+    path = checkpoint.save(tmp_path / "ck.npz", first.trainer, preset="toy1d", options=first.options)
     second, ck = checkpoint.restore_run(path)
-    assert ck.notes == [] and second.gan.g_average.t == 12
-    second.gan.train(18)
-    assert second.gan.g_average.t == whole.gan.g_average.t == 30
-    for k, v in whole.gan.g_average.average.items():
-        assert np.array_equal(second.gan.g_average.average[k], v), k
+    assert ck.notes == [] and second.trainer.g_average.t == 12
+    second.trainer.train(18)
+    assert second.trainer.g_average.t == whole.trainer.g_average.t == 30
+    for k, v in whole.trainer.g_average.average.items():
+        assert np.array_equal(second.trainer.g_average.average[k], v), k
 
 
 def test_an_average_of_g_that_does_not_fit_is_refused_or_noted(tmp_path):
     from minigan import presets
     kept = presets.build("toy1d", g_average=0.9)
-    kept.gan.train(5)
-    with_avg = checkpoint.save(tmp_path / "avg.npz", kept.gan, preset="toy1d", options=kept.options)
+    kept.trainer.train(5)
+    with_avg = checkpoint.save(tmp_path / "avg.npz", kept.trainer, preset="toy1d", options=kept.options)
     with pytest.raises(checkpoint.CheckpointError, match="averaged G with decay 0.9, this run with 0.99"):
-        checkpoint.load(with_avg, presets.build("toy1d", g_average=0.99).gan)
+        checkpoint.load(with_avg, presets.build("toy1d", g_average=0.99).trainer)
     plain = presets.build("toy1d")
-    ck = checkpoint.load(with_avg, plain.gan)                       # this run keeps none: said, not lost
+    ck = checkpoint.load(with_avg, plain.trainer)                       # this run keeps none: said, not lost
     assert any("is not loaded: this run keeps none" in n for n in ck.notes)
-    plain.gan.train(5)
-    without = checkpoint.save(tmp_path / "plain.npz", plain.gan, preset="toy1d", options=plain.options)
+    plain.trainer.train(5)
+    without = checkpoint.save(tmp_path / "plain.npz", plain.trainer, preset="toy1d", options=plain.options)
     late = presets.build("toy1d", g_average=0.5)
-    ck = checkpoint.load(without, late.gan)                         # an average started late
+    ck = checkpoint.load(without, late.trainer)                         # an average started late
     assert any("keeps no average of G: the average (decay 0.5) starts from iteration 10" in n for n in ck.notes)
-    assert late.gan.g_average.t == 0
-    assert all(np.array_equal(late.gan.g_average.average[k], p) for k, p in late.gan.G.params.items())
-    late.gan.step()                                                  # and then it is G's first iterate
-    assert all(np.allclose(late.gan.g_average.average[k], p, rtol=0, atol=1e-6)
-               for k, p in late.gan.G.params.items())
+    assert late.trainer.g_average.t == 0
+    assert all(np.array_equal(late.trainer.g_average.average[k], p) for k, p in late.trainer.G.params.items())
+    late.trainer.step()                                                  # and then it is G's first iterate
+    assert all(np.allclose(late.trainer.g_average.average[k], p, rtol=0, atol=1e-6)
+               for k, p in late.trainer.G.params.items())

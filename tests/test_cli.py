@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, checkpoint, cli, commands, data, models, optim, presets
-from minigan.gan import GAN, HISTORY_FIELDS
+from minigan.train import GAN, HISTORY_FIELDS
 from minigan.progress import Progress, format_time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -211,7 +211,7 @@ def test_train_flags_reach_the_trainer(tmp_path):
     assert ck.options["momentum"] == 0.5                # a default the run used is stored too
     assert json.loads((out / "config.json").read_text())["options"] == ck.options
     run, _ = checkpoint.restore_run(ck)
-    assert run.gan.d_opt.lr0 == 0.01 and run.gan.g_opt.lr0 == 0.02
+    assert run.trainer.d_opt.lr0 == 0.01 and run.trainer.g_opt.lr0 == 0.02
     assert ck.meta["optimizers"]["d_opt"]["t"] == 8     # k = 2 D steps per iteration
     assert not [f for f in os.listdir(out) if f.endswith((".png", ".gif"))], "--no-figures drew figures"
 
@@ -408,7 +408,7 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.options["momentum"] == 0.25
     run, _ = checkpoint.restore_run(ck)
-    assert run.gan.d_opt.momentum0 == 0.25 and run.gan.g_opt.momentum0 == 0.25
+    assert run.trainer.d_opt.momentum0 == 0.25 and run.trainer.g_opt.momentum0 == 0.25
 
 
 def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monkeypatch):
@@ -499,7 +499,7 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     assert cli.main(["sample", str(out / "checkpoint.npz"), "-n", "50"]) == 0
     plain = np.load(out / "sampled_it20.npy")
     run, _ = checkpoint.restore_run(out / "checkpoint.npz")
-    assert np.array_equal(averaged, run.gan.sample(50, rng=backend.default_rng(0), averaged=True))
+    assert np.array_equal(averaged, run.trainer.sample(50, rng=backend.default_rng(0), averaged=True))
     assert not np.array_equal(averaged, plain)
     capsys.readouterr()
     assert cli.main(["sample", str(trained / "checkpoint.npz"), "--averaged"]) == 2

@@ -71,32 +71,32 @@ def test_a_gpu_run_computes_what_the_numpy_run_computes(restore_backend, monkeyp
     path's numbers: the same math, only on another device."""
     backend.use("numpy")
     host = presets.build(preset, iterations=15)
-    host.gan.train(15)
+    host.trainer.train(15)
     fakecupy.install(monkeypatch)
     backend.use("cupy")
     dev = presets.build(preset, iterations=15)
-    dev.gan.train(15)
+    dev.trainer.train(15)
     for col in ("V", "D_real", "D_fake", "d_loss", "g_loss"):
-        assert np.array_equal(dev.gan.history.column(col), host.gan.history.column(col)), col
+        assert np.array_equal(dev.trainer.history.column(col), host.trainer.history.column(col)), col
     for col in ("d_grad_norm", "g_grad_norm"):      # the NumPy path sums its squares in fused chunks
-        np.testing.assert_allclose(dev.gan.history.column(col), host.gan.history.column(col), rtol=1e-6)
-    for k, p in host.gan.G.params.items():
-        assert np.array_equal(backend.to_host(dev.gan.G.params[k]), p), k
+        np.testing.assert_allclose(dev.trainer.history.column(col), host.trainer.history.column(col), rtol=1e-6)
+    for k, p in host.trainer.G.params.items():
+        assert np.array_equal(backend.to_host(dev.trainer.G.params[k]), p), k
 
 
 @pytest.mark.parametrize("preset", ["toy1d", "grid25"])
 def test_train_checkpoint_resume_on_the_gpu(gpu, tmp_path, preset):
     run = presets.build(preset, iterations=10)
-    run.gan.train(6)
-    path = checkpoint.save(tmp_path / "c.npz", run.gan, preset=preset, options={})
+    run.trainer.train(6)
+    path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset=preset, options={})
     again, ck = checkpoint.restore_run(path)
-    assert again.gan.iteration == 6 and again.gan.history == run.gan.history
+    assert again.trainer.iteration == 6 and again.trainer.history == run.trainer.history
     assert ck.notes and all("re-seeded" in n for n in ck.notes)     # CuPy generators keep no state
-    for k, p in run.gan.D.params.items():
-        assert isinstance(again.gan.D.params[k], gpu.ndarray)
-        assert np.array_equal(again.gan.D.params[k].get(), p.get())
-    again.gan.train(3)
-    assert again.gan.iteration == 9 and np.isfinite(again.gan.history.column("d_loss")).all()
+    for k, p in run.trainer.D.params.items():
+        assert isinstance(again.trainer.D.params[k], gpu.ndarray)
+        assert np.array_equal(again.trainer.D.params[k].get(), p.get())
+    again.trainer.train(3)
+    assert again.trainer.iteration == 9 and np.isfinite(again.trainer.history.column("d_loss")).all()
 
 
 def test_the_emulator_s_generator_cannot_be_copied_as_cupy_s(gpu):
@@ -109,15 +109,15 @@ def test_a_run_copies_on_the_gpu(gpu):
     """GAN.copy() branches a run whose generators CuPy cannot copy: the copy gets its own,
     seeded from (seed, iteration, name), so the same copy twice draws the same numbers."""
     run = presets.build("toy1d", iterations=10)
-    run.gan.train(3)
-    a, b = run.gan.copy(), run.gan.copy()
-    assert a.rng is not run.gan.rng and a.G is not run.gan.G
+    run.trainer.train(3)
+    a, b = run.trainer.copy(), run.trainer.copy()
+    assert a.rng is not run.trainer.rng and a.G is not run.trainer.G
     a.train(2)
     b.train(2)
-    assert a.history == b.history and run.gan.iteration == 3
+    assert a.history == b.history and run.trainer.iteration == 3
     for k, p in a.G.params.items():
         assert np.array_equal(p.get(), b.G.params[k].get())
-        assert p is not run.gan.G.params[k]
+        assert p is not run.trainer.G.params[k]
 
 
 def test_optimizer_state_moves_between_host_and_gpu(gpu):
@@ -149,19 +149,19 @@ def test_a_numpy_checkpoint_resumes_on_the_gpu_and_says_what_it_re_seeded(restor
                                                                            tmp_path):
     backend.use("numpy")
     run = presets.build("toy1d", iterations=10)
-    run.gan.train(4)
-    path = checkpoint.save(tmp_path / "host.npz", run.gan, preset="toy1d", options={})
+    run.trainer.train(4)
+    path = checkpoint.save(tmp_path / "host.npz", run.trainer, preset="toy1d", options={})
     fakecupy.install(monkeypatch)
     backend.use("cupy")
     again, ck = checkpoint.restore_run(path)
-    assert again.gan.iteration == 4 and backend.name() == "cupy"
+    assert again.trainer.iteration == 4 and backend.name() == "cupy"
     assert ck.notes == ["random generator 'trainer' re-seeded from (seed, iteration): its state was a "
                         "PCG64 state, which cannot go into a cupy generator; the run continues "
                         "reproducibly but not bit-identically"]
-    for k, p in run.gan.G.params.items():
-        assert np.array_equal(again.gan.G.params[k].get(), p)
-    again.gan.train(2)
-    assert again.gan.iteration == 6
+    for k, p in run.trainer.G.params.items():
+        assert np.array_equal(again.trainer.G.params[k].get(), p)
+    again.trainer.train(2)
+    assert again.trainer.iteration == 6
 
 
 def test_gradcheck_passes_on_the_gpu(gpu):
@@ -227,20 +227,20 @@ def test_the_average_of_g_on_the_gpu(restore_backend, monkeypatch, tmp_path):
     draws NumPy's stream), and goes through a checkpoint exactly."""
     backend.use("numpy")
     host = presets.build("toy1d", g_average=0.9)
-    host.gan.train(8)
+    host.trainer.train(8)
     cp = fakecupy.install(monkeypatch)
     backend.use("cupy")
     dev = presets.build("toy1d", g_average=0.9)
-    dev.gan.train(8)
-    for k, v in dev.gan.g_average.average.items():
-        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.gan.g_average.average[k]), k
-    samples = dev.gan.sample(20, rng=backend.default_rng(1), averaged=True)
+    dev.trainer.train(8)
+    for k, v in dev.trainer.g_average.average.items():
+        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.trainer.g_average.average[k]), k
+    samples = dev.trainer.sample(20, rng=backend.default_rng(1), averaged=True)
     assert isinstance(samples, cp.ndarray)
-    assert np.array_equal(samples.get(), host.gan.sample(20, rng=np.random.default_rng(1), averaged=True))
-    path = checkpoint.save(tmp_path / "ck.npz", dev.gan, preset="toy1d", options=dev.options)
+    assert np.array_equal(samples.get(), host.trainer.sample(20, rng=np.random.default_rng(1), averaged=True))
+    path = checkpoint.save(tmp_path / "ck.npz", dev.trainer, preset="toy1d", options=dev.options)
     again, _ = checkpoint.restore_run(path)
-    assert again.gan.g_average.t == 8
-    for k, v in again.gan.g_average.average.items():
-        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.gan.g_average.average[k]), k
-    again.gan.train(2)                                   # re-seeded generators: trains on, on the device
-    assert again.gan.g_average.t == 10 and isinstance(again.gan.g_average.average["0.W"], cp.ndarray)
+    assert again.trainer.g_average.t == 8
+    for k, v in again.trainer.g_average.average.items():
+        assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.trainer.g_average.average[k]), k
+    again.trainer.train(2)                                   # re-seeded generators: trains on, on the device
+    assert again.trainer.g_average.t == 10 and isinstance(again.trainer.g_average.average["0.W"], cp.ndarray)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, data, models, optim
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.gradcheck import check_generator_step, check_layer
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, no_grad
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from minigan import gan as gan_module
+from minigan import train as gan_module
 from minigan import layers, models, optim
 from minigan.layers import (Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only,
                             max_over_pieces, max_over_pieces_fast, route_to_winner,
@@ -420,9 +420,9 @@ def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
             return real(*args, **kwargs)
         monkeypatch.setattr(module, name, counted)
     from minigan import losses
-    spy(optim, "momentum_update_many")
-    spy(layers, "max_over_pieces_fast")
-    spy(layers, "route_to_winner_fast")
+    spy(optim.sgd, "momentum_update_many")
+    spy(layers.maxout, "max_over_pieces_fast")
+    spy(layers.maxout, "route_to_winner_fast")
     spy(losses, "sigmoid_and_slope_fast")
     G = Sequential(Linear(2, 4, rng=0), layers.Sigmoid())
     D = Sequential(Maxout(4, 3, 2, rng=1), Linear(3, 1, rng=2))

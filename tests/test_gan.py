@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, data, losses, models, optim
-from minigan.gan import GAN, HISTORY_FIELDS, History, TrainingDiverged
+from minigan.train import GAN, HISTORY_FIELDS, History, TrainingDiverged
 from minigan.layers import Dropout, Linear, Sequential, Tanh
 
 
@@ -378,8 +378,8 @@ def test_g_average_is_updated_after_every_iteration_and_sampled_on_request():
     from minigan import presets
     from minigan.optim import ParameterAverage
     run = presets.build("toy1d", iterations=12, g_average=0.8)
-    gan = run.gan
-    assert gan.config["g_average"] == 0.8 and presets.build("toy1d").gan.config["g_average"] is None
+    gan = run.trainer
+    assert gan.config["g_average"] == 0.8 and presets.build("toy1d").trainer.config["g_average"] is None
     shadow = ParameterAverage(gan.G, 0.8)              # the same rule, applied by hand
     for _ in range(12):
         gan.step()
@@ -395,6 +395,6 @@ def test_g_average_is_updated_after_every_iteration_and_sampled_on_request():
     assert all(np.array_equal(gan.G.params[k], trained[k]) for k in trained)      # G as trained again
     assert not np.array_equal(gan.sample(40, rng=np.random.default_rng(5)), want)
     with pytest.raises(ValueError, match="this run keeps no average of G to sample"):
-        presets.build("toy1d").gan.sample(5, averaged=True)
+        presets.build("toy1d").trainer.sample(5, averaged=True)
     with pytest.raises(ValueError, match="ParameterAverage decay must be < 1"):
         presets.build("toy1d", g_average=1.0)

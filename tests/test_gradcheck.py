@@ -159,7 +159,7 @@ class SingleSlotLinear(Linear):
     """The classic NumPy-GAN bug: one cache slot, overwritten by the second forward."""
 
     def _save(self, *tensors):
-        if layers._grad_enabled[0]:
+        if layers.base._grad_enabled[0]:
             self._cache[:] = [tensors]
 
     def _load(self):
@@ -292,7 +292,7 @@ def test_numeric_forwards_run_in_no_grad_and_leave_no_cache(rng):
     real_forward = lin.forward
 
     def forward(x):
-        modes.append(layers._grad_enabled[0])
+        modes.append(layers.base._grad_enabled[0])
         return real_forward(x)
 
     res = check_function(forward, lin.backward, rng.normal(size=(2, 3)), lin.params, lin.grads)

@@ -376,7 +376,7 @@ def test_retain_cache_backprops_the_last_forward_twice(rng):
 
 def test_simultaneous_step_of_the_gan_class(rng):
     """GAN.simultaneous_step's grads equal the separate D-step and G-step gradients."""
-    from minigan.gan import GAN
+    from minigan.train import GAN
     from minigan.optim import SGD
     G, D = _g_and_d(rng)
     data = lambda m, r: r.uniform(0, 1, size=(m, 6))      # noqa: E731

@@ -258,5 +258,5 @@ def test_readme_paper_map_names_things_that_exist():
                     break
             assert obj is not None, f"README paper map: {ref!r} not found in {[getattr(b, '__name__', b) for b in bases]}"
             if owner is not None and owner is not module:
-                bases = [owner, module]          # `minigan.gan.GAN.d_step`, `g_step`: g_step of GAN
+                bases = [owner, module]          # `minigan.train.GAN.d_step`, `g_step`: g_step of GAN
     assert tests_seen >= 15 and modules_seen >= 10

@@ -220,7 +220,7 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
 
     opts = {"data_dir": str(tmp_path / "data"), "seed": 3}
     run = presets.build("mnist-paper", **opts)
-    ckpt = checkpoint.save(tmp_path / "ck.npz", run.gan, preset="mnist-paper", options=opts)
+    ckpt = checkpoint.save(tmp_path / "ck.npz", run.trainer, preset="mnist-paper", options=opts)
     code = main(["parzen", str(ckpt), "--data-dir", str(tmp_path / "data"), "--n-samples", "60",
                  "--n-valid", "20", "--n-test", "30", "--float64"])
     out = capsys.readouterr().out
@@ -228,7 +228,7 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     gen_line = next(ln for ln in out.splitlines() if ln.startswith("generator"))
     ceil_line = next(ln for ln in out.splitlines() if ln.startswith("real data"))
     # the printed number is the protocol's on the same samples
-    samples = run.gan.sample(60, rng=__import__("minigan").backend.default_rng(0))
+    samples = run.trainer.sample(60, rng=__import__("minigan").backend.default_rng(0))
     valid = mnist.load_mnist("valid", data_dir=tmp_path / "data")[0][:20]
     test = mnist.load_mnist("test", data_dir=tmp_path / "data")[0]
     want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
@@ -240,7 +240,7 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     assert len(err) == 1 and "missing.npz" in err[0]
 
     toy = presets.build("toy1d", iterations=1)                   # a generator of numbers, not images
-    toy_ckpt = checkpoint.save(tmp_path / "toy.npz", toy.gan, preset="toy1d", options=toy.options)
+    toy_ckpt = checkpoint.save(tmp_path / "toy.npz", toy.trainer, preset="toy1d", options=toy.options)
     assert main(["parzen", str(toy_ckpt), "--data-dir", str(tmp_path / "data"), "--n-samples", "20",
                  "--n-valid", "20", "--n-test", "30", "--no-ceiling"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -252,13 +252,13 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     # --averaged scores G with the average of its parameters that the run kept
     avg_opts = {**opts, "g_average": 0.5}
     avg_run = presets.build("mnist-paper", **avg_opts)
-    avg_run.gan.train(2)
-    avg_ckpt = checkpoint.save(tmp_path / "avg.npz", avg_run.gan, preset="mnist-paper", options=avg_opts)
+    avg_run.trainer.train(2)
+    avg_ckpt = checkpoint.save(tmp_path / "avg.npz", avg_run.trainer, preset="mnist-paper", options=avg_opts)
     args = ["--data-dir", str(tmp_path / "data"), "--n-samples", "60", "--n-valid", "20", "--n-test", "30",
             "--float64", "--no-ceiling"]
     assert main(["parzen", str(avg_ckpt), "--averaged"] + args) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("averaged G"))
-    samples = avg_run.gan.sample(60, rng=__import__("minigan").backend.default_rng(0), averaged=True)
+    samples = avg_run.trainer.sample(60, rng=__import__("minigan").backend.default_rng(0), averaged=True)
     want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
     assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in line and f"sigma {want.sigma:.4f}" in line
     assert main(["parzen", str(ckpt), "--averaged"] + args) == 2

@@ -363,20 +363,20 @@ def test_averaging_g_leaves_the_game_as_it_was():
     and scores it in between computes, bit for bit, what a run without it computes."""
     from minigan import presets
     plain, averaged = presets.build("toy1d", iterations=30), presets.build("toy1d", iterations=30)
-    plain.gan.train(30)
-    avg = ParameterAverage(averaged.gan.G, decay=0.9)
+    plain.trainer.train(30)
+    avg = ParameterAverage(averaged.trainer.G, decay=0.9)
 
     def update_and_score(gan, row):
         avg.update()
         if row["iteration"] % 10 == 0:
             with avg.applied():
                 gan.sample(50)
-    averaged.gan.train(30, callback=update_and_score)
-    assert averaged.gan.history == plain.gan.history
+    averaged.trainer.train(30, callback=update_and_score)
+    assert averaged.trainer.history == plain.trainer.history
     for net in ("G", "D"):
-        a, b = getattr(averaged.gan, net).params, getattr(plain.gan, net).params
+        a, b = getattr(averaged.trainer, net).params, getattr(plain.trainer, net).params
         assert all(np.array_equal(a[k], b[k]) for k in a), net
-    assert avg.t == 30 and not all(np.array_equal(avg.average[k], plain.gan.G.params[k]) for k in avg.average)
+    assert avg.t == 30 and not all(np.array_equal(avg.average[k], plain.trainer.G.params[k]) for k in avg.average)
 
 
 def test_reset_starts_the_average_over_from_the_parameters(rng):

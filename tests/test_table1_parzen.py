@@ -45,14 +45,14 @@ def test_averages_resume_with_their_checkpoint(tmp_path):
     from minigan import presets
     from minigan.optim import ParameterAverage
     run = presets.build("toy1d", iterations=20)
-    averages = {"average 0.9": ParameterAverage(run.gan.G, 0.9), "average 0.5": ParameterAverage(run.gan.G, 0.5)}
-    run.gan.train(20, callback=lambda gan, row: [a.update() for a in averages.values()])
+    averages = {"average 0.9": ParameterAverage(run.trainer.G, 0.9), "average 0.5": ParameterAverage(run.trainer.G, 0.5)}
+    run.trainer.train(20, callback=lambda gan, row: [a.update() for a in averages.values()])
     path = tmp_path / "averages.npz"
-    table1.save_averages(path, averages, run.gan.iteration)
+    table1.save_averages(path, averages, run.trainer.iteration)
 
     def error(msg):
         raise SystemExit(msg)
-    again = {k: ParameterAverage(run.gan.G, a.decay) for k, a in averages.items()}
+    again = {k: ParameterAverage(run.trainer.G, a.decay) for k, a in averages.items()}
     table1.load_averages(path, again, 20, error)
     for k, a in averages.items():
         assert again[k].t == 20
@@ -60,7 +60,7 @@ def test_averages_resume_with_their_checkpoint(tmp_path):
     with pytest.raises(SystemExit, match="holds iteration 20, last.npz 25"):
         table1.load_averages(path, again, 25, error)
     with pytest.raises(SystemExit, match=r"no 'average 0.99' \(it has \['average 0.5', 'average 0.9'\]\)"):
-        table1.load_averages(path, {"average 0.99": ParameterAverage(run.gan.G, 0.99)}, 20, error)
+        table1.load_averages(path, {"average 0.99": ParameterAverage(run.trainer.G, 0.99)}, 20, error)
     with pytest.raises(SystemExit, match="is missing, so the run cannot resume its averages"):
         table1.load_averages(tmp_path / "none.npz", again, 20, error)
 

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, data, models, optim, theory
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.layers import Linear, Sequential
 
 F64 = np.float64

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minigan import backend, data, models, optim, theory, viz
-from minigan.gan import GAN
+from minigan.train import GAN
 from minigan.layers import Linear, Sequential
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -2,7 +2,7 @@
 literature (``minigan.data.toy``), and MNIST / Fashion-MNIST (``minigan.data.mnist``).
 
 Every sampler is a callable ``sampler(m, rng) -> array (m, d)`` on the active
-backend, the form ``minigan.gan.GAN`` takes for p_data and for the noise prior.
+backend, the form ``minigan.train.GAN`` takes for p_data and for the noise prior.
 """
 from .toy import (GaussianMixture, gaussian_1d, ring8, grid25, uniform_noise,
                   gaussian_noise, FIGURE1_DATA_MEAN, FIGURE1_DATA_STD)

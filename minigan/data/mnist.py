@@ -2,7 +2,7 @@
 
     images, labels = load_mnist("train")       # the paper's split: train[0:50000]
     images.shape, images.dtype                 # (50000, 784) float32, pixels / 255 in [0, 1]
-    sampler = MNISTSampler(images)             # p_data for minigan.gan.GAN: sampler(m, rng)
+    sampler = MNISTSampler(images)             # p_data for minigan.train.GAN: sampler(m, rng)
 
 Splits by name (the paper's, Goodfellow et al. 2014):
 

@@ -1,0 +1,221 @@
+"""The layer protocol: forward pushes a cache, backward pops it and adds into ``grads``.
+
+Every layer follows one small protocol:
+
+* ``forward(x)`` returns the output and *pushes* what backward needs onto the
+  layer's own cache stack;
+* ``backward(grad_out)`` *pops* the most recent cache, **adds** dL/dtheta into
+  ``grads`` (so the two terms of D's objective accumulate) and returns dL/dx;
+* ``params`` and ``grads`` are dicts with the same keys; ``zero_grad()``
+  zeroes the grads (lazily: it marks them, and the zeros are written on the
+  next look through ``grads`` unless a backward overwrites them first, so hold
+  no reference to a grads array across it); ``train()`` / ``eval()`` switch Dropout.
+
+Why a stack: a GAN applies D to the real batch and then to the fake batch
+before any backward. With a single cache slot the second forward would
+overwrite the first, and the real batch's gradient would be computed from the
+fake batch's activations. With a stack, backward passes are made in reverse
+order of the forwards, exactly like reverse-mode differentiation::
+
+    a_real = D.forward(x);  a_fake = D.forward(G_z)
+    D.backward(g_fake);     D.backward(g_real)       # last in, first out
+
+Forwards made inside ``no_grad()`` push nothing (inference, finite
+differences). At most ``MAX_PENDING`` caches are kept per layer; older ones are
+dropped, so forgotten forwards cannot grow memory without bound.
+
+Notation in the docstrings: x is the layer input, y the output, L the loss,
+and dL/dy the upstream gradient ``grad_out``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .. import backend
+
+__all__ = ["Layer", "no_grad", "MAX_PENDING"]
+
+MAX_PENDING = 16
+_grad_enabled = [True]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block forwards keep no cache (no backward is possible)."""
+    prev = _grad_enabled[0]
+    _grad_enabled[0] = False
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = prev
+
+
+
+class Layer:
+    """Base class: the cache stack, params/grads bookkeeping and modes."""
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.training = True
+        self.requires_grad = True   # False: backward skips dL/dtheta (a frozen player)
+        self._cache: list = []
+
+    # -- gradients: zero_grad() owes zeros, the first look or write pays them --
+    @property
+    def grads(self):
+        """dL/dtheta per parameter name (same keys as ``params``).
+
+        ``zero_grad()`` only marks the arrays as zero; the zeros are written here,
+        on the first look, unless a backward has overwritten the array first.
+        """
+        if self._unfilled:
+            for name in self._unfilled:
+                self._grads[name].fill(0)
+            self._unfilled.clear()
+        return self._grads
+
+    @grads.setter
+    def grads(self, value):
+        self._grads = value
+        self._zeroed: set = set()     # names of grads known to be zero: a backward may overwrite
+        self._unfilled: set = set()   # ... of which the zeros are not yet written
+
+    # -- cache stack -------------------------------------------------------
+    def _save(self, *tensors):
+        if _grad_enabled[0]:
+            self._cache.append(tensors)
+            if len(self._cache) > MAX_PENDING:
+                del self._cache[0]
+
+    def _check_grad(self, grad_out, shape, dtype=None):
+        """grad_out must have the forward output's shape (a broadcast would
+        silently corrupt dL/dtheta) and, where given, its dtype (a float64
+        gradient would be rounded into float32 grads and upcast everything below)."""
+        if getattr(grad_out, "shape", None) != tuple(shape):
+            raise ValueError(f"{type(self).__name__}.backward expects grad_out of shape "
+                             f"{tuple(shape)} (its forward output's), got "
+                             f"{getattr(grad_out, 'shape', type(grad_out).__name__)}")
+        if dtype is not None and grad_out.dtype != dtype:
+            raise TypeError(f"{type(self).__name__}.backward expects grad_out of dtype "
+                            f"{np.dtype(dtype).name} (its forward output's), got "
+                            f"{grad_out.dtype}; cast it with .astype()")
+        return grad_out
+
+    def _load(self):
+        if not self._cache:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called with no pending forward "
+                "(every backward needs its own forward, made outside no_grad())")
+        return self._cache.pop()
+
+    def clear_cache(self):
+        """Forget pending forwards (e.g. after an aborted step)."""
+        self._cache.clear()
+
+    def _drop_cache(self):
+        """Pop the most recent pending forward without a backward (not needed)."""
+        self._load()
+
+    def retain_cache(self):
+        """Duplicate the most recent pending cache, so that the last forward can
+        be backpropagated twice (two losses through one forward, e.g. D's and
+        G's objectives through the same dropped-out D(G(z)))."""
+        if self._cache:
+            self._cache.append(self._cache[-1])
+            if len(self._cache) > MAX_PENDING:
+                del self._cache[0]
+
+    # -- parameters ----------------------------------------------------------
+    def _add_param(self, name, value):
+        self.params[name] = value
+        self._grads[name] = backend.array_module(value).zeros_like(value)
+
+    def _written(self, name):
+        """True (and forgets the mark) if grads[name] is known to be zero, so
+        that the caller may write its term instead of adding it (0 + t = t)."""
+        if name in self._zeroed:
+            self._zeroed.discard(name)
+            self._unfilled.discard(name)
+            return True
+        return False
+
+    def _accumulate(self, name, value):
+        """grads[name] += value (written, not added, right after zero_grad())."""
+        if self._written(name):
+            self._grads[name][...] = value
+        else:
+            self._grads[name] += value
+
+    def _accumulate_product(self, name, a, b):
+        """grads[name] += a @ b. Right after zero_grad() the product is written
+        straight into the array (0 + ab = ab): no temporary, no extra pass."""
+        if self._written(name):
+            backend.array_module(a).matmul(a, b, out=self._grads[name])
+        else:
+            self._grads[name] += a @ b
+
+    def zero_grad(self):
+        """Set every gradient to zero, in place.
+
+        Lazily: the arrays are marked, and the next backward writes its term
+        straight into them instead of adding it (the same numbers, without a
+        pass that writes zeros over megabytes only for them to be overwritten).
+        Looking at ``grads`` before that backward writes the zeros first, so
+        ``zero_grad()`` then ``grads`` reads zeros, as always. Make your own
+        additions to ``grads`` after the backward, not between zero_grad() and it.
+        """
+        self._zeroed = set(self._grads)
+        self._unfilled = set(self._grads)
+
+    def astype(self, dtype):
+        """Cast parameters and gradients to ``dtype`` (e.g. float64 for gradcheck)."""
+        for k in list(self.params):
+            self.params[k] = self.params[k].astype(dtype)
+            self.grads[k] = self.grads[k].astype(dtype)
+        return self
+
+    @property
+    def dtype(self):
+        p = next(iter(self.params.values()), None)
+        return None if p is None else p.dtype
+
+    # -- modes -----------------------------------------------------------------
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    # -- input checking at the public boundary -----------------------------
+    def _check(self, x, n_features=None):
+        name = type(self).__name__
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"{name}.forward expects an array, got {type(x).__name__}")
+        if x.dtype.kind != "f":
+            raise TypeError(f"{name}.forward expects a floating-point array, got dtype {x.dtype}")
+        if n_features is not None:
+            if x.ndim != 2 or x.shape[1] != n_features:
+                raise ValueError(f"{name}.forward expects shape (batch, {n_features}), "
+                                 f"got {tuple(x.shape)}")
+            on_gpu = backend.array_module(next(iter(self.params.values()))) is not np
+            if (backend.array_module(x) is not np) != on_gpu:   # host array into a GPU layer, or back
+                there, here = ("cupy", "numpy") if on_gpu else ("numpy", "cupy")
+                raise TypeError(f"{name}.forward expects a {there} array like its parameters, got a "
+                                f"{here} array; move it with minigan.backend."
+                                f"{'to_device' if on_gpu else 'to_host'}(x)")
+            if x.dtype != self.dtype:
+                raise TypeError(f"{name}.forward expects dtype {self.dtype} (its parameters' "
+                                f"dtype), got {x.dtype}; cast the input or call .astype()")
+        return x
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
