@@ -5,9 +5,10 @@
 
 The Parzen-window score of Table 1 rewards samples that sit a little inside
 the data cloud: greyer, smoother images score higher without showing better
-digits (Theis et al. 2016; ``parzen_sensitivity.py`` measured 40 nats for a
-15% dimming). So beside each generator (a ``G_*.npz`` that ``table1_parzen.py``
-writes at every evaluation) this prints, for 10,000 samples (z seed 777, as
+digits (Theis et al. 2016; what ``parzen_sensitivity.py`` measured for a 15%
+dimming: benchmarks/RESULTS.md, "How far the estimator moves"). So beside each
+generator (a ``G_*.npz`` that ``table1_parzen.py`` writes at every evaluation)
+this prints, for 10,000 samples (z seed 777, as
 ``table1_parzen.py`` draws them) and for real images in the same columns:
 
 * ``mean``: the mean pixel; ``>0.5``: the fraction of pixels above 0.5;

@@ -144,9 +144,10 @@ def num_threads() -> int:
     update): ``MINIGAN_NUM_THREADS``, default 1.
 
     One by default because a second thread did not pay on the 2-core machine
-    this was measured on (the whole MNIST iteration 2% slower with the update
-    on two threads, with BLAS on one thread or on two; the update is limited
-    by memory bandwidth, not by the core). Try it on a machine with more cores.
+    this was measured on (the whole MNIST iteration was slower with the update
+    on two threads, with BLAS on one thread or on two; see benchmarks/RESULTS.md,
+    "Threads"): the update is limited by memory bandwidth, not by the core. Try
+    it on a machine with more cores.
     """
     value = os.environ.get("MINIGAN_NUM_THREADS", "").strip()
     if not value:

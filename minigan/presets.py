@@ -162,13 +162,11 @@ def ring8(opts):
     non-saturating G loss). No anti-collapse technique: this is the plain GAN
     the later lessons compare against. Chosen from a sweep over Adam's lr
     (2e-4, 5e-4, 1e-3), m (256, 512), 2 or 3 hidden layers, ReLU vs LeakyReLU
-    and momentum SGD. Measured (2,500 samples, PacGAN's protocol; seconds of
-    training on one CPU thread of a shared 2-core machine), seeds 0 / 1 / 2:
-    8/8 modes, 96.2 / 95.3 / 95.5% high quality, 29 / 32 / 30 s. ``minigan
-    train ring8`` (seed 0, its own 2,500 samples): 8 of 8, 96.7%, 32 s.
-    The old setting (momentum SGD 0.5, lr 0.02, m 128, 5,000 iterations) gave
-    1 / 2 / 4 modes with 1.5 / 0.5 / 0.8% high quality: almost no sample
-    within 3 sigma = 0.03 of a mode.
+    and momentum SGD. It captures all 8 modes with most samples of high
+    quality, for seeds 0, 1 and 2, where the old setting (momentum SGD 0.5,
+    lr 0.02, m 128, 5,000 iterations) captured a few modes with almost no
+    sample within 3 sigma = 0.03 of one. Measured coverage and training
+    times: benchmarks/RESULTS.md, "Toy presets".
     """
     return _toy_run(opts, data.ring8(), data.gaussian_noise(2), [2, 128, 128, 2], [2, 128, 128, 1],
                     optimizer="adam", lr=1e-3, iterations=10000, m=256,
@@ -185,15 +183,12 @@ def grid25(opts):
     sweep over Adam's lr (2e-4, 5e-4, 1e-3), widths 128 and 256, 2 or 3
     hidden layers, m (128, 256, 512) and ReLU vs LeakyReLU: two hidden layers
     left many samples between the modes (seed 0: at most 63% high quality),
-    a third layer put them on the modes. Measured (2,500 samples; seconds of
-    training on one CPU thread of a shared 2-core machine), seeds 0 / 1 / 2:
-    13 / 15 / 15 of 25 modes, 85.6 / 85.4 / 75.1% high quality, 48 / 52 / 50 s
-    (lr 1e-3: 13 / 9 / 13 modes, 81 / 77 / 74%). ``minigan train grid25``
-    (seed 0, its own 2,500 samples): 12 of 25, 83.7%, 51 s. A plain GAN
-    drops modes here; PacGAN reports 17.3 +- 0.8 modes, 94.8% for its (larger) plain GAN.
-    The old setting (2-256-256, momentum SGD 0.5, lr 0.02, m 128, 5,000
-    iterations) gave 16 / 16 / 20 modes but only 2.0 / 1.8 / 2.2% high
-    quality: samples spread near many modes, within 3 sigma of almost none.
+    a third layer put them on the modes. A plain GAN drops modes here (it
+    captures about half of the 25; PacGAN reports 17.3 +- 0.8 modes, 94.8%
+    for its larger plain GAN). The old setting (2-256-256, momentum SGD 0.5,
+    lr 0.02, m 128, 5,000 iterations) spread its samples near many modes,
+    within 3 sigma of almost none. Measured coverage and training times:
+    benchmarks/RESULTS.md, "Toy presets".
     """
     return _toy_run(opts, data.grid25(), data.gaussian_noise(2), [2, 128, 128, 128, 2],
                     [2, 128, 128, 128, 1], optimizer="adam", lr=5e-4, iterations=10000, m=256,

@@ -35,9 +35,9 @@ class SGD(Optimizer):
     Subnormal numbers: the velocity of a parameter whose gradient stays zero (a
     dead ReLU unit's weights) shrinks by mu every step and, after some 200
     steps, passes through the subnormal floats below 1.2e-38, on which x86 CPUs
-    compute about 40 times slower (measured with benchmarks/subnormal_velocities.py:
-    the MNIST run's epoch-250 checkpoint had 10.1% of G's velocities subnormal,
-    and G's update took 10.0 ms instead of 4.4). So on the CPU, every ``FLUSH_EVERY`` steps,
+    compute many times slower: a trained MNIST model's update is measurably slower
+    with them (benchmarks/subnormal_velocities.py; see benchmarks/RESULTS.md,
+    "What the speed changes were worth"). So on the CPU, every ``FLUSH_EVERY`` steps,
     velocities below ``FLUSH_BELOW`` (1e-30) in magnitude are set to zero
     before the update: such a v moves no parameter larger than about 1e-22 by
     a single float32 step, and, with mu >= 0.5 (the paper's 0.5 to 0.7), it
