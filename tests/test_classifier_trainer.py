@@ -148,3 +148,27 @@ def test_a_model_from_the_package_builders_trains_too():
     trainer = ClassifierTrainer(model, optim.Adam(model, lr=1e-2), x, y, m=20)
     trainer.train(3)
     assert trainer.accuracy(x, y) > 0.95
+
+
+def test_on_the_emulated_gpu_it_trains_as_on_the_host(monkeypatch, restore_backend):
+    """CuPy's rules (tests/fakecupy.py: no implicit host copies, no mixing): the data, labels
+    and network on the device give the numbers the host gives, with a penalty; the
+    classification losses take labels from the host."""
+    import fakecupy
+    x, y = blobs(120, 11)
+    host = net()
+    ClassifierTrainer(host, optim.SGD(host, 0.1, 0.5), x, y, m=20, seed=3,
+                      penalties=[losses.WeightDecay(1e-3)]).train(2)
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dev_model = net()                                 # built on the device, same seeds
+    xd, yd = cp.asarray(x), cp.asarray(y)
+    trainer = ClassifierTrainer(dev_model, optim.SGD(dev_model, 0.1, 0.5), xd, yd, m=20, seed=3,
+                                penalties=[losses.WeightDecay(1e-3)], valid=(xd, yd))
+    rows = trainer.train(2)
+    for k, p in dev_model.params.items():
+        assert type(p).__module__ == "cupy"
+        np.testing.assert_allclose(p.get(), host.params[k], rtol=1e-5, atol=1e-6)
+    assert 0 <= rows[-1]["valid_accuracy"] <= 1 and type(trainer.predict(xd)).__module__ == "cupy"
+    value, grad = losses.softmax_cross_entropy(cp.asarray(np.zeros((3, 2))), np.array([0, 1, 1]))
+    assert float(value) == pytest.approx(np.log(2)) and type(grad).__module__ == "cupy"

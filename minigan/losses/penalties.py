@@ -42,7 +42,7 @@ class WeightDecay:
         for name, w in model.params.items():
             if self.weights(name):
                 grads[name] += self.lam * w                  # d/dW (lam / 2) ||W||^2 = lam W
-                value += 0.5 * self.lam * float((w * w).sum())
+                value = value + 0.5 * self.lam * (w * w).sum()    # on w's device: no sync
         return value
 
     def __repr__(self):
