@@ -19,7 +19,8 @@ this prints, for 10,000 samples (z seed 777, as
   training image (Figure 2's check: near 0 would be memorising; real
   validation images give the scale);
 * a classifier's view: a 784-300-10 ReLU network trained here on
-  train[0:50000] (its validation accuracy printed; cached in ``--cache``):
+  train[0:50000] by ``minigan.train.ClassifierTrainer`` (8 epochs of momentum
+  SGD; its validation accuracy printed; cached in ``--cache``):
   ``conf``, the mean top class probability (blurred, ambiguous digits lower
   it); ``score``, exp(E_x KL(p(y|x) || p(y))), which is high when each sample
   is one clear digit and all ten digits appear (at most 10; the "Inception
@@ -41,8 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from parzen_sensitivity import generator_from, generators_parser, parse_generator_args, sample  # noqa: E402
 
+from minigan import losses, optim  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
+from minigan.layers import Linear, ReLU, Sequential, no_grad  # noqa: E402
 from minigan.metrics import image_statistics, squared_distances  # noqa: E402
+from minigan.train import ClassifierTrainer  # noqa: E402
 
 
 def nearest_distance(x, train, block=250):
@@ -55,43 +59,41 @@ def nearest_distance(x, train, block=250):
 
 
 class Classifier:
-    """784 -> 300 ReLU -> 10 softmax, trained by minibatch SGD with momentum (plain NumPy)."""
+    """784 -> 300 ReLU -> 10 class logits (minigan layers), trained by the package's
+    ``ClassifierTrainer`` with momentum SGD and the softmax cross-entropy.
+
+    Weights start He-normal, N(0, 2/784) and N(0, 1/300), biases at 0 (float32). Saved as
+    the four arrays W1, b1, W2, b2 (``arr_0`` .. ``arr_3``), as this script always kept them.
+    """
 
     def __init__(self, seed=0):
         rng = np.random.default_rng(seed)
-        self.W1 = rng.normal(0, np.sqrt(2 / 784), (784, 300)).astype(np.float32)
-        self.b1 = np.zeros(300, np.float32)
-        self.W2 = rng.normal(0, np.sqrt(1 / 300), (300, 10)).astype(np.float32)
-        self.b2 = np.zeros(10, np.float32)
+        self.model = Sequential(Linear(784, 300, dtype=np.float32), ReLU(), Linear(300, 10, dtype=np.float32))
+        first, last = self.model.layers[0], self.model.layers[2]
+        first.params["W"][...] = rng.normal(0, np.sqrt(2 / 784), (784, 300))
+        last.params["W"][...] = rng.normal(0, np.sqrt(1 / 300), (300, 10))
+        first.params["b"][...] = last.params["b"][...] = 0
+        self.trainer = None
 
     def params(self):
-        return [self.W1, self.b1, self.W2, self.b2]
+        first, last = self.model.layers[0], self.model.layers[2]
+        return [first.params["W"], first.params["b"], last.params["W"], last.params["b"]]
 
     def probabilities(self, x):
-        logits = np.maximum(x @ self.W1 + self.b1, 0) @ self.W2 + self.b2
-        logits -= logits.max(1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(1, keepdims=True)
+        was = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                return losses.softmax(self.model.forward(x))
+        finally:
+            self.model.train(was)
 
-    def fit(self, x, y, epochs=8, lr=0.1, momentum=0.9, m=100, seed=0):
-        rng = np.random.default_rng(seed)
-        vel = [np.zeros_like(p) for p in self.params()]
-        for _ in range(epochs):
-            for idx in np.split(rng.permutation(len(x)), len(x) // m):
-                xb, yb = x[idx], y[idx]
-                h = np.maximum(xb @ self.W1 + self.b1, 0)
-                logits = h @ self.W2 + self.b2
-                logits -= logits.max(1, keepdims=True)
-                p = np.exp(logits)
-                p /= p.sum(1, keepdims=True)
-                p[np.arange(len(yb)), yb] -= 1           # dL/dlogits of the mean cross-entropy, times m
-                p /= len(yb)
-                dh = (p @ self.W2.T) * (h > 0)
-                grads = [xb.T @ dh, dh.sum(0), h.T @ p, p.sum(0)]
-                for param, v, g in zip(self.params(), vel, grads):
-                    v *= momentum
-                    v -= lr * g
-                    param += v
+    def fit(self, x, y, epochs=8, lr=0.1, momentum=0.9, m=100, seed=0, valid=None):
+        """Minibatch SGD (v <- momentum v - lr g, theta <- theta + v) on the mean cross-entropy;
+        ``valid`` (x, y) is scored after every epoch (``self.trainer.history``)."""
+        self.trainer = ClassifierTrainer(self.model, optim.SGD(self.model, lr=lr, momentum=momentum),
+                                         x, y, m=m, seed=seed, valid=valid)
+        self.trainer.train(epochs)
         return self
 
     def save(self, path):
@@ -101,7 +103,8 @@ class Classifier:
     def load(cls, path):
         c = cls()
         with np.load(path) as z:
-            c.W1, c.b1, c.W2, c.b2 = (z[f"arr_{i}"] for i in range(4))
+            for p, i in zip(c.params(), range(4)):
+                p[...] = z[f"arr_{i}"]
         return c
 
 

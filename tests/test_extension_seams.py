@@ -1,25 +1,27 @@
 """The seams the roadmap's techniques need, checked on the core as it is.
 
 Improved Techniques for Training GANs (Salimans et al. 2016) and the later issues
-ask three things of the core that Algorithm 1 itself does not:
+ask these things of the core that Algorithm 1 itself does not:
 
 * feature matching trains G on D's *intermediate* features f(x), so a part of D
-  must be usable on its own, sharing D's parameters, with D held fixed;
+  must be usable on its own, sharing D's parameters, with D held fixed; its loss
+  is an argument of the trainer, ``GAN(g_loss=fn)`` with ``fn.network`` that part of D;
 * minibatch discrimination looks across the rows of one batch, so D must see the
   real and the fake batch as two separate forwards, never one concatenated batch;
-* a G loss other than the paper's two (written, for now, as a GAN subclass's
-  ``g_step``) must be gradient-checked through a frozen D with the same tool as
-  the built-in ones, ``gradcheck.check_generator_step``.
+* a G loss other than the paper's two must be gradient-checked through a frozen D
+  with the same tool as the built-in ones, ``gradcheck.check_generator_step``.
 
 the conditional GAN (Mirza & Osindero 2014) asks that G and D take a label
 alongside z and x; the semi-supervised K+1-class D adds a labeled loss to D's
-step through the same layers. These tests hold the core to that, so the techniques fit
-without a rewrite.
+step through the same layers, as a penalty of D's step (``GAN(d_penalties=[
+losses.SupervisedLoss(...)])``). No test subclasses the trainer: losses and
+penalties are its arguments. These tests hold the core to that, so the
+techniques fit without a rewrite.
 """
 import numpy as np
 import pytest
 
-from minigan import backend, data, models, optim
+from minigan import backend, data, losses, models, optim
 from minigan.train import GAN
 from minigan.gradcheck import check_generator_step, check_layer
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, no_grad
@@ -101,6 +103,44 @@ def test_a_wrong_feature_matching_gradient_fails_the_check():
     assert not check_generator_step(G, features, rng.uniform(-1, 1, (4, 3)), g_loss=wrong).passed
 
 
+class FeatureMatching:
+    """G's loss of Salimans et al. (2016, Sec. 3.1), given to the trainer as an argument:
+    ``network`` (D's layers but the last) is what G(z) goes through in G's step, held
+    fixed as D is; E_x f(x) is taken, with D fixed too, on a real minibatch of its own."""
+
+    def __init__(self, features, data_sampler, m, seed):
+        self.network, self.data_sampler, self.m = features, data_sampler, m
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, f_fake):
+        with no_grad():
+            f_real_mean = self.network.forward(self.data_sampler(self.m, self.rng)).mean(axis=0)
+        return feature_matching_loss(f_real_mean)(f_fake)
+
+
+def test_feature_matching_trains_G_through_the_trainer():
+    """GAN(g_loss=FeatureMatching(...)): G's step descends the feature-matching loss through
+    D's first layers, D's parameters do not move in it, and G's samples move onto the data
+    (N(4, 0.5^2)) from where they start (about 0)."""
+    f64 = np.float64
+    G = models.mlp([1, 16, 1], rng=0, dtype=f64)
+    D = models.mlp([1, 32, 32, 1], activation="leaky_relu", rng=1, dtype=f64)
+    data_sampler = data.gaussian_1d(dtype=f64)
+    fm = FeatureMatching(Sequential(*D.layers[:-1]), data_sampler, 64, seed=5)
+    gan = GAN(G, D, data_sampler, data.uniform_noise(1, dtype=f64), d_optimizer=optim.Adam(D, lr=1e-3),
+              g_optimizer=optim.Adam(G, lr=1e-3), m=64, g_loss=fm, seed=0)
+    assert gan.config["g_loss"] == "FeatureMatching"
+    before = {k: v.copy() for k, v in D.params.items()}
+    row = gan.g_step()
+    assert all(np.array_equal(before[k], v) for k, v in D.params.items())      # D held fixed
+    assert row["g_loss"] > 0 and row["g_grad_norm"] > 0
+    start = float(gan.sample(500).mean())
+    gan.train(400)
+    end = gan.sample(500)
+    assert abs(start - 4) > 3 and abs(float(end.mean()) - 4) < 0.5, (start, float(end.mean()))
+    assert not any(layer._cache for layer in D.layers)
+
+
 class BatchSpy(Layer):
     """Identity that records the number of rows of every forward."""
 
@@ -113,9 +153,9 @@ class BatchSpy(Layer):
         self._save()
         return x
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         self._load()
-        return grad_out
+        return grad_out if input_grad else None
 
 
 @pytest.mark.parametrize("order", ["sequential", "simultaneous"])
@@ -198,44 +238,24 @@ def test_a_conditional_gan_fits_the_trainer_as_it_is():
 # ------------------------------------------------------------------ semi-supervised, K+1 classes
 class LogSumExp(Layer):
     """K class logits l -> the logit of "real": with D(x) = Z / (Z + 1), Z = sum_k exp(l_k)
-    (Salimans et al. 2016, Sec. 5), logit D(x) = log Z. dL/dl_k = dL/dlogit * softmax(l)_k."""
+    (Salimans et al. 2016, Sec. 5), logit D(x) = log Z = lse(l) (``losses.logsumexp``),
+    and dL/dl_k = dL/dlogit * softmax(l)_k, its gradient."""
 
     def forward(self, l):
-        top = l.max(axis=1, keepdims=True)
-        e = np.exp(l - top)
-        self._save(e / e.sum(axis=1, keepdims=True))
-        return top + np.log(e.sum(axis=1, keepdims=True))
+        lse, softmax = losses.logsumexp(l)
+        self._save(softmax)
+        return lse[:, None]
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         (softmax,) = self._load()
-        return grad_out * softmax
-
-
-class SemiSupervisedGAN(GAN):
-    """The K+1-class discriminator: Algorithm 1's D step on unlabeled data through D's
-    "real" logit, plus cross-entropy on a labeled minibatch through D's class logits,
-    both accumulated into D.grads before D's one update (the seam: ``_d_grads``)."""
-
-    def __init__(self, *args, labeled, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.labeled = labeled                     # (m, rng) -> (x, y)
-        self.classifier = Sequential(*self.D.layers[:-1])
-
-    def _d_grads(self, x, fake):
-        out = super()._d_grads(x, fake)
-        xl, y = self.labeled(self.m, self.rng)
-        logits = self.classifier.forward(xl)
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(len(y)), y] -= 1.0             # d/dl of mean cross-entropy, times m
-        self.classifier.backward(p / len(y), input_grad=False)
-        return out
+        return grad_out * softmax if input_grad else None
 
 
 def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
     """Eight classes on a ring: D's class logits, turned into the "real" logit by LogSumExp,
-    are trained by the GAN game and by 8 labeled points per minibatch drawn from a set of 16
-    (two per class);
+    are trained by the GAN game and, as a penalty of D's step (``losses.SupervisedLoss``: the
+    softmax cross-entropy through D's class logits, added into D.grads before D's one update),
+    by 8 labeled points per minibatch drawn from a set of 16 (two per class);
     the classifier then labels fresh points of every class."""
     f64 = np.float64
     assert check_layer(LogSumExp(), np.random.default_rng(0).normal(size=(4, 8))).passed
@@ -249,14 +269,15 @@ def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
     few_x = centres[few_y] + 0.05 * np.random.default_rng(7).standard_normal((16, 2))
 
     def labeled(m, rng):
-        i = rng.integers(0, len(few_y), size=8)
+        i = rng.integers(0, len(few_y), size=m)
         return few_x[i], few_y[i]
 
     G = models.mlp([2, 32, 32, 2], rng=0, dtype=f64)
     D = Sequential(*models.mlp([2, 32, 8], activation="leaky_relu", rng=1, dtype=f64).layers, LogSumExp())
-    gan = SemiSupervisedGAN(G, D, lambda m, rng: draw(m, rng)[0], lambda m, rng: rng.uniform(-1, 1, (m, 2)),
-                            labeled=labeled, d_optimizer=optim.Adam(D, lr=2e-3),
-                            g_optimizer=optim.Adam(G, lr=2e-3), m=64, seed=0)
+    classifier = Sequential(*D.layers[:-1])                      # D's class logits: D's own arrays
+    gan = GAN(G, D, lambda m, rng: draw(m, rng)[0], lambda m, rng: rng.uniform(-1, 1, (m, 2)),
+              d_optimizer=optim.Adam(D, lr=2e-3), g_optimizer=optim.Adam(G, lr=2e-3), m=64, seed=0,
+              d_penalties=[losses.SupervisedLoss(classifier, labeled, 8)])
     z = np.random.default_rng(9).uniform(-1, 1, (1000, 2))
 
     def off_the_ring():                            # mean | |G(z)| - 1 |
@@ -266,10 +287,10 @@ def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
     gan.train(300)
     # the game, through the log-sum-exp logit, pulled G onto the ring (0.77 -> 0.33 measured;
     # with D's GAN loss switched off, d_loss_scale=0, G drifts away instead: 7.6) ...
-    assert off_the_ring() < 0.5 * start
+    assert off_the_ring() < 0.5 * start, (start, off_the_ring())
     # ... and the classifier, the same layers, learned the labels from 16 points
     x, y = draw(800, np.random.default_rng(8))
     with no_grad():
-        predicted = gan.classifier.forward(x).argmax(axis=1)
+        predicted = classifier.forward(x).argmax(axis=1)
     assert (predicted == y).mean() > 0.95
     assert not any(layer._cache for layer in gan.D.layers)       # every forward was backpropagated

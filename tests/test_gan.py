@@ -194,6 +194,97 @@ def test_nonsaturating_keeps_gradient_where_minimax_saturates():
     assert norms["nonsaturating"] > 1e4 * norms["minimax"]
 
 
+# ---------------------------------------------------------------------- losses and penalties as arguments
+def _gan(**kw):
+    G = models.mlp([1, 8, 1], rng=0, dtype=np.float64)
+    D = models.mlp([1, 8, 1], rng=1, dtype=np.float64)
+    return GAN(G, D, data.gaussian_1d(dtype=np.float64), data.uniform_noise(1, dtype=np.float64),
+               d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5), m=16, seed=0, **kw)
+
+
+@pytest.mark.parametrize("order", ["sequential", "simultaneous"])
+def test_losses_given_as_functions_are_the_ones_descended(order):
+    """The paper's losses passed as functions train exactly as the built-in names and options."""
+    def half_smoothed(r, f):
+        return losses.discriminator_loss(r, f, scale=0.5, real_label=0.9, fake_label=0.1)
+    a = _gan(order=order, g_loss="minimax", d_loss_scale=0.5, real_label=0.9, fake_label=0.1)
+    b = _gan(order=order, g_loss=losses.generator_loss_minimax, d_loss=half_smoothed)
+    a.train(5)
+    b.train(5)
+    assert a.history == b.history and same(snapshot(a.D), snapshot(b.D)) and same(snapshot(a.G), snapshot(b.G))
+    c = _gan(order=order, g_loss="minimax", d_loss_scale=0.5, real_label=0.9)    # one-sided: moves D otherwise
+    c.train(5)
+    assert not same(snapshot(a.D), snapshot(c.D))
+    assert b.config["g_loss"] == "generator_loss_minimax"
+    assert b.config["d_loss"].endswith("half_smoothed") and a.config["fake_label"] == 0.1
+
+
+def test_the_default_config_is_as_it_always_was():
+    """What a checkpoint records and compares for a default run does not change; the new
+    arguments are recorded only when given."""
+    cfg = _gan().config
+    assert set(cfg) == {"order", "g_loss", "k", "m", "d_loss_scale", "real_label", "seed", "backend", "g_average"}
+    cfg = _gan(d_penalties=[losses.WeightDecay(1e-3)], g_penalties=[losses.WeightDecay(2e-3)]).config
+    assert cfg["d_penalties"] == ["WeightDecay(0.001)"] and cfg["g_penalties"] == ["WeightDecay(0.002)"]
+
+
+@pytest.mark.parametrize("step", ["d_step", "g_step", "simultaneous"])
+def test_a_penalty_adds_its_gradient_after_backward_and_before_the_step(step):
+    """A player's first SGD step with WeightDecay(lam) is the plain step plus -lr * lam * W
+    (the velocity starts at 0), for the weights only; its value is added to the reported loss."""
+    lam = 0.3
+    order = "simultaneous" if step == "simultaneous" else "sequential"
+    decay = [losses.WeightDecay(lam)]
+    plain, decayed = _gan(order=order), _gan(order=order, d_penalties=decay, g_penalties=decay)
+    D0, G0 = snapshot(decayed.D), snapshot(decayed.G)
+    run = (lambda gan: gan.step()) if step == "simultaneous" else (lambda gan: getattr(gan, step)())
+    p, q = run(plain), run(decayed)
+    players = {"d_step": "D", "g_step": "G", "simultaneous": "DG"}[step]
+    for who, net0, loss in (("D", D0, "d_loss"), ("G", G0, "g_loss")):
+        if who not in players:
+            continue
+        mine, other = getattr(decayed, who), getattr(plain, who)
+        for k, w in mine.params.items():
+            extra = -0.05 * lam * net0[k] if k.endswith("W") else 0.0
+            np.testing.assert_allclose(w, other.params[k] + extra, rtol=1e-12, atol=1e-15)
+        value = 0.5 * lam * sum(float((w ** 2).sum()) for k, w in net0.items() if k.endswith("W"))
+        assert q[loss] == pytest.approx(p[loss] + value, rel=1e-12)
+
+
+def test_a_penalty_sees_the_loss_gradient_and_the_trainer():
+    seen = []
+
+    def spy(model, trainer):
+        seen.append((trainer, {k: g.copy() for k, g in model.grads.items()}))
+        return 0.0
+    gan = _gan(d_penalties=[spy])
+    ref = _gan()
+    gan.d_step()
+    ref.d_step()
+    (trainer, grads), = seen
+    assert trainer is gan
+    assert all(np.array_equal(grads[k], ref.D.grads[k]) for k in grads)   # the loss's gradient alone
+
+
+def test_bad_loss_arguments_are_refused():
+    with pytest.raises(ValueError, match="g_loss must be one of"):
+        _gan(g_loss="wasserstein")
+    with pytest.raises(ValueError, match="d_loss must be None or a function"):
+        _gan(d_loss="minimax")
+    with pytest.raises(ValueError, match="takes its own settings"):
+        _gan(d_loss=losses.discriminator_loss, real_label=0.9)
+    with pytest.raises(ValueError, match="d_penalties must be callables"):
+        _gan(d_penalties=[0.1])
+
+    def features_loss(out):
+        return out.sum(), np.ones_like(out)
+    features_loss.network = Sequential(Linear(1, 2, rng=0, dtype=np.float64))
+    with pytest.raises(ValueError, match="order='sequential'"):
+        _gan(order="simultaneous", g_loss=features_loss)
+    with pytest.raises(ValueError, match="fake_label"):
+        _gan(real_label=0.9, fake_label=0.95).step()
+
+
 # ---------------------------------------------------------------------- history and config
 def test_history_rows():
     gan = toy_gan(k=2, g_loss="minimax")

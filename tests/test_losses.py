@@ -39,6 +39,7 @@ TWO_INPUT = {
     "discriminator_loss scale=0.5": lambda r, f: losses.discriminator_loss(r, f, scale=0.5),
     "discriminator_loss real_label=0.9": lambda r, f: losses.discriminator_loss(r, f, real_label=0.9),
     "discriminator_loss both": lambda r, f: losses.discriminator_loss(r, f, scale=0.5, real_label=0.9),
+    "discriminator_loss two-sided": lambda r, f: losses.discriminator_loss(r, f, real_label=0.9, fake_label=0.1),
 }
 ONE_INPUT = {
     "bce target 1": lambda a: losses.bce_with_logits(a, 1.0),
@@ -155,6 +156,9 @@ def test_bad_logits_raise_clear_errors():
     for bad in (0.0, 1.5, -1):
         with pytest.raises(ValueError, match="real_label must be in"):
             losses.discriminator_loss(np.ones(2), np.ones(2), real_label=bad)
+    for bad in (-0.1, 0.9, 1.0):
+        with pytest.raises(ValueError, match="fake_label must be in"):
+            losses.discriminator_loss(np.ones(2), np.ones(2), real_label=0.9, fake_label=bad)
 
 
 def test_registry():
@@ -191,3 +195,67 @@ def test_bce_target_must_fit_the_logits():
         with pytest.raises(ValueError, match=r"target must be in \[0, 1\]"):
             losses.bce_with_logits(a, bad)
     assert losses.bce_with_logits(a, [[0.9]])[0] == losses.bce_with_logits(a, 0.9)[0]
+
+
+def test_two_sided_smoothing_is_cross_entropy_with_both_targets(rng):
+    r, f = rng.normal(size=5), rng.normal(size=4)
+    v, gr, gf = losses.discriminator_loss(r, f, scale=0.5, real_label=0.9, fake_label=0.1)
+    want = 0.5 * (losses.bce_with_logits(r, 0.9)[0] + losses.bce_with_logits(f, 0.1)[0])
+    assert v == pytest.approx(want, rel=1e-14)
+    np.testing.assert_allclose(gf, 0.5 * (naive_sigmoid(f) - 0.1) / 4, rtol=1e-12)
+    same = losses.discriminator_loss(r, f, fake_label=0.0)          # the default, bit for bit
+    assert all(np.array_equal(a, b) for a, b in zip(same, losses.discriminator_loss(r, f)))
+
+
+# ----------------------------------------------------------------------------- penalties
+def test_weight_decay_adds_lam_W_to_the_weights_gradient_and_returns_its_value(rng):
+    from minigan.layers import Linear, ReLU, Sequential
+    net = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Linear(4, 2, rng=1, dtype=F64))
+    net.zero_grad()
+    net.forward(rng.normal(size=(5, 3)))
+    net.backward(np.ones((5, 2)))
+    before = {k: g.copy() for k, g in net.grads.items()}
+    decay = losses.WeightDecay(0.1)
+    value = decay(net, None)
+    for k, w in net.params.items():
+        np.testing.assert_array_equal(net.grads[k], before[k] + (0.1 * w if k.endswith("W") else 0))
+    assert value == pytest.approx(0.05 * sum(float((w ** 2).sum()) for k, w in net.params.items()
+                                             if k.endswith("W")), rel=1e-14)
+    # its gradient is the gradient of its value
+    w = net.params["0.W"]
+    assert rel_err(0.1 * w, finite_diff(lambda: losses.WeightDecay(0.1)(_Params(net.params), None), w)) < 1e-8
+    everything = losses.WeightDecay(0.1, weights=lambda name: True)
+    net.zero_grad()
+    everything(net, None)
+    np.testing.assert_array_equal(net.grads["2.b"], 0.1 * net.params["2.b"])
+    with pytest.raises(ValueError, match="lam >= 0"):
+        losses.WeightDecay(-1)
+
+
+class _Params:
+    """params and throw-away grads: WeightDecay's value as a function of the params alone."""
+
+    def __init__(self, params):
+        self.params = params
+        self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+
+
+def test_supervised_loss_backpropagates_its_own_labelled_minibatch(rng):
+    from minigan.layers import Linear, Sequential
+    net = Sequential(Linear(3, 4, rng=0, dtype=F64))
+    x, y = rng.normal(size=(6, 3)), np.array([0, 1, 2, 3, 0, 1])
+    calls = []
+
+    def sampler(m, gen):
+        calls.append((m, gen))
+        return x, y
+
+    class Trainer:
+        rng = "the trainer's generator"
+    net.zero_grad()
+    value = losses.SupervisedLoss(net, sampler, 6, weight=2.0)(net, Trainer())
+    assert calls == [(6, "the trainer's generator")]
+    want, g = losses.softmax_cross_entropy(x @ net.params["0.W"] + net.params["0.b"], y)
+    assert value == pytest.approx(2 * float(want), rel=1e-14)
+    np.testing.assert_allclose(net.grads["0.W"], 2 * x.T @ g, rtol=1e-12)
+    assert not net.layers[0]._cache

@@ -2,15 +2,26 @@
 
 One idea per file: ``logistic`` (sigmoid and softplus, stable in both tails),
 ``gan`` (the value function V(D, G) and the players' losses of Goodfellow et
-al. 2014). Each function returns the value and its gradient(s) with respect
-to its inputs. Everything is importable from here.
+al. 2014), ``classification`` (log-sum-exp, softmax and the softmax
+cross-entropy of K class logits), ``penalties`` (terms a trainer adds to a
+player's loss: ``WeightDecay``, ``SupervisedLoss``). Each function returns the
+value and its gradient(s) with respect to its inputs. Everything is importable
+from here.
+
+A trainer takes its losses as arguments, not as methods to override: ``GAN(...,
+d_loss=fn(real_logits, fake_logits) -> (value, grad_real, grad_fake),
+g_loss=fn(out) -> (value, grad), d_penalties=[...], g_penalties=[...])`` and
+``ClassifierTrainer(..., loss=fn(logits, labels) -> (value, grad), penalties=[...])``.
 """
 from .logistic import sigmoid, sigmoid_and_slope, sigmoid_and_slope_fast, softplus
 from .gan import (GENERATOR_LOSSES, _logits, bce_with_logits, discriminator_loss, generator_loss_minimax,
                   generator_loss_nonsaturating, value_function)
+from .classification import log_softmax, logsumexp, softmax, softmax_cross_entropy
+from .penalties import SupervisedLoss, WeightDecay
 
 __all__ = [
     "softplus", "sigmoid", "sigmoid_and_slope", "sigmoid_and_slope_fast", "value_function",
     "discriminator_loss", "bce_with_logits", "generator_loss_minimax", "generator_loss_nonsaturating",
-    "GENERATOR_LOSSES",
+    "GENERATOR_LOSSES", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
+    "WeightDecay", "SupervisedLoss",
 ]

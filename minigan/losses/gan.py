@@ -84,19 +84,23 @@ def bce_with_logits(logits, target):
     return loss, (sigmoid(a) - t) / a.dtype.type(a.shape[0])
 
 
-def discriminator_loss(real_logits, fake_logits, *, scale=1.0, real_label=1.0):
-    """The loss D minimises: scale * [CE(real_label, D(x)) + CE(0, D(G(z)))].
+def discriminator_loss(real_logits, fake_logits, *, scale=1.0, real_label=1.0, fake_label=0.0):
+    """The loss D minimises: scale * [CE(real_label, D(x)) + CE(fake_label, D(G(z)))].
 
-    With ``real_label = 1`` this is exactly ``-scale * V``: minimising it is
-    ascending V, Algorithm 1's D step. ``scale = 0.5`` is the released MNIST
-    code's 0.5 [CE(1, D(x)) + CE(0, D(G(z)))]; ``real_label < 1`` is one-sided
-    label smoothing (Salimans et al. 2016). Returns ``(loss, dloss/da_real,
-    dloss/da_fake)``.
+    With ``real_label = 1`` and ``fake_label = 0`` this is exactly ``-scale * V``:
+    minimising it is ascending V, Algorithm 1's D step. ``scale = 0.5`` is the
+    released MNIST code's 0.5 [CE(1, D(x)) + CE(0, D(G(z)))]; ``real_label < 1``
+    is one-sided label smoothing (Salimans et al. 2016, Sec. 3.4), and with
+    ``fake_label > 0`` too it is two-sided (which that section advises against:
+    it rewards D for keeping G's samples where they are). Returns ``(loss,
+    dloss/da_real, dloss/da_fake)``.
     """
     if not 0 < real_label <= 1:
         raise ValueError(f"real_label must be in (0, 1], got {real_label!r}")
+    if not 0 <= fake_label < real_label:
+        raise ValueError(f"fake_label must be in [0, real_label), got {fake_label!r}")
     lr, gr = bce_with_logits(_logits(real_logits, "discriminator_loss(real_logits)"), real_label)
-    lf, gf = bce_with_logits(_logits(fake_logits, "discriminator_loss(fake_logits)"), 0.0)
+    lf, gf = bce_with_logits(_logits(fake_logits, "discriminator_loss(fake_logits)"), fake_label)
     s = real_logits.dtype.type(scale)
     return s * (lr + lf), s * gr, s * gf
 

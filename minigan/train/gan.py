@@ -25,6 +25,25 @@ Two switches the paper itself motivates:
   one noise batch z, both players' gradients computed at the same parameters
   from the same dropped-out D(x), D(G(z)), and both applied at once (k must be 1).
 
+Losses are arguments, not methods to override (see ``minigan.losses``):
+
+* ``d_loss``: None (the paper's, ``losses.discriminator_loss`` with
+  ``d_loss_scale``, ``real_label`` and ``fake_label``: label smoothing), or a
+  function ``(real_logits, fake_logits) -> (value, grad_real, grad_fake)``.
+* ``g_loss``: one of the two names above, or a function ``out -> (value,
+  grad)``. ``out`` is D(G(z))'s logits, or, if the function has a ``network``
+  attribute (a Layer sharing D's parameters, such as ``Sequential(*D.layers[:-1])``),
+  that network's output on G(z): feature matching reads D's features. The
+  network is held fixed during G's step, as D is.
+* ``d_penalties``, ``g_penalties``: terms added to a player's loss, each a
+  callable ``(model, trainer) -> value`` that adds its gradient into
+  ``model.grads`` after the loss's backward, before the step (weight decay;
+  the K+1-class D's cross-entropy on a labelled minibatch:
+  ``losses.WeightDecay``, ``losses.SupervisedLoss``). Their values are added to
+  the reported ``d_loss`` / ``g_loss``.
+
+With the defaults the run is Algorithm 1, as before.
+
 One addition that is not in the paper and never feeds back into the game:
 
 * ``g_average``: a decay; the trainer then keeps a running average of G's
@@ -40,6 +59,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from types import FunctionType, MethodType
 
 from .. import backend, losses
 from ..layers import backward_params_only, no_grad, walk_layers
@@ -71,6 +91,18 @@ def _step_grad_norm(opt):
     return _grad_norm(opt.model) if norm is None else norm
 
 
+def _named(fn):
+    """How a loss or penalty argument is recorded in the config: a name as given, a
+    function's qualified name, or an object's repr (its class name if the repr is
+    the default ``<... at 0x...>``)."""
+    if isinstance(fn, str):
+        return fn
+    if isinstance(fn, (FunctionType, MethodType)):
+        return fn.__qualname__
+    text = repr(fn)
+    return type(fn).__qualname__ if " at 0x" in text else text
+
+
 class GAN:
     """The adversarial game between a generator G and a discriminator D.
 
@@ -82,10 +114,16 @@ class GAN:
     d_optimizer, g_optimizer : built on ``discriminator`` / ``generator`` (``minigan.optim``).
     k : D steps per iteration (Algorithm 1's k; the paper used k = 1).
     m : minibatch size.
-    g_loss : ``"minimax"`` or ``"nonsaturating"`` (see module docstring).
+    g_loss : ``"minimax"``, ``"nonsaturating"`` or a function ``out -> (value, grad)``
+        (see module docstring).
     order : ``"sequential"`` (Algorithm 1) or ``"simultaneous"`` (the released code).
+    d_loss : None (D minimises ``d_loss_scale * (-V)``, with the labels below), or a
+        function ``(real_logits, fake_logits) -> (value, grad_real, grad_fake)``.
     d_loss_scale : D minimises ``d_loss_scale * (-V)``; the released code used 0.5.
     real_label : target for real data in D's loss (< 1 is one-sided label smoothing).
+    fake_label : target for G's samples in D's loss (> 0 with ``real_label`` < 1: two-sided).
+    d_penalties, g_penalties : callables ``(model, trainer) -> value`` that add their
+        gradient into ``model.grads`` before each step (``minigan.losses.penalties``).
     seed : seeds the generator of minibatches and noise (``self.rng``).
     g_average : None (default), or a decay in [0, 1): keep ``self.g_average``, a running
         average of G's parameters over the iterations (``minigan.optim.ParameterAverage``;
@@ -94,17 +132,31 @@ class GAN:
 
     def __init__(self, generator, discriminator, data_sampler, noise_sampler, *,
                  d_optimizer, g_optimizer, k=1, m=100, g_loss="nonsaturating",
-                 order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0, g_average=None):
+                 order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0, g_average=None,
+                 d_loss=None, fake_label=0.0, d_penalties=(), g_penalties=()):
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k (D steps per iteration) must be an integer >= 1, got {k!r}")
         if not isinstance(m, int) or isinstance(m, bool) or m < 1:
             raise ValueError(f"m (minibatch size) must be an integer >= 1, got {m!r}")
-        if g_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(f"g_loss must be one of {tuple(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
+        if not callable(g_loss) and g_loss not in losses.GENERATOR_LOSSES:
+            raise ValueError(f"g_loss must be one of {tuple(losses.GENERATOR_LOSSES)} or a function "
+                             f"out -> (value, grad), got {g_loss!r}")
+        if d_loss is not None and not callable(d_loss):
+            raise ValueError("d_loss must be None or a function (real_logits, fake_logits) -> "
+                             f"(value, grad_real, grad_fake), got {d_loss!r}")
+        if d_loss is not None and (d_loss_scale != 1 or real_label != 1 or fake_label != 0):
+            raise ValueError("d_loss_scale, real_label and fake_label shape the default D loss; "
+                             "a d_loss of your own takes its own settings")
+        for name, terms in (("d_penalties", d_penalties), ("g_penalties", g_penalties)):
+            if not all(callable(t) for t in terms):
+                raise ValueError(f"{name} must be callables (model, trainer) -> value, got {terms!r}")
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         if order == "simultaneous" and k != 1:
             raise ValueError("order='simultaneous' updates D and G together: it needs k = 1")
+        if order == "simultaneous" and getattr(g_loss, "network", None) is not None:
+            raise ValueError("order='simultaneous' backpropagates G's loss through D's own D(G(z)): "
+                             "a g_loss that reads another network needs order='sequential'")
         for name, opt, model in (("d_optimizer", d_optimizer, discriminator),
                                  ("g_optimizer", g_optimizer, generator)):
             if getattr(opt, "model", None) is not model:
@@ -114,6 +166,8 @@ class GAN:
         self.d_opt, self.g_opt = d_optimizer, g_optimizer
         self.k, self.m, self.g_loss, self.order = k, m, g_loss, order
         self.d_loss_scale, self.real_label = float(d_loss_scale), float(real_label)
+        self.d_loss, self.fake_label = d_loss, float(fake_label)
+        self.d_penalties, self.g_penalties = list(d_penalties), list(g_penalties)
         self.seed = seed
         self.g_average = None if g_average is None else ParameterAverage(generator, g_average)
         self.rng = backend.default_rng(seed)
@@ -123,11 +177,22 @@ class GAN:
     # ------------------------------------------------------------------ config
     @property
     def config(self):
-        """What this run is: recorded in every history file and checkpoint."""
-        return {"order": self.order, "g_loss": self.g_loss, "k": self.k, "m": self.m,
-                "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
-                "seed": self.seed, "backend": backend.name(),
-                "g_average": None if self.g_average is None else self.g_average.decay}
+        """What this run is: recorded in every history file and checkpoint.
+
+        A loss or penalty given as an argument is recorded by name, and only when it
+        is not the default, so that the default run's config is as it always was."""
+        cfg = {"order": self.order, "g_loss": _named(self.g_loss), "k": self.k, "m": self.m,
+               "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
+               "seed": self.seed, "backend": backend.name(),
+               "g_average": None if self.g_average is None else self.g_average.decay}
+        if self.d_loss is not None:
+            cfg["d_loss"] = _named(self.d_loss)
+        if self.fake_label != 0:
+            cfg["fake_label"] = self.fake_label
+        for key in ("d_penalties", "g_penalties"):
+            if getattr(self, key):
+                cfg[key] = [_named(t) for t in getattr(self, key)]
+        return cfg
 
     def random_generators(self):
         """(key, owner, attribute) for every random generator the run draws from: the
@@ -154,29 +219,39 @@ class GAN:
         return copy.deepcopy(self, memo)
 
     # ------------------------------------------------------------------ pieces
-    def _d_grads(self, x, fake):
-        """Accumulate grad of D's loss into D.grads; returns (loss, V, D(x), D(G(z)))."""
-        a_real = self.D.forward(x)
-        a_fake = self.D.forward(fake)
-        d_loss, g_real, g_fake = losses.discriminator_loss(
-            a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
-        # last in, first out: the fake batch's cache is on top. dL/dx is not needed
-        # (x and G(z) are constants of D's step), so backward_params_only skips it.
-        backward_params_only(self.D, g_fake)
-        backward_params_only(self.D, g_real)
-        V, _, _ = losses.value_function(a_real, a_fake)
-        return d_loss, V, losses.sigmoid(a_real).mean(), losses.sigmoid(a_fake).mean()
+    def _d_loss(self, a_real, a_fake):
+        """D's loss and its gradients from the logits: the argument ``d_loss``, or the paper's."""
+        if self.d_loss is not None:
+            return self.d_loss(a_real, a_fake)
+        return losses.discriminator_loss(a_real, a_fake, scale=self.d_loss_scale,
+                                         real_label=self.real_label, fake_label=self.fake_label)
 
-    def _g_loss(self, a_fake):
-        return losses.GENERATOR_LOSSES[self.g_loss](a_fake)
+    def _g_loss(self, out):
+        """G's loss and its gradient from D(G(z)) (or from its ``network``'s output)."""
+        fn = losses.GENERATOR_LOSSES[self.g_loss] if isinstance(self.g_loss, str) else self.g_loss
+        return fn(out)
 
-    def _backprop_through_frozen_D(self, grad_a_fake):
-        """dL/dG(z) through D without touching D's gradients (D is held fixed)."""
-        self.D.requires_grad = False
+    @property
+    def _g_reads(self):
+        """The network G(z) goes through in G's step: D, or the g_loss's ``network``."""
+        network = getattr(self.g_loss, "network", None)
+        return self.D if network is None else network
+
+    def _add_penalties(self, loss, model, penalties):
+        """loss + each penalty's value; each adds its gradient into model.grads."""
+        for penalty in penalties:
+            loss = loss + penalty(model, self)
+        return loss
+
+    def _backprop_through_frozen_D(self, grad_a_fake, network=None):
+        """dL/dG(z) through D (or a network of D's layers) without touching D's gradients
+        (D is held fixed)."""
+        network = self.D if network is None else network
+        network.requires_grad = False
         try:
-            return self.D.backward(grad_a_fake)
+            return network.backward(grad_a_fake)
         finally:
-            self.D.requires_grad = True
+            network.requires_grad = True
 
     # ------------------------------------------------------------------ Algorithm 1
     def d_step(self):
@@ -190,12 +265,20 @@ class GAN:
             fake = self.G.forward(z)
         # Update the discriminator by ascending its stochastic gradient
         #   grad_theta_d (1/m) sum_i [log D(x(i)) + log(1 - D(G(z(i))))]
-        # (the optimizer descends d_loss = -scale * V; see minigan.losses)
+        # (the optimizer descends d_loss = -scale * V, or the d_loss given; see minigan.losses)
         self.D.zero_grad()
-        d_loss, V, d_real, d_fake = self._d_grads(x, fake)
+        a_real = self.D.forward(x)
+        a_fake = self.D.forward(fake)
+        d_loss, grad_real, grad_fake = self._d_loss(a_real, a_fake)
+        # last in, first out: the fake batch's cache is on top. dL/dx is not needed
+        # (x and G(z) are constants of D's step), so backward_params_only skips it.
+        backward_params_only(self.D, grad_fake)
+        backward_params_only(self.D, grad_real)
+        d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)   # none in Algorithm 1
+        row = {"d_loss": d_loss, "V": losses.value_function(a_real, a_fake)[0],
+               "D_real": losses.sigmoid(a_real).mean(), "D_fake": losses.sigmoid(a_fake).mean()}
         self.d_opt.step()
-        return {"d_loss": d_loss, "V": V, "D_real": d_real, "D_fake": d_fake,
-                "d_grad_norm": _step_grad_norm(self.d_opt)}
+        return {**row, "d_grad_norm": _step_grad_norm(self.d_opt)}
 
     def g_step(self):
         """One generator update, D held fixed (the end of Algorithm 1's outer loop)."""
@@ -204,10 +287,13 @@ class GAN:
         # Update the generator by descending its stochastic gradient
         #   grad_theta_g (1/m) sum_i log(1 - D(G(z(i))))      (g_loss="minimax")
         # or by ascending (1/m) sum_i log D(G(z(i)))         (g_loss="nonsaturating", Section 3)
+        # (or by descending a g_loss given as a function, of D(G(z)) or of D's features)
         self.G.zero_grad()
-        a_fake = self.D.forward(self.G.forward(z))
+        D = self._g_reads                # D itself, or the part of D a g_loss reads
+        a_fake = D.forward(self.G.forward(z))
         g_loss, grad_a = self._g_loss(a_fake)
-        backward_params_only(self.G, self._backprop_through_frozen_D(grad_a))   # no dL/dz
+        backward_params_only(self.G, self._backprop_through_frozen_D(grad_a, D))   # no dL/dz
+        g_loss = self._add_penalties(g_loss, self.G, self.g_penalties)       # none in Algorithm 1
         self.g_opt.step()                # only G's parameters move
         return {"g_loss": g_loss, "g_grad_norm": _step_grad_norm(self.g_opt)}
 
@@ -224,11 +310,12 @@ class GAN:
         self.D.retain_cache()            # D(G(z)) is backpropagated twice: G's loss, then D's
         g_loss, grad_a = self._g_loss(a_fake)
         grad_fake = self._backprop_through_frozen_D(grad_a)
-        d_loss, g_real, g_fake = losses.discriminator_loss(
-            a_real, a_fake, scale=self.d_loss_scale, real_label=self.real_label)
+        d_loss, g_real, g_fake = self._d_loss(a_real, a_fake)
         backward_params_only(self.D, g_fake)
         backward_params_only(self.D, g_real)
         backward_params_only(self.G, grad_fake)
+        d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)
+        g_loss = self._add_penalties(g_loss, self.G, self.g_penalties)
         V, _, _ = losses.value_function(a_real, a_fake)
         self.d_opt.step()
         self.g_opt.step()
