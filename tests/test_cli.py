@@ -524,3 +524,170 @@ def test_an_image_run_with_an_average_of_g_draws_both(tmp_path):
     assert cli.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
                            "--no-figures", "--force"]) == 0
     assert not (out / "samples_averaged.png").exists()              # --force took the old run's figure too
+
+
+# ---------------------------------------------------------------------- bad input, tried as a new user would
+def one_error_line(err, prog):
+    """The one line a refused command printed on stderr (and that it is the only one)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
+    return lines[0][len(f"{prog}: error: "):]
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(root, n), folder)
+                  for root, dirs, files in os.walk(folder) for n in dirs + files)
+
+
+def _oom_preset(opts):
+    """toy1d, whose data sampler fails as NumPy does when m rows do not fit in memory."""
+    run = presets.build("toy1d", **{k: v for k, v in opts.items() if k != "m"})
+    m, inner = opts.get("m", 8), run.trainer.data_sampler
+
+    def data_sampler(n, rng):
+        if n > 10 ** 6:
+            raise MemoryError(f"Unable to allocate 373. GiB for an array with shape ({n}, 1) and data type float32")
+        return inner(n, rng)
+    run.trainer.data_sampler = run.data = data_sampler
+    run.trainer.m = m
+    return run
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new folder", "existing folder"])
+def test_an_m_too_big_for_memory_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys, existing):
+    monkeypatch.setitem(presets.PRESETS, "oom-test", _oom_preset)
+    out = tmp_path / "runs" / "big"
+    if existing:
+        out.mkdir(parents=True)
+        (out / "notes.txt").write_text("mine\n")
+    before = files_under(tmp_path)
+    status = cli.train_main(["oom-test", "--m", "100000000000", "--out", str(out), "--no-progress"])
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert status == 2
+    assert line.startswith("--m 100000000000 is too large for this machine's memory (Unable to allocate 373. GiB")
+    assert files_under(tmp_path) == before, "a run that never started left files or folders behind"
+
+
+def test_a_memory_error_while_building_is_one_line(tmp_path, monkeypatch, capsys):
+    def too_big(opts):
+        raise MemoryError("Unable to allocate 12. GiB for an array with shape (60000, 784, 64)")
+    monkeypatch.setitem(presets.PRESETS, "oom-build", too_big)
+    assert cli.train_main(["oom-build", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert line == "preset 'oom-build': out of memory (Unable to allocate 12. GiB for an array with shape " \
+                   "(60000, 784, 64))"
+    assert os.listdir(tmp_path) == []
+
+
+def write_mnist(folder, n_train, seed=0):
+    """A stand-in MNIST folder: n_train random 28 x 28 training images (and 30 test images)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    data.write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
+    data.write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, n_train, dtype=np.uint8))
+    data.write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    data.write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 30, dtype=np.uint8))
+    return folder.parent
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    """No MINIGAN_DATA, an empty cache, and mirrors that refuse at once: no MNIST anywhere."""
+    from minigan.data import mnist
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist, "MIRRORS", {k: ["http://127.0.0.1:9/"] for k in mnist.KINDS})
+    mnist._CACHE.clear()
+    yield mnist
+    mnist._CACHE.clear()
+
+
+def test_missing_mnist_is_the_same_one_line_for_every_command(tmp_path, no_mnist, capsys):
+    """train, parzen and resume without the data: one line, the same words, the flag to pass;
+    no mnist/ folder is made at the path given (nor anywhere)."""
+    small = write_mnist(tmp_path / "small" / "mnist", 300)
+    run = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(run),
+                           "--no-progress", "--no-figures"]) == 0
+    (tmp_path / "empty").mkdir()
+    small.rename(tmp_path / "moved")                     # the run's data folder moves away
+    capsys.readouterr()
+    before = files_under(tmp_path)
+    lines = {}
+    for prog, argv in [("train", ["mnist-paper", "--data-dir", str(tmp_path / "empty"), "--no-progress",
+                                  "--out", str(tmp_path / "new")]),
+                       ("train", ["mnist-paper", "--no-progress", "--out", str(tmp_path / "new")]),
+                       ("parzen", [str(run / "checkpoint.npz"), "--data-dir", str(tmp_path / "empty")]),
+                       ("resume", [str(run / "checkpoint.npz"), "--iterations", "2", "--no-progress"])]:
+        assert cli.main([prog] + argv) == 2
+        line = one_error_line(capsys.readouterr().err, f"minigan {prog}")
+        lines.setdefault(prog, []).append(line)
+        assert line.startswith("mnist files not found: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz; "
+                               "looked in "), line
+        assert line.endswith("(and their mnist/ subfolders); the download failed (connection refused); "
+                             "pass --data-dir FOLDER, the folder that holds them, or set MINIGAN_DATA"), line
+        assert "data_dir" not in line and "http" not in line and len(line) < 400
+    assert str(tmp_path / "empty") in lines["parzen"][0] and str(tmp_path / "small") in lines["resume"][0]
+    assert str(tmp_path / "cache" / "minigan") in lines["train"][1]
+    assert files_under(tmp_path) == before, "a refused command made a folder or a file"
+
+
+def test_a_training_set_smaller_than_the_report_is_reported_on(tmp_path, no_mnist, capsys):
+    """Fewer images than the final report's 2,500 draws: it reports on those there are."""
+    small = write_mnist(tmp_path / "d" / "mnist", 300)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
+                           "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "mean D(x) = " in captured.out and "on 300 fresh samples" in captured.out
+    assert captured.err == ""
+
+
+def test_a_training_set_smaller_than_m_is_refused_at_once(tmp_path, no_mnist, capsys):
+    tiny = write_mnist(tmp_path / "d" / "mnist", 50)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(tiny), "--out", str(out), "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert line == "preset 'mnist-paper': the minibatch size m = 100 is larger than the training set (50 images)"
+    assert not out.exists()
+
+
+def test_sample_needs_no_data(tmp_path, no_mnist, monkeypatch, capsys):
+    """An mnist-paper G is all in its checkpoint: sample reads no MNIST file and downloads none."""
+    small = write_mnist(tmp_path / "d" / "mnist", 300)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
+                           "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
+    run, _ = checkpoint.restore_run(out / "checkpoint.npz")
+    want = run.trainer.sample(12, rng=backend.default_rng(4), averaged=True)
+    small.rename(tmp_path / "gone")
+    monkeypatch.setattr(no_mnist, "_fetch", lambda *a, **k: pytest.fail("sample tried to download MNIST"))
+    capsys.readouterr()
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "12", "--seed", "4", "--averaged"]) == 0
+    assert "12 samples of the averaged G at iteration 2" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(out / "sampled_it2_averaged.npy"), backend.to_host(want))
+    assert (out / "sampled_it2_averaged.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_nan_stop_prints_no_numpy_warnings(tmp_path, monkeypatch, capsys):
+    """The divergence's own lines, and no RuntimeWarning (overflow, invalid value) around them."""
+    import warnings
+
+    def overflowing(opts):
+        run = _nan_preset(opts)
+        inner = run.trainer.data_sampler
+
+        def data_sampler(m, rng):                  # a huge batch: D's products overflow to inf, then NaN
+            return inner(m, rng) * np.float32(1e38) if inner.calls >= 3 else inner(m, rng)
+        run.trainer.data_sampler = data_sampler
+        return run
+    monkeypatch.setitem(presets.PRESETS, "overflow-test", overflowing)
+    monkeypatch.setattr(reports, "data_kind", lambda run: "other")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = cli.train_main(["overflow-test", "--no-progress", "--out", str(tmp_path / "run")])
+    assert status == EXIT_DIVERGED
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "stopped at iteration 4" in err[0] and "last good checkpoint" in err[1], err
