@@ -546,7 +546,8 @@ def _oom_preset(opts):
 
     def data_sampler(n, rng):
         if n > 10 ** 6:
-            raise MemoryError(f"Unable to allocate 373. GiB for an array with shape ({n}, 1) and data type float32")
+            raise MemoryError(f"Unable to allocate 373. GiB for an array with shape ({n}, 1) "
+                              "and data type float32")
         return inner(n, rng)
     run.trainer.data_sampler = run.data = data_sampler
     run.trainer.m = m

@@ -371,6 +371,18 @@ def test_all_mirrors_fail_leaves_no_files_and_says_what(tmp_path, served):
     assert not data.exists()                                     # no half file, no .part, no folder
 
 
+def test_failed_mirrors_are_one_reason_each_and_print_nothing(tmp_path, served, capsys):
+    """Even with the progress shown, failing mirrors print nothing: the error says why, a word per reason."""
+    srv, _, blobs = served
+    data = tmp_path / "data"
+    with pytest.raises(MNISTMissingError) as e:
+        load_mnist("test", data_dir=data, mirrors=[srv.url + "/nowhere/", "http://127.0.0.1:9/"],
+                   checksums=sums_for(blobs), progress=True)
+    assert "the download failed (HTTP 404, connection refused)" in str(e.value)
+    assert capsys.readouterr().err == ""
+    assert not data.exists()
+
+
 def test_checksum_is_required(tmp_path, served):
     srv, _, blobs = served
     with pytest.raises(MNISTMissingError, match="no known SHA-256"):

@@ -75,8 +75,6 @@ def fit(run, *, out, iterations, checkpoint_every, preset, options, progress, pr
         last_saved[0] = gan.iteration
 
     snapshot_at = set(snapshot_at)
-    if on_snapshot is not None and gan.iteration in snapshot_at:
-        on_snapshot(gan)
     bar = Progress(iterations, desc=preset or "train", enabled=None if progress else False)
     t0 = time.perf_counter()
     extra_time = [0.0]                 # seconds spent on snapshots and checkpoints, not training
@@ -88,6 +86,8 @@ def fit(run, *, out, iterations, checkpoint_every, preset, options, progress, pr
     status = EXIT_OK
     with Interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
+            if on_snapshot is not None and gan.iteration in snapshot_at:
+                timed(on_snapshot, gan)            # the state before this run's first iteration
             for _ in range(iterations):
                 row = gan.step()
                 bar.update(V=row["V"], Dx=row["D_real"], DGz=row["D_fake"])

@@ -33,11 +33,13 @@ def _parser():
                        description="Parzen-window log-likelihood of a checkpoint's generator on the "
                                    "MNIST test set, by the GAN paper's protocol (Table 1).")
     p.add_argument("checkpoint", help="checkpoint file written by 'minigan train'")
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
+    p.add_argument("--data-dir", metavar="FOLDER", default=None,
+                   help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
     p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"),
                    help="which images: the test set scored and the real-data ceiling (default mnist)")
     p.add_argument("--n-samples", type=int, default=10000, help="generator samples (default and paper: 10,000)")
-    p.add_argument("--n-valid", type=int, default=1000, help="validation images for sigma (default and paper: 1,000)")
+    p.add_argument("--n-valid", type=int, default=1000,
+                   help="validation images for sigma (default and paper: 1,000)")
     p.add_argument("--n-test", type=int, default=10000, help="test images scored (default and paper: 10,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples (default 0)")
     p.add_argument("--averaged", action="store_true",

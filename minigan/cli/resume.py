@@ -37,7 +37,7 @@ def _parser(prog):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
-    p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
+    p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
     return p
 
 

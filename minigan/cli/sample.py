@@ -74,7 +74,8 @@ def _sample(argv):
                    help="sample G with the running average of its parameters (a run trained with --g-average)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: the one the checkpoint was trained on)")
-    p.add_argument("--data-dir", help="not needed (sampling reads no data set); accepted for older scripts")
+    p.add_argument("--data-dir", metavar="FOLDER",
+                   help="not needed (sampling reads no data set); accepted for older scripts")
     args = p.parse_args(argv)
     ckpt = checkpoint.read(args.checkpoint)
     npy, png = _sample_paths(args.out, args.checkpoint, ckpt.iteration, args.averaged)

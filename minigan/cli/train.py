@@ -54,7 +54,7 @@ def parser():
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
-    p.add_argument("--data-dir", help="folder holding mnist/ etc. (presets that need real data)")
+    p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
     own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in presets.COMMON_OPTIONS)}"
                     for name, opts in presets.OPTIONS.items()
                     if any(o not in presets.COMMON_OPTIONS for o in opts))

@@ -435,9 +435,7 @@ def _download_one(name, target, mirrors, sums, timeout, show_progress):
             return None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            failures.append((url, str(reason), _reason_word(exc)))
-            if show_progress:
-                print(f"minigan: {url} failed: {reason}; trying the next mirror", file=sys.stderr)
+            failures.append((url, str(reason), _reason_word(exc)))   # said once, in one line, if all fail
     return failures
 
 
