@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -45,7 +44,7 @@ import numpy as np
 from . import backend
 
 __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
-           "parzen_protocol", "ParzenResult", "parzen_main", "image_statistics"]
+           "parzen_protocol", "ParzenResult", "image_statistics"]
 
 SIGMAS = np.logspace(-1, 0, 10)       # the paper's grid: 0.1 ... 1.0
 DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stays under this
@@ -265,7 +264,7 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
                         sigmas=np.asarray(sigmas, dtype=np.float64).reshape(-1), valid_lls=valid_lls)
 
 
-# ---------------------------------------------------------------------- the command
+# ---------------------------------------------------------------------- what the score rewards
 def image_statistics(images, side=28):
     """What the Parzen score rewards without showing better digits: a sample set's
     brightness and smoothness, to print beside real images (Theis et al. 2016).
@@ -283,78 +282,3 @@ def image_statistics(images, side=28):
     tv = np.abs(np.diff(img, axis=1)).sum((1, 2)) + np.abs(np.diff(img, axis=2)).sum((1, 2))
     return {"mean": float(x.mean()), "above_half": float((x > 0.5).mean()),
             "grey": float(((x > 0.05) & (x < 0.95)).mean()), "tv": float(tv.mean())}
-
-
-def _load_generator(path, data_dir=None, averaged=False):
-    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``
-    (``averaged``: with the running average of G's parameters the run kept).
-
-    The run is rebuilt from the preset named in the checkpoint
-    (``minigan.checkpoint.restore_run``), with ``data_dir`` passed to it.
-    """
-    from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
-    run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
-    return lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)
-
-
-def parzen_main(argv=None):
-    """``minigan parzen CHECKPOINT [--data-dir DIR] [--n-samples 10000]``."""
-    from .cli import ArgumentParser
-    p = ArgumentParser(prog="minigan parzen",
-                       description="Parzen-window log-likelihood of a checkpoint's generator on the "
-                                   "MNIST test set, by the GAN paper's protocol (Table 1).")
-    p.add_argument("checkpoint", help="checkpoint file written by 'minigan train'")
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
-    p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"),
-                   help="which images: the test set scored and the real-data ceiling (default mnist)")
-    p.add_argument("--n-samples", type=int, default=10000, help="generator samples (default and paper: 10,000)")
-    p.add_argument("--n-valid", type=int, default=1000, help="validation images for sigma (default and paper: 1,000)")
-    p.add_argument("--n-test", type=int, default=10000, help="test images scored (default and paper: 10,000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples (default 0)")
-    p.add_argument("--averaged", action="store_true",
-                   help="score G with the running average of its parameters (a run trained with --g-average)")
-    p.add_argument("--no-ceiling", action="store_true", help="skip the real-data ceiling")
-    p.add_argument("--float64", action="store_true", help="float64 distances (slower reference)")
-    try:
-        args = p.parse_args(argv)
-        for name in ("n_samples", "n_valid", "n_test"):
-            if getattr(args, name) < 1:
-                p.error(f"--{name.replace('_', '-')} must be >= 1")
-    except SystemExit as exc:                      # --help, or a usage error (one line, status 2)
-        return int(exc.code or 0)
-    from .checkpoint import CheckpointError  # noqa: PLC0415
-    from .data.mnist import MNISTMissingError, load_mnist  # noqa: PLC0415
-    try:
-        sample_fn = _load_generator(args.checkpoint, args.data_dir, args.averaged)
-        try:
-            width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
-        except ValueError as exc:                  # --averaged, and the run kept no average
-            raise ValueError(f"{args.checkpoint}: {exc}") from None
-        if width != 784:
-            raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
-                             f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
-        valid, _ = load_mnist("valid", data_dir=args.data_dir, kind=args.kind)
-        test, _ = load_mnist("test", data_dir=args.data_dir, kind=args.kind)
-        train = None if args.no_ceiling else load_mnist("train", data_dir=args.data_dir, kind=args.kind)[0]
-    except (OSError, ValueError, KeyError, MNISTMissingError, CheckpointError) as exc:
-        print(f"minigan parzen: {exc}", file=sys.stderr)
-        return 2
-    valid, test = valid[:args.n_valid], test[:args.n_test]
-    dtype = np.float64 if args.float64 else np.float32
-    samples = backend.to_host(sample_fn(args.n_samples, backend.default_rng(args.seed)))
-    try:
-        res = parzen_protocol(samples.reshape(samples.shape[0], -1), valid, test, dtype=dtype)
-    except ValueError as exc:                   # e.g. a checkpoint of a model that does not draw images
-        print(f"minigan parzen: {args.checkpoint}: {exc}", file=sys.stderr)
-        return 2
-    print(f"checkpoint   {args.checkpoint}")
-    print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  "
-          f"LL {res.ll:8.1f} +- {res.se:.1f} nats  ({res.n_samples} samples, {res.n_test} test images, "
-          f"sigma on {valid.shape[0]} validation)")
-    if train is not None:
-        ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)
-        print(f"real data    sigma {ceil.sigma:.4f}  LL {ceil.ll:8.1f} +- {ceil.se:.1f} nats  "
-              f"(the ceiling: {ceil.n_samples} real training images in place of samples)")
-    print("paper, Table 1 (MNIST): adversarial nets 225 +- 2, Deep GSN 214 +- 1.1, DBN 138 +- 2, "
-          "Stacked CAE 121 +- 1.6")
-    return 0

@@ -52,11 +52,13 @@ def preset(name, options=()):
 
 
 class _Options(dict):
-    """The overrides given to a preset, and ``used``: those given and each option read, with its value."""
+    """The overrides given to a preset, and ``used``: those given and each option read, with its value.
+    ``load_data`` False: the run is only drawn from (see ``build``)."""
 
-    def __init__(self, given):
+    def __init__(self, given, load_data=True):
         super().__init__(given)
         self.used = {k: v for k, v in given.items() if v is not None}
+        self.load_data = load_data
 
 
 def _opt(opts, key, default):
@@ -78,10 +80,15 @@ def check_options(name, opts):
                          f"it takes {', '.join(accepted)}")
 
 
-def build(name, **opts):
-    """Build preset ``name`` with overrides; an unknown preset or option raises ValueError."""
+def build(name, *, load_data=True, **opts):
+    """Build preset ``name`` with overrides; an unknown preset or option raises ValueError.
+
+    ``load_data=False`` builds a run that is only drawn from (``minigan sample``):
+    a preset that reads a data set reads none, and its data sampler refuses to
+    serve; G and D are built as usual, for a checkpoint to load into.
+    """
     check_options(name, opts)
-    given = _Options(opts)
+    given = _Options(opts, load_data)
     run = PRESETS[name](given)
     run.options = {**run.options, **given.used}   # a preset built on another keeps the inner one's
     return run
@@ -238,11 +245,20 @@ def mnist_paper(opts):
     noise = mnist_paper_noise(_opt(opts, "noise", "uniform"))     # checked before the data is read
     seed = _opt(opts, "seed", 0)
     kind = _opt(opts, "kind", "mnist")
-    images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind)
     m = _opt(opts, "m", 100)
     k = _opt(opts, "k", 1)
-    steps_per_epoch = images.shape[0] // m          # 500 for the paper's 50,000 and m = 100
-    G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed)
+    order = _opt(opts, "sampling", "epochs")
+    if getattr(opts, "load_data", True):
+        images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind)
+        if m > images.shape[0]:
+            raise ValueError(f"the minibatch size m = {m} is larger than the training set "
+                             f"({images.shape[0]} images)")
+        data_sampler, n, bias = data.MNISTSampler(images, order=order), images.shape[0], \
+            models.pixel_mean_logit(images)
+    else:                   # drawn from only: G's parameters come from a checkpoint
+        data_sampler, n, bias = data.ImagesNotLoaded(784, order=order), max(50000, m), None
+    steps_per_epoch = n // m                        # 500 for the paper's 50,000 and m = 100
+    G = models.paper_mnist_generator(bias, rng=seed)
     D = models.paper_mnist_discriminator(rng=seed + 1000, dropout_seed=seed + 2000)
     mu = _opt(opts, "momentum", 0.5)
 
@@ -250,7 +266,6 @@ def mnist_paper(opts):
         return optim.SGD(net, lr, mu, lr_decay=1.000004, lr_min=1e-6, final_momentum=0.7,
                          momentum_start=1, momentum_saturate=250, steps_per_epoch=steps)
 
-    data_sampler = data.MNISTSampler(images, order=_opt(opts, "sampling", "epochs"))
     gan = GAN(G, D, data_sampler, noise,
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
               g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),

@@ -10,7 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from minigan import backend, checkpoint, cli, commands, data, models, optim, presets
+from minigan import backend, checkpoint, cli, data, models, optim, presets
+from minigan.cli import reports, train as train_command
+from minigan.cli.common import EXIT_DIVERGED
 from minigan.train import GAN, HISTORY_FIELDS
 from minigan.progress import Progress, format_time
 
@@ -39,8 +41,8 @@ def trained(tmp_path_factory):
     """A finished 20-iteration toy1d run, made once for this module; tests must not change it."""
     backend.use("numpy")
     out = tmp_path_factory.mktemp("run")
-    status = commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
-                                  "--checkpoint-every", "10", "--no-figures"])
+    status = cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
+                             "--checkpoint-every", "10", "--no-figures"])
     assert status == 0
     return out
 
@@ -84,7 +86,7 @@ def test_bad_train_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, mess
         (out / name).write_bytes((trained / name).read_bytes())
     before = snapshot_tree(out)
     # with --force, so that the bad input itself is what is refused: the old run must not be removed for it
-    status = commands.train_main(argv + ["--out", str(out), "--no-progress", "--force"])
+    status = cli.train_main(argv + ["--out", str(out), "--no-progress", "--force"])
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
@@ -95,20 +97,20 @@ def test_bad_train_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, mess
 def test_out_that_is_a_file_exits_2_and_is_untouched(tmp_path, capsys):
     target = tmp_path / "notes.txt"
     target.write_text("my notes\n")
-    status = commands.train_main(["toy1d", "--out", str(target), "--iterations", "5", "--no-figures"])
+    status = cli.train_main(["toy1d", "--out", str(target), "--iterations", "5", "--no-figures"])
     err = capsys.readouterr().err
     assert status == 2 and "is a file" in err and err.count("\n") == 1
     assert target.read_text() == "my notes\n"
     assert os.listdir(tmp_path) == ["notes.txt"]
-    status = commands.train_main(["toy1d", "--out", str(target / "sub"), "--iterations", "5",
-                                  "--no-figures"])
+    status = cli.train_main(["toy1d", "--out", str(target / "sub"), "--iterations", "5",
+                             "--no-figures"])
     assert status == 2 and "is a file" in capsys.readouterr().err
 
 
 def test_default_out_is_runs_preset_and_bad_default_exits_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").write_text("a file where the runs folder would go")
-    assert commands.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures"]) == 2
+    assert cli.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures"]) == 2
     assert "runs" in capsys.readouterr().err
     assert (tmp_path / "runs").read_text().startswith("a file")
 
@@ -123,7 +125,7 @@ def test_unreadable_checkpoint_exits_2(tmp_path, capsys, trained, command, damag
         raw = (trained / "checkpoint.npz").read_bytes()
         path.write_bytes(raw[: len(raw) // 3])
     before = snapshot_tree(tmp_path)
-    main = commands.resume_main if command == "resume" else commands.sample_main
+    main = cli.resume_main if command == "resume" else cli.sample_main
     status = main([str(path), "--no-progress"] if command == "resume" else [str(path)])
     err = capsys.readouterr().err
     assert status == 2
@@ -135,15 +137,15 @@ def test_resume_with_out_that_is_a_file_exits_2(tmp_path, capsys, trained):
     target = tmp_path / "file"
     target.write_text("x")
     before = snapshot_tree(trained)
-    assert commands.resume_main([str(trained / "checkpoint.npz"), "--out", str(target),
-                                 "--iterations", "3", "--no-progress"]) == 2
+    assert cli.resume_main([str(trained / "checkpoint.npz"), "--out", str(target),
+                            "--iterations", "3", "--no-progress"]) == 2
     assert "is a file" in capsys.readouterr().err
     assert target.read_text() == "x" and snapshot_tree(trained) == before
 
 
 def test_resume_of_a_finished_run_needs_iterations(trained, capsys):
     before = snapshot_tree(trained)
-    assert commands.resume_main([str(trained / "checkpoint.npz"), "--no-progress"]) == 2
+    assert cli.resume_main([str(trained / "checkpoint.npz"), "--no-progress"]) == 2
     assert "--iterations" in capsys.readouterr().err
     assert snapshot_tree(trained) == before
 
@@ -169,7 +171,7 @@ def test_usage_errors_of_every_command_are_one_line_and_exit_2(argv, capsys):
 # ---------------------------------------------------------------------- what train writes
 def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
     out = tmp_path / "run"
-    status = commands.train_main(["toy1d", "--iterations", "50", "--no-progress", "--out", str(out)])
+    status = cli.train_main(["toy1d", "--iterations", "50", "--no-progress", "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     files = set(os.listdir(out))
@@ -200,9 +202,9 @@ def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
 
 def test_train_flags_reach_the_trainer(tmp_path):
     out = tmp_path / "run"
-    status = commands.train_main(["toy1d", "--iterations", "4", "--no-progress", "--out", str(out),
-                                  "--k", "2", "--m", "8", "--lr", "0.01", "--g-lr", "0.02",
-                                  "--g-loss", "minimax", "--seed", "5", "--no-figures"])
+    status = cli.train_main(["toy1d", "--iterations", "4", "--no-progress", "--out", str(out),
+                             "--k", "2", "--m", "8", "--lr", "0.01", "--g-lr", "0.02",
+                             "--g-loss", "minimax", "--seed", "5", "--no-figures"])
     assert status == 0
     ck = checkpoint.read(out / "checkpoint.npz")
     cfg = ck.config
@@ -218,8 +220,8 @@ def test_train_flags_reach_the_trainer(tmp_path):
 
 def test_simultaneous_order_from_the_command_line(tmp_path):
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--order", "simultaneous", "--iterations", "3",
-                                "--no-progress", "--out", str(out), "--no-figures"]) == 0
+    assert cli.train_main(["toy1d", "--order", "simultaneous", "--iterations", "3",
+                           "--no-progress", "--out", str(out), "--no-figures"]) == 0
     assert checkpoint.read(out / "checkpoint.npz").config["order"] == "simultaneous"
 
 
@@ -229,18 +231,18 @@ def test_periodic_checkpoints_keep_history(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "save",
                         lambda path, gan, **kw: saved.append(gan.iteration) or real_save(path, gan, **kw))
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--iterations", "10", "--checkpoint-every", "3",
-                                "--no-progress", "--out", str(out), "--no-figures"]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "10", "--checkpoint-every", "3",
+                           "--no-progress", "--out", str(out), "--no-figures"]) == 0
     assert saved == [3, 6, 9, 10]
 
 
 # ---------------------------------------------------------------------- resume and sample
 def test_resume_in_a_new_process_matches_one_run(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    assert commands.train_main(["toy1d", "--iterations", "30", "--no-progress", "--out", str(one),
-                                "--seed", "3", "--no-figures"]) == 0
-    assert commands.train_main(["toy1d", "--iterations", "15", "--no-progress", "--out", str(two),
-                                "--seed", "3", "--no-figures"]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "30", "--no-progress", "--out", str(one),
+                           "--seed", "3", "--no-figures"]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "15", "--no-progress", "--out", str(two),
+                           "--seed", "3", "--no-figures"]) == 0
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "minigan", "resume", str(two / "checkpoint.npz"),
                            "--iterations", "15", "--no-progress", "--no-figures"],
@@ -261,19 +263,19 @@ def test_resume_in_a_new_process_matches_one_run(tmp_path):
 
 def test_sample_writes_npy_and_png(trained, tmp_path, capsys):
     target = tmp_path / "s.npy"
-    assert commands.sample_main([str(trained / "checkpoint.npz"), "-n", "300", "--out", str(target)]) == 0
+    assert cli.sample_main([str(trained / "checkpoint.npz"), "-n", "300", "--out", str(target)]) == 0
     x = np.load(target)
     assert x.shape == (300, 1) and np.all(np.isfinite(x))
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert str(target) in capsys.readouterr().out
-    assert commands.sample_main([str(trained / "checkpoint.npz"), "-n", "0"]) == 2
+    assert cli.sample_main([str(trained / "checkpoint.npz"), "-n", "0"]) == 2
 
 
 def test_sample_2d_scatter(tmp_path):
     out = tmp_path / "ring"
-    assert commands.train_main(["ring8", "--iterations", "2", "--no-progress", "--out", str(out),
-                                "--no-figures"]) == 0
-    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(out)]) == 0
+    assert cli.train_main(["ring8", "--iterations", "2", "--no-progress", "--out", str(out),
+                           "--no-figures"]) == 0
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(out)]) == 0
     assert np.load(out / "sampled_it2.npy").shape == (50, 2)
     assert (out / "sampled_it2.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -295,15 +297,15 @@ def _images_preset(opts):
 def test_image_presets_get_an_image_grid(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(presets.PRESETS, "blobs-test", _images_preset)
     out = tmp_path / "img"
-    assert commands.train_main(["blobs-test", "--no-progress", "--out", str(out)]) == 0
+    assert cli.train_main(["blobs-test", "--no-progress", "--out", str(out)]) == 0
     assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert "image grid" in capsys.readouterr().out
     before = (out / "samples.png").read_bytes()
-    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "7"]) == 0
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "7"]) == 0
     assert np.load(out / "sampled_it3.npy").shape == (7, 784)
     assert (out / "samples.png").read_bytes() == before, "sample overwrote train's figure"
-    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "20", "--out",
-                                 str(tmp_path / "few.npy")]) == 0
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "20", "--out",
+                            str(tmp_path / "few.npy")]) == 0
     assert np.load(tmp_path / "few.npy").shape == (20, 784)
     assert (tmp_path / "few.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -331,12 +333,12 @@ def _nan_preset(opts):
 
 def test_divergence_stops_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(presets.PRESETS, "nan-test", _nan_preset)
-    monkeypatch.setattr(commands, "_kind", lambda run: "other")
+    monkeypatch.setattr(reports, "data_kind", lambda run: "other")
     out = tmp_path / "run"
-    status = commands.train_main(["nan-test", "--checkpoint-every", "2", "--no-progress",
-                                  "--out", str(out)])
+    status = cli.train_main(["nan-test", "--checkpoint-every", "2", "--no-progress",
+                             "--out", str(out)])
     err = capsys.readouterr().err
-    assert status == commands.EXIT_DIVERGED != 0
+    assert status == EXIT_DIVERGED != 0
     assert "iteration 5" in err and "d_loss" in err and "last good checkpoint" in err
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.iteration == 4, "the checkpoint must be the last good one (iteration 4)"
@@ -401,8 +403,8 @@ def test_format_time():
 
 def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     out = tmp_path / "mom"
-    assert commands.train_main(["toy1d", "--set", "momentum=0.25", "--iterations", "4", "--no-progress",
-                                "--no-figures", "--out", str(out)]) == 0
+    assert cli.train_main(["toy1d", "--set", "momentum=0.25", "--iterations", "4", "--no-progress",
+                           "--no-figures", "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["options"]["momentum"] == 0.25 and "--set momentum=0.25" in config["command"]
     ck = checkpoint.read(out / "checkpoint.npz")
@@ -413,25 +415,25 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
 
 def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
-    assert commands.sample_main([str(out / "checkpoint.npz")]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
+    assert cli.sample_main([str(out / "checkpoint.npz")]) == 0
     assert (out / "figure1.png").exists() and (out / "sampled_it20.png").exists()
     before = snapshot_tree(out)
     capsys.readouterr()
-    assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
-                                "--no-figures", "--out", str(out)]) == 2
+    assert cli.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
+                           "--no-figures", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds a run" in err[0] and "minigan resume" in err[0] and "--force" in err[0]
     assert "--iterations N" in err[0]                  # what a finished run needs to go on
     assert snapshot_tree(out) == before, "a refused run changed the folder"
     # refused before the preset is built: no MNIST is read (nor downloaded) for a run that will not start
     with monkeypatch.context() as m:
-        m.setattr(commands, "_build", lambda *a: pytest.fail("the preset was built before the refusal"))
-        assert commands.train_main(["mnist-paper", "--no-progress", "--out", str(out)]) == 2
+        m.setattr(train_command, "build_run", lambda *a: pytest.fail("the preset was built before the refusal"))
+        assert cli.train_main(["mnist-paper", "--no-progress", "--out", str(out)]) == 2
     assert "already holds a run" in capsys.readouterr().err
     # --force replaces the run, and the old run's figures do not stay beside the new one
-    assert commands.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
-                                "--no-figures", "--force", "--out", str(out)]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "10", "--seed", "5", "--no-progress",
+                           "--no-figures", "--force", "--out", str(out)]) == 0
     assert not (out / "figure1.png").exists() and not (out / "history.png").exists()
     assert not list(out.glob("sampled_it*")), "the old run's samples stayed beside the new run"
     ck = checkpoint.read(out / "checkpoint.npz")
@@ -447,7 +449,7 @@ def test_ctrl_c_while_the_figures_are_drawn_is_one_line_and_exit_130(tmp_path, c
         raise KeyboardInterrupt
     monkeypatch.setattr(viz, "animate_figure1", interrupted)
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 130
+    assert cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "minigan train: interrupted; any checkpoint written before is kept as it was"
     assert checkpoint.read(out / "checkpoint.npz").iteration == 20
@@ -455,31 +457,31 @@ def test_ctrl_c_while_the_figures_are_drawn_is_one_line_and_exit_130(tmp_path, c
 
 def test_resume_keeps_the_first_runs_figure1_and_writes_its_own(tmp_path, capsys):
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
     first = (out / "figure1.png").read_bytes()
-    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "20", "--no-progress"]) == 0
+    assert cli.resume_main([str(out / "checkpoint.npz"), "--iterations", "20", "--no-progress"]) == 0
     assert (out / "figure1.png").read_bytes() == first
     assert (out / "figure1_from_it20.png").exists() and (out / "figure1_from_it20.gif").exists()
     assert "figure1_from_it20.png" in capsys.readouterr().out
-    assert commands.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures", "--force",
-                                "--out", str(out)]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "5", "--no-progress", "--no-figures", "--force",
+                           "--out", str(out)]) == 0
     assert not [n for n in os.listdir(out) if n.startswith("figure1")]
 
 
 def test_resume_does_not_write_into_another_runs_folder(tmp_path, capsys):
     one, two = tmp_path / "one", tmp_path / "two"
     for out, seed in ((one, "0"), (two, "5")):
-        assert commands.train_main(["toy1d", "--iterations", "10", "--seed", seed, "--no-progress",
-                                    "--no-figures", "--out", str(out)]) == 0
+        assert cli.train_main(["toy1d", "--iterations", "10", "--seed", seed, "--no-progress",
+                               "--no-figures", "--out", str(out)]) == 0
     before = snapshot_tree(two)
     capsys.readouterr()
-    assert commands.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
-                                 "--out", str(two)]) == 2
+    assert cli.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                            "--out", str(two)]) == 2
     assert "holds another run" in capsys.readouterr().err
     assert snapshot_tree(two) == before
     fresh = tmp_path / "fresh"                        # a folder without a run is fine; no history to inherit
-    assert commands.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
-                                 "--no-figures", "--out", str(fresh)]) == 0
+    assert cli.resume_main([str(one / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                            "--no-figures", "--out", str(fresh)]) == 0
     config = json.loads((fresh / "config.json").read_text())
     assert "started_with" not in config and config["resumed_from"]["iteration"] == 10
 
@@ -488,8 +490,8 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     """--g-average keeps the average in the checkpoint; 'minigan sample --averaged' draws
     from it into its own file, and refuses a run that kept none."""
     out = tmp_path / "avg"
-    assert commands.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
-                                "--no-figures", "--g-average", "0.9"]) == 0
+    assert cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
+                           "--no-figures", "--g-average", "0.9"]) == 0
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.options["g_average"] == 0.9 and ck.meta["g_average"] == {"decay": 0.9, "t": 20}
     capsys.readouterr()
@@ -514,11 +516,179 @@ def test_an_image_run_with_an_average_of_g_draws_both(tmp_path):
     if not mnist_available():
         pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
     out = tmp_path / "mnist"
-    assert commands.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
-                                "--g-average", "0.9"]) == 0
+    assert cli.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
+                           "--g-average", "0.9"]) == 0
     for name in ("samples.png", "samples_averaged.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert (out / "samples.png").read_bytes() != (out / "samples_averaged.png").read_bytes()
-    assert commands.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
-                                "--no-figures", "--force"]) == 0
+    assert cli.train_main(["mnist-paper", "--iterations", "3", "--out", str(out), "--no-progress",
+                           "--no-figures", "--force"]) == 0
     assert not (out / "samples_averaged.png").exists()              # --force took the old run's figure too
+
+
+# ---------------------------------------------------------------------- bad input, tried as a new user would
+def one_error_line(err, prog):
+    """The one line a refused command printed on stderr (and that it is the only one)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
+    return lines[0][len(f"{prog}: error: "):]
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(root, n), folder)
+                  for root, dirs, files in os.walk(folder) for n in dirs + files)
+
+
+def _oom_preset(opts):
+    """toy1d, whose data sampler fails as NumPy does when m rows do not fit in memory."""
+    run = presets.build("toy1d", **{k: v for k, v in opts.items() if k != "m"})
+    m, inner = opts.get("m", 8), run.trainer.data_sampler
+
+    def data_sampler(n, rng):
+        if n > 10 ** 6:
+            raise MemoryError(f"Unable to allocate 373. GiB for an array with shape ({n}, 1) "
+                              "and data type float32")
+        return inner(n, rng)
+    run.trainer.data_sampler = run.data = data_sampler
+    run.trainer.m = m
+    return run
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new folder", "existing folder"])
+def test_an_m_too_big_for_memory_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys, existing):
+    monkeypatch.setitem(presets.PRESETS, "oom-test", _oom_preset)
+    out = tmp_path / "runs" / "big"
+    if existing:
+        out.mkdir(parents=True)
+        (out / "notes.txt").write_text("mine\n")
+    before = files_under(tmp_path)
+    status = cli.train_main(["oom-test", "--m", "100000000000", "--out", str(out), "--no-progress"])
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert status == 2
+    assert line.startswith("--m 100000000000 is too large for this machine's memory (Unable to allocate 373. GiB")
+    assert files_under(tmp_path) == before, "a run that never started left files or folders behind"
+
+
+def test_a_memory_error_while_building_is_one_line(tmp_path, monkeypatch, capsys):
+    def too_big(opts):
+        raise MemoryError("Unable to allocate 12. GiB for an array with shape (60000, 784, 64)")
+    monkeypatch.setitem(presets.PRESETS, "oom-build", too_big)
+    assert cli.train_main(["oom-build", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert line == "preset 'oom-build': out of memory (Unable to allocate 12. GiB for an array with shape " \
+                   "(60000, 784, 64))"
+    assert os.listdir(tmp_path) == []
+
+
+def write_mnist(folder, n_train, seed=0):
+    """A stand-in MNIST folder: n_train random 28 x 28 training images (and 30 test images)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    data.write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
+    data.write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, n_train, dtype=np.uint8))
+    data.write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    data.write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 30, dtype=np.uint8))
+    return folder.parent
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    """No MINIGAN_DATA, an empty cache, and mirrors that refuse at once: no MNIST anywhere."""
+    from minigan.data import mnist
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist, "MIRRORS", {k: ["http://127.0.0.1:9/"] for k in mnist.KINDS})
+    mnist._CACHE.clear()
+    yield mnist
+    mnist._CACHE.clear()
+
+
+def test_missing_mnist_is_the_same_one_line_for_every_command(tmp_path, no_mnist, capsys):
+    """train, parzen and resume without the data: one line, the same words, the flag to pass;
+    no mnist/ folder is made at the path given (nor anywhere)."""
+    small = write_mnist(tmp_path / "small" / "mnist", 300)
+    run = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(run),
+                           "--no-progress", "--no-figures"]) == 0
+    (tmp_path / "empty").mkdir()
+    small.rename(tmp_path / "moved")                     # the run's data folder moves away
+    capsys.readouterr()
+    before = files_under(tmp_path)
+    lines = {}
+    for prog, argv in [("train", ["mnist-paper", "--data-dir", str(tmp_path / "empty"), "--no-progress",
+                                  "--out", str(tmp_path / "new")]),
+                       ("train", ["mnist-paper", "--no-progress", "--out", str(tmp_path / "new")]),
+                       ("parzen", [str(run / "checkpoint.npz"), "--data-dir", str(tmp_path / "empty")]),
+                       ("resume", [str(run / "checkpoint.npz"), "--iterations", "2", "--no-progress"])]:
+        assert cli.main([prog] + argv) == 2
+        line = one_error_line(capsys.readouterr().err, f"minigan {prog}")
+        lines.setdefault(prog, []).append(line)
+        assert line.startswith("mnist files not found: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz; "
+                               "looked in "), line
+        assert line.endswith("(and their mnist/ subfolders); the download failed (connection refused); "
+                             "pass --data-dir FOLDER, the folder that holds them, or set MINIGAN_DATA"), line
+        assert "data_dir" not in line and "http" not in line and len(line) < 400
+    assert str(tmp_path / "empty") in lines["parzen"][0] and str(tmp_path / "small") in lines["resume"][0]
+    assert str(tmp_path / "cache" / "minigan") in lines["train"][1]
+    assert files_under(tmp_path) == before, "a refused command made a folder or a file"
+
+
+def test_a_training_set_smaller_than_the_report_is_reported_on(tmp_path, no_mnist, capsys):
+    """Fewer images than the final report's 2,500 draws: it reports on those there are."""
+    small = write_mnist(tmp_path / "d" / "mnist", 300)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
+                           "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "mean D(x) = " in captured.out and "on 300 fresh samples" in captured.out
+    assert captured.err == ""
+
+
+def test_a_training_set_smaller_than_m_is_refused_at_once(tmp_path, no_mnist, capsys):
+    tiny = write_mnist(tmp_path / "d" / "mnist", 50)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(tiny), "--out", str(out), "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert line == "preset 'mnist-paper': the minibatch size m = 100 is larger than the training set (50 images)"
+    assert not out.exists()
+
+
+def test_sample_needs_no_data(tmp_path, no_mnist, monkeypatch, capsys):
+    """An mnist-paper G is all in its checkpoint: sample reads no MNIST file and downloads none."""
+    small = write_mnist(tmp_path / "d" / "mnist", 300)
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
+                           "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
+    run, _ = checkpoint.restore_run(out / "checkpoint.npz")
+    want = run.trainer.sample(12, rng=backend.default_rng(4), averaged=True)
+    small.rename(tmp_path / "gone")
+    monkeypatch.setattr(no_mnist, "_fetch", lambda *a, **k: pytest.fail("sample tried to download MNIST"))
+    capsys.readouterr()
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "12", "--seed", "4", "--averaged"]) == 0
+    assert "12 samples of the averaged G at iteration 2" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(out / "sampled_it2_averaged.npy"), backend.to_host(want))
+    assert (out / "sampled_it2_averaged.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_nan_stop_prints_no_numpy_warnings(tmp_path, monkeypatch, capsys):
+    """The divergence's own lines, and no RuntimeWarning (overflow, invalid value) around them."""
+    import warnings
+
+    def overflowing(opts):
+        run = _nan_preset(opts)
+        inner = run.trainer.data_sampler
+
+        def data_sampler(m, rng):                  # a huge batch: D's products overflow to inf, then NaN
+            return inner(m, rng) * np.float32(1e38) if inner.calls >= 3 else inner(m, rng)
+        run.trainer.data_sampler = data_sampler
+        return run
+    monkeypatch.setitem(presets.PRESETS, "overflow-test", overflowing)
+    monkeypatch.setattr(reports, "data_kind", lambda run: "other")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = cli.train_main(["overflow-test", "--no-progress", "--out", str(tmp_path / "run")])
+    assert status == EXIT_DIVERGED
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "stopped at iteration 4" in err[0] and "last good checkpoint" in err[1], err

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fakecupy
-from minigan import backend, checkpoint, commands, gradcheck, layers, presets
+from minigan import backend, checkpoint, cli, gradcheck, layers, presets
 from test_lessons import LESSON_DIR, LESSONS, MNIST_LESSONS, check_outputs, mnist_available
 
 TESTS = Path(__file__).resolve().parent
@@ -171,16 +171,16 @@ def test_gradcheck_passes_on_the_gpu(gpu):
 
 def test_the_commands_on_the_gpu(gpu, tmp_path, capsys):
     out = tmp_path / "run"
-    assert commands.train_main(["toy1d", "--backend", "cupy", "--iterations", "20", "--out", str(out),
-                                "--no-progress"]) == 0
+    assert cli.train_main(["toy1d", "--backend", "cupy", "--iterations", "20", "--out", str(out),
+                           "--no-progress"]) == 0
     assert json.loads((out / "config.json").read_text())["config"]["backend"] == "cupy"
     for f in ("figure1.png", "figure1.gif", "history.png", "history.csv", "checkpoint.npz"):
         assert (out / f).stat().st_size > 0, f
-    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "5", "--no-progress",
-                                 "--no-figures", "--backend", "cupy"]) == 0
+    assert cli.resume_main([str(out / "checkpoint.npz"), "--iterations", "5", "--no-progress",
+                            "--no-figures", "--backend", "cupy"]) == 0
     assert checkpoint.read(out / "checkpoint.npz").meta["iteration"] == 25
-    assert commands.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(tmp_path / "s"),
-                                 "--backend", "cupy"]) == 0
+    assert cli.sample_main([str(out / "checkpoint.npz"), "-n", "50", "--out", str(tmp_path / "s"),
+                            "--backend", "cupy"]) == 0
     assert "backend=cupy" in capsys.readouterr().out
 
 
@@ -189,19 +189,18 @@ def test_the_paper_model_and_table1_on_the_gpu(gpu, tmp_path, capsys):
     sampler ranks uniform draws instead), then minigan parzen on its checkpoint."""
     if not mnist_available():
         pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
-    from minigan import metrics
     out = tmp_path / "mnist"
-    assert commands.train_main(["mnist-paper", "--backend", "cupy", "--iterations", "4", "--out", str(out),
-                                "--set", "sampling=epochs", "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
-    assert commands.resume_main([str(out / "checkpoint.npz"), "--iterations", "2", "--no-progress",
-                                 "--no-figures", "--backend", "cupy"]) == 0
+    assert cli.train_main(["mnist-paper", "--backend", "cupy", "--iterations", "4", "--out", str(out),
+                           "--set", "sampling=epochs", "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
+    assert cli.resume_main([str(out / "checkpoint.npz"), "--iterations", "2", "--no-progress",
+                            "--no-figures", "--backend", "cupy"]) == 0
     capsys.readouterr()
-    assert metrics.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
-                                "--n-test", "100"]) == 0
+    assert cli.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
+                            "--n-test", "100"]) == 0
     printed = capsys.readouterr().out
     assert "generator    sigma" in printed and "real data    sigma" in printed
-    assert metrics.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
-                                "--n-test", "100", "--averaged", "--no-ceiling"]) == 0
+    assert cli.parzen_main([str(out / "checkpoint.npz"), "--n-samples", "200", "--n-valid", "50",
+                            "--n-test", "100", "--averaged", "--no-ceiling"]) == 0
     assert "averaged G   sigma" in capsys.readouterr().out
 
 

@@ -251,7 +251,11 @@ def test_offline_message_lists_missing_files_and_where(tmp_path):
     msg = str(e.value)
     assert FILES["train-images"] in msg and FILES["train-labels"] in msg
     assert FILES["test-images"] not in msg                      # only what this split needs
-    assert str(folder / "mnist") in msg and "MINIGAN_DATA" in msg
+    assert f"looked in {folder}, " in msg and "mnist/ subfolders" in msg and "MINIGAN_DATA" in msg
+    assert "\n" not in msg and "download=False" in msg
+    assert e.value.message(how="--data-dir FOLDER").endswith(
+        "pass --data-dir FOLDER, the folder that holds them, or set MINIGAN_DATA")
+    assert not folder.exists()
 
 
 def test_damaged_file_is_an_idx_error(tmp_path):
@@ -361,8 +365,22 @@ def test_all_mirrors_fail_leaves_no_files_and_says_what(tmp_path, served):
                    checksums=sums_for(blobs), progress=False)
     msg = str(e.value)
     assert FILES["train-images"] in msg and FILES["train-labels"] in msg
-    assert "truncated" in msg and "mismatch" in msg and str(data / "mnist") in msg
-    assert os.listdir(data / "mnist") == []                      # no half file, no .part
+    assert "the download failed (truncated, checksum mismatch)" in msg and str(data) in msg
+    assert "\n" not in msg and "http" not in msg                  # one line; the mirrors' details are kept apart
+    assert [word for _, _, word in e.value.failures[FILES["train-images"]]] == ["truncated", "checksum mismatch"]
+    assert not data.exists()                                     # no half file, no .part, no folder
+
+
+def test_failed_mirrors_are_one_reason_each_and_print_nothing(tmp_path, served, capsys):
+    """Even with the progress shown, failing mirrors print nothing: the error says why, a word per reason."""
+    srv, _, blobs = served
+    data = tmp_path / "data"
+    with pytest.raises(MNISTMissingError) as e:
+        load_mnist("test", data_dir=data, mirrors=[srv.url + "/nowhere/", "http://127.0.0.1:9/"],
+                   checksums=sums_for(blobs), progress=True)
+    assert "the download failed (HTTP 404, connection refused)" in str(e.value)
+    assert capsys.readouterr().err == ""
+    assert not data.exists()
 
 
 def test_checksum_is_required(tmp_path, served):
@@ -370,7 +388,7 @@ def test_checksum_is_required(tmp_path, served):
     with pytest.raises(MNISTMissingError, match="no known SHA-256"):
         mnist.download_mnist("mnist", tmp_path / "x", names=[FILES["test-labels"]],
                              mirrors=[srv.url + "/good/"], checksums={}, progress=False)
-    assert os.listdir(tmp_path / "x") == []
+    assert not (tmp_path / "x").exists()
 
 
 def test_decompressed_checksum_accepts_a_regzipped_file(tmp_path, served):
@@ -408,9 +426,9 @@ def test_interrupted_download_leaves_nothing(tmp_path, served, monkeypatch):
 
     monkeypatch.setattr(mnist.os, "fsync", interrupted)      # dies while writing NAME.part
     with pytest.raises(KeyboardInterrupt):
-        mnist.download_mnist("mnist", tmp_path / "i", names=[FILES["test-labels"]],
+        mnist.download_mnist("mnist", tmp_path / "i" / "mnist", names=[FILES["test-labels"]],
                              mirrors=[srv.url + "/good/"], checksums=sums_for(blobs), progress=False)
-    assert os.listdir(tmp_path / "i") == []
+    assert not (tmp_path / "i").exists()                        # the folders made for the file went with it
 
 
 # ---------------------------------------------------------------------- the sampler

@@ -23,7 +23,11 @@ In each folder the files may sit in a subfolder named after the data set
 Missing files are downloaded (``download=True``) into the first of those
 folders, from the mirrors in ``MIRRORS`` tried in order; every download is
 checked against ``CHECKSUMS`` and written atomically (``NAME.part``, renamed
-only once verified), so an interrupted download never leaves a half file.
+only once verified), so an interrupted download never leaves a half file,
+and no folder is made before a file has been fetched and verified (a mistyped
+folder is not created). When the files are neither found nor downloaded,
+``MNISTMissingError`` says it in one line: which files, where they were
+looked for, why the download failed (in a word), and how to say where they are.
 
 The IDX format (LeCun et al.): a big-endian header -- two zero bytes, a type
 code (0x08 = uint8, ...), the number of dimensions n, then n uint32 sizes --
@@ -32,12 +36,16 @@ labels: magic 2049 = 0x00000801 (N,).
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.client
 import os
+import socket
+import ssl
 import struct
 import sys
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -48,8 +56,8 @@ from .. import backend
 
 __all__ = [
     "IDXError", "MNISTMissingError", "read_idx", "write_idx", "load_mnist", "download_mnist",
-    "find_mnist_files", "data_folders", "MNISTSampler", "SPLITS", "KINDS", "FILES", "MIRRORS",
-    "CHECKSUMS",
+    "find_mnist_files", "data_folders", "MNISTSampler", "ImagesNotLoaded", "SPLITS", "KINDS", "FILES",
+    "MIRRORS", "CHECKSUMS",
 ]
 
 KINDS = ("mnist", "fashion-mnist")
@@ -139,7 +147,30 @@ class IDXError(ValueError):
 
 
 class MNISTMissingError(FileNotFoundError):
-    """The data files are not on disk and could not be downloaded."""
+    """The data files are not on disk and could not be downloaded.
+
+    Its message is one line: which ``missing`` files of ``kind``, the ``folders``
+    looked in, the ``reason`` they were not downloaded (``"the download failed
+    (no network)"``), and how to say where they are. ``message(how=...)``
+    words that last part for a command line (``how="--data-dir FOLDER"``).
+    ``failures`` holds, per file, every mirror tried and the full reason.
+    """
+
+    def __init__(self, text=None, *, kind="mnist", missing=(), folders=(), reason=None, failures=None):
+        self.kind, self.missing, self.folders = kind, list(missing), [Path(f) for f in folders]
+        self.reason, self.failures, self._text = reason, dict(failures or {}), text
+        super().__init__(self.message())
+
+    def message(self, how="data_dir=FOLDER"):
+        if self._text is not None:
+            return self._text
+        looked = ", ".join(str(f) for f in self.folders)
+        return (f"{self.kind} files not found: {', '.join(self.missing)}; looked in {looked} (and their "
+                f"{self.kind}/ subfolders); {self.reason or 'not downloaded'}; pass {how}, the folder that "
+                f"holds them, or set MINIGAN_DATA")
+
+    def __str__(self):
+        return self.message()
 
 
 # ---------------------------------------------------------------------- IDX files
@@ -313,12 +344,68 @@ def _fetch(url, timeout, progress_label, show_progress):
     return data
 
 
+class _Unverified(OSError):
+    """A download whose bytes are not the published file's; ``word`` says why in a word."""
+
+    def __init__(self, why, word):
+        super().__init__(why)
+        self.word = word
+
+
+def _reason_word(exc):
+    """Why a download failed, in a word or two: 'no network', 'timed out', 'HTTP 404', ..."""
+    if isinstance(exc, _Unverified):
+        return exc.word
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    reason = getattr(exc, "reason", None)
+    cause = reason if isinstance(reason, BaseException) else exc
+    if isinstance(cause, socket.gaierror):
+        return "no network"                      # the mirror's name could not be resolved
+    if isinstance(cause, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, ssl.SSLError):
+        return "TLS error"
+    if isinstance(cause, FileNotFoundError):
+        return "not found"
+    if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "no network"
+    if "truncated" in str(cause):
+        return "truncated"
+    if isinstance(cause, (ConnectionError, http.client.HTTPException)):
+        return "connection lost"
+    return type(cause).__name__
+
+
+def _summary(failures):
+    """The distinct reason words of ``{name: [(url, reason, word)]}``, in the order met."""
+    words = []
+    for tries in failures.values():
+        for _, _, word in tries:
+            if word not in words:
+                words.append(word)
+    return ", ".join(words) or "no mirror"
+
+
+def _make_folder(folder):
+    """``folder.mkdir(parents=True)``; returns the folders it created, deepest first."""
+    created, f = [], Path(os.path.abspath(folder))
+    while not f.exists():
+        created.append(f)
+        f = f.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
 def _download_one(name, target, mirrors, sums, timeout, show_progress):
     """Try each mirror for ``name``; write ``target`` atomically once verified.
 
-    Returns None on success, else the list of (url, reason) of every mirror tried.
-    The body is held in memory until its checksum passes; only then is it written
-    to ``NAME.part`` and renamed, so no failure or interruption leaves a partial file."""
+    Returns None on success, else the list of (url, reason, reason in a word) of every
+    mirror tried. The body is held in memory until its checksum passes; only then is
+    its folder made (if it is not there) and the body written to ``NAME.part`` and
+    renamed, so no failure or interruption leaves a partial file or a new empty folder."""
     failures = []
     part = target.with_name(target.name + ".part")
     for base in mirrors:
@@ -327,7 +414,9 @@ def _download_one(name, target, mirrors, sums, timeout, show_progress):
             data = _fetch(url, timeout, f"{name} <- {base}", show_progress)
             why = _verify(data, sums, name)
             if why is not None:
-                raise OSError(why)
+                raise _Unverified(why, "no known SHA-256" if why.startswith("no known") else
+                                  "truncated" if "not a complete" in why else "checksum mismatch")
+            made = _make_folder(target.parent)
             try:
                 with open(part, "wb") as f:
                     f.write(data)
@@ -337,12 +426,16 @@ def _download_one(name, target, mirrors, sums, timeout, show_progress):
             finally:
                 if part.exists():
                     part.unlink()
+                if not target.exists():          # failed: take back the folders made for it
+                    for folder in made:
+                        try:
+                            folder.rmdir()
+                        except OSError:
+                            break
             return None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            failures.append((url, str(reason)))
-            if show_progress:
-                print(f"minigan: {url} failed: {reason}; trying the next mirror", file=sys.stderr)
+            failures.append((url, str(reason), _reason_word(exc)))   # said once, in one line, if all fail
     return failures
 
 
@@ -353,7 +446,8 @@ def download_mnist(kind="mnist", folder=None, *, names=None, mirrors=None, check
     ``mirrors`` (list of base URLs) and ``checksums`` ({name: {"gz": sha, "raw": sha}})
     default to the module tables ``MIRRORS[kind]`` and ``CHECKSUMS[kind]``. Each
     file is tried on every mirror in order until one verifies. Raises
-    ``MNISTMissingError`` listing what could not be fetched.
+    ``MNISTMissingError`` naming what could not be fetched and why; the folder is
+    made only once a file has been fetched and verified.
     """
     _check_kind(kind)
     folder = Path(folder) if folder is not None else data_folders()[0] / kind
@@ -361,7 +455,6 @@ def download_mnist(kind="mnist", folder=None, *, names=None, mirrors=None, check
     checksums = CHECKSUMS[kind] if checksums is None else checksums
     names = list(FILES.values()) if names is None else list(names)
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    folder.mkdir(parents=True, exist_ok=True)
     failed = {}
     for name in names:
         target = folder / name
@@ -371,10 +464,10 @@ def download_mnist(kind="mnist", folder=None, *, names=None, mirrors=None, check
         if problems:
             failed[name] = problems
     if failed:
-        lines = [f"could not download {len(failed)} {kind} file(s) into {folder}:"]
-        for name, problems in failed.items():
-            lines.append(f"  {name}: " + "; ".join(f"{u} ({r})" for u, r in problems))
-        raise MNISTMissingError("\n".join(lines))
+        reason = f"the download failed ({_summary(failed)})"
+        raise MNISTMissingError(f"could not download the {kind} files {', '.join(failed)} into {folder}: "
+                                f"{reason}", kind=kind, missing=list(failed), folders=[folder],
+                                reason=reason, failures=failed)
     return [folder / n for n in names]
 
 
@@ -414,14 +507,6 @@ def _other_kind(kind, name, path, array):
     return next((k for k, digest in known.items() if digest == _CONTENT_SHA[key]), None)
 
 
-def _missing_message(kind, missing, data_dir, extra=""):
-    folders = data_folders(data_dir)
-    return (f"{kind} files missing: {', '.join(missing)}. Looked in "
-            f"{', '.join(str(f / kind) + ' and ' + str(f) for f in folders)}. "
-            f"Put the files (gzipped or raw IDX) in {folders[0] / kind}, or set MINIGAN_DATA to a "
-            f"folder containing {kind}/, or pass data_dir (--data-dir)." + extra)
-
-
 def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
                mirrors=None, checksums=None, progress=None):
     """Images and labels of one split of MNIST or Fashion-MNIST.
@@ -441,13 +526,15 @@ def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
     missing = [n for n in names if found[n] is None]
     if missing:
         if not download:
-            raise MNISTMissingError(_missing_message(kind, missing, data_dir, " (download=False)"))
+            raise MNISTMissingError(kind=kind, missing=missing, folders=data_folders(data_dir),
+                                    reason="not downloaded (download=False)")
         target = data_folders(data_dir)[0] / kind
         try:
             download_mnist(kind, target, names=missing, mirrors=mirrors, checksums=checksums,
                            progress=progress)
         except MNISTMissingError as exc:
-            raise MNISTMissingError(_missing_message(kind, missing, data_dir, "\n" + str(exc))) from None
+            raise MNISTMissingError(kind=kind, missing=missing, folders=data_folders(data_dir),
+                                    reason=exc.reason, failures=exc.failures) from None
         found = find_mnist_files(kind, data_dir)
     images = _load_file(found[names[0]], IMAGES_MAGIC)
     labels = _load_file(found[names[1]], LABELS_MAGIC)
@@ -554,3 +641,34 @@ class MNISTSampler:
 
     def __repr__(self):
         return f"MNISTSampler({len(self)} x {self.dim}, {self.dtype.name}, order={self.order!r})"
+
+
+class ImagesNotLoaded:
+    """Stands in for an ``MNISTSampler`` in a run built only to be drawn from
+    (``presets.build(..., load_data=False)``: ``minigan sample`` and ``minigan
+    parzen`` need G, whose parameters come from a checkpoint, not the training
+    images). No file is read. It keeps the sampler state a checkpoint gives it,
+    so that the checkpoint loads, and refuses to serve a minibatch.
+    """
+
+    ORDERS = MNISTSampler.ORDERS
+
+    def __init__(self, dim=784, *, order="random"):
+        if order not in self.ORDERS:
+            raise ValueError(f"MNISTSampler: order must be one of {self.ORDERS}, got {order!r}")
+        self.dim, self.order = int(dim), order
+        self._state = ({"perm": np.zeros(0, dtype=np.int64), "pos": np.asarray(0, dtype=np.int64)}
+                       if order == "epochs" else {})
+
+    def __call__(self, m, rng):
+        raise RuntimeError("this run was built without its training images (load_data=False): "
+                           "it can draw from G, not train or evaluate D on real data")
+
+    def state_dict(self):
+        return dict(self._state)
+
+    def load_state_dict(self, state):
+        self._state = dict(state)
+
+    def __repr__(self):
+        return f"ImagesNotLoaded({self.dim}, order={self.order!r})"

@@ -1,0 +1,98 @@
+"""``minigan parzen CHECKPOINT``: the Parzen-window log-likelihood of a checkpoint's
+generator on the MNIST test set, by the GAN paper's protocol (Table 1); the
+metric itself is ``minigan.metrics.parzen_protocol``."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .. import backend
+from ..metrics import parzen_protocol
+from .common import ArgumentParser, check_data_dir, entry, fail
+from .sample import restore_generator
+
+__all__ = ["parzen_main", "load_generator"]
+
+PROG = "minigan parzen"
+
+
+def load_generator(path, averaged=False):
+    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``
+    (``averaged``: with the running average of G's parameters the run kept).
+
+    The run is rebuilt from the preset named in the checkpoint without reading
+    its training data (``minigan.cli.sample.restore_generator``).
+    """
+    run, _ = restore_generator(str(path))
+    return lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)
+
+
+def _parser():
+    p = ArgumentParser(prog=PROG,
+                       description="Parzen-window log-likelihood of a checkpoint's generator on the "
+                                   "MNIST test set, by the GAN paper's protocol (Table 1).")
+    p.add_argument("checkpoint", help="checkpoint file written by 'minigan train'")
+    p.add_argument("--data-dir", metavar="FOLDER", default=None,
+                   help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
+    p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"),
+                   help="which images: the test set scored and the real-data ceiling (default mnist)")
+    p.add_argument("--n-samples", type=int, default=10000, help="generator samples (default and paper: 10,000)")
+    p.add_argument("--n-valid", type=int, default=1000,
+                   help="validation images for sigma (default and paper: 1,000)")
+    p.add_argument("--n-test", type=int, default=10000, help="test images scored (default and paper: 10,000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise for the samples (default 0)")
+    p.add_argument("--averaged", action="store_true",
+                   help="score G with the running average of its parameters (a run trained with --g-average)")
+    p.add_argument("--no-ceiling", action="store_true", help="skip the real-data ceiling")
+    p.add_argument("--float64", action="store_true", help="float64 distances (slower reference)")
+    return p
+
+
+def parzen_main(argv=None):
+    """``minigan parzen CHECKPOINT [--data-dir DIR] [--n-samples 10000]``."""
+    return entry(PROG, _parzen, sys.argv[1:] if argv is None else argv)
+
+
+def _parzen(argv):
+    from ..data.mnist import MNISTMissingError, load_mnist
+    p = _parser()
+    args = p.parse_args(argv)                      # --help, or a usage error: SystemExit (one line, status 2)
+    for name in ("n_samples", "n_valid", "n_test"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    check_data_dir(args.data_dir)
+    try:
+        sample_fn = load_generator(args.checkpoint, args.averaged)
+        try:
+            width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
+        except ValueError as exc:                  # --averaged, and the run kept no average
+            raise ValueError(f"{args.checkpoint}: {exc}") from None
+        if width != 784:
+            raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
+                             f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
+        valid, _ = load_mnist("valid", data_dir=args.data_dir, kind=args.kind)
+        test, _ = load_mnist("test", data_dir=args.data_dir, kind=args.kind)
+        train = None if args.no_ceiling else load_mnist("train", data_dir=args.data_dir, kind=args.kind)[0]
+    except MNISTMissingError:
+        raise                                      # entry prints it, one line, the same for every command
+    except (OSError, ValueError, KeyError) as exc:
+        return fail(PROG, str(exc))
+    valid, test = valid[:args.n_valid], test[:args.n_test]
+    dtype = np.float64 if args.float64 else np.float32
+    samples = backend.to_host(sample_fn(args.n_samples, backend.default_rng(args.seed)))
+    try:
+        res = parzen_protocol(samples.reshape(samples.shape[0], -1), valid, test, dtype=dtype)
+    except ValueError as exc:                   # e.g. a checkpoint of a model that does not draw images
+        return fail(PROG, f"{args.checkpoint}: {exc}")
+    print(f"checkpoint   {args.checkpoint}")
+    print(f"{'averaged G' if args.averaged else 'generator':12s} sigma {res.sigma:.4f}  "
+          f"LL {res.ll:8.1f} +- {res.se:.1f} nats  ({res.n_samples} samples, {res.n_test} test images, "
+          f"sigma on {valid.shape[0]} validation)")
+    if train is not None:
+        ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)
+        print(f"real data    sigma {ceil.sigma:.4f}  LL {ceil.ll:8.1f} +- {ceil.se:.1f} nats  "
+              f"(the ceiling: {ceil.n_samples} real training images in place of samples)")
+    print("paper, Table 1 (MNIST): adversarial nets 225 +- 2, Deep GSN 214 +- 1.1, DBN 138 +- 2, "
+          "Stacked CAE 121 +- 1.6")
+    return 0

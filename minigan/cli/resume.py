@@ -1,0 +1,101 @@
+"""``minigan resume CHECKPOINT``: continue a run exactly where its checkpoint left it
+(the same preset and options, rebuilt; every state restored), into the
+checkpoint's folder by default; ``--iterations N`` trains N more."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from .. import __version__, checkpoint
+from ..data.mnist import MNISTMissingError
+from ..train import HISTORY_FIELDS
+from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
+                     use_backend)
+from .files import CHECKPOINT_NAME, make_folder, out_folder, write_json
+from .fit import checkpoint_every, fit
+from .reports import Reporter, report
+
+__all__ = ["resume_main"]
+
+
+def resume_main(argv):
+    return entry("minigan resume", _resume, argv)
+
+
+def _parser(prog):
+    p = UsageParser(prog=prog, description="Continue a run exactly from its checkpoint.")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by minigan train")
+    p.add_argument("--iterations", type=int_at_least(1, "--iterations"),
+                   help="iterations to add (default: what is left of the original run)")
+    p.add_argument("--out", help="output folder (default: the checkpoint's folder)")
+    p.add_argument("--checkpoint-every", type=int_at_least(0, "--checkpoint-every"),
+                   help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
+                   help="array backend (default: the one the checkpoint was trained on)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write no figures (history, checkpoint and the final numbers only)")
+    p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
+    return p
+
+
+def _resume(argv):
+    started = time.perf_counter()
+    prog = "minigan resume"
+    args = _parser(prog).parse_args(argv)
+    ckpt = checkpoint.read(args.checkpoint)
+    out = out_folder(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
+    target_ckpt = os.path.join(out, CHECKPOINT_NAME)
+    in_place = os.path.exists(target_ckpt) and os.path.samefile(target_ckpt, args.checkpoint)
+    if os.path.exists(target_ckpt) and not in_place:
+        raise UsageError(f"--out {out} holds another run ({target_ckpt}); resume into the checkpoint's own "
+                         "folder, or into a folder that holds no run")
+    check_data_dir(args.data_dir)
+    done = ckpt.iteration
+    iterations = args.iterations
+    if iterations is None:
+        target = int(ckpt.meta.get("extra", {}).get("target_iterations", done))
+        iterations = target - done
+        if iterations < 1:
+            raise UsageError(f"{args.checkpoint} already finished its {done} iterations; "
+                             "pass --iterations N to train N more")
+    use_backend(args.backend or ckpt.config.get("backend", "numpy"))
+    try:
+        run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
+    except MNISTMissingError:
+        raise                           # entry prints it, one line, the same for every command
+    except (ValueError, TypeError, OSError) as exc:
+        raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
+    for note in ckpt.notes:
+        print(f"{prog}: note: {note}", file=sys.stderr)
+    options = run.options               # the stored ones, and any default an older checkpoint lacks
+    make_folder(out)
+    every = checkpoint_every(args.checkpoint_every, iterations)
+    config_path = os.path.join(out, "config.json")
+    config = {
+        "preset": ckpt.preset, "description": run.description, "options": options,
+        "config": run.trainer.config, "iterations": done + iterations, "checkpoint_every": every,
+        "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
+        "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
+        "command": "minigan resume " + " ".join(argv),
+    }
+    try:                                # the run's own config: keep how it was started, list the resumes
+        with open(config_path) as f:
+            first = json.load(f)
+    except (OSError, ValueError):
+        first = None
+    if in_place and isinstance(first, dict) and first.get("preset") == ckpt.preset:
+        config["started_with"] = first.get("started_with") or first.get("command")
+        config["resumes"] = list(first.get("resumes") or []) + [
+            {"command": config["command"], "from_iteration": done, "to_iteration": done + iterations}]
+    write_json(config_path, config)
+    reporter = Reporter(run, out, done, iterations, figures=not args.no_figures)
+    status, seconds = fit(run, out=out, iterations=iterations, checkpoint_every=every,
+                          preset=ckpt.preset, options=options, progress=not args.no_progress,
+                          prog=prog, snapshot_at=reporter.snapshot_at, on_snapshot=reporter.on_snapshot)
+    if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
+        return status
+    report(prog, ckpt.preset, run, out, reporter, seconds, run.trainer.iteration - done, status, started)
+    return status

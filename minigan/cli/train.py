@@ -1,0 +1,141 @@
+"""``minigan train PRESET``: build a preset's run, train it (``fit``), report on it.
+
+What it writes into ``--out`` is listed in ``minigan.cli.files``; its exit
+statuses in ``minigan.cli.common``. Bad input is refused before anything is
+written; a run that fails to fit in memory before its first checkpoint takes
+back the folder and files this command made.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from .. import __version__
+from ..train import HISTORY_FIELDS
+from .common import (EXIT_DIVERGED, OutOfMemory, UsageError, UsageParser, build_run, check_data_dir,
+                     decay, entry, int_at_least, rate, use_backend)
+from .files import CHECKPOINT_NAME, clear_old_run, make_folder, out_folder, remove_created, write_json
+from .fit import checkpoint_every, fit
+from .reports import Reporter, report
+
+__all__ = ["train_main", "parser", "preset_settings"]
+
+
+def train_main(argv):
+    return entry("minigan train", _train, argv)
+
+
+def parser():
+    from .. import presets
+    p = UsageParser(prog="minigan train", description="Train a GAN with Algorithm 1 from a preset.")
+    p.add_argument("preset", nargs="?", default="toy1d",
+                   help=f"one of: {', '.join(presets.PRESETS)} (default toy1d, the paper's Figure 1)")
+    p.add_argument("--k", type=int_at_least(1, "--k"), help="D steps per iteration (Algorithm 1's k)")
+    p.add_argument("--m", "--batch", dest="m", type=int_at_least(1, "--m"), help="minibatch size m")
+    p.add_argument("--lr", type=rate("--lr"), help="learning rate of both players")
+    p.add_argument("--d-lr", type=rate("--d-lr"), help="D's learning rate (overrides --lr)")
+    p.add_argument("--g-lr", type=rate("--g-lr"), help="G's learning rate (overrides --lr)")
+    p.add_argument("--g-loss", choices=("minimax", "nonsaturating"), help="G's loss (Section 3)")
+    p.add_argument("--order", choices=("sequential", "simultaneous"),
+                   help="sequential = Algorithm 1; simultaneous = the released MNIST code")
+    p.add_argument("--iterations", type=int_at_least(1, "--iterations"),
+                   help="training iterations (default: the preset's)")
+    p.add_argument("--seed", type=int_at_least(0, "--seed"), help="random seed (default 0)")
+    p.add_argument("--g-average", type=decay("--g-average"), metavar="DECAY",
+                   help="also keep a running average of G's parameters (0.999: over ~1,000 iterations); "
+                        "training is unchanged, and 'minigan sample/parzen --averaged' use it")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
+                   help="array backend (default: $MINIGAN_BACKEND or numpy)")
+    p.add_argument("--out", help="output folder (default runs/PRESET)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run already in --out (its checkpoint, history, config and figures)")
+    p.add_argument("--checkpoint-every", type=int_at_least(0, "--checkpoint-every"),
+                   help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write no figures (history, checkpoint and the final numbers only)")
+    p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
+    own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in presets.COMMON_OPTIONS)}"
+                    for name, opts in presets.OPTIONS.items()
+                    if any(o not in presets.COMMON_OPTIONS for o in opts))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"a preset's own option, repeatable ({own}); e.g. --set noise=gaussian")
+    return p
+
+
+def preset_settings(pairs):
+    """``--set KEY=VALUE`` pairs as a dict; VALUE is read as an int, a float, or else a string."""
+    from .. import presets
+    found = {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        key = key.strip()
+        if not eq or not key or not text:
+            raise UsageError(f"--set {pair}: expected KEY=VALUE, e.g. --set noise=gaussian")
+        if key in presets.COMMON_OPTIONS:
+            raise UsageError(f"--set {pair}: {key} has its own flag, --{key.replace('_', '-')}")
+        for kind in (int, float):
+            try:
+                found[key] = kind(text)
+                break
+            except ValueError:
+                pass
+        else:
+            found[key] = text
+    return found
+
+
+def _train(argv):
+    from .. import presets
+    started = time.perf_counter()
+    prog = "minigan train"
+    args = parser().parse_args(argv)
+    if args.preset not in presets.PRESETS:
+        raise UsageError(f"unknown preset {args.preset!r}; choose from {', '.join(presets.PRESETS)}")
+    out = out_folder(args.out or os.path.join("runs", args.preset))
+    check_data_dir(args.data_dir)
+    if args.backend:
+        use_backend(args.backend)
+    else:
+        use_backend(os.environ.get("MINIGAN_BACKEND") or "numpy", "MINIGAN_BACKEND=")
+    options = {"k": args.k, "m": args.m, "d_lr": args.d_lr or args.lr, "g_lr": args.g_lr or args.lr,
+               "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
+               "seed": args.seed, "data_dir": args.data_dir, "g_average": args.g_average}
+    options = {k: v for k, v in options.items() if v is not None}
+    options.update(preset_settings(args.set))
+    try:
+        presets.check_options(args.preset, options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    old_run = os.path.join(out, CHECKPOINT_NAME)
+    if os.path.exists(old_run) and not args.force:     # before the preset reads (or downloads) any data
+        raise UsageError(f"{out} already holds a run ({old_run}): continue it with 'minigan resume {old_run}' "
+                         "(add --iterations N to train N more once it has finished), "
+                         "train into another folder with --out, or replace it with --force")
+    run = build_run(args.preset, options)   # nothing is written before the run is built
+    options = run.options               # every option the preset used, defaults included
+    iterations = run.iterations
+    every = checkpoint_every(args.checkpoint_every, iterations)
+    created = make_folder(out)
+    if args.force:
+        clear_old_run(out)
+    config_path = os.path.join(out, "config.json")
+    write_json(config_path, {
+        "preset": args.preset, "description": run.description, "options": options,
+        "config": run.trainer.config, "iterations": iterations, "checkpoint_every": every,
+        "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
+        "command": "minigan train " + " ".join(argv),
+    })
+    reporter = Reporter(run, out, run.trainer.iteration, iterations, figures=not args.no_figures)
+    try:
+        status, seconds = fit(run, out=out, iterations=iterations, checkpoint_every=every,
+                              preset=args.preset, options=options, progress=not args.no_progress,
+                              prog=prog, snapshot_at=reporter.snapshot_at, on_snapshot=reporter.on_snapshot)
+    except OutOfMemory as exc:
+        if exc.saved is None:           # nothing of this run is worth keeping: take back what it made
+            remove_created([config_path, os.path.join(out, "history.csv")], created)
+        raise
+    if status == EXIT_DIVERGED or seconds is None:     # diverged, or stopped mid-iteration
+        return status
+    report(prog, args.preset, run, out, reporter, seconds, run.trainer.iteration, status, started)
+    return status
