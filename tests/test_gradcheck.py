@@ -107,13 +107,17 @@ def test_dropout_mask_is_frozen_and_restored(rng):
     d = Dropout(0.5, rng=4)
     state = d.rng.bit_generator.state
     res = check_layer(d, rng.normal(size=(6, 5)))
-    assert res.passed and "1 Dropout mask(s) frozen" in res.table()
+    assert res.passed and "random draws of 1 layer(s) frozen for the check (1 Dropout)" in res.table()
     assert d.fixed_mask is None                              # the caller's layer is untouched
     assert d.rng.bit_generator.state == state
-    user_mask = np.ones((2, 2), bool)
+    user_mask = np.ones((6, 5), bool)                        # a mask the user froze draws nothing: kept
     d.fixed_mask = user_mask
-    check_layer(d, rng.normal(size=(6, 5)))
+    res = check_layer(d, rng.normal(size=(6, 5)))
+    assert res.passed and "frozen" not in res.table()
     assert d.fixed_mask is user_mask
+    d.fixed_mask = np.ones((2, 2), bool)                     # ... so one that does not fit is refused
+    with pytest.raises(ValueError, match=r"fixed_mask has shape \(2, 2\), input \(6, 5\)"):
+        check_layer(d, rng.normal(size=(6, 5)))
 
 
 def test_frozen_dropout_context_sets_and_restores_masks(rng):
@@ -121,8 +125,9 @@ def test_frozen_dropout_context_sets_and_restores_masks(rng):
     user_mask = np.ones((3, 4), bool)
     D.layers[2].fixed_mask = user_mask
     x = rng.uniform(0, 1, (3, 5)).astype(np.float32)
-    with gradcheck.frozen_dropout(D, x, seed=1) as masks:
-        assert len(masks) == 3 and masks[1][1] is user_mask       # a fitting user mask is kept
+    with gradcheck.frozen_dropout(D, x, seed=1) as frozen:
+        assert frozen == [D.layers[0], D.layers[4]]               # a user's mask draws nothing: kept
+        assert D.layers[2].fixed_mask is user_mask and D.layers[0].fixed_mask.shape == (3, 5)
         with no_grad():
             assert np.array_equal(D.forward(x), D.forward(x))       # no resampling inside
     assert D.layers[0].fixed_mask is None and D.layers[2].fixed_mask is user_mask
@@ -151,7 +156,7 @@ def test_two_forwards_get_different_masks_and_pass(rng):
     res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)), scale=0.5, real_label=0.9)
     assert res.passed, res.table()
     assert [r.name for r in res.rows][:2] == ["x_real", "x_fake"]
-    assert "different frozen masks" in res.table()
+    assert "(3 Dropout) frozen, with different draws for the real and the fake forward" in res.table()
     assert all(d.fixed_mask is None for d in D.layers if isinstance(d, Dropout))
 
 
@@ -417,7 +422,7 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
     assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
     G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64)))
-    with pytest.raises(ValueError, match=r"cannot freeze the Dropout masks inside Around"):
+    with pytest.raises(ValueError, match=r"cannot freeze the random draws of Dropout inside Around"):
         check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
     G.eval()                                       # no active Dropout: checked as a whole
     assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
