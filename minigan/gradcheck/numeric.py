@@ -83,7 +83,7 @@ def check_function(forward, backward, x, params=None, grads=None, *, objective=N
     ``params[k]`` are the parameter arrays forward reads (perturbed in place,
     restored). ``x``: an array or a tuple of arrays, float64. ``objective(y)
     -> (L, dL/dy)`` defaults to the random projection L = sum(y * R).
-    ``zero_grad()`` is called first if given, otherwise grads are filled with 0.
+    ``zero_grad()`` is called first if given, and the arrays in ``grads`` are filled with 0.
     This works for any code, a student's included: nothing here needs minigan
     layers.
     """
@@ -105,9 +105,8 @@ def check_function(forward, backward, x, params=None, grads=None, *, objective=N
     # analytic: one forward with caches, one backward
     if zero_grad is not None:
         zero_grad()
-    else:
-        for g in grads.values():
-            g.fill(0)
+    for g in grads.values():       # (arrays fetched before zero_grad() keep old values until a backward)
+        g.fill(0)
     y = forward(*xs)
     if objective is None:
         objective = random_projection(y, seed)

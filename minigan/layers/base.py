@@ -178,7 +178,8 @@ class Layer:
 
             D.zero_grad()
             D.grads["0.W"] += weight_decay * D.params["0.W"]   # a penalty: kept
-            D.backward(g)                                      # adds its term to it
+            D.forward(x)
+            D.backward(g)                                      # adds its term to the penalty
 
         Take the arrays from ``grads`` after ``zero_grad()``: an array fetched
         before it and written to without a new look may still be overwritten.
