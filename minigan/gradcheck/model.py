@@ -86,7 +86,8 @@ def _generators(module):
     """The random generators the layers of ``module`` hold (any attribute that is one)."""
     for _, layer in walk_layers(module):
         for value in vars(layer).values():
-            if hasattr(value, "bit_generator") or isinstance(value, np.random.RandomState):
+            module = getattr(type(value), "__module__", "") or ""
+            if hasattr(value, "bit_generator") or module.startswith(("numpy.random", "cupy.random")):
                 yield value
 
 
