@@ -139,7 +139,7 @@ def test_frozen_backward_keeps_the_zeroed_state(rng):
     lin.requires_grad = False
     lin.forward(rng.standard_normal((2, 3)))
     lin.backward(np.ones((2, 2)))                              # no parameter gradient: still all zero
-    assert not lin.grads["W"].any() and lin._zeroed == {"W", "b"}
+    assert lin._zeroed == {"W", "b"} and not lin.grads["W"].any()   # (a look at grads drops the marks)
     lin.requires_grad = True
     x = rng.standard_normal((2, 3))
     lin.forward(x)
@@ -181,8 +181,8 @@ def test_backward_without_input_grad_gives_the_same_parameter_gradients(rng, mak
     assert all(len(l._cache) == 0 for l in sub), "every cache popped, the dropout in front too"
 
 
-def test_backward_params_only_on_a_layer_without_input_grad_option(rng):
-    """A user's layer without the option: computed as usual, dL/dx dropped."""
+def test_backward_params_only_on_a_users_layer(rng):
+    """A user's layer: every backward takes input_grad; with False it returns None."""
 
     class Scale(Layer):                       # y = a * x, one parameter
         def __init__(self):
@@ -193,10 +193,10 @@ def test_backward_params_only_on_a_layer_without_input_grad_option(rng):
             self._save(x)
             return self.params["a"] * x
 
-        def backward(self, grad_out):
+        def backward(self, grad_out, *, input_grad=True):
             (x,) = self._load()
             self._accumulate("a", np.array([(grad_out * x).sum()]))
-            return grad_out * self.params["a"]
+            return grad_out * self.params["a"] if input_grad else None
 
     net = Sequential(ReLU(), Scale(), Linear(3, 1, rng=0, dtype=np.float64))
     x, g = rng.random((4, 3)), rng.standard_normal((4, 1))

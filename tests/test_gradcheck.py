@@ -107,13 +107,17 @@ def test_dropout_mask_is_frozen_and_restored(rng):
     d = Dropout(0.5, rng=4)
     state = d.rng.bit_generator.state
     res = check_layer(d, rng.normal(size=(6, 5)))
-    assert res.passed and "1 Dropout mask(s) frozen" in res.table()
+    assert res.passed and "random draws of 1 layer(s) frozen for the check (1 Dropout)" in res.table()
     assert d.fixed_mask is None                              # the caller's layer is untouched
     assert d.rng.bit_generator.state == state
-    user_mask = np.ones((2, 2), bool)
+    user_mask = np.ones((6, 5), bool)                        # a mask the user froze draws nothing: kept
     d.fixed_mask = user_mask
-    check_layer(d, rng.normal(size=(6, 5)))
+    res = check_layer(d, rng.normal(size=(6, 5)))
+    assert res.passed and "frozen" not in res.table()
     assert d.fixed_mask is user_mask
+    d.fixed_mask = np.ones((2, 2), bool)                     # ... so one that does not fit is refused
+    with pytest.raises(ValueError, match=r"fixed_mask has shape \(2, 2\), input \(6, 5\)"):
+        check_layer(d, rng.normal(size=(6, 5)))
 
 
 def test_frozen_dropout_context_sets_and_restores_masks(rng):
@@ -121,8 +125,9 @@ def test_frozen_dropout_context_sets_and_restores_masks(rng):
     user_mask = np.ones((3, 4), bool)
     D.layers[2].fixed_mask = user_mask
     x = rng.uniform(0, 1, (3, 5)).astype(np.float32)
-    with gradcheck.frozen_dropout(D, x, seed=1) as masks:
-        assert len(masks) == 3 and masks[1][1] is user_mask       # a fitting user mask is kept
+    with gradcheck.frozen_dropout(D, x, seed=1) as frozen:
+        assert frozen == [D.layers[0], D.layers[4]]               # a user's mask draws nothing: kept
+        assert D.layers[2].fixed_mask is user_mask and D.layers[0].fixed_mask.shape == (3, 5)
         with no_grad():
             assert np.array_equal(D.forward(x), D.forward(x))       # no resampling inside
     assert D.layers[0].fixed_mask is None and D.layers[2].fixed_mask is user_mask
@@ -151,7 +156,7 @@ def test_two_forwards_get_different_masks_and_pass(rng):
     res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)), scale=0.5, real_label=0.9)
     assert res.passed, res.table()
     assert [r.name for r in res.rows][:2] == ["x_real", "x_fake"]
-    assert "different frozen masks" in res.table()
+    assert "(3 Dropout) frozen, with different draws for the real and the fake forward" in res.table()
     assert all(d.fixed_mask is None for d in D.layers if isinstance(d, Dropout))
 
 
@@ -417,7 +422,7 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
     assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
     G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64)))
-    with pytest.raises(ValueError, match=r"cannot freeze the Dropout masks inside Around"):
+    with pytest.raises(ValueError, match=r"cannot freeze the random draws of Dropout inside Around"):
         check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
     G.eval()                                       # no active Dropout: checked as a whole
     assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
@@ -427,3 +432,209 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     G = Around(Sequential(Dropout(1.0), Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
     res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))  # keep 1, scale 1: the identity
     assert res.passed and any("Around: its forward is not a chain" in n for n in res.notes)
+
+
+# ----------------------------------------------------------------------------- the checker learns from each layer
+class CenterRows(layers.Layer):
+    """Test-only layer whose rows are coupled: y_i = x_i - mean_j x_j (batch-norm's centring)."""
+    couples_rows = True
+
+    def __init__(self, independent_rows_backward=False):
+        super().__init__()
+        self.wrong = independent_rows_backward
+
+    def forward(self, x):
+        self._save(len(x))
+        return x - x.mean(axis=0)
+
+    def backward(self, grad_out, *, input_grad=True):
+        """dL/dx_k = sum_i dL/dy_i (delta_ik - 1/n) = dL/dy_k - mean_i dL/dy_i."""
+        (n,) = self._load()
+        if not input_grad:
+            return None
+        if self.wrong:                        # rows treated as independent: only dy_k/dx_k = 1 - 1/n
+            return grad_out * (1 - 1 / n)
+        return grad_out - grad_out.mean(axis=0)
+
+
+class CenteredReLU(CenterRows):
+    """Test-only layer with a kink and coupled rows: y_i = max(0, x_i - mean_j x_j).
+    Records (in the class: a check works on a copy) the input of every forward that
+    keeps a cache, i.e. the batch that was checked."""
+    checked: list = []
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        c = x - x.mean(axis=0)
+        positive = c > 0
+        self._save(positive)
+        if layers.base._grad_enabled[0]:
+            self.checked.append(np.array(x))
+        return c * positive
+
+    def backward(self, grad_out, *, input_grad=True):
+        (positive,) = self._load()
+        g = grad_out * positive
+        return g - g.mean(axis=0) if input_grad else None
+
+    def kink_gaps(self, x):
+        return np.abs(np.asarray(x, dtype=np.float64) - np.asarray(x, dtype=np.float64).mean(axis=0))
+
+
+class GaussianNoise(layers.Layer):
+    """Test-only layer with a random draw: y = x + sigma * eps, eps ~ N(0, 1) at every
+    forward in training mode. The checker learns of eps only through the protocol."""
+
+    def __init__(self, sigma=0.5, rng=None):
+        super().__init__()
+        self.sigma = sigma
+        self.rng = np.random.default_rng(rng)
+        self.fixed_eps = None
+
+    def forward(self, x):
+        self._save(x.shape)
+        if not self.training:
+            return x
+        eps = self.fixed_eps if self.fixed_eps is not None else self.rng.standard_normal(x.shape)
+        return x + self.sigma * eps
+
+    def backward(self, grad_out, *, input_grad=True):
+        self._load()
+        return grad_out if input_grad else None
+
+    def draws_random(self):
+        return self.training and self.fixed_eps is None
+
+    def freeze_random(self, x, rng):
+        token, self.fixed_eps = self.fixed_eps, rng.standard_normal(x.shape)
+        return token
+
+    def unfreeze_random(self, token):
+        self.fixed_eps = token
+
+
+class SilentNoise(GaussianNoise):
+    """The same noise, but the layer does not say that it draws."""
+
+    def draws_random(self):
+        return False
+
+
+def test_a_layer_with_coupled_rows_is_checked_on_the_whole_batch(rng):
+    x = rng.standard_normal((5, 3))
+    res = check_layer(CenterRows(), x)
+    assert res.passed, res.table()
+    assert res.rows[0].shape == (5, 3)
+    assert any("rows are coupled (CenterRows): checked on the whole batch of 5 rows" in n for n in res.notes)
+    wrong = check_layer(CenterRows(independent_rows_backward=True), x)
+    assert not wrong.passed and wrong.rows[0].rel_error > 0.1, wrong.table()
+    # inside a chain, with parameters: Sequential couples rows because one of its layers does
+    net = Sequential(Linear(3, 4, rng=0), CenterRows(), Tanh(), Linear(4, 2, rng=1))
+    assert net.couples_rows
+    res = check_layer(net, x)
+    assert res.passed and "rows are coupled (CenterRows)" in res.table()
+    wrong = Sequential(Linear(3, 4, rng=0), CenterRows(True), Tanh(), Linear(4, 2, rng=1))
+    res = check_layer(wrong, x)
+    assert not res.passed and not res.rows[0].passed and not res.rows[1].passed, res.table()
+
+
+@pytest.mark.parametrize("make", [CenteredReLU, lambda: Sequential(CenterRows(), ReLU())],
+                         ids=["CenteredReLU", "CenterRows-ReLU"])
+def test_coupled_rows_at_a_kink_redraw_the_whole_batch(rng, make):
+    x = rng.standard_normal((4, 3))
+    x[0, 1] = x[1:, 1].mean()                  # row 0 exactly at the kink: x_01 - mean_j x_j1 = 0
+    layer = make()
+    assert not check_function(*_as64(make()), x.copy()).passed       # why kinks matter
+    CenteredReLU.checked = []
+    res = check_layer(layer, x)
+    assert res.passed, res.table()
+    assert res.kinks_moved == 4 and res.kinks_skipped == 0     # every row moved, not only row 0
+    assert any("the whole batch was re-drawn 1 time(s) to move it away from kinks, never single rows" in n
+               for n in res.notes), res.table()
+    if isinstance(layer, CenteredReLU):        # the checked batch: every row differs from the given one
+        assert len(CenteredReLU.checked) == 1
+        assert all((CenteredReLU.checked[0][i] != x[i]).all() for i in range(4))
+    res = check_layer(make(), x, max_redraws=0)                   # no re-draw allowed: no row is dropped
+    assert not res.passed and res.kinks_skipped == 4 and not res.rows
+    assert "its rows are coupled" in res.table() and "no single row can be dropped" in res.table()
+
+
+def test_rows_coupled_in_D_redraw_the_whole_z_batch_in_the_generator_step(rng):
+    G = Sequential(Linear(3, 4, rng=0), Tanh())
+    D = Sequential(CenteredReLU(), Linear(4, 1, rng=1))
+    res = check_generator_step(G, D, rng.uniform(-1, 1, (5, 3)))
+    assert res.passed and "z: rows are coupled (CenteredReLU)" in res.table(), res.table()
+
+
+def test_random_draws_are_learnt_from_the_protocol(rng):
+    """Gaussian noise is frozen only because the layer says it draws: the same layer
+    that does not say so fails, since every numeric forward draws new noise."""
+    x = rng.standard_normal((4, 3))
+    noisy = Sequential(Linear(3, 4, rng=0), GaussianNoise(0.5, rng=1), Tanh(), Linear(4, 2, rng=2))
+    state = noisy.layers[1].rng.bit_generator.state
+    res = check_layer(noisy, x)
+    assert res.passed, res.table()
+    assert "random draws of 1 layer(s) frozen for the check (1 GaussianNoise)" in res.table()
+    assert noisy.layers[1].fixed_eps is None and noisy.layers[1].rng.bit_generator.state == state
+    silent = Sequential(Linear(3, 4, rng=0), SilentNoise(0.5, rng=1), Tanh(), Linear(4, 2, rng=2))
+    assert not check_layer(silent, x).passed
+    both = Sequential(Dropout(0.5, rng=3), Linear(3, 4, rng=0), GaussianNoise(0.5, rng=1), Tanh(),
+                      Linear(4, 2, rng=2))
+    res = check_layer(both, x)
+    assert res.passed and "(1 Dropout, 1 GaussianNoise)" in res.table(), res.table()
+
+
+def test_noise_gets_different_draws_for_the_real_and_the_fake_forward(rng):
+    D = Sequential(Linear(5, 4, rng=0), GaussianNoise(0.3, rng=1), Tanh(), Linear(4, 1, rng=2))
+    res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)))
+    assert res.passed, res.table()
+    assert "(1 GaussianNoise) frozen, with different draws for the real and the fake forward" in res.table()
+    assert D.layers[1].fixed_eps is None
+
+
+def test_frozen_random_freezes_every_draw_and_frozen_dropout_is_its_old_name(rng):
+    net = Sequential(Dropout(0.5, rng=0), Linear(3, 4, rng=0, dtype=np.float64), GaussianNoise(rng=1), Tanh())
+    x = rng.standard_normal((4, 3))
+    with gradcheck.frozen_random(net, x) as frozen:
+        assert frozen == [net.layers[0], net.layers[2]]
+        with no_grad():
+            assert np.array_equal(net.forward(x), net.forward(x))
+    assert net.layers[0].fixed_mask is None and net.layers[2].fixed_eps is None
+    assert gradcheck.frozen_dropout is gradcheck.frozen_random
+
+
+def test_a_layer_that_draws_but_cannot_freeze_is_refused():
+    class Unfreezable(layers.Layer):
+        def forward(self, x):
+            self._save()
+            return x
+
+        def backward(self, grad_out, *, input_grad=True):
+            self._load()
+            return grad_out if input_grad else None
+
+        def draws_random(self):
+            return True
+
+    with pytest.raises(NotImplementedError, match="Unfreezable draws random numbers"):
+        check_layer(Sequential(Linear(3, 2, rng=0), Unfreezable()), np.ones((2, 3)))
+
+
+def test_the_checker_holds_no_list_of_layer_classes():
+    """Everything the checker knows of a layer comes from the protocol: no module of the
+    package but the suite (which builds the layers it checks) names a layer class."""
+    import ast
+    import pathlib
+    classes = {"Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout", "Dropout"}
+    folder = pathlib.Path(gradcheck.__file__).parent
+    files = sorted(p for p in folder.glob("*.py") if p.name != "suite.py")
+    assert {p.name for p in files} >= {"__init__.py", "results.py", "numeric.py", "model.py", "draws.py",
+                                       "kinks.py", "checks.py"}
+    for path in files:
+        tree = ast.parse(path.read_text())
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert not names & classes, (path.name, names & classes)

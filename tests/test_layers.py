@@ -635,3 +635,210 @@ def test_retain_cache_keeps_the_stack_within_max_pending():
     lin.backward(np.ones((1, 1), np.float32))            # the retained copy: the last forward
     lin.backward(np.ones((1, 1), np.float32))            # the last forward itself
     assert np.array_equal(lin.grads["W"], 2 * np.full((2, 1), MAX_PENDING - 1, np.float32))
+
+
+# ----------------------------------------------------------------------------- written after zero_grad, counted
+PARAM_LAYERS = {
+    "Linear": lambda: Linear(4, 3, rng=0, dtype=F64),
+    "Maxout": lambda: Maxout(4, 3, 2, rng=0, dtype=F64),
+    "Sequential": lambda: Sequential(Linear(4, 5, rng=1, dtype=F64), ReLU(), Maxout(5, 3, 2, rng=2, dtype=F64),
+                                     Dropout(0.5, rng=3), Tanh(), Linear(3, 2, rng=4, dtype=F64)),
+}
+
+
+def _output_shape(layer, x):
+    with no_grad():
+        return layer.forward(x).shape
+
+
+@pytest.mark.parametrize("input_grad", [True, False], ids=["input_grad", "params_only"])
+@pytest.mark.parametrize("make", PARAM_LAYERS.values(), ids=PARAM_LAYERS.keys())
+def test_a_penalty_added_into_grads_after_zero_grad_counts(rng, make, input_grad):
+    """zero_grad(); grads[k] += penalty; forward; backward: the backward's term is added to
+    the penalty (the lazy zero_grad used to let the first backward overwrite it)."""
+    layer = make()
+    layer.eval()                                             # no Dropout draws: the two runs agree
+    plain = copy.deepcopy(layer)
+    x = rng.standard_normal((6, 4))
+    g = rng.standard_normal(_output_shape(layer, x))
+    plain.zero_grad()
+    plain.forward(x)
+    plain.backward(g, input_grad=input_grad)
+    backward_term = {k: v.copy() for k, v in plain.grads.items()}
+    assert all(v.any() for v in backward_term.values())
+
+    layer.grads[next(iter(layer.grads))][...] = 5.0          # stale values from an earlier step
+    layer.zero_grad()
+    penalty = {k: 1e-2 * p for k, p in layer.params.items()}   # weight decay: lambda * theta
+    for k in layer.grads:
+        layer.grads[k] += penalty[k]
+    layer.forward(x)
+    out = layer.backward(g, input_grad=input_grad)
+    assert (out is None) == (not input_grad)
+    for k in backward_term:
+        np.testing.assert_allclose(layer.grads[k], backward_term[k] + penalty[k], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("input_grad", [True, False], ids=["input_grad", "params_only"])
+def test_the_issue_example_a_constant_added_to_one_gradient(rng, input_grad):
+    D = PARAM_LAYERS["Sequential"]().eval()
+    x = rng.standard_normal((3, 4))
+    g = rng.standard_normal(_output_shape(D, x))
+    ref = copy.deepcopy(D)
+    ref.zero_grad()
+    ref.forward(x)
+    ref.backward(g, input_grad=input_grad)
+    D.zero_grad()
+    D.grads["0.W"] += 1.0
+    D.forward(x)
+    D.backward(g, input_grad=input_grad)
+    np.testing.assert_allclose(D.grads["0.W"], ref.grads["0.W"] + 1.0, rtol=1e-12)
+    for k in ref.grads:
+        if k != "0.W":
+            np.testing.assert_array_equal(D.grads[k], ref.grads[k])
+
+
+def test_a_penalty_written_through_a_dict_fetched_after_zero_grad_counts(rng):
+    """One look (grads = D.grads) after zero_grad() is enough: writes through it count."""
+    D = PARAM_LAYERS["Sequential"]().eval()
+    x = rng.standard_normal((3, 4))
+    g = rng.standard_normal(_output_shape(D, x))
+    D.zero_grad()
+    grads = D.grads
+    for k in grads:
+        grads[k] += 2.0
+    D.forward(x)
+    D.backward(g)
+    D2 = PARAM_LAYERS["Sequential"]().eval()
+    D2.zero_grad()
+    D2.forward(x)
+    D2.backward(g)
+    for k in grads:
+        np.testing.assert_allclose(D.grads[k], D2.grads[k] + 2.0, rtol=1e-12)
+
+
+def test_the_lazy_zero_grad_still_writes_straight_into_the_array(rng):
+    """The speed-up stays: with no look between zero_grad() and backward, no zeros are
+    written and the product goes straight into the array; a look writes the zeros
+    and drops the marks (so that what is written afterwards is added to)."""
+    lin = Linear(4, 3, rng=0, dtype=F64)
+    lin.grads["W"][...] = 7.0
+    lin.zero_grad()
+    assert lin._zeroed == {"W", "b"} and (lin._grads["W"] == 7.0).all()
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    lin.forward(x)
+    lin.backward(g)
+    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    lin.zero_grad()
+    assert not lin.grads["W"].any() and lin._zeroed == set() and lin._unfilled == set()
+    lin.forward(x)
+    lin.backward(g)
+    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+
+
+def test_zero_grad_docstring_no_longer_forbids_writing_before_backward():
+    doc = layers.Layer.zero_grad.__doc__
+    assert "not between zero_grad() and it" not in doc and "counts" in doc
+
+
+# ----------------------------------------------------------------------------- every backward takes input_grad
+EVERY_LAYER = {
+    "Linear": lambda: Linear(4, 4, rng=0, dtype=F64), "Maxout": lambda: Maxout(4, 2, 2, rng=0, dtype=F64),
+    "ReLU": ReLU, "LeakyReLU": LeakyReLU, "Sigmoid": Sigmoid, "Tanh": Tanh,
+    "Dropout": lambda: Dropout(0.5, rng=0), "Dropout(eval)": lambda: Dropout(0.5, rng=0).eval(),
+    "Sequential": PARAM_LAYERS["Sequential"],
+}
+
+
+@pytest.mark.parametrize("make", EVERY_LAYER.values(), ids=EVERY_LAYER.keys())
+def test_every_backward_takes_input_grad(rng, make):
+    """backward(g, input_grad=False) pops the cache, adds the same parameter gradients
+    as backward(g) and returns None; layers.backward_params_only is exactly that."""
+    layer = make()
+    twin = copy.deepcopy(layer)
+    x = rng.standard_normal((3, 4))
+    y = layer.forward(x)
+    g = rng.standard_normal(y.shape)
+    twin.forward(x)                                          # a copied generator: the same Dropout mask
+    assert twin.backward(g) is not None
+    assert layer.backward(g, input_grad=False) is None
+    for k in twin.grads:
+        np.testing.assert_array_equal(layer.grads[k], twin.grads[k])
+    assert all(not l._cache for _, l in layers.walk_layers(layer) if not isinstance(l, Sequential))
+    layer.forward(x)
+    assert layers.backward_params_only(layer, g) is None
+    assert all(not l._cache for _, l in layers.walk_layers(layer) if not isinstance(l, Sequential))
+
+
+def test_backward_params_only_is_backward_without_input_grad():
+    calls = []
+
+    class Spy(layers.Layer):
+        def forward(self, x):
+            self._save()
+            return x
+
+        def backward(self, grad_out, *, input_grad=True):
+            self._load()
+            calls.append(input_grad)
+            return grad_out if input_grad else None
+
+    spy = Spy()
+    spy.forward(np.ones((2, 2)))
+    assert layers.backward_params_only(spy, np.ones((2, 2))) is None and calls == [False]
+
+
+# ----------------------------------------------------------------------------- what a gradient check learns
+def test_kink_gaps(rng):
+    x = rng.standard_normal((5, 3))
+    for layer in (ReLU(), LeakyReLU(0.1)):
+        gaps = layer.kink_gaps(x)
+        assert gaps.dtype == F64 and gaps.shape == (5, 3)
+        np.testing.assert_array_equal(gaps, np.abs(x))
+    mo = Maxout(3, 2, 3, rng=0, dtype=F64)
+    z = np.sort((x @ mo.params["W"] + mo.params["b"]).reshape(5, 2, 3), axis=2)
+    np.testing.assert_allclose(mo.kink_gaps(x), z[..., -1] - z[..., -2])
+    assert mo.kink_gaps(x).shape == (5, 2) and (mo.kink_gaps(x) >= 0).all()
+    for smooth in (Linear(3, 2, rng=0), Sigmoid(), Tanh(), Dropout(0.5), Maxout(3, 2, 1, rng=0),
+                   Sequential(Linear(3, 2, rng=0))):
+        assert smooth.kink_gaps(x) is None
+
+
+def test_dropout_says_when_it_draws_and_freezes_its_mask(rng):
+    d = Dropout(0.5, rng=0)
+    assert d.draws_random()
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    token = d.freeze_random(x, np.random.default_rng(1))
+    assert token is None and d.fixed_mask.shape == (4, 3) and not d.draws_random()
+    with no_grad():
+        assert np.array_equal(d.forward(x), d.forward(x))
+    d.unfreeze_random(token)
+    assert d.fixed_mask is None and d.draws_random()
+    assert not d.eval().draws_random() and not Dropout(1.0).draws_random()
+    assert not Dropout(1.0, scale=1.0).draws_random()
+
+
+def test_base_layer_protocol_defaults_and_sequential():
+    relu = ReLU()
+    assert relu.couples_rows is False and not relu.draws_random()
+    assert relu.freeze_random(np.ones((2, 2)), np.random.default_rng(0)) is None
+    relu.unfreeze_random(None)
+
+    class Coupled(layers.Layer):
+        couples_rows = True
+
+    class DrawsButCannotFreeze(layers.Layer):
+        def draws_random(self):
+            return True
+
+    assert Sequential(ReLU(), Coupled()).couples_rows and not Sequential(ReLU(), Linear(2, 2)).couples_rows
+    assert Sequential(Linear(2, 2), Dropout(0.5)).draws_random()
+    assert not Sequential(Linear(2, 2), Dropout(0.5).eval()).draws_random()
+    with pytest.raises(NotImplementedError, match="DrawsButCannotFreeze draws random numbers"):
+        DrawsButCannotFreeze().freeze_random(np.ones((2, 2)), np.random.default_rng(0))
+
+
+def test_backward_params_only_holds_no_list_of_classes():
+    import inspect
+    src = inspect.getsource(layers.backward_params_only) + inspect.getsource(Sequential.backward)
+    assert "isinstance" not in src and "Linear" not in src and "Maxout" not in src

@@ -1,6 +1,8 @@
 """Elementwise nonlinearities: ReLU, LeakyReLU, Sigmoid, Tanh."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend, losses
 from .base import Layer
 
@@ -16,10 +18,15 @@ class ReLU(Layer):
         self._save(positive)
         return x * positive
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * 1[x > 0]  (the subgradient 0 is taken at x = 0)."""
         (positive,) = self._load()
-        return self._check_grad(grad_out, positive.shape) * positive
+        grad_out = self._check_grad(grad_out, positive.shape)
+        return grad_out * positive if input_grad else None
+
+    def kink_gaps(self, x):
+        """|x|: the distance of each input from the kink at 0, per row."""
+        return _abs_per_row(x)
 
 
 class LeakyReLU(Layer):
@@ -37,10 +44,15 @@ class LeakyReLU(Layer):
         self._save(slope)
         return x * slope
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * (1 if x > 0 else alpha)."""
         (slope,) = self._load()
-        return self._check_grad(grad_out, slope.shape, slope.dtype) * slope
+        grad_out = self._check_grad(grad_out, slope.shape, slope.dtype)
+        return grad_out * slope if input_grad else None
+
+    def kink_gaps(self, x):
+        """|x|: the distance of each input from the kink at 0, per row."""
+        return _abs_per_row(x)
 
     def __repr__(self):
         return f"LeakyReLU({self.alpha})"
@@ -55,11 +67,12 @@ class Sigmoid(Layer):
         self._save(slope)                                # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * y (1 - y) = dL/dy * sigma(x) sigma(-x), kept from forward as
         e / (1 + e)^2 with e = exp(-|x|) (1 - y would lose every digit where y ~ 1)."""
         (slope,) = self._load()
-        return self._check_grad(grad_out, slope.shape, slope.dtype) * slope
+        grad_out = self._check_grad(grad_out, slope.shape, slope.dtype)
+        return grad_out * slope if input_grad else None
 
 
 class Tanh(Layer):
@@ -71,9 +84,14 @@ class Tanh(Layer):
         self._save(y)
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * (1 - y^2), with y = tanh(x) kept from forward."""
         (y,) = self._load()
-        return self._check_grad(grad_out, y.shape, y.dtype) * (1 - y * y)
+        grad_out = self._check_grad(grad_out, y.shape, y.dtype)
+        return grad_out * (1 - y * y) if input_grad else None
 
 
+def _abs_per_row(x):
+    """|x| as a float64 host array of shape (rows, features): the kink gaps of ReLU and LeakyReLU."""
+    host = np.asarray(backend.to_host(x), dtype=np.float64)
+    return np.abs(host.reshape(len(host), -1))

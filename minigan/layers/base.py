@@ -4,12 +4,17 @@ Every layer follows one small protocol:
 
 * ``forward(x)`` returns the output and *pushes* what backward needs onto the
   layer's own cache stack;
-* ``backward(grad_out)`` *pops* the most recent cache, **adds** dL/dtheta into
-  ``grads`` (so the two terms of D's objective accumulate) and returns dL/dx;
+* ``backward(grad_out, *, input_grad=True)`` *pops* the most recent cache,
+  **adds** dL/dtheta into ``grads`` (so the two terms of D's objective
+  accumulate) and returns dL/dx, or None with ``input_grad=False`` (x is data
+  or noise: the dL/dx product is skipped; every layer accepts the keyword);
 * ``params`` and ``grads`` are dicts with the same keys; ``zero_grad()``
-  zeroes the grads (lazily: it marks them, and the zeros are written on the
-  next look through ``grads`` unless a backward overwrites them first, so hold
-  no reference to a grads array across it); ``train()`` / ``eval()`` switch Dropout.
+  zeroes the grads, and anything written into ``grads`` after it (a penalty,
+  weight decay) is added to by the next backward (see ``zero_grad`` for how it
+  stays cheap); ``train()`` / ``eval()`` switch Dropout;
+* what a gradient check must know, each layer says of itself (never a list of
+  class names in the checker): ``couples_rows``, ``kink_gaps(x)``,
+  ``draws_random()``, ``freeze_random(x, rng)`` / ``unfreeze_random(token)``.
 
 Why a stack: a GAN applies D to the real batch and then to the fake batch
 before any backward. With a single cache slot the second forward would
@@ -70,11 +75,15 @@ class Layer:
 
         ``zero_grad()`` only marks the arrays as zero; the zeros are written here,
         on the first look, unless a backward has overwritten the array first.
+        A look also drops the marks: whatever the caller then writes into these
+        arrays (``grads["W"] += penalty``) is added to by the next backward,
+        never overwritten.
         """
-        if self._unfilled:
+        if self._zeroed or self._unfilled:
             for name in self._unfilled:
                 self._grads[name].fill(0)
             self._unfilled.clear()
+            self._zeroed.clear()          # the caller may write: backwards add from now on
         return self._grads
 
     @grads.setter
@@ -163,9 +172,17 @@ class Layer:
         Lazily: the arrays are marked, and the next backward writes its term
         straight into them instead of adding it (the same numbers, without a
         pass that writes zeros over megabytes only for them to be overwritten).
-        Looking at ``grads`` before that backward writes the zeros first, so
-        ``zero_grad()`` then ``grads`` reads zeros, as always. Make your own
-        additions to ``grads`` after the backward, not between zero_grad() and it.
+        Looking at ``grads`` before that backward writes the zeros first and
+        drops the marks, so ``zero_grad()`` then ``grads`` reads zeros, as
+        always, and anything added through ``grads`` then counts::
+
+            D.zero_grad()
+            D.grads["0.W"] += weight_decay * D.params["0.W"]   # a penalty: kept
+            D.forward(x)
+            D.backward(g)                                      # adds its term to the penalty
+
+        Take the arrays from ``grads`` after ``zero_grad()``: an array fetched
+        before it and written to without a new look may still be overwritten.
         """
         self._zeroed = set(self._grads)
         self._unfilled = set(self._grads)
@@ -181,6 +198,40 @@ class Layer:
     def dtype(self):
         p = next(iter(self.params.values()), None)
         return None if p is None else p.dtype
+
+    # -- what a gradient check learns from each layer (minigan.gradcheck) ------
+    couples_rows = False
+    """True when output row i depends on other rows of the batch (batch norm,
+    minibatch discrimination): a gradient check then checks the whole batch and,
+    to move away from kinks, re-draws the whole batch, never single rows."""
+
+    def kink_gaps(self, x):
+        """None for a smooth layer (this default); a layer with kinks returns a
+        float64 host array of shape (n, k): for each row of the input ``x`` it
+        would receive, the distance of each of its k kink arguments from the
+        kink (ReLU: |x|; Maxout: the gap between its top two pieces). A gradient
+        check moves rows closer than its ``kink_delta`` away from them."""
+        return None
+
+    def draws_random(self):
+        """Whether the next forward would draw random numbers (a Dropout mask,
+        Gaussian noise, a VAE's epsilon). False here."""
+        return False
+
+    def freeze_random(self, x, rng):
+        """Fix the draws the next forwards would take for input ``x``, drawing
+        them from the NumPy Generator ``rng``; returns a token for
+        ``unfreeze_random``. A layer that draws nothing has nothing to fix."""
+        if self.draws_random():
+            raise NotImplementedError(
+                f"{type(self).__name__} draws random numbers but has no freeze_random(x, rng) / "
+                "unfreeze_random(token): a gradient check cannot fix its draws")
+        return None
+
+    def unfreeze_random(self, token):
+        """Put back what ``freeze_random`` replaced (``token`` is what was there,
+        so it restores that state whatever happened since)."""
+        return None
 
     # -- modes -----------------------------------------------------------------
     def train(self, mode: bool = True):

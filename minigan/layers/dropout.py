@@ -41,11 +41,30 @@ class Dropout(Layer):
         self._save(kept_scaled, x.shape, x.dtype)
         return x * kept_scaled
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * m * scale (the same mask as the forward)."""
         kept_scaled, shape, dtype = self._load()
         self._check_grad(grad_out, shape, dtype)
+        if not input_grad:
+            return None
         return grad_out if kept_scaled is None else grad_out * kept_scaled
+
+    # -- its random draw, for a gradient check: the mask ---------------------
+    def draws_random(self):
+        """True in training mode, when not the identity and no ``fixed_mask`` is set:
+        the next forward draws a mask."""
+        return self.training and not (self.keep == 1.0 and self.scale == 1.0) and self.fixed_mask is None
+
+    def freeze_random(self, x, rng):
+        """Set ``fixed_mask`` to a mask for x's shape, m_i ~ Bernoulli(keep) drawn from
+        the NumPy Generator ``rng``; returns the mask that was there."""
+        token = self.fixed_mask
+        self.fixed_mask = backend.array_module(x).asarray(rng.random(x.shape) < self.keep)
+        return token
+
+    def unfreeze_random(self, token):
+        """Put back the ``fixed_mask`` that was there (None: draw again)."""
+        self.fixed_mask = token
 
     def __repr__(self):
         return f"Dropout(keep={self.keep}, scale={self.scale})"

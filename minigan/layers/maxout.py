@@ -104,6 +104,17 @@ class Maxout(Layer):
             self._accumulate("b", grad_z.sum(axis=0))
         return grad_z @ self.params["W"].T if input_grad else None
 
+    def kink_gaps(self, x):
+        """Per row of x, per unit: z_top - z_second, the gap between the two largest
+        pieces of z = x W + b (a kink where two pieces tie); float64, on the host."""
+        if self.pieces < 2:
+            return None                                  # one piece: the affine map, no kink
+        h = np.asarray(backend.to_host(x), dtype=np.float64).reshape(len(x), -1)
+        W = np.asarray(backend.to_host(self.params["W"]), dtype=np.float64)
+        b = np.asarray(backend.to_host(self.params["b"]), dtype=np.float64)
+        z = np.sort((h @ W + b).reshape(len(h), self.units, self.pieces), axis=2)
+        return z[:, :, -1] - z[:, :, -2]
+
     def __repr__(self):
         return f"Maxout({self.n_in}, units={self.units}, pieces={self.pieces})"
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from .base import Layer
-from .linear import Linear
-from .maxout import Maxout
 
 __all__ = ["Sequential", "walk_layers", "backward_params_only"]
 
@@ -61,7 +59,7 @@ class Sequential(Layer):
         for layer in reversed(self.layers[first + 1:]):
             grad_out = layer.backward(grad_out)
         if first < len(self.layers):
-            backward_params_only(self.layers[first], grad_out)
+            self.layers[first].backward(grad_out, input_grad=False)
         for layer in self.layers[:first]:
             layer._drop_cache()
         return None
@@ -69,6 +67,17 @@ class Sequential(Layer):
     def _drop_cache(self):
         for l in self.layers:
             l._drop_cache()
+
+    # -- the gradient-check protocol: a chain is what its layers are ---------
+    @property
+    def couples_rows(self):
+        """True if any layer couples the rows of a batch (then the chain does too)."""
+        return any(getattr(l, "couples_rows", False) for l in self.layers)
+
+    def draws_random(self):
+        """True if any layer would draw random numbers on the next forward. (A
+        gradient check walks a Sequential's layers and freezes each one's draws.)"""
+        return any(l.draws_random() for l in self.layers)
 
     def zero_grad(self):
         for l in self.layers:
@@ -110,10 +119,6 @@ def walk_layers(layer, prefix=""):
 
 
 def backward_params_only(layer, grad_out):
-    """``layer.backward(grad_out)`` for its parameter gradients only (dL/dx not
-    needed): Linear, Maxout and Sequential skip the dL/dx product; any other
-    layer computes it and it is dropped. Returns None."""
-    if isinstance(layer, (Linear, Maxout, Sequential)):
-        layer.backward(grad_out, input_grad=False)
-    else:
-        layer.backward(grad_out)
+    """``layer.backward(grad_out, input_grad=False)``: the parameter gradients only,
+    no dL/dx (every layer's backward takes ``input_grad``). Returns None."""
+    return layer.backward(grad_out, input_grad=False)

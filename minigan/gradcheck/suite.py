@@ -1,0 +1,105 @@
+"""The suite of ``python -m minigan gradcheck``: every layer and loss of the package,
+the G step and the two-forward D step, printed as tables."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .. import backend, layers, losses
+from ..layers import Dropout, Maxout
+from .checks import check_generator_step, check_layer, check_loss, check_two_forwards
+from .results import DEFAULT_EPS, DEFAULT_TOL, format_results
+
+__all__ = ["all_checks", "main"]
+
+
+def _paper_like_D(rng, n_in=6):
+    """The paper's D in miniature: dropout -> maxout -> dropout -> maxout -> dropout -> linear."""
+    return layers.Sequential(
+        Dropout(0.8, scale=1.25), Maxout(n_in, 4, 3, irange=0.5, rng=rng),
+        Dropout(0.5, scale=2.0), Maxout(4, 3, 2, irange=0.5, rng=rng),
+        Dropout(0.5, scale=2.0), layers.Linear(3, 1, irange=0.5, rng=rng))
+
+
+def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
+    """Run the full suite of ``python -m minigan gradcheck``; returns the results."""
+    rng = np.random.default_rng(seed)
+    L = layers
+    kw = dict(eps=eps, tol=tol, seed=seed)
+    x = backend.to_device(rng.standard_normal((4, 5)))
+    results = [
+        check_layer(L.Linear(5, 3, rng=rng), x, **kw),
+        check_layer(L.Linear(5, 3, irange=0.05, bias=0.3, rng=rng), x,
+                    title="Linear(5, 3, irange=0.05, bias=0.3)", **kw),
+        check_layer(L.ReLU(), x, **kw),
+        check_layer(L.ReLU(), x * (abs(x) > 0.5), title="ReLU() on an input with exact zeros "
+                    "(rows at the kink are re-drawn)", **kw),
+        check_layer(L.LeakyReLU(0.2), x, **kw),
+        check_layer(L.Sigmoid(), x * 3, **kw),
+        check_layer(L.Tanh(), x * 2, **kw),
+        check_layer(L.Maxout(5, 3, 4, rng=rng), x, **kw),
+        check_layer(L.Maxout(5, 2, 1, rng=rng), x, title="Maxout(5, units=2, pieces=1) (= Linear)", **kw),
+        check_layer(L.Dropout(0.5), x, title="Dropout(keep=0.5) (mask frozen)", **kw),
+        check_layer(L.Dropout(0.8, scale=1.25), x, title="Dropout(keep=0.8, scale=1.25) (mask frozen)", **kw),
+        check_layer(L.Sequential(L.Linear(5, 6, rng=rng), L.ReLU(), L.Linear(6, 4, rng=rng), L.Tanh(),
+                                 L.Linear(4, 3, rng=rng), L.Sigmoid()), x,
+                    title="Sequential: Linear-ReLU-Linear-Tanh-Linear-Sigmoid (a G)", **kw),
+        check_layer(L.Sequential(L.Linear(5, 6, rng=rng), L.LeakyReLU(0.2), L.Linear(6, 1, rng=rng)), x,
+                    title="Sequential: Linear-LeakyReLU-Linear (a toy D)", **kw),
+        check_layer(_paper_like_D(rng, 5), x,
+                    title="Sequential: paper-like D (dropout-maxout-dropout-maxout-dropout-linear)", **kw),
+    ]
+    # losses, from logits of shape (m,) and (m, 1)
+    ar = backend.to_device(rng.standard_normal(6) * 2)
+    af = backend.to_device(rng.standard_normal((5, 1)) * 2)
+    lk = dict(eps=eps, tol=tol)
+    results += [
+        check_loss(losses.value_function, ar, af, names=["real_logits", "fake_logits"], **lk),
+        check_loss(losses.discriminator_loss, ar, af, names=["real_logits", "fake_logits"], **lk),
+        check_loss(losses.discriminator_loss, ar, af, scale=0.5, real_label=0.9,
+                   names=["real_logits", "fake_logits"], **lk),
+        check_loss(losses.bce_with_logits, ar, target=1.0, **lk),
+        check_loss(losses.bce_with_logits, af, target=0.3, **lk),
+        check_loss(losses.generator_loss_minimax, af, **lk),
+        check_loss(losses.generator_loss_nonsaturating, ar, **lk),
+    ]
+    # the G step through a frozen D, and D used twice before its backward
+    z = backend.to_device(rng.uniform(-1, 1, size=(4, 3)))
+    G = L.Sequential(L.Linear(3, 7, rng=rng), L.ReLU(), L.Linear(7, 5, rng=rng), L.Sigmoid())
+    D = _paper_like_D(rng, 5)
+    for g_loss in ("minimax", "nonsaturating"):
+        results.append(check_generator_step(G, D, z, g_loss=g_loss, **kw))
+    x_real = backend.to_device(rng.uniform(0, 1, size=(4, 5)))
+    x_fake = backend.to_device(rng.uniform(0, 1, size=(3, 5)))
+    results.append(check_two_forwards(D, x_real, x_fake, **kw))
+    results.append(check_two_forwards(D, x_real, x_fake, scale=0.5, real_label=0.9, **kw))
+    return results
+
+
+def main(argv=None) -> int:
+    """``python -m minigan gradcheck``: check every layer and loss, print the tables."""
+    from ..cli import ArgumentParser
+    parser = ArgumentParser(
+        prog="minigan gradcheck",
+        description="Check every hand-written derivative (layers, losses, the G step, the "
+                    "two-forward D step) against float64 central differences.")
+    parser.add_argument("--eps", type=float, default=DEFAULT_EPS,
+                        help=f"finite-difference step (default {DEFAULT_EPS:g})")
+    parser.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                        help=f"largest relative error that passes (default {DEFAULT_TOL:g}); a difference "
+                             "within the noise floor of central differences passes too (see the module docstring)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for inputs, weights, masks, R (default 0)")
+    try:
+        args = parser.parse_args(argv)
+        if not args.eps > 0 or not args.tol > 0:
+            parser.error(f"--eps and --tol must be > 0, got {args.eps}, {args.tol}")
+    except SystemExit as exc:                      # --help, or a usage error (one line, status 2)
+        return int(exc.code or 0)
+    results = all_checks(eps=args.eps, tol=args.tol, seed=args.seed)
+    print(format_results(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
