@@ -618,7 +618,8 @@ def _resume(argv):
                              "pass --iterations N to train N more")
     _use_backend(args.backend or ckpt.config.get("backend", "numpy"))
     try:
-        run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
+        from . import presets  # noqa: PLC0415
+        run, ckpt = presets.restore_run(ckpt, data_dir=args.data_dir)
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     for note in ckpt.notes:
@@ -723,7 +724,8 @@ def _sample(argv):
     npy, png = _sample_paths(args.out, args.checkpoint, ckpt.iteration, args.averaged)
     _use_backend(args.backend or ckpt.config.get("backend", "numpy"))
     try:
-        run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
+        from . import presets  # noqa: PLC0415
+        run, ckpt = presets.restore_run(ckpt, data_dir=args.data_dir)
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     try:

@@ -290,10 +290,10 @@ def _load_generator(path, data_dir=None, averaged=False):
     (``averaged``: with the running average of G's parameters the run kept).
 
     The run is rebuilt from the preset named in the checkpoint
-    (``minigan.checkpoint.restore_run``), with ``data_dir`` passed to it.
+    (``minigan.presets.restore_run``), with ``data_dir`` passed to it.
     """
-    from . import checkpoint  # noqa: PLC0415 -- checkpoint imports the presets, keep it lazy
-    run, _ = checkpoint.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
+    from . import presets  # noqa: PLC0415 -- presets import the trainer, keep it lazy
+    run, _ = presets.restore_run(path, data_dir=None if data_dir is None else str(data_dir))
     return lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)
 
 
