@@ -640,3 +640,43 @@ def test_an_average_of_g_that_does_not_fit_is_refused_or_noted(tmp_path):
     late.trainer.step()                                                  # and then it is G's first iterate
     assert all(np.allclose(late.trainer.g_average.average[k], p, rtol=0, atol=1e-6)
                for k, p in late.trainer.G.params.items())
+
+
+# ---------------------------------------------------------------------- files written before the state dicts
+OLD = os.path.join(REPO, "tests", "data")
+
+
+def old_builder():
+    """The GAN tests/data/ca5aaaa_gan.npz was saved from, by minigan at commit ca5aaaa (before
+    layers had buffers and trainers state dicts), after 6 iterations."""
+    from minigan.layers import Maxout
+    G = models.mlp([2, 16, 2], rng=0)
+    D = Sequential(Dropout(0.8, rng=11), Maxout(2, 8, 3, rng=np.random.default_rng(1)),
+                   Dropout(0.5, rng=12), Linear(8, 1, rng=2))
+    return GAN(G, D, data.ring8(), data.uniform_noise(2),
+               d_optimizer=optim.SGD(D, 0.05, 0.5, lr_decay=1.001),
+               g_optimizer=optim.Adam(G, 1e-3), k=2, m=32, seed=7, g_average=0.9)
+
+
+def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
+    ck = checkpoint.read(os.path.join(OLD, "ca5aaaa_gan.npz"))
+    assert "header_keys" not in ck.meta and "buffers" not in ck.meta      # the old layout
+    whole = old_builder()
+    whole.train(10)
+    resumed = old_builder()
+    assert checkpoint.load(ck, resumed).notes == [] and resumed.iteration == 6
+    resumed.train(4)
+    assert all(np.array_equal(v, params(resumed)[k]) for k, v in params(whole).items())
+    assert resumed.history == whole.history and resumed.g_average.t == 10
+    for k, v in whole.g_average.average.items():
+        assert np.array_equal(resumed.g_average.average[k], v), k
+
+
+def test_a_preset_checkpoint_from_before_the_state_dicts_restores_its_run():
+    run, ck = presets.restore_run(os.path.join(OLD, "ca5aaaa_toy1d.npz"))
+    assert ck.preset == "toy1d" and ck.notes == [] and run.trainer.iteration == 10
+    whole = presets.build("toy1d", seed=3, g_average=0.9)
+    whole.trainer.train(15)
+    run.trainer.train(5)
+    assert all(np.array_equal(v, params(run.trainer)[k]) for k, v in params(whole.trainer).items())
+    assert run.trainer.history == whole.trainer.history
