@@ -37,8 +37,9 @@ class StateError(KeyError, ValueError):
 
 
 def is_array(value):
-    """True for a NumPy or CuPy array (what a state dict holds besides plain JSON values)."""
-    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic)
+    """True for a NumPy or CuPy array, or a NumPy scalar (a 0-d array to a file): what a state
+    dict holds besides plain JSON values."""
+    return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
 def check(who, targets, d, scalars=(), *, unexpected=True):

@@ -25,7 +25,7 @@ def save(path, trainer, **header):
     ``trainer``: any object with ``state_dict()``. ``header``: JSON-able items
     stored beside the state (``Checkpoint.meta``), e.g. ``preset`` and
     ``options`` (how to rebuild the run: ``minigan.presets.restore_run``) and
-    ``extra`` (anything else). Returns ``path``.
+    ``extra`` (anything else); an item given as None is not stored. Returns ``path``.
     """
     arrays, meta = {}, {}
     for key, value in trainer.state_dict().items():
@@ -36,11 +36,9 @@ def save(path, trainer, **header):
     clash = sorted(set(header) & set(meta))
     if clash:
         raise CheckpointError(f"cannot save checkpoint {path}: header items {clash} are keys of the state")
-    header = {"preset": None, "options": {}, "extra": {}, **header,
+    header = {**{k: v for k, v in header.items() if v is not None},     # None: not given
               "minigan_version": __version__,
               "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    header["options"] = dict(header["options"] or {})
-    header["extra"] = dict(header["extra"] or {})
     meta.update(header)
     meta["header_keys"] = sorted(header)
     return write(path, arrays, meta)

@@ -141,7 +141,7 @@ def gan_state_dict(gan):
     for who, (_, sd) in _samplers(gan).items():
         samplers[who] = sorted(sd)
         for key, value in sd.items():
-            out[f"sampler/{who}/{key}"] = value.copy() if hasattr(value, "shape") else np.asarray(value)
+            out[f"sampler/{who}/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)
     history = (gan.history if isinstance(gan.history, History)   # a list of row dicts: its fields
                else History(HISTORY_FIELDS, ({f: row[f] for f in HISTORY_FIELDS} for row in gan.history)))
     out["history_fields"] = np.array(history.fields)
