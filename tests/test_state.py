@@ -256,3 +256,31 @@ def test_any_object_with_a_state_dict_is_saved_and_loaded(tmp_path):
     assert same(other.state_dict(), D.state_dict())
     with pytest.raises(CheckpointError, match=r"layer.npz: Sequential state has unexpected"):
         checkpoint.load(path, Sequential(Linear(2, 3, rng=0)))
+
+
+def test_names_that_moved_out_of_the_checkpoint_say_where():
+    with pytest.raises(AttributeError, match=r"checkpoint.restore_run moved: use minigan.presets.restore_run"):
+        checkpoint.restore_run
+    assert not hasattr(checkpoint, "run_options") and hasattr(checkpoint, "save")
+
+
+@pytest.mark.parametrize("key", ["d_opt/velocity/0.W", "D/1.count", "G_average/0.W"])
+def test_a_gan_state_that_does_not_fit_changes_nothing(key):
+    a = build_gan()
+    a.train(3)
+    sd = a.state_dict()
+    if key.startswith("G_average"):
+        sd["g_average"] = {"decay": 0.5, "t": 3}           # this run keeps none: noted, not refused
+        b = build_gan()
+        assert any("is not loaded" in n for n in b.load_state_dict(sd))
+        return
+    sd[key] = np.zeros((7,) + sd[key].shape, sd[key].dtype)
+    b = build_gan()
+    before, opt_before = snapshot(b), b.d_opt.state_dict()
+    with pytest.raises(StateError, match=key.split("/", 1)[1] if key.startswith("d_opt") else key):
+        b.load_state_dict(sd)
+    with pytest.raises(StateError):
+        b.check_state_dict(sd)
+    assert same(before, snapshot(b)) and b.iteration == 0 and len(b.history) == 0
+    assert b.d_opt.t == 0 and same({k: v for k, v in opt_before.items() if k != "t"},
+                                   {k: v for k, v in b.d_opt.state_dict().items() if k != "t"})

@@ -27,3 +27,14 @@ from .fileformat import FORMAT, VERSION, Checkpoint, CheckpointError, read
 from .saveload import load, save
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "VERSION", "save", "read", "load", "atomic_write"]
+
+_MOVED = {"restore_run": "minigan.presets.restore_run", "run_options": "minigan.presets.run_options",
+          "RESTORE_OVERRIDES": "minigan.presets.RESTORE_OVERRIDES",
+          "architecture": "minigan.state.signature(net.params)"}
+
+
+def __getattr__(name):   # PEP 562: a name that moved says where to, in one line
+    if name in _MOVED:
+        raise AttributeError(f"minigan.checkpoint.{name} moved: use {_MOVED[name]} (a checkpoint knows "
+                             "nothing of presets or networks)")
+    raise AttributeError(f"module 'minigan.checkpoint' has no attribute {name!r}")
