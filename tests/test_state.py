@@ -91,7 +91,8 @@ def test_state_dict_is_a_snapshot_and_loads_back():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (lambda sd: sd.update({"1.mean": np.zeros((1, 9), np.float32)}), r"1.mean has shape \(1, 9\), the model needs \(1, 8\)"),
+    (lambda sd: sd.update({"1.mean": np.zeros((1, 9), np.float32)}),
+     r"1.mean has shape \(1, 9\), the model needs \(1, 8\)"),
     (lambda sd: sd.pop("1.count"), r"missing \['1.count'\]"),
     (lambda sd: sd.update({"1.var": np.zeros((1, 8), np.float32)}), r"unexpected \['1.var'\]"),
 ])
