@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from minigan import checkpoint  # noqa: E402
+from minigan import presets  # noqa: E402
 
 TINY = np.finfo(np.float32).tiny
 
@@ -36,7 +36,7 @@ def main(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"))
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
-    run, _ = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
+    run, _ = presets.restore_run(args.checkpoint, data_dir=args.data_dir)
     gan = run.trainer
     gan.step()                                  # real gradients in the grads arrays (one more iteration)
     print(f"# {args.checkpoint}: iteration {gan.iteration}; load {os.getloadavg()[0]:.2f}; "

@@ -251,7 +251,7 @@ def main(argv=None):
     resume_from = checkpoint.read(out / "last.npz") if args.resume and (out / "last.npz").exists() else None
     # a resumed run keeps the sampling and noise prior it was started with (run_options infers
     # `sampling` for runs from before that option: they drew i.i.d. minibatches)
-    saved = checkpoint.run_options(resume_from) if resume_from is not None else {}
+    saved = presets.run_options(resume_from) if resume_from is not None else {}
     for key, default in (("sampling", "epochs"), ("noise", "uniform")):
         had = saved.get(key, default)
         if getattr(args, key) is None:

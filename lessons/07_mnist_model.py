@@ -86,8 +86,7 @@ print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000
 
 # %%
 if args.checkpoint:
-    from minigan import checkpoint
-    run, _ckpt = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
+    run, _ckpt = presets.restore_run(args.checkpoint, data_dir=args.data_dir)
     gan = run.trainer
     print(f"loaded {args.checkpoint}: iteration {gan.iteration}, {run.description}")
 else:

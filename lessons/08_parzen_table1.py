@@ -101,8 +101,7 @@ print(f"{args.kind}: {n_samples} samples per set, sigma chosen on {len(valid)} v
 
 # %%
 if args.checkpoint:
-    from minigan import checkpoint
-    run, _ckpt = checkpoint.restore_run(args.checkpoint, data_dir=args.data_dir)
+    run, _ckpt = presets.restore_run(args.checkpoint, data_dir=args.data_dir)
     g_label = f"G from {os.path.basename(args.checkpoint)} (iteration {run.trainer.iteration})"
 else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,

@@ -11,6 +11,11 @@ misspelt option is an error rather than a silently ignored default.
 with the value it used (the default where none was given): what a checkpoint stores, so that a run
 rebuilt from it is the run that was saved even if a default changes later.
 Read options with ``_opt(opts, key, default)`` so that they are recorded.
+
+A checkpoint written by ``minigan train`` names its preset and options;
+``restore_run(path)`` rebuilds that run and loads it (``run_options`` holds
+the rules for checkpoints that stored fewer options, ``RESTORE_OVERRIDES``
+the options a restore may replace).
 """
 from __future__ import annotations
 
@@ -19,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, data, models, optim
+from . import backend, checkpoint, data, models, optim
 from .train import GAN
 
-__all__ = ["PRESETS", "preset", "Run", "build"]
+__all__ = ["PRESETS", "preset", "Run", "build", "restore_run", "run_options", "RESTORE_OVERRIDES"]
 
 PRESETS: dict = {}
 OPTIONS: dict = {}          # preset name -> the option names it accepts
@@ -92,6 +97,57 @@ def build(name, *, load_data=True, **opts):
     run = PRESETS[name](given)
     run.options = {**run.options, **given.used}   # a preset built on another keeps the inner one's
     return run
+
+
+RESTORE_OVERRIDES = ("data_dir",)     # options restore_run may replace: where the data is, not what the run is
+
+
+def run_options(ckpt):
+    """The preset options of the run that wrote checkpoint ``ckpt``: those stored, plus those it implies.
+
+    Checkpoints store ``Run.options``, every option the preset used, defaults
+    included. Older ones stored only the options given, and one of those
+    defaults has changed since: mnist-paper's ``sampling`` (i.i.d. minibatches,
+    "random", until 2026-11-23; "epochs" since). The data sampler keeps state
+    exactly when it serves minibatches by epochs, so a checkpoint that does
+    not name ``sampling`` ran "epochs" when it holds that state and "random"
+    when it does not.
+    """
+    options = ckpt.options
+    if ckpt.preset == "mnist-paper" and "sampling" not in options:
+        options["sampling"] = "epochs" if "data" in ckpt.meta.get("samplers", {}) else "random"
+    return options
+
+
+def restore_run(source, *, load_data=True, **overrides):
+    """Rebuild a run from its checkpoint: ``build(preset, **options)`` then ``checkpoint.load``.
+
+    ``source`` is a path or a ``checkpoint.Checkpoint``. ``overrides`` replace stored
+    options that do not change the run (``RESTORE_OVERRIDES``: ``data_dir``);
+    any other is a ValueError. The backend active now is used. Returns
+    ``(run, checkpoint)``.
+
+    ``load_data=False`` rebuilds a run that is only drawn from (``minigan sample``,
+    ``minigan parzen``): no data set is read or downloaded, and the checkpoint is
+    loaded without ``strict``, since the optimizers' schedules, which depend on the
+    size of the data set, are never used by such a run.
+    """
+    ckpt = source if isinstance(source, checkpoint.Checkpoint) else checkpoint.read(source)
+    if not ckpt.preset:
+        raise checkpoint.CheckpointError(f"checkpoint {ckpt.path} does not name the preset it came from; "
+                                         "build the model yourself and call minigan.checkpoint.load")
+    if ckpt.preset not in PRESETS:
+        raise checkpoint.CheckpointError(f"checkpoint {ckpt.path} comes from preset {ckpt.preset!r}, which "
+                                         f"this minigan does not have ({', '.join(PRESETS)})")
+    changes_the_run = sorted(set(overrides) - set(RESTORE_OVERRIDES))
+    if changes_the_run:
+        raise ValueError(f"restore_run: {', '.join(changes_the_run)} would change the run the checkpoint "
+                         f"holds; only {', '.join(RESTORE_OVERRIDES)} may be given (build the run yourself "
+                         "and call minigan.checkpoint.load for anything else)")
+    options = {**run_options(ckpt), **{k: v for k, v in overrides.items() if v is not None}}
+    run = build(ckpt.preset, load_data=load_data, **options)
+    ckpt = checkpoint.load(ckpt, run.trainer, strict=load_data)
+    return run, ckpt
 
 
 def _spread_kinks(layer, low, high, rng):

@@ -166,7 +166,7 @@ def test_crash_mid_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     def crash(f, **arrays):
         f.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(checkpoint.np, "savez", crash)
+    monkeypatch.setattr(np, "savez", crash)
     with pytest.raises(CheckpointError, match=r"cannot save checkpoint .*checkpoint.npz: disk full \(simulated\)"):
         checkpoint.save(path, gan)
     assert path.read_bytes() == before, "the old checkpoint was touched"
@@ -180,7 +180,7 @@ def test_crash_before_rename_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     checkpoint.save(path, gan)
     before = path.read_bytes()
     gan.train(1)
-    monkeypatch.setattr(checkpoint.os, "replace",
+    monkeypatch.setattr(os, "replace",
                         lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(path, gan)
@@ -302,7 +302,7 @@ def test_restore_run_from_a_preset(tmp_path):
     run = presets.build("toy1d", seed=4, iterations=10)
     run.trainer.train(3)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options={"seed": 4})
-    again, ck = checkpoint.restore_run(path)
+    again, ck = presets.restore_run(path)
     assert ck.preset == "toy1d" and again.trainer.seed == 4 and again.trainer.iteration == 3
     run.trainer.train(2)
     again.trainer.train(2)
@@ -417,8 +417,8 @@ def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, smal
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="mnist-paper",
                            options={"data_dir": small_mnist, "seed": 2})
     ck = checkpoint.read(path)
-    assert "sampling" not in ck.options and checkpoint.run_options(ck)["sampling"] == sampling
-    again, _ = checkpoint.restore_run(path)
+    assert "sampling" not in ck.options and presets.run_options(ck)["sampling"] == sampling
+    again, _ = presets.restore_run(path)
     assert again.trainer.data_sampler.order == sampling and again.trainer.iteration == 3
     run.trainer.train(2)
     again.trainer.train(2)
@@ -426,7 +426,7 @@ def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, smal
     # an option the checkpoint does store is taken as stored
     stored = checkpoint.save(tmp_path / "s.npz", run.trainer, preset="mnist-paper",
                              options={"data_dir": small_mnist, "seed": 2, "sampling": sampling})
-    assert checkpoint.run_options(checkpoint.read(stored))["sampling"] == sampling
+    assert presets.run_options(checkpoint.read(stored))["sampling"] == sampling
 
 
 def test_a_noise_function_without_a_stable_repr_is_not_compared(tmp_path):
@@ -480,14 +480,14 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
         return real({**opts, "momentum": presets._opt(opts, "momentum", 0.9)})
     monkeypatch.setitem(presets.PRESETS, "toy1d", toy1d_later)
     assert presets.build("toy1d").trainer.d_opt.momentum0 == 0.9
-    run, _ = checkpoint.restore_run(path)                 # ... the saved run keeps the one it used
+    run, _ = presets.restore_run(path)                 # ... the saved run keeps the one it used
     assert run.trainer.d_opt.momentum0 == 0.5 and run.trainer.iteration == 2
 
 
 def test_a_run_saved_before_its_first_iteration_resumes_and_trains(tmp_path):
     run = presets.build("toy1d", iterations=5)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
-    again, _ = checkpoint.restore_run(path)
+    again, _ = presets.restore_run(path)
     again.trainer.train(2)
     run.trainer.train(2)
     assert again.trainer.history == run.trainer.history and len(again.trainer.history) == 2
@@ -510,18 +510,24 @@ def test_a_preset_built_on_another_keeps_its_options(monkeypatch):
 
 
 def test_a_damaged_header_is_a_checkpoint_error(saved, tmp_path):
+    """The file's own header is checked by read; the GAN's part of it by load (before anything changes)."""
     path, _ = saved
     with np.load(path) as z:
         files = {k: z[k] for k in z.files}
     meta = json.loads(str(files["meta"]))
-    for change, what in ((lambda m: m["architecture"].pop("D"), "architecture of D"),
-                         (lambda m: m["optimizers"]["g_opt"].pop("t"), "optimizer g_opt"),
-                         (lambda m: m.update(iteration="12"), "iteration '12'")):
+    for change, what, when in ((lambda m: m["architecture"].pop("D"), "damaged state .*architecture of D", "load"),
+                               (lambda m: m["optimizers"]["g_opt"].pop("t"), "damaged state .*optimizer g_opt",
+                                "load"),
+                               (lambda m: m.update(iteration="12"), "damaged header .*iteration '12'", "read")):
         m = json.loads(json.dumps(meta))
         change(m)
         np.savez(tmp_path / "bad.npz", **{**files, "meta": np.array(json.dumps(m))})
-        with pytest.raises(CheckpointError, match=f"damaged header .*{what}"):
-            checkpoint.read(tmp_path / "bad.npz")
+        checkpoint.read(tmp_path / "bad.npz") if when == "load" else None
+        gan = small_gan()
+        with pytest.raises(CheckpointError, match=what) as info:
+            checkpoint.load(tmp_path / "bad.npz", gan)
+        assert str(tmp_path / "bad.npz") in str(info.value) and "\n" not in str(info.value)
+        assert gan.iteration == 0
 
 
 def test_a_state_that_does_not_fit_fails_before_the_model_changes(saved, tmp_path):
@@ -562,8 +568,8 @@ def test_restore_run_takes_only_overrides_that_keep_the_run(tmp_path):
     run.trainer.train(2)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
     with pytest.raises(ValueError, match="d_lr, momentum would change the run"):
-        checkpoint.restore_run(path, d_lr=0.7, momentum=0.9)
-    again, _ = checkpoint.restore_run(path, data_dir=str(tmp_path))
+        presets.restore_run(path, d_lr=0.7, momentum=0.9)
+    again, _ = presets.restore_run(path, data_dir=str(tmp_path))
     assert again.trainer.iteration == 2
 
 
@@ -606,7 +612,7 @@ def test_the_average_of_g_resumes_exactly(tmp_path):
     first = presets.build("toy1d", g_average=0.9)
     first.trainer.train(12)
     path = checkpoint.save(tmp_path / "ck.npz", first.trainer, preset="toy1d", options=first.options)
-    second, ck = checkpoint.restore_run(path)
+    second, ck = presets.restore_run(path)
     assert ck.notes == [] and second.trainer.g_average.t == 12
     second.trainer.train(18)
     assert second.trainer.g_average.t == whole.trainer.g_average.t == 30
@@ -634,3 +640,43 @@ def test_an_average_of_g_that_does_not_fit_is_refused_or_noted(tmp_path):
     late.trainer.step()                                                  # and then it is G's first iterate
     assert all(np.allclose(late.trainer.g_average.average[k], p, rtol=0, atol=1e-6)
                for k, p in late.trainer.G.params.items())
+
+
+# ---------------------------------------------------------------------- files written before the state dicts
+OLD = os.path.join(REPO, "tests", "data")
+
+
+def old_builder():
+    """The GAN tests/data/ca5aaaa_gan.npz was saved from, by minigan at commit ca5aaaa (before
+    layers had buffers and trainers state dicts), after 6 iterations."""
+    from minigan.layers import Maxout
+    G = models.mlp([2, 16, 2], rng=0)
+    D = Sequential(Dropout(0.8, rng=11), Maxout(2, 8, 3, rng=np.random.default_rng(1)),
+                   Dropout(0.5, rng=12), Linear(8, 1, rng=2))
+    return GAN(G, D, data.ring8(), data.uniform_noise(2),
+               d_optimizer=optim.SGD(D, 0.05, 0.5, lr_decay=1.001),
+               g_optimizer=optim.Adam(G, 1e-3), k=2, m=32, seed=7, g_average=0.9)
+
+
+def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
+    ck = checkpoint.read(os.path.join(OLD, "ca5aaaa_gan.npz"))
+    assert "header_keys" not in ck.meta and "buffers" not in ck.meta      # the old layout
+    whole = old_builder()
+    whole.train(10)
+    resumed = old_builder()
+    assert checkpoint.load(ck, resumed).notes == [] and resumed.iteration == 6
+    resumed.train(4)
+    assert all(np.array_equal(v, params(resumed)[k]) for k, v in params(whole).items())
+    assert resumed.history == whole.history and resumed.g_average.t == 10
+    for k, v in whole.g_average.average.items():
+        assert np.array_equal(resumed.g_average.average[k], v), k
+
+
+def test_a_preset_checkpoint_from_before_the_state_dicts_restores_its_run():
+    run, ck = presets.restore_run(os.path.join(OLD, "ca5aaaa_toy1d.npz"))
+    assert ck.preset == "toy1d" and ck.notes == [] and run.trainer.iteration == 10
+    whole = presets.build("toy1d", seed=3, g_average=0.9)
+    whole.trainer.train(15)
+    run.trainer.train(5)
+    assert all(np.array_equal(v, params(run.trainer)[k]) for k, v in params(whole.trainer).items())
+    assert run.trainer.history == whole.trainer.history

@@ -212,7 +212,7 @@ def test_train_flags_reach_the_trainer(tmp_path):
     assert ck.options["d_lr"] == 0.01 and ck.options["g_lr"] == 0.02
     assert ck.options["momentum"] == 0.5                # a default the run used is stored too
     assert json.loads((out / "config.json").read_text())["options"] == ck.options
-    run, _ = checkpoint.restore_run(ck)
+    run, _ = presets.restore_run(ck)
     assert run.trainer.d_opt.lr0 == 0.01 and run.trainer.g_opt.lr0 == 0.02
     assert ck.meta["optimizers"]["d_opt"]["t"] == 8     # k = 2 D steps per iteration
     assert not [f for f in os.listdir(out) if f.endswith((".png", ".gif"))], "--no-figures drew figures"
@@ -409,7 +409,7 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     assert config["options"]["momentum"] == 0.25 and "--set momentum=0.25" in config["command"]
     ck = checkpoint.read(out / "checkpoint.npz")
     assert ck.options["momentum"] == 0.25
-    run, _ = checkpoint.restore_run(ck)
+    run, _ = presets.restore_run(ck)
     assert run.trainer.d_opt.momentum0 == 0.25 and run.trainer.g_opt.momentum0 == 0.25
 
 
@@ -500,7 +500,7 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     averaged = np.load(out / "sampled_it20_averaged.npy")
     assert cli.main(["sample", str(out / "checkpoint.npz"), "-n", "50"]) == 0
     plain = np.load(out / "sampled_it20.npy")
-    run, _ = checkpoint.restore_run(out / "checkpoint.npz")
+    run, _ = presets.restore_run(out / "checkpoint.npz")
     assert np.array_equal(averaged, run.trainer.sample(50, rng=backend.default_rng(0), averaged=True))
     assert not np.array_equal(averaged, plain)
     capsys.readouterr()
@@ -659,7 +659,7 @@ def test_sample_needs_no_data(tmp_path, no_mnist, monkeypatch, capsys):
     out = tmp_path / "run"
     assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
                            "--no-progress", "--no-figures", "--g-average", "0.9"]) == 0
-    run, _ = checkpoint.restore_run(out / "checkpoint.npz")
+    run, _ = presets.restore_run(out / "checkpoint.npz")
     want = run.trainer.sample(12, rng=backend.default_rng(4), averaged=True)
     small.rename(tmp_path / "gone")
     monkeypatch.setattr(no_mnist, "_fetch", lambda *a, **k: pytest.fail("sample tried to download MNIST"))

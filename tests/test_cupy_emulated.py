@@ -89,7 +89,7 @@ def test_train_checkpoint_resume_on_the_gpu(gpu, tmp_path, preset):
     run = presets.build(preset, iterations=10)
     run.trainer.train(6)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset=preset, options={})
-    again, ck = checkpoint.restore_run(path)
+    again, ck = presets.restore_run(path)
     assert again.trainer.iteration == 6 and again.trainer.history == run.trainer.history
     assert ck.notes and all("re-seeded" in n for n in ck.notes)     # CuPy generators keep no state
     for k, p in run.trainer.D.params.items():
@@ -153,7 +153,7 @@ def test_a_numpy_checkpoint_resumes_on_the_gpu_and_says_what_it_re_seeded(restor
     path = checkpoint.save(tmp_path / "host.npz", run.trainer, preset="toy1d", options={})
     fakecupy.install(monkeypatch)
     backend.use("cupy")
-    again, ck = checkpoint.restore_run(path)
+    again, ck = presets.restore_run(path)
     assert again.trainer.iteration == 4 and backend.name() == "cupy"
     assert ck.notes == ["random generator 'trainer' re-seeded from (seed, iteration): its state was a "
                         "PCG64 state, which cannot go into a cupy generator; the run continues "
@@ -237,7 +237,7 @@ def test_the_average_of_g_on_the_gpu(restore_backend, monkeypatch, tmp_path):
     assert isinstance(samples, cp.ndarray)
     assert np.array_equal(samples.get(), host.trainer.sample(20, rng=np.random.default_rng(1), averaged=True))
     path = checkpoint.save(tmp_path / "ck.npz", dev.trainer, preset="toy1d", options=dev.options)
-    again, _ = checkpoint.restore_run(path)
+    again, _ = presets.restore_run(path)
     assert again.trainer.g_average.t == 8
     for k, v in again.trainer.g_average.average.items():
         assert isinstance(v, cp.ndarray) and np.array_equal(v.get(), host.trainer.g_average.average[k]), k

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .. import __version__, checkpoint
+from .. import __version__, checkpoint, presets
 from ..data.mnist import MNISTMissingError
 from ..train import HISTORY_FIELDS
 from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
@@ -63,7 +63,7 @@ def _resume(argv):
                              "pass --iterations N to train N more")
     use_backend(args.backend or ckpt.config.get("backend", "numpy"))
     try:
-        run, ckpt = checkpoint.restore_run(ckpt, data_dir=args.data_dir)
+        run, ckpt = presets.restore_run(ckpt, data_dir=args.data_dir)
     except MNISTMissingError:
         raise                           # entry prints it, one line, the same for every command
     except (ValueError, TypeError, OSError) as exc:

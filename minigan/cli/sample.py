@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from .. import backend, checkpoint
-from .common import EXIT_OK, UsageError, UsageParser, build_run, entry, int_at_least, use_backend
+from .common import EXIT_OK, UsageError, UsageParser, entry, int_at_least, use_backend
 from .reports import data_kind, histogram_1d, viz
 
 __all__ = ["sample_main", "restore_generator"]
@@ -20,24 +20,10 @@ def sample_main(argv):
 
 
 def restore_generator(source):
-    """``(run, checkpoint)``: the run of a checkpoint rebuilt only to be drawn from.
-
-    Like ``checkpoint.restore_run``, but the preset is built with ``load_data=False``
-    (no data set is read or downloaded: an mnist-paper G needs no MNIST file), and the
-    checkpoint is loaded without ``strict``: the optimizers' schedules, which depend on
-    the size of the data set, are never used by a run that only samples.
-    """
+    """``(run, checkpoint)``: the run of a checkpoint rebuilt only to be drawn from
+    (``presets.restore_run(source, load_data=False)``: no data set is read or downloaded)."""
     from .. import presets
-    ckpt = source if isinstance(source, checkpoint.Checkpoint) else checkpoint.read(source)
-    if not ckpt.preset:
-        raise checkpoint.CheckpointError(f"checkpoint {ckpt.path} does not name the preset it came from; "
-                                         "build the model yourself and call minigan.checkpoint.load")
-    if ckpt.preset not in presets.PRESETS:
-        raise checkpoint.CheckpointError(f"checkpoint {ckpt.path} comes from preset {ckpt.preset!r}, which "
-                                         f"this minigan does not have ({', '.join(presets.PRESETS)})")
-    run = build_run(ckpt.preset, checkpoint.run_options(ckpt), load_data=False)
-    ckpt = checkpoint.load(ckpt, run.trainer, strict=False)
-    return run, ckpt
+    return presets.restore_run(source, load_data=False)
 
 
 def _sample_paths(out, ckpt_path, iteration, averaged=False):

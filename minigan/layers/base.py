@@ -15,6 +15,11 @@ Every layer follows one small protocol:
 * what a gradient check must know, each layer says of itself (never a list of
   class names in the checker): ``couples_rows``, ``kink_gaps(x)``,
   ``draws_random()``, ``freeze_random(x, rng)`` / ``unfreeze_random(token)``.
+* ``buffers``: state that is not a parameter (a running mean, a reference batch),
+  registered with ``_add_buffer(name, array)``; saved and restored with the
+  parameters (``state_dict()`` / ``load_state_dict(d)``, see ``minigan.state``),
+  cast by ``astype`` when floating, never touched by an optimizer (optimizers
+  iterate ``params`` only).
 
 Why a stack: a GAN applies D to the real batch and then to the fake batch
 before any backward. With a single cache slot the second forward would
@@ -38,7 +43,7 @@ import contextlib
 
 import numpy as np
 
-from .. import backend
+from .. import backend, state
 
 __all__ = ["Layer", "no_grad", "MAX_PENDING"]
 
@@ -192,6 +197,9 @@ class Layer:
         for k in list(self.params):
             self.params[k] = self.params[k].astype(dtype)
             self.grads[k] = self.grads[k].astype(dtype)
+        for k, v in list(self.buffers.items()):     # floating buffers follow; counts stay integers
+            if v.dtype.kind == "f":
+                self.buffers[k] = v.astype(dtype)
         return self
 
     @property
@@ -268,5 +276,32 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+    # -- state that is not a parameter, and the state dict ---------------------
+    @property
+    def buffers(self):
+        """name -> array of state that is not a parameter (e.g. a running mean): saved and
+        restored with the parameters, never touched by an optimizer. Register with ``_add_buffer``."""
+        return self.__dict__.setdefault("_buffers", {})
+
+    def _add_buffer(self, name, value):
+        if name in self.params:
+            raise ValueError(f"{type(self).__name__}: buffer {name!r} would share its name with a parameter")
+        self.buffers[name] = value
+
+    def _state_targets(self):
+        return {**self.params, **self.buffers}
+
+    def state_dict(self):
+        """``{name: copy}`` of every parameter and buffer (the two never share a name)."""
+        return {k: v.copy() for k, v in self._state_targets().items()}
+
+    def check_state_dict(self, d):
+        """``StateError`` unless ``d`` has exactly this layer's keys, each of its shape."""
+        state.check(type(self).__name__, self._state_targets(), d, unexpected=False)
+
+    def load_state_dict(self, d):
+        """Check every key and shape of ``d``, then copy it in (onto this layer's device and dtype)."""
+        state.restore(type(self).__name__, self._state_targets(), d, unexpected=False)
 
 

@@ -9,8 +9,9 @@ __all__ = ["Sequential", "walk_layers", "backward_params_only"]
 class Sequential(Layer):
     """Layers applied in order; backward runs them in reverse (the chain rule).
 
-    ``params`` / ``grads`` are flat views ``"<index>.<name>"`` onto the
-    layers' own arrays (built on access, so they never go stale).
+    ``params`` / ``grads`` / ``buffers`` are flat views ``"<index>.<name>"`` onto
+    the layers' own arrays (built on access, so they never go stale); so are the
+    keys of ``state_dict()``.
     """
 
     def __init__(self, *layers):
@@ -28,6 +29,10 @@ class Sequential(Layer):
     @property
     def grads(self):
         return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.grads.items()}
+
+    @property
+    def buffers(self):
+        return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.buffers.items()}
 
     @property
     def requires_grad(self):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
-from .base import _positive, _restore
+from .. import backend, state
+from .base import _positive
 
 __all__ = ["ParameterAverage"]
 
@@ -81,12 +81,21 @@ class ParameterAverage:
         out.update({f"average/{k}": v.copy() for k, v in self.average.items()})
         return out
 
-    def load_state_dict(self, d):
-        """Restore from ``state_dict()``; the decay and the parameter shapes must match."""
+    def check_state_dict(self, d):
+        """``StateError`` (a KeyError and a ValueError) unless ``d`` fits: the same decay,
+        ``"t"``, and every ``"average/<param>"`` of the parameter's shape; changes nothing."""
         if "decay" in d and float(d["decay"]) != self.decay:
-            raise ValueError(f"ParameterAverage state has decay {float(d['decay'])}, this one {self.decay}")
-        _restore("ParameterAverage", {f"average/{k}": v for k, v in self.average.items()}, d, ("t", "decay"))
+            raise state.StateError(f"ParameterAverage state has decay {float(d['decay'])}, this one {self.decay}")
+        state.check("ParameterAverage", self._state_targets(), d, ("t", "decay"))
+
+    def load_state_dict(self, d):
+        """Restore from ``state_dict()``; the decay and the parameter shapes must match (checked first)."""
+        self.check_state_dict(d)
+        state.copy_into(self._state_targets(), d)
         self.t = int(d["t"])
+
+    def _state_targets(self):
+        return {f"average/{k}": v for k, v in self.average.items()}
 
 
 class _Swapped:

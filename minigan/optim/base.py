@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .. import backend
+from .. import state
 
 __all__ = ["Optimizer"]
 
@@ -71,30 +69,17 @@ class Optimizer:
             out.update({f"{slot}/{k}": v.copy() for k, v in arrays.items()})
         return out
 
+    def _state_targets(self):
+        return {f"{slot}/{k}": v for slot, arrays in self.state.items() for k, v in arrays.items()}
+
+    def check_state_dict(self, d):
+        """``StateError`` (a KeyError and a ValueError) unless ``d`` has ``"t"`` and every
+        state array of this optimizer's shape; changes nothing."""
+        state.check(type(self).__name__, self._state_targets(), d, ("t",))
+
     def load_state_dict(self, d):
-        """Restore from ``state_dict()``; shapes and keys must match the model."""
-        _restore(type(self).__name__, {f"{slot}/{k}": v for slot, arrays in self.state.items()
-                                        for k, v in arrays.items()}, d)
+        """Restore from ``state_dict()``: every key and shape is checked first, then the arrays
+        are copied onto this optimizer's device (a host state dict loads into a GPU optimizer)."""
+        self.check_state_dict(d)
+        state.copy_into(self._state_targets(), d)
         self.t = int(d["t"])
-
-
-def _restore(who, targets, d, scalars=("t",)):
-    """Copy ``d[key]`` into each array ``targets[key]``, onto its device. Checks first (a
-    KeyError names every missing key, the ``scalars`` included; a ValueError a wrong shape),
-    then copies: on an error nothing has changed."""
-    missing = [k for k in scalars if k not in d] + [k for k in targets if k not in d]
-    if missing:
-        raise KeyError(f"{who} state is missing {missing}")
-    for key, v in targets.items():
-        if tuple(d[key].shape) != tuple(v.shape):
-            raise ValueError(f"{who} state {key} has shape {tuple(d[key].shape)}, the model needs {tuple(v.shape)}")
-    for key, v in targets.items():
-        v[...] = _onto(v, d[key])
-
-
-def _onto(v, src):
-    """``src`` as an array of ``v``'s library: a host state dict loads into an optimizer on
-    the GPU, and a device one into an optimizer on the host."""
-    xp = backend.array_module(v)
-    return backend.to_host(src) if xp is np else xp.asarray(src)
-

@@ -1,0 +1,287 @@
+"""State dicts: buffers, check-then-copy for layers, optimizers and the GAN, moves between devices."""
+import json
+
+import numpy as np
+import pytest
+
+import fakecupy
+from minigan import backend, checkpoint, data, models, optim
+from minigan.checkpoint import CheckpointError
+from minigan.layers import Layer, Linear, ReLU, Sequential
+from minigan.state import StateError
+from minigan.train import GAN
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend(restore_backend):
+    backend.use("numpy")
+
+
+class RunningMean(Layer):
+    """A test-only layer with buffers: the identity while training, where it keeps a running
+    mean of its input (mean <- decay mean + (1 - decay) batch mean) and counts its forwards;
+    x - mean in eval mode (as batch norm uses its running statistics)."""
+
+    def __init__(self, n, decay=0.9):
+        super().__init__()
+        self.decay = decay
+        self._add_buffer("mean", backend.xp.zeros((1, n), dtype=np.float32))
+        self._add_buffer("count", backend.xp.zeros((), dtype=np.int64))
+
+    def forward(self, x):
+        x = self._check(x)
+        if self.training:
+            mean = self.buffers["mean"]
+            mean *= self.decay
+            mean += (1 - self.decay) * x.mean(axis=0, keepdims=True)
+            self.buffers["count"] += 1
+        self._save(x.shape, x.dtype)
+        return x if self.training else x - self.buffers["mean"]
+
+    def backward(self, grad_out, *, input_grad=True):
+        shape, dtype = self._load()
+        self._check_grad(grad_out, shape, dtype)
+        return grad_out if input_grad else None
+
+    def __repr__(self):
+        return f"RunningMean(decay={self.decay})"
+
+
+def d_with_buffer(width=8, rng=1):
+    return Sequential(Linear(2, width, rng=rng), RunningMean(width), ReLU(), Linear(width, 1, rng=rng + 1))
+
+
+def build_gan(width=8, seed=3):
+    G = models.mlp([2, 8, 2], rng=0)
+    D = d_with_buffer(width)
+    return GAN(G, D, data.ring8(), data.uniform_noise(2), d_optimizer=optim.SGD(D, 0.05, 0.5),
+               g_optimizer=optim.Adam(G, 1e-3), m=16, seed=seed)
+
+
+def snapshot(gan):
+    return {f"{who}/{k}": backend.to_host(v).copy() for who, net in (("G", gan.G), ("D", gan.D))
+            for k, v in {**net.params, **net.buffers}.items()}
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------- layers
+def test_buffers_are_registered_viewed_flat_and_kept_apart_from_params():
+    D = d_with_buffer()
+    assert set(D.buffers) == {"1.mean", "1.count"} and D.buffers["1.mean"] is D.layers[1].buffers["mean"]
+    assert set(D.params) == {"0.W", "0.b", "3.W", "3.b"}
+    assert set(D.state_dict()) == set(D.params) | set(D.buffers)
+    assert Linear(2, 3, rng=0).buffers == {}
+    with pytest.raises(ValueError, match="share its name with a parameter"):
+        Linear(2, 3, rng=0)._add_buffer("W", np.zeros(3))
+
+
+def test_state_dict_is_a_snapshot_and_loads_back():
+    D = d_with_buffer()
+    D.forward(np.ones((4, 2), np.float32))
+    sd = D.state_dict()
+    assert sd["1.mean"] is not D.buffers["1.mean"] and int(sd["1.count"]) == 1
+    D.forward(np.ones((4, 2), np.float32))
+    assert int(sd["1.count"]) == 1 and int(D.buffers["1.count"]) == 2
+    other = d_with_buffer(rng=5)
+    other.load_state_dict(sd)
+    assert same({k: np.asarray(v) for k, v in other.state_dict().items()}, sd)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda sd: sd.update({"1.mean": np.zeros((1, 9), np.float32)}),
+     r"1.mean has shape \(1, 9\), the model needs \(1, 8\)"),
+    (lambda sd: sd.pop("1.count"), r"missing \['1.count'\]"),
+    (lambda sd: sd.update({"1.var": np.zeros((1, 8), np.float32)}), r"unexpected \['1.var'\]"),
+])
+def test_a_bad_state_leaves_the_layer_unchanged(bad, match):
+    source = d_with_buffer(rng=7)
+    source.forward(np.full((4, 2), 3.0, np.float32))
+    sd = source.state_dict()
+    sd["0.W"] = sd["0.W"] + 1                 # would change the layer, were it applied
+    bad(sd)
+    D = d_with_buffer()
+    before = D.state_dict()
+    with pytest.raises(StateError, match=match):
+        D.load_state_dict(sd)
+    assert same(D.state_dict(), before)
+    with pytest.raises(StateError):
+        D.check_state_dict(sd)
+
+
+def test_astype_casts_floating_buffers_only():
+    D = d_with_buffer().astype(np.float64)
+    assert D.buffers["1.mean"].dtype == np.float64 and D.buffers["1.count"].dtype == np.int64
+    assert D.forward(np.ones((3, 2))).dtype == np.float64
+
+
+def test_optimizers_never_touch_buffers(rng):
+    for make in (lambda net: optim.SGD(net, 0.1, 0.5), lambda net: optim.Adam(net, 1e-2)):
+        D = d_with_buffer()
+        opt = make(D)
+        assert not any("mean" in k or "count" in k for k in opt.state_dict())
+        D.zero_grad()
+        out = D.forward(rng.standard_normal((5, 2)).astype(np.float32))
+        D.backward(np.ones_like(out))
+        buffers = {k: v.copy() for k, v in D.buffers.items()}
+        params = {k: v.copy() for k, v in D.params.items()}
+        opt.step()
+        assert same(buffers, D.buffers)
+        assert not same(params, D.params)          # the step did move the parameters
+
+
+def test_host_state_loads_into_a_gpu_layer_and_back(monkeypatch):
+    host = d_with_buffer(rng=3)
+    host.forward(np.full((4, 2), 2.0, np.float32))
+    sd = host.state_dict()
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dev = d_with_buffer(rng=9)
+    assert isinstance(dev.buffers["1.mean"], cp.ndarray)
+    dev.load_state_dict(sd)                                   # host arrays into a GPU layer
+    assert all(isinstance(v, cp.ndarray) for v in {**dev.params, **dev.buffers}.values())
+    assert same({k: v.get() for k, v in dev.state_dict().items()}, sd)
+    dev.forward(cp.ones((4, 2), dtype=np.float32))            # the buffer moves on, on the device
+    back = dev.state_dict()
+    backend.use("numpy")
+    again = d_with_buffer(rng=4)
+    again.load_state_dict(back)                               # device arrays into a host layer
+    assert all(type(v) is np.ndarray for v in again.buffers.values())
+    assert int(again.buffers["1.count"]) == 2
+    assert np.array_equal(again.buffers["1.mean"], back["1.mean"].get())
+
+
+def test_optimizer_and_average_state_move_between_devices(monkeypatch):
+    net = models.mlp([2, 4, 1], rng=0)
+    opt, avg = optim.Adam(net, 1e-2), optim.ParameterAverage(net, 0.9)
+    opt.t, avg.t = 3, 2
+    sd_opt, sd_avg = opt.state_dict(), avg.state_dict()
+    fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dnet = models.mlp([2, 4, 1], rng=0)
+    dopt, davg = optim.Adam(dnet, 1e-2), optim.ParameterAverage(dnet, 0.9)
+    dopt.load_state_dict(sd_opt)
+    davg.load_state_dict(sd_avg)
+    assert dopt.t == 3 and davg.t == 2 and davg.average["0.W"].dtype == np.float64
+    with pytest.raises(StateError, match="decay"):
+        optim.ParameterAverage(dnet, 0.5).check_state_dict(sd_avg)
+
+
+# ---------------------------------------------------------------------- the GAN
+def test_gan_state_dict_round_trip_without_a_file():
+    a = build_gan()
+    a.train(4)
+    sd = a.state_dict()
+    assert {"D/1.mean", "D/1.count", "G/0.W", "rng/trainer", "history"} <= set(sd)
+    assert sd["buffers"]["D"] == [["1.mean", [1, 8], "float32"], ["1.count", [], "int64"]]
+    b = build_gan()
+    assert b.load_state_dict(sd) == []
+    assert same(snapshot(a), snapshot(b)) and b.iteration == 4
+    a.train(3)
+    b.train(3)
+    assert same(snapshot(a), snapshot(b)) and a.history == b.history
+
+
+def test_a_gan_whose_d_holds_a_buffer_resumes_bit_identically(tmp_path):
+    whole = build_gan()
+    whole.train(10)
+    half = build_gan()
+    half.train(5)
+    path = checkpoint.save(tmp_path / "c.npz", half)
+    with np.load(path, allow_pickle=False) as z:
+        assert z["D/1.mean"].shape == (1, 8) and int(z["D/1.count"]) == int(half.D.buffers["1.count"])
+        assert json.loads(str(z["meta"]))["buffers"] == {"G": [], "D": [["1.mean", [1, 8], "float32"],
+                                                                          ["1.count", [], "int64"]]}
+    resumed = build_gan()
+    ck = checkpoint.load(path, resumed)
+    assert ck.notes == [] and int(resumed.D.buffers["1.count"]) == int(half.D.buffers["1.count"]) > 0
+    resumed.train(5)
+    assert same(snapshot(whole), snapshot(resumed)) and whole.history == resumed.history
+    x = np.ones((3, 2), np.float32)
+    assert np.array_equal(whole.d_prob(x), resumed.d_prob(x))    # eval mode reads the buffer
+
+
+def test_a_bad_buffer_in_a_checkpoint_leaves_the_model_unchanged(tmp_path):
+    gan = build_gan()
+    gan.train(3)
+    path = checkpoint.save(tmp_path / "c.npz", gan)
+    with np.load(path) as z:
+        files = {k: z[k] for k in z.files}
+    files["D/1.mean"] = np.zeros((1, 9), np.float32)
+    np.savez(tmp_path / "bad.npz", **files)
+    other = build_gan()
+    before = snapshot(other)
+    with pytest.raises(CheckpointError, match=r"bad.npz: entry 'D/1.mean' has shape \(1, 9\)"):
+        checkpoint.load(tmp_path / "bad.npz", other)
+    assert same(before, snapshot(other)) and other.iteration == 0 and other.d_opt.t == 0
+    wider = build_gan(width=9)                   # the model's buffer differs from the saved one
+    with pytest.raises(CheckpointError, match=r"another architecture"):
+        checkpoint.load(path, wider)
+    G = models.mlp([2, 8, 2], rng=0)
+    D = models.mlp([2, 8, 1], rng=1)             # no buffer at all: named
+    plain = GAN(G, D, data.ring8(), data.uniform_noise(2), d_optimizer=optim.SGD(D, 0.05, 0.5),
+                g_optimizer=optim.Adam(G, 1e-3), m=16, seed=3)
+    with pytest.raises(CheckpointError, match=r"another architecture|other layers"):
+        checkpoint.load(path, plain, strict=False)
+
+
+def test_a_buffer_checkpoint_moves_to_the_gpu_and_trains_on(tmp_path, monkeypatch):
+    host = build_gan()
+    host.train(3)
+    path = checkpoint.save(tmp_path / "c.npz", host)
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    dev = build_gan()
+    ck = checkpoint.load(path, dev)
+    assert ck.notes and all("re-seeded" in n for n in ck.notes)      # a NumPy state into CuPy generators
+    assert isinstance(dev.D.buffers["1.mean"], cp.ndarray)
+    assert np.array_equal(dev.D.buffers["1.mean"].get(), host.D.buffers["1.mean"])
+    dev.train(2)
+    back = checkpoint.save(tmp_path / "d.npz", dev)
+    backend.use("numpy")
+    again = build_gan()
+    checkpoint.load(back, again)
+    assert int(again.D.buffers["1.count"]) == int(dev.D.buffers["1.count"].get()) and again.iteration == 5
+
+
+def test_any_object_with_a_state_dict_is_saved_and_loaded(tmp_path):
+    D = d_with_buffer(rng=2)
+    D.forward(np.ones((2, 2), np.float32))
+    path = checkpoint.save(tmp_path / "layer.npz", D, note="a layer alone")
+    ck = checkpoint.read(path)
+    assert ck.meta["note"] == "a layer alone" and ck.iteration == 0
+    other = d_with_buffer(rng=8)
+    checkpoint.load(path, other)
+    assert same(other.state_dict(), D.state_dict())
+    with pytest.raises(CheckpointError, match=r"layer.npz: Sequential state has unexpected"):
+        checkpoint.load(path, Sequential(Linear(2, 3, rng=0)))
+
+
+def test_names_that_moved_out_of_the_checkpoint_say_where():
+    with pytest.raises(AttributeError, match=r"checkpoint.restore_run moved: use minigan.presets.restore_run"):
+        checkpoint.restore_run
+    assert not hasattr(checkpoint, "run_options") and hasattr(checkpoint, "save")
+
+
+@pytest.mark.parametrize("key", ["d_opt/velocity/0.W", "D/1.count", "G_average/0.W"])
+def test_a_gan_state_that_does_not_fit_changes_nothing(key):
+    a = build_gan()
+    a.train(3)
+    sd = a.state_dict()
+    if key.startswith("G_average"):
+        sd["g_average"] = {"decay": 0.5, "t": 3}           # this run keeps none: noted, not refused
+        b = build_gan()
+        assert any("is not loaded" in n for n in b.load_state_dict(sd))
+        return
+    sd[key] = np.zeros((7,) + sd[key].shape, sd[key].dtype)
+    b = build_gan()
+    before, opt_before = snapshot(b), b.d_opt.state_dict()
+    with pytest.raises(StateError, match=key.split("/", 1)[1] if key.startswith("d_opt") else key):
+        b.load_state_dict(sd)
+    with pytest.raises(StateError):
+        b.check_state_dict(sd)
+    assert same(before, snapshot(b)) and b.iteration == 0 and len(b.history) == 0
+    assert b.d_opt.t == 0 and same({k: v for k, v in opt_before.items() if k != "t"},
+                                   {k: v for k, v in b.d_opt.state_dict().items() if k != "t"})
