@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend, layers, losses
 from ..layers import Dropout, Maxout
 from .checks import check_generator_step, check_layer, check_loss, check_two_forwards
+from .numeric import check_function
 from .results import DEFAULT_EPS, DEFAULT_TOL, format_results
 
 __all__ = ["all_checks", "main"]
@@ -74,6 +75,21 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
     x_fake = backend.to_device(rng.uniform(0, 1, size=(3, 5)))
     results.append(check_two_forwards(D, x_real, x_fake, **kw))
     results.append(check_two_forwards(D, x_real, x_fake, scale=0.5, real_label=0.9, **kw))
+    # two-sided label smoothing, and classification from logits (N, K): the softmax
+    # cross-entropy and the log-sum-exp (whose gradient is the softmax). Their inputs
+    # come from a generator of their own, so the checks above keep theirs.
+    crng = np.random.default_rng(seed + 1)
+    cl = backend.to_device(crng.standard_normal((5, 4)) * 3)
+    cy = backend.to_device(crng.integers(0, 4, 5))
+    results += [
+        check_loss(losses.discriminator_loss, ar, af, scale=0.5, real_label=0.9, fake_label=0.1,
+                   names=["real_logits", "fake_logits"], **lk),
+        check_loss(losses.softmax_cross_entropy, cl, labels=cy, names=["logits"],
+                   title="softmax_cross_entropy(logits (5, 4), labels (5,))", **lk),
+        check_function(lambda a: losses.logsumexp(a)[0], lambda g: g[:, None] * losses.logsumexp(cl)[1], cl,
+                       title="logsumexp(logits (5, 4)) (its gradient: the softmax)", input_names=["logits"],
+                       **lk),
+    ]
     return results
 
 
