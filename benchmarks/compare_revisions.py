@@ -55,7 +55,10 @@ def build(pkg, order, seed=0, m=100):
     models = importlib.import_module(f"{pkg}.models")
     optim = importlib.import_module(f"{pkg}.optim")
     data = importlib.import_module(f"{pkg}.data")
-    GAN = importlib.import_module(f"{pkg}.gan").GAN
+    try:                                    # the trainer: minigan.train since ca5aaaa, minigan.gan before
+        GAN = importlib.import_module(f"{pkg}.train").GAN
+    except ImportError:
+        GAN = importlib.import_module(f"{pkg}.gan").GAN
     images = np.random.default_rng(seed).random((10000, 784), dtype=np.float32)
     G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed, dtype=np.float32)
     D = models.paper_mnist_discriminator(rng=seed + 1, dropout_seed=seed + 2, dtype=np.float32)
