@@ -433,8 +433,8 @@ def _spy_on_twins(monkeypatch):
             ran.add(real.__name__)
             return real(*args, **kwargs)
         return call
-    for name, twin in fast.twins().items():
-        monkeypatch.setitem(fast._twins, name, counted(name, twin))
+    for key, twin in list(fast._twins.items()):
+        monkeypatch.setitem(fast._twins, key, counted(key, twin))
     return ran
 
 

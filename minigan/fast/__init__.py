@@ -32,8 +32,8 @@ __all__ = ["enabled", "is_enabled", "has_twin", "twin_of", "textbook", "twins"]
 
 _OFF = ("0", "false", "off", "no")
 _state = {"on": os.environ.get("MINIGAN_FAST", "1").strip().lower() not in _OFF}
-_textbook = {}     # full name -> the textbook function (unwrapped)
-_twins = {}        # full name -> its fast twin
+_textbook = {}     # name without the package ("layers.maxout.max_over_pieces") -> textbook function
+_twins = {}        # the same key -> its fast twin
 
 
 class enabled:
@@ -62,17 +62,25 @@ def _name(fn):
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def _key(name):
+    """``"minigan.layers.maxout.max_over_pieces"`` -> ``"layers.maxout.max_over_pieces"``: the
+    registry does not depend on the package's own name (a copy imported under another
+    name, as benchmarks/compare_revisions.py does, finds its twins too)."""
+    return name.partition(".")[2]
+
+
 def has_twin(fn):
     """Marks a textbook function (or method) that has a fast twin in ``minigan.fast``:
     a call runs the twin while fast kernels are on, ``fn`` itself otherwise.
     The textbook version stays reachable as ``wrapper.textbook``."""
     name = _name(fn)
-    _textbook[name] = fn
+    key = _key(name)
+    _textbook[key] = fn
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
         if _state["on"]:
-            twin = _twins.get(name)
+            twin = _twins.get(key)
             if twin is not None:
                 return twin(*args, **kwargs)
         return fn(*args, **kwargs)
@@ -86,9 +94,9 @@ def twin_of(name):
     """Registers the decorated kernel as the fast twin of the textbook function
     ``name`` (its full dotted name, e.g. ``"minigan.layers.maxout.max_over_pieces"``)."""
     def register(kernel):
-        if name in _twins:
-            raise ValueError(f"{name} already has a fast twin: {_name(_twins[name])}")
-        _twins[name] = kernel
+        if _key(name) in _twins:
+            raise ValueError(f"{name} already has a fast twin: {_name(_twins[_key(name)])}")
+        _twins[_key(name)] = kernel
         kernel.textbook_name = name
         return kernel
     return register
@@ -97,21 +105,21 @@ def twin_of(name):
 def textbook(kernel):
     """The textbook function a registered fast kernel stands in for (for the
     inputs a kernel leaves to it, such as a plain number)."""
-    name = kernel.textbook_name
-    if name not in _textbook:             # its module not imported yet: importing it registers it
-        module = name
-        while module not in sys.modules and "." in module:
+    key = _key(kernel.textbook_name)
+    if key not in _textbook:              # its module not imported yet: importing it registers it
+        module = f"{__name__.partition('.')[0]}.{key}"
+        while module not in sys.modules and module.count(".") > 1:
             module = module.rsplit(".", 1)[0]
             try:
                 importlib.import_module(module)
             except ImportError:
                 continue
-    return _textbook[name]
+    return _textbook[key]
 
 
 def twins():
     """{textbook name: fast twin} of every registered kernel."""
-    return dict(_twins)
+    return {kernel.textbook_name: kernel for kernel in _twins.values()}
 
 
 from . import logistic, maxout, sgd  # noqa: E402,F401 -- registers the twins
