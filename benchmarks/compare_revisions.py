@@ -6,7 +6,10 @@ The old version is exported with ``git archive`` into a temporary folder and
 imported under another package name (minigan's own imports are relative), so
 both run in the same process on the same machine state. Both get the same
 model, weights, data and seeds; blocks alternate (old, new, then new, old, ...)
-and the ratio reported is the median of the per-round ratios new / old.
+and the ratio reported is the median of the per-round ratios new / old, with
+their quartiles and range. ``--textbook`` times a third copy of the working
+tree with its fast kernels off (``minigan.fast.enabled(False)``) in the same
+rounds, the order rotating among the three.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/compare_revisions.py --rev HEAD --rounds 15
 """
@@ -34,6 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--iters", type=int, default=10, help="timed iterations per block")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--order", choices=("sequential", "simultaneous"), default="sequential")
+    p.add_argument("--textbook", action="store_true",
+                   help="also time the working tree with minigan.fast.enabled(False)")
     return p.parse_args(argv)
 
 
@@ -55,7 +60,10 @@ def build(pkg, order, seed=0, m=100):
     models = importlib.import_module(f"{pkg}.models")
     optim = importlib.import_module(f"{pkg}.optim")
     data = importlib.import_module(f"{pkg}.data")
-    GAN = importlib.import_module(f"{pkg}.gan").GAN
+    try:                                    # the trainer: minigan.train since ca5aaaa, minigan.gan before
+        GAN = importlib.import_module(f"{pkg}.train").GAN
+    except ImportError:
+        GAN = importlib.import_module(f"{pkg}.gan").GAN
     images = np.random.default_rng(seed).random((10000, 784), dtype=np.float32)
     G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed, dtype=np.float32)
     D = models.paper_mnist_discriminator(rng=seed + 1, dropout_seed=seed + 2, dtype=np.float32)
@@ -80,24 +88,35 @@ def main(args):
     with tempfile.TemporaryDirectory() as tmp:
         export_old(args.rev, tmp)
         sys.path.insert(0, tmp)
-        old, new = build("minigan_old", args.order), build("minigan", args.order)
-        times = {"old": [], "new": []}
-        ratios = []
+        gans = {"old": build("minigan_old", args.order), "new": build("minigan", args.order)}
+        if args.textbook:
+            gans["textbook"] = build("minigan", args.order)
+        fast = importlib.import_module("minigan.fast") if args.textbook else None
+        names = list(gans)
+        times = {name: [] for name in names}
         for r in range(args.rounds):
-            pair = (("old", old), ("new", new)) if r % 2 == 0 else (("new", new), ("old", old))
-            got = {name: block(gan, args.iters, args.warmup) for name, gan in pair}
-            for name in got:
-                times[name].append(got[name])
-            ratios.append(got["new"] / got["old"])
+            order = names[r % len(names):] + names[:r % len(names)]
+            if (r // len(names)) % 2:
+                order = order[::-1]
+            for name in order:
+                if name == "textbook":
+                    with fast.enabled(False):
+                        times[name].append(block(gans[name], args.iters, args.warmup))
+                else:
+                    times[name].append(block(gans[name], args.iters, args.warmup))
     threads = {v: os.environ.get(v, "-") for v in ("OPENBLAS_NUM_THREADS", "MINIGAN_NUM_THREADS")}
     print(f"# minigan {args.rev} vs working tree, {args.order} order, batch 100, float32, "
           f"{args.rounds} rounds x {args.iters} iterations; {threads}; load {os.getloadavg()[0]:.2f}")
-    print(f"old ({args.rev}): median {statistics.median(times['old']):.1f} ms/iteration "
-          f"(min {min(times['old']):.1f})")
-    print(f"new (working tree): median {statistics.median(times['new']):.1f} ms/iteration "
-          f"(min {min(times['new']):.1f})")
-    print(f"new / old: median of per-round ratios {statistics.median(ratios):.3f} "
-          f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    label = {"old": f"old ({args.rev})", "new": "new (working tree)",
+             "textbook": "textbook (working tree, fast kernels off)"}
+    for name in names:
+        print(f"{label[name]}: median {statistics.median(times[name]):.1f} ms/iteration "
+              f"(min {min(times[name]):.1f})")
+    for name in names[1:]:
+        ratios = [a / b for a, b in zip(times[name], times["old"])]
+        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+        print(f"{name} / old: median of per-round ratios {statistics.median(ratios):.3f} "
+              f"(quartiles {q1:.3f}-{q3:.3f}, range {min(ratios):.3f}-{max(ratios):.3f})")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,38 @@
 """Every fast path equals the plain math it stands beside.
 
-Layers: maxout's max/winner and its gradient routing, the in-place bias add,
-backward without dL/dx (``input_grad=False``). Optimizer: the chunked
-momentum update. Trainer: the gradient norm as dot products and the fast
-finiteness check. Speed itself is measured in benchmarks/, never here.
+Fast kernels (``minigan.fast``), each against its textbook twin: maxout's
+max/winner and its gradient routing, the sigmoid with its slope, SGD's fused
+step (and the chunked momentum update under it); the registry and its switch;
+a whole GAN run with fast kernels on and off. Layers: the in-place bias add,
+backward without dL/dx (``input_grad=False``). Trainer: the gradient norm as
+dot products and the fast finiteness check. Speed itself is measured in
+benchmarks/, never here.
 """
 import copy
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from minigan import train as gan_module
-from minigan import layers, models, optim
-from minigan.layers import (Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only,
-                            max_over_pieces, max_over_pieces_fast, route_to_winner,
-                            route_to_winner_fast)
+from minigan import fast, layers, losses, models, optim
+from minigan.fast.maxout import max_over_pieces_fast, route_to_winner_fast
+from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only
 
 DTYPES = (np.float32, np.float64)
+# the textbook functions themselves, whatever the switch says (a plain call runs the fast twin)
+max_over_pieces = layers.max_over_pieces.textbook
+route_to_winner = layers.route_to_winner.textbook
+
+
+@pytest.fixture(params=[True, False], ids=["fast", "textbook"])
+def fast_mode(request):
+    """Runs the test with fast kernels on, then off."""
+    with fast.enabled(request.param):
+        yield request.param
 
 
 # ----------------------------------------------------------------------------- maxout
@@ -69,7 +84,7 @@ def test_route_to_winner_fast_takes_a_non_contiguous_gradient(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_maxout_layer_equals_the_textbook_formulas(rng, dtype):
+def test_maxout_layer_equals_the_textbook_formulas(rng, dtype, fast_mode):
     layer = Maxout(6, 4, 3, rng=1, dtype=dtype)
     layer.params["b"][...] = rng.standard_normal(12)
     x = rng.standard_normal((5, 6)).astype(dtype)
@@ -257,7 +272,7 @@ def test_momentum_update_fast_updates_non_contiguous_arrays_in_place(rng):
     np.testing.assert_array_equal(v, -0.1 * g)
 
 
-def test_sgd_step_equals_the_plain_rule_over_several_steps(rng):
+def test_sgd_step_equals_the_plain_rule_over_several_steps(rng, fast_mode):
     net = Sequential(Linear(30, 40, rng=0), ReLU(), Linear(40, 3, rng=1))       # float32
     opt = optim.SGD(net, lr=0.05, momentum=0.7, lr_decay=1.01)
     theta = {k: p.copy() for k, p in net.params.items()}
@@ -296,7 +311,7 @@ def test_momentum_update_many_threads_equal_plain_and_sum_squares(rng, dtype, th
         assert theta_sq == pytest.approx(float((theta[k].astype(np.float64) ** 2).sum()), rel=1e-5)
 
 
-def test_sgd_step_records_the_norms_the_trainer_reads(rng):
+def test_sgd_step_records_the_norms_the_trainer_reads(rng, fast_mode):
     net = Sequential(Linear(30, 40, rng=0), ReLU(), Linear(40, 3, rng=1))
     opt = optim.SGD(net, lr=0.05, momentum=0.5)
     for g in net.grads.values():
@@ -307,7 +322,7 @@ def test_sgd_step_records_the_norms_the_trainer_reads(rng):
         assert opt.param_sq[k] == pytest.approx(float((p.astype(np.float64) ** 2).sum()), rel=1e-5)
 
 
-def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng):
+def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng, fast_mode):
     """Half the weights get zero gradients for 400 steps (dead units): their
     velocities shrink by mu each step. SGD zeroes them below 1e-30 every 16 steps,
     so none is ever subnormal, and every parameter ends bit-identical to the
@@ -409,30 +424,39 @@ def test_finiteness_check_decides_as_the_plain_sum_does():
         g._check_finite(ROW)
 
 
-def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
+def _spy_on_twins(monkeypatch):
+    """The names of the fast twins that run from here on."""
     ran = set()
 
-    def spy(module, name):
-        real = getattr(module, name)
-
-        def counted(*args, **kwargs):
-            ran.add(name)
+    def counted(name, real):
+        def call(*args, **kwargs):
+            ran.add(real.__name__)
             return real(*args, **kwargs)
-        monkeypatch.setattr(module, name, counted)
-    from minigan import losses
-    spy(optim.sgd, "momentum_update_many")
-    spy(layers.maxout, "max_over_pieces_fast")
-    spy(layers.maxout, "route_to_winner_fast")
-    spy(losses, "sigmoid_and_slope_fast")
-    G = Sequential(Linear(2, 4, rng=0), layers.Sigmoid())
-    D = Sequential(Maxout(4, 3, 2, rng=1), Linear(3, 1, rng=2))
-    data = lambda m, rng: rng.random((m, 4), dtype=np.float32)                 # noqa: E731
-    noise = lambda m, rng: rng.standard_normal((m, 2), dtype=np.float32)      # noqa: E731
-    g = gan_module.GAN(G, D, data, noise, d_optimizer=optim.SGD(D, 0.01, momentum=0.5),
-                       g_optimizer=optim.SGD(G, 0.01, momentum=0.5), m=4)
-    row = g.step()
-    assert ran == {"momentum_update_many", "max_over_pieces_fast", "route_to_winner_fast",
-                   "sigmoid_and_slope_fast"}
+        return call
+    for key, twin in list(fast._twins.items()):
+        monkeypatch.setitem(fast._twins, key, counted(key, twin))
+    return ran
+
+
+def _small_paper_like_gan(dtype=np.float32, seed=0):
+    """G: Linear-ReLU-Linear-Sigmoid; D: Dropout-Maxout-Dropout-Maxout-Linear (a logit);
+    momentum SGD on both players, the paper's MNIST model in small."""
+    G = Sequential(Linear(3, 8, rng=seed, dtype=dtype), ReLU(), Linear(8, 6, rng=seed + 1, dtype=dtype),
+                   layers.Sigmoid())
+    D = Sequential(Dropout(0.8, rng=seed + 2), Maxout(6, 5, 3, rng=seed + 3, dtype=dtype), Dropout(0.5, rng=seed + 4),
+                   Maxout(5, 4, 2, rng=seed + 5, dtype=dtype), Linear(4, 1, rng=seed + 6, dtype=dtype))
+    data = lambda m, rng: rng.random((m, 6)).astype(dtype)                    # noqa: E731
+    noise = lambda m, rng: rng.standard_normal((m, 3)).astype(dtype)          # noqa: E731
+    return gan_module.GAN(G, D, data, noise, d_optimizer=optim.SGD(D, 0.1, momentum=0.5),
+                          g_optimizer=optim.SGD(G, 0.1, momentum=0.5), m=8, seed=seed)
+
+
+def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
+    ran = _spy_on_twins(monkeypatch)
+    g = _small_paper_like_gan()
+    with fast.enabled(True):                     # the default (unless MINIGAN_FAST=0)
+        row = g.step()
+    assert ran == {"sgd_step_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
     assert all(np.isfinite(v) for v in row.values())
     for net in (g.G, g.D):
         assert all(p.dtype == np.float32 for p in net.params.values())
@@ -440,14 +464,107 @@ def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
         assert all(len(l._cache) == 0 for l in net.layers)
 
 
+def test_with_fast_kernels_off_no_twin_runs(monkeypatch):
+    ran = _spy_on_twins(monkeypatch)
+    g = _small_paper_like_gan()
+    with fast.enabled(False):
+        g.step()
+    assert ran == set()
+    with fast.enabled(True):
+        g.step()
+    assert ran == {"sgd_step_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype):
+    """20 iterations of Algorithm 1 (two of them with SGD's velocity flush): the same
+    parameters and velocities bit for bit, the same losses; the gradient norms agree to
+    the dtype's rounding (the fused step sums squares chunk by chunk, see sgd_step_fast)."""
+    runs = {}
+    for on in (True, False):
+        with fast.enabled(on):
+            g = _small_paper_like_gan(dtype)
+            g.train(20)
+        runs[on] = g
+    a, b = runs[True], runs[False]
+    for net in ("G", "D"):
+        for k, p in getattr(a, net).params.items():
+            assert p.dtype == dtype
+            assert np.array_equal(p, getattr(b, net).params[k]), f"{net} {k}"
+    for opt in ("g_opt", "d_opt"):
+        for k, v in getattr(a, opt).state["velocity"].items():
+            assert np.array_equal(v, getattr(b, opt).state["velocity"][k]), f"{opt} {k}"
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert len(a.history) == len(b.history) == 20
+    for row_a, row_b in zip(a.history, b.history):
+        for q in ("d_loss", "g_loss"):
+            assert row_a[q] == row_b[q]
+        for q in ("d_grad_norm", "g_grad_norm"):
+            assert row_a[q] == pytest.approx(row_b[q], rel=rtol)
+
+
+def test_every_twin_names_its_textbook_function_and_back():
+    """Each registered kernel stands for a textbook function marked @fast.has_twin,
+    whose docstring names the kernel; the kernel's docstring names the textbook function."""
+    names = {
+        "minigan.layers.maxout.max_over_pieces": layers.max_over_pieces,
+        "minigan.layers.maxout.route_to_winner": layers.route_to_winner,
+        "minigan.losses.logistic.sigmoid_and_slope": losses.sigmoid_and_slope,
+        "minigan.optim.sgd.SGD.step": optim.SGD.step,
+    }
+    assert set(fast.twins()) == set(names)
+    for name, wrapper in names.items():
+        twin = fast.twins()[name]
+        assert wrapper.twin_name == name and fast.textbook(twin) is wrapper.textbook
+        assert twin.__name__ in wrapper.__doc__
+        assert twin.__module__.startswith("minigan.fast.")
+        assert name.rsplit(".", 2)[-1] in twin.__doc__ or name.rsplit(".", 1)[-1] in twin.__doc__
+    # keyed without the package's own name: a copy imported as another package (as
+    # benchmarks/compare_revisions.py imports an old revision) finds its twins too
+    assert set(fast._twins) == {name.partition(".")[2] for name in names}
+
+
+def test_the_switch_and_its_block():
+    before = fast.is_enabled()                   # True unless MINIGAN_FAST=0
+    with fast.enabled(False):
+        assert not fast.is_enabled()
+        with fast.enabled(True):
+            assert fast.is_enabled()
+        assert not fast.is_enabled()
+    assert fast.is_enabled() == before
+    fast.enabled(not before)
+    try:
+        assert fast.is_enabled() != before
+    finally:
+        fast.enabled(before)
+    with pytest.raises(ValueError, match="already has a fast twin"):
+        fast.twin_of("minigan.layers.maxout.max_over_pieces")(lambda z: z)
+
+
+@pytest.mark.parametrize("value,on", [("0", False), ("off", False), ("1", True), ("", True)])
+def test_minigan_fast_environment_variable(value, on):
+    env = dict(os.environ, MINIGAN_FAST=value)
+    out = subprocess.run([sys.executable, "-c", "import minigan.fast as f; print(f.is_enabled())"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == str(on)
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_fast_equals_the_plain_one_bit_for_bit(rng, dtype):
-    from minigan import losses
     a = (rng.standard_normal((50, 40)) * 12).astype(dtype)
     a[0, :5] = [0.0, -0.0, 88.0, -88.0, -104.0]
-    y, slope = losses.sigmoid_and_slope(a)
+    y, slope = losses.sigmoid_and_slope.textbook(a)
     y_fast, slope_fast = losses.sigmoid_and_slope_fast(a)
     assert y_fast.dtype == dtype and slope_fast.dtype == dtype
     assert np.array_equal(y, y_fast) and np.array_equal(slope, slope_fast)
     assert losses.sigmoid_and_slope_fast(np.float32(-20.0))[0] == losses.sigmoid(np.float32(-20.0))
+    with fast.enabled(False):
+        assert losses.sigmoid_and_slope_fast(np.float32(-20.0))[0] == losses.sigmoid(np.float32(-20.0))
+    layer = layers.Sigmoid()                          # the layer: the same bits in both modes
+    with fast.enabled(False):
+        y_text = layer.forward(a)
+        dx_text = layer.backward(np.ones_like(a))
+    y_layer = layer.forward(a)
+    dx_layer = layer.backward(np.ones_like(a))
+    assert y_layer.dtype == dtype
+    assert np.array_equal(y_layer, y_text) and np.array_equal(dx_layer, dx_text)

@@ -63,7 +63,7 @@ class Sigmoid(Layer):
     sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e), precise in both tails."""
 
     def forward(self, x):
-        y, slope = losses.sigmoid_and_slope_fast(self._check(x))
+        y, slope = losses.sigmoid_and_slope(self._check(x))
         self._save(slope)                                # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2
         return y
 

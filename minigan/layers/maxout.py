@@ -3,61 +3,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, fast
+from ..fast.maxout import max_over_pieces_fast, route_to_winner_fast  # noqa: F401 -- the fast twins
 from .base import Layer
 from .init import uniform_init
 
 __all__ = ["Maxout", "max_over_pieces", "max_over_pieces_fast", "route_to_winner", "route_to_winner_fast"]
 
 
+@fast.has_twin
 def max_over_pieces(z):
     """y_u = max_p z_{u,p} and the winning piece argmax_p z_{u,p} (the first
     one at a tie), for z of shape (m, units, pieces); returns (y, winner).
 
-    The textbook version. ``Maxout`` runs ``max_over_pieces_fast``, which
-    tests/test_fastpaths.py checks equal to this one.
+    Fast twin: ``minigan.fast.maxout.max_over_pieces_fast`` (no argmax).
     """
     xp = backend.array_module(z)
     winner = z.argmax(axis=2)
     return xp.take_along_axis(z, winner[..., None], axis=2)[..., 0], winner
 
 
-def max_over_pieces_fast(z):
-    """``max_over_pieces`` for NaN-free z in pieces - 1 elementwise passes.
-
-    NumPy's argmax over a short last axis is a slow loop over rows; here the
-    pieces are visited left to right and p takes the lead only where
-    z_{u,p} is strictly larger than every earlier piece, so ties still go to
-    the first maximal piece. (With a NaN, y is NaN in both versions.)
-    """
-    xp = backend.array_module(z)
-    pieces = z.shape[2]
-    y = z[..., 0].copy()
-    winner = xp.zeros(y.shape, dtype=xp.int8 if pieces < 128 else xp.int64)
-    for p in range(1, pieces):
-        y_new = xp.maximum(y, z[..., p])
-        took_lead = y_new != y                    # z_p > max(z_0 .. z_{p-1})
-        winner += took_lead * (p - winner)        # winner = p where p took the lead
-        y = y_new
-    return y, winner
-
-
+@fast.has_twin
 def route_to_winner(grad_y, winner, pieces):
     """dL/dz_{u,p} = dL/dy_u * 1[p = winner_u], shape (m, units, pieces): the
-    one-hot product, textbook version (``Maxout`` runs ``route_to_winner_fast``)."""
+    one-hot product. Fast twin: ``minigan.fast.maxout.route_to_winner_fast`` (a scatter)."""
     xp = backend.array_module(grad_y)
     one_hot = winner[..., None] == xp.arange(pieces)
     return one_hot * grad_y[..., None]
-
-
-def route_to_winner_fast(grad_y, winner, pieces):
-    """``route_to_winner`` as a scatter of dL/dy into zeros (no one-hot product)."""
-    xp = backend.array_module(grad_y)
-    grad_z = xp.zeros(winner.shape + (pieces,), dtype=grad_y.dtype)
-    flat_index = xp.arange(0, winner.size * pieces, pieces)   # where each unit's pieces start
-    flat_index += winner.reshape(-1)
-    grad_z.reshape(-1)[flat_index] = grad_y.reshape(-1)
-    return grad_z
 
 
 class Maxout(Layer):
@@ -85,7 +57,7 @@ class Maxout(Layer):
         x = self._check(x, self.n_in)
         z = x @ self.params["W"]
         z += self.params["b"]
-        y, winner = max_over_pieces_fast(z.reshape(len(x), self.units, self.pieces))
+        y, winner = max_over_pieces(z.reshape(len(x), self.units, self.pieces))
         self._save(x, winner)                                # winner: which piece won, (m, units)
         return y
 
@@ -98,7 +70,7 @@ class Maxout(Layer):
         """
         x, winner = self._load()
         self._check_grad(grad_out, winner.shape, x.dtype)
-        grad_z = route_to_winner_fast(grad_out, winner, self.pieces).reshape(len(x), -1)
+        grad_z = route_to_winner(grad_out, winner, self.pieces).reshape(len(x), -1)
         if self.requires_grad:
             self._accumulate_product("W", x.T, grad_z)       # x^T dL/dz
             self._accumulate("b", grad_z.sum(axis=0))

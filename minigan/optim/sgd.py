@@ -9,14 +9,14 @@ floor (1e-6), and mu ramped linearly from 0.5 to 0.7 between epochs 1 and 250.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import backend
+from .. import fast
+from ..fast.sgd import momentum_update_fast, momentum_update_many  # noqa: F401 -- the fast twins
 from .base import Optimizer, _positive
 
-__all__ = ["SGD", "momentum_update", "momentum_update_many", "momentum_update_fast"]
+__all__ = ["SGD", "momentum_update", "flush_tiny", "momentum_update_many", "momentum_update_fast"]
 
 
 class SGD(Optimizer):
@@ -94,24 +94,21 @@ class SGD(Optimizer):
         frac = min(max(frac, 0.0), 1.0)
         return self.momentum0 + frac * (self.final_momentum - self.momentum0)
 
+    @fast.has_twin
     def step(self):
-        """v <- mu v - lr g;  theta <- theta + v  (for every parameter, in place)."""
+        """v <- mu v - lr g;  theta <- theta + v  (for every parameter, in place).
+
+        Fast twin: ``minigan.fast.sgd.sgd_step_fast`` (one pass over memory)."""
         lr, mu = self.lr, self.momentum
         velocity = self.state["velocity"]
         grads = self.model.grads
-        fast = []
+        flush = self.t % self.FLUSH_EVERY == 0
         for k, theta in self.model.params.items():
             v, g = velocity[k], grads[k]
-            if isinstance(theta, np.ndarray) and all(a.flags.c_contiguous for a in (theta, v, g)):
-                fast.append((k, theta, v, g))
-            else:                                     # CuPy, or a strided view: the textbook update
-                momentum_update(theta, v, g, lr, mu)
-                self._record(k, g, theta)
-        if fast:
-            flush = self.FLUSH_BELOW if self.t % self.FLUSH_EVERY == 0 else None
-            sums = momentum_update_many(fast, lr, mu, flush_below=flush)
-            for k, (g_sq, theta_sq) in sums.items():
-                self.grad_sq[k], self.param_sq[k] = g_sq, theta_sq
+            if flush:
+                flush_tiny(v, self.FLUSH_BELOW)       # no subnormal velocities (class docstring)
+            momentum_update(theta, v, g, lr, mu)
+            self._record(k, g, theta)                 # sum g^2, sum theta^2 for the trainer
         self.t += 1
 
 
@@ -122,89 +119,8 @@ def momentum_update(theta, v, g, lr, mu):
     theta += v
 
 
-_CHUNK = 1 << 16
-
-
-def _momentum_chunks(work, lr, mu, buf, flush_below=None):
-    """``momentum_update`` on a list of (name, theta, v, g) chunks (1-D views), each
-    while it is in the CPU cache, plus sum g^2 and sum theta^2 of every chunk.
-    ``flush_below``: first set velocities smaller than this in magnitude to 0."""
-    sums = {}
-    small = np.empty(len(buf), dtype=bool) if flush_below is not None else None
-    for k, theta, v, g in work:
-        lr_g = buf[:len(g)]
-        if flush_below is not None:
-            np.less(np.abs(v, out=lr_g), flush_below, out=small[:len(v)])
-            if small[:len(v)].any():
-                np.copyto(v, 0, where=small[:len(v)])
-        g_sq = float(np.dot(g, g))            # g is read into the cache here ...
-        v *= mu                               # ... and used from it below
-        np.multiply(g, lr, out=lr_g)
-        v -= lr_g
-        theta += v
-        theta_sq = float(np.dot(theta, theta))
-        a, b = sums.get(k, (0.0, 0.0))
-        sums[k] = (a + g_sq, b + theta_sq)
-    return sums
-
-
-_pool = {"n": 0, "executor": None}
-
-
-def _executor(n):
-    if _pool["n"] != n:
-        if _pool["executor"] is not None:
-            _pool["executor"].shutdown(wait=True)
-        _pool["executor"] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minigan-optim")
-        _pool["n"] = n
-    return _pool["executor"]
-
-
-def momentum_update_many(params, lr, mu, *, chunk=_CHUNK, threads=None, flush_below=None):
-    """``momentum_update`` for C-contiguous NumPy arrays ``[(name, theta, v, g), ...]``,
-    fused and spread over threads; returns {name: (sum g^2, sum theta^2 after)}.
-
-    A weight matrix is several MB: the textbook version streams it through
-    memory four times, and the trainer's gradient norm and divergence check
-    would stream g and theta once more each. Here each chunk of 64k numbers
-    (256 kB in float32) of g, v and theta is read once and every operation,
-    the two sums of squares included, runs on it while it is in the cache.
-    The chunks are shared among ``threads`` threads (by default
-    ``backend.num_threads()``: ``MINIGAN_NUM_THREADS``, else 1; NumPy releases
-    the GIL inside each operation). The same
-    operations in the same order as ``momentum_update``: the same bits.
-
-    ``flush_below`` (SGD passes 1e-30 every ``SGD.FLUSH_EVERY`` steps) first sets
-    the velocities smaller than it in magnitude to zero; see ``SGD``.
-    """
-    work = []
-    for k, theta, v, g in params:
-        theta, v, g = theta.reshape(-1), v.reshape(-1), g.reshape(-1)
-        for start in range(0, theta.size, chunk):
-            part = slice(start, start + chunk)
-            work.append((k, theta[part], v[part], g[part]))
-    size = sum(len(w[1]) for w in work)
-    n = backend.num_threads() if threads is None else int(threads)
-    n = max(1, min(n, len(work), size // (4 * chunk) or 1))   # threads only for megabytes
-    dtype = params[0][1].dtype if params else np.float32
-    if n == 1:
-        return _momentum_chunks(work, lr, mu, np.empty(min(chunk, size), dtype), flush_below)
-    share = -(-len(work) // n)
-    jobs = [_executor(n).submit(_momentum_chunks, work[i:i + share], lr, mu,
-                                np.empty(min(chunk, size), dtype), flush_below)
-            for i in range(0, len(work), share)]
-    sums = {}
-    for job in jobs:                                   # in order: the same sums every run
-        for k, (a, b) in job.result().items():
-            a0, b0 = sums.get(k, (0.0, 0.0))
-            sums[k] = (a0 + a, b0 + b)
-    return sums
-
-
-def momentum_update_fast(theta, v, g, lr, mu, chunk=_CHUNK):
-    """``momentum_update`` for one NumPy array, chunk by chunk, in the cache
-    (``momentum_update_many`` for one parameter, on this thread)."""
-    if not all(a.flags.c_contiguous for a in (theta, v, g)):
-        return momentum_update(theta, v, g, lr, mu)      # reshape(-1) would copy: update in place
-    momentum_update_many([("", theta, v, g)], lr, mu, chunk=chunk, threads=1)
-
+def flush_tiny(v, below):
+    """v_i <- 0 where |v_i| < below, for a NumPy array (the CPU); a CuPy array is
+    left as it is (GPUs compute on subnormals at full speed)."""
+    if isinstance(v, np.ndarray):
+        v[np.abs(v) < below] = 0
