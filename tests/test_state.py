@@ -285,3 +285,87 @@ def test_a_gan_state_that_does_not_fit_changes_nothing(key):
     assert same(before, snapshot(b)) and b.iteration == 0 and len(b.history) == 0
     assert b.d_opt.t == 0 and same({k: v for k, v in opt_before.items() if k != "t"},
                                    {k: v for k, v in b.d_opt.state_dict().items() if k != "t"})
+
+
+# ---------------------------------------------------------------------- losses and penalties with state
+class NoisyDecay:
+    """A test penalty with state and a generator of its own: (lam / 2) ||W + e||^2 over D's
+    first weights, e ~ N(0, 0.01^2) drawn each call, and a running count and sum of its values."""
+
+    def __init__(self, lam=1e-3, seed=7):
+        self.lam, self.rng = lam, np.random.default_rng(seed)
+        self.calls, self.total = 0, np.zeros(1)
+
+    def __call__(self, model, trainer):
+        w = model.params["0.W"]
+        shifted = w + self.rng.normal(0, 0.01, w.shape).astype(w.dtype)
+        model.grads["0.W"] += self.lam * shifted
+        value = 0.5 * self.lam * float((shifted * shifted).sum())
+        self.calls += 1
+        self.total += value
+        return value
+
+    def state_dict(self):
+        return {"calls": self.calls, "total": self.total.copy()}
+
+    def load_state_dict(self, d):
+        if tuple(np.shape(d["total"])) != (1,):
+            raise ValueError(f"total has shape {np.shape(d['total'])}, expected (1,)")
+        self.calls, self.total = int(d["calls"]), np.array(d["total"], dtype=np.float64)
+
+    def __repr__(self):
+        return f"NoisyDecay({self.lam:g})"
+
+
+def gan_with_penalty(seed=3):
+    gan = build_gan(seed=seed)
+    gan.d_penalties.append(NoisyDecay())
+    return gan
+
+
+def test_a_penalty_with_state_and_a_generator_resumes_bit_identically(tmp_path):
+    whole = gan_with_penalty()
+    whole.train(10)
+    half = gan_with_penalty()
+    half.train(5)
+    path = checkpoint.save(tmp_path / "p.npz", half)
+    with np.load(path, allow_pickle=False) as z:
+        assert int(z["part/d_penalties.0/calls"]) == 5 and "rng/d_penalties.0" in z.files
+        assert json.loads(str(z["meta"]))["parts"] == {"d_penalties.0": ["calls", "total"]}
+    resumed = gan_with_penalty()
+    assert checkpoint.load(path, resumed).notes == []
+    resumed.train(5)
+    assert same(snapshot(whole), snapshot(resumed)) and whole.history == resumed.history
+    assert resumed.d_penalties[0].calls == 10 and np.array_equal(resumed.d_penalties[0].total,
+                                                                 whole.d_penalties[0].total)
+    # without the generator's state the same 5 iterations draw other noise: the test can fail
+    other = gan_with_penalty()
+    checkpoint.load(path, other)
+    other.d_penalties[0].rng = np.random.default_rng(99)
+    other.train(5)
+    assert not same(snapshot(whole), snapshot(other))
+
+
+def test_a_penalty_state_that_does_not_fit_is_refused_and_changes_nothing(tmp_path):
+    path = checkpoint.save(tmp_path / "p.npz", gan_with_penalty())
+    plain = build_gan()
+    with pytest.raises(CheckpointError, match=r"holds the state of d_penalties\.0"):
+        checkpoint.load(path, plain)
+    without = checkpoint.save(tmp_path / "plain.npz", build_gan())
+    with pytest.raises(CheckpointError, match=r"random generator\(s\) d_penalties\.0 of this run"):
+        checkpoint.load(without, gan_with_penalty())
+    no_rng = gan_with_penalty()
+    no_rng.d_penalties[0].rng = None
+    with pytest.raises(CheckpointError, match=r"has no state for d_penalties\.0 NoisyDecay"):
+        checkpoint.load(without, no_rng)
+    # a state its part refuses: nothing in the run changes
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["part/d_penalties.0/total"] = np.zeros(3)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    target = gan_with_penalty(seed=5)
+    target.train(2)
+    before, calls = snapshot(target), target.d_penalties[0].calls
+    with pytest.raises(CheckpointError, match=r"the state of d_penalties\.0 does not fit"):
+        checkpoint.load(tmp_path / "bad.npz", target)
+    assert same(before, snapshot(target)) and target.d_penalties[0].calls == calls and target.iteration == 2

@@ -103,6 +103,10 @@ def _named(fn):
     return type(fn).__qualname__ if " at 0x" in text else text
 
 
+def _is_generator(gen):
+    return gen is not None and hasattr(gen, "random")
+
+
 class GAN:
     """The adversarial game between a generator G and a discriminator D.
 
@@ -194,15 +198,32 @@ class GAN:
                 cfg[key] = [_named(t) for t in getattr(self, key)]
         return cfg
 
+    def parts(self):
+        """(name, object) for each loss and penalty given as an argument: ``"d_loss"`` and
+        ``"g_loss"`` (when not the paper's), ``"d_penalties.<i>"``, ``"g_penalties.<i>"``.
+        One that keeps state (``state_dict()`` / ``load_state_dict(d)``: historical
+        averaging's running average, say) or a random generator (an ``rng`` attribute)
+        has it saved with the run, like the layers' (``minigan.train.gan_state``)."""
+        for name in ("d_loss", "g_loss"):
+            obj = getattr(self, name)
+            if obj is not None and not isinstance(obj, str):
+                yield name, obj
+        for name in ("d_penalties", "g_penalties"):
+            for i, obj in enumerate(getattr(self, name)):
+                yield f"{name}.{i}", obj
+
     def random_generators(self):
         """(key, owner, attribute) for every random generator the run draws from: the
-        trainer's (minibatches and noise) and each layer's that has one (Dropout)."""
+        trainer's (minibatches and noise), each layer's that has one (Dropout), and each
+        loss's or penalty's that has one (``parts``)."""
         yield "trainer", self, "rng"
         for who, net in (("G", self.G), ("D", self.D)):
             for path, layer in walk_layers(net):
-                gen = getattr(layer, "rng", None)
-                if gen is not None and hasattr(gen, "random"):
+                if _is_generator(getattr(layer, "rng", None)):
                     yield f"{who}/{path}" if path else who, layer, "rng"
+        for name, obj in self.parts():
+            if _is_generator(getattr(obj, "rng", None)):
+                yield name, obj, "rng"
 
     def copy(self):
         """An independent copy of the run, to branch from it (lesson 05's panels (b), (c)).

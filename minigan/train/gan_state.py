@@ -11,8 +11,11 @@ same as in every checkpoint written since version 1, so old files load)::
     rng/<where>               JSON text (a 0-d string array) of a random
                               generator's state, or "null" where it cannot be
                               read (CuPy): the trainer's ("rng/trainer") and each
-                              layer's that owns one ("rng/D/2": the Dropout at D.layers[2])
+                              layer's that owns one ("rng/D/2": the Dropout at D.layers[2]),
+                              and each loss's or penalty's ("rng/d_penalties.0")
     sampler/<data|noise>/<k>  the state of a data or noise sampler that keeps one
+    part/<name>/<k>           the state of a loss or penalty given to the trainer that
+                              keeps one (``GAN.parts()``: "d_penalties.0", "g_loss", ...)
     history, history_fields   the history as a float64 table, one row per iteration
     G_average/<param>         the running average of G's parameters (``g_average``)
 
@@ -28,6 +31,7 @@ and plain JSON values (a checkpoint keeps them in its JSON header)::
     g_average                 None, or {"decay", "t"}
     rng_exact                 {where: whether its state was stored}
     samplers                  {"data" / "noise": [the keys of its state]}
+    parts                     {part name: [the keys of its state]} (absent: no stateful part)
 
 Loading checks everything first -- structure, every key and shape, the architecture,
 and with ``strict`` the run's settings (order, g_loss, k, m, d_loss_scale, real_label,
@@ -104,6 +108,13 @@ def _samplers(gan):
     return found
 
 
+def _parts(gan):
+    """``{name: (part, its state_dict())}`` for the losses and penalties given to the trainer
+    (``GAN.parts()``) that keep state (``state_dict`` / ``load_state_dict``)."""
+    return {name: (obj, dict(obj.state_dict())) for name, obj in gan.parts()
+            if callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))}
+
+
 def _nets(gan):
     return (("G", gan.G), ("D", gan.D))
 
@@ -142,6 +153,11 @@ def gan_state_dict(gan):
         samplers[who] = sorted(sd)
         for key, value in sd.items():
             out[f"sampler/{who}/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)
+    parts = {}
+    for name, (_, sd) in _parts(gan).items():
+        parts[name] = sorted(sd)
+        for key, value in sd.items():
+            out[f"part/{name}/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)
     history = (gan.history if isinstance(gan.history, History)   # a list of row dicts: its fields
                else History(HISTORY_FIELDS, ({f: row[f] for f in HISTORY_FIELDS} for row in gan.history)))
     out["history_fields"] = np.array(history.fields)
@@ -158,6 +174,8 @@ def gan_state_dict(gan):
         "rng_exact": rng,
         "samplers": samplers,
     })
+    if parts:                     # (a run without stateful losses or penalties writes no entry)
+        out["parts"] = parts
     return out
 
 
@@ -203,6 +221,9 @@ def _required(d):
     for who, keys in d.get("samplers", {}).items():
         for key in keys:
             yield f"sampler/{who}/{key}", None
+    for name, keys in d.get("parts", {}).items():
+        for key in keys:
+            yield f"part/{name}/{key}", None
 
 
 def _check_arrays(d):
@@ -320,8 +341,8 @@ def check_gan_state(gan, d, *, strict=True):
     wanted = list(gan.random_generators())
     missing = [key for key, _, _ in wanted if f"rng/{key}" not in d]
     if missing:
-        raise StateError(f"has no state for the random generator(s) {', '.join(missing)} of this model "
-                         "(another architecture?)")
+        raise StateError(f"has no state for the random generator(s) {', '.join(missing)} of this run "
+                         "(another architecture, or a loss or penalty the saved run did not have?)")
     try:
         rng = {key: json.loads(str(d[f"rng/{key}"])) for key, _, _ in wanted}
     except ValueError as exc:
@@ -354,13 +375,37 @@ def check_gan_state(gan, d, *, strict=True):
         except (TypeError, ValueError, KeyError) as exc:
             raise StateError(f"its {who} sampler state does not fit this run's {who} sampler {s!r} "
                              f"({exc})") from None
+    parts = _parts_state(d, gan)
     average = _average_state(d, gan)
     history = _history(d)
     want = tuple(getattr(gan.history, "fields", HISTORY_FIELDS))
     if history.fields != want:
         raise StateError(f"records the history fields {history.fields}; this run records {want}")
-    return {"nets": nets, "opts": opts, "rng": rng, "samplers": samplers, "average": average,
-            "history": history}
+    return {"nets": nets, "opts": opts, "rng": rng, "samplers": samplers, "parts": parts,
+            "average": average, "history": history}
+
+
+def _parts_state(d, gan):
+    """The saved state of each stateful loss or penalty (``_parts``), checked: the same
+    parts on both sides, each state accepted by its part (tried on a copy, or by the
+    part's own ``check_state_dict``), before anything is applied."""
+    saved, mine = d.get("parts", {}), _parts(gan)
+    for name in saved:
+        if name not in mine:
+            raise StateError(f"holds the state of {name}, but this run's {name} "
+                             f"({dict(gan.parts()).get(name, 'absent')!r}) keeps none: rebuild the run with "
+                             "the losses and penalties it had")
+    found = {}
+    for name, (obj, _) in mine.items():
+        if name not in saved:
+            raise StateError(f"has no state for {name} {obj!r}: it was written by a run without it")
+        found[name] = {k: d[f"part/{name}/{k}"] for k in saved[name]}
+        check = getattr(obj, "check_state_dict", None)
+        try:
+            check(found[name]) if callable(check) else copy.deepcopy(obj).load_state_dict(found[name])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise StateError(f"the state of {name} does not fit this run's {obj!r} ({exc})") from None
+    return found
 
 
 # ---------------------------------------------------------------------- load
@@ -399,6 +444,8 @@ def load_gan_state(gan, d, *, strict=True):
                          f"was {why}; the run continues reproducibly but not bit-identically")
     for who, (s, _) in _samplers(gan).items():
         s.load_state_dict(checked["samplers"][who])
+    for name, (obj, _) in _parts(gan).items():
+        obj.load_state_dict(checked["parts"][name])
     for _, net in _nets(gan):
         net.clear_cache()
     gan.iteration = iteration
