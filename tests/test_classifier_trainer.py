@@ -172,3 +172,51 @@ def test_on_the_emulated_gpu_it_trains_as_on_the_host(monkeypatch, restore_backe
     assert 0 <= rows[-1]["valid_accuracy"] <= 1 and type(trainer.predict(xd)).__module__ == "cupy"
     value, grad = losses.softmax_cross_entropy(cp.asarray(np.zeros((3, 2))), np.array([0, 1, 1]))
     assert float(value) == pytest.approx(np.log(2)) and type(grad).__module__ == "cupy"
+
+
+def test_a_checkpointed_run_resumes_bit_identically(tmp_path):
+    from minigan import checkpoint
+    x, y = blobs(400, 1)
+    xv, yv = blobs(100, 2)
+
+    def run():
+        model = net(dropout=True)
+        return ClassifierTrainer(model, optim.SGD(model, 0.05, 0.9), x, y, m=32, valid=(xv, yv), seed=4,
+                                 penalties=[losses.WeightDecay(1e-3)])
+    whole = run()
+    whole.train(4)
+    half = run()
+    half.train(2)
+    path = checkpoint.save(tmp_path / "clf.npz", half)
+    with np.load(path, allow_pickle=False) as z:
+        assert {"model/0.W", "opt/velocity/0.W", "rng/trainer", "rng/model/2", "history"} <= set(z.files)
+    resumed = run()
+    assert checkpoint.load(path, resumed).notes == []
+    assert resumed.epoch == 2 and resumed.iteration == half.iteration and resumed.opt.t == half.opt.t
+    resumed.train(2)
+    assert resumed.history == whole.history
+    assert all(np.array_equal(whole.model.params[k], resumed.model.params[k]) for k in whole.model.params)
+    # a fresh shuffle generator instead of the saved one gives another run: the test can fail
+    other = run()
+    checkpoint.load(path, other)
+    other.rng = np.random.default_rng(0)
+    other.train(2)
+    assert other.history != whole.history
+
+
+def test_a_state_of_another_model_or_optimizer_is_refused_and_changes_nothing(tmp_path):
+    from minigan import checkpoint
+    x, y = blobs(100, 1)
+    model = net()
+    trainer = ClassifierTrainer(model, optim.SGD(model, 0.05), x, y, m=20)
+    trainer.train(1)
+    path = checkpoint.save(tmp_path / "clf.npz", trainer)
+    wide = Sequential(Linear(6, 8, rng=0, dtype=np.float32), ReLU(), Linear(8, 4, rng=1, dtype=np.float32))
+    other = ClassifierTrainer(wide, optim.SGD(wide, 0.05), x, y, m=20)
+    before = {k: v.copy() for k, v in wide.params.items()}
+    with pytest.raises(checkpoint.CheckpointError, match=r"0\.W"):
+        checkpoint.load(path, other)
+    assert all(np.array_equal(before[k], wide.params[k]) for k in before) and other.epoch == 0
+    model2 = net()
+    with pytest.raises(checkpoint.CheckpointError, match=r"optimizer is SGD, this run's Adam"):
+        checkpoint.load(path, ClassifierTrainer(model2, optim.Adam(model2), x, y, m=20))

@@ -10,7 +10,9 @@
 ``losses.softmax_cross_entropy`` unless another ``loss(logits, labels) -> (value, grad)`` is
 given. The network is in training mode during the steps (dropout on) and in evaluation mode
 for every prediction (``logits``, ``probabilities``, ``predict``, ``evaluate``). A run is
-determined by its seed and the network's own generators (dropout masks).
+determined by its seed and the network's own generators (dropout masks); ``state_dict()`` /
+``load_state_dict(d)`` hold all of it, so ``minigan.checkpoint.save(path, trainer)`` and
+``load`` resume a run exactly (on NumPy).
 """
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ import math
 
 import numpy as np
 
-from .. import backend, losses
+from .. import backend, losses, state
 from ..layers import backward_params_only, no_grad
+from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
+from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
+                        is_generator, layer_generators, save_generators, save_history, save_parts)
 
 __all__ = ["ClassifierTrainer", "CLASSIFIER_FIELDS"]
 
@@ -145,3 +150,66 @@ class ClassifierTrainer:
     def accuracy(self, x, y):
         """The share of the rows of x whose most probable class is y."""
         return self.evaluate(x, y)["accuracy"]
+
+    # ------------------------------------------------------------------ state
+    def parts(self):
+        """(name, penalty) for each penalty: ``"penalties.<i>"`` (saved with the run when it
+        keeps state or a generator, as in ``GAN.parts``)."""
+        return [(f"penalties.{i}", p) for i, p in enumerate(self.penalties)]
+
+    def random_generators(self):
+        """(key, owner, attribute) for every generator the run draws from: the shuffles'
+        (``trainer``), each layer's (``model/<path>``: Dropout) and each penalty's."""
+        yield "trainer", self, "rng"
+        yield from layer_generators("model", self.model)
+        for name, obj in self.parts():
+            if is_generator(getattr(obj, "rng", None)):
+                yield name, obj, "rng"
+
+    def state_dict(self):
+        """The whole run: ``model/<name>`` (parameters and buffers), ``opt/<slot>/<param>``,
+        ``rng/<key>``, ``part/<name>/<key>``, the history, and plain values (iteration, epoch,
+        the optimizer's class, step count and settings, the architecture)."""
+        out = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        opt = self.opt.state_dict()
+        out["optimizer"] = {"class": type(self.opt).__name__, "t": int(opt.pop("t")),
+                            "settings": {k: v.item() if hasattr(v, "item") else v
+                                         for k, v in getattr(self.opt, "settings", dict)().items()}}
+        out.update({f"opt/{k}": v for k, v in opt.items()})
+        entries, exact = save_generators(self.random_generators())
+        out.update(entries)
+        entries, parts = save_parts(self.parts())
+        out.update(entries)
+        out.update(save_history(self.history))
+        out.update({"iteration": self.iteration, "epoch": self.epoch, "m": self.m, "seed": self.seed,
+                    "architecture": state.signature(self.model.params),
+                    "rng_exact": exact, **({"parts": parts} if parts else {})})
+        return out
+
+    def check_state_dict(self, d):
+        """Check ``d`` against this run (nothing changes); returns what ``load_state_dict`` applies."""
+        for key in ("iteration", "epoch", "optimizer", "history", "history_fields"):
+            if key not in d:
+                raise StateError(f"the state lacks {key!r} (not a classifier trainer's state, or a damaged one)")
+        info = d["optimizer"]
+        if not isinstance(info, dict) or info.get("class") != type(self.opt).__name__:
+            saved = info.get("class") if isinstance(info, dict) else repr(info)
+            raise StateError(f"its optimizer is {saved}, this run's {type(self.opt).__name__}")
+        model = {k[len("model/"):]: v for k, v in d.items() if k.startswith("model/")}
+        self.model.check_state_dict(model)
+        opt = {"t": int(info["t"]), **{k[len("opt/"):]: v for k, v in d.items() if k.startswith("opt/")}}
+        self.opt.check_state_dict(opt)
+        return {"model": model, "opt": opt, "rng": check_generators(d, self.random_generators()),
+                "parts": check_parts(d, self.parts()), "history": check_history(d, self.history.fields)}
+
+    def load_state_dict(self, d):
+        """``check_state_dict(d)``, then apply it; returns notes (generators re-seeded)."""
+        checked = self.check_state_dict(d)
+        self.model.load_state_dict(checked["model"])
+        self.opt.load_state_dict(checked["opt"])
+        notes = apply_generators(self.random_generators(), checked["rng"], self.seed, int(d["iteration"]))
+        apply_parts(self.parts(), checked["parts"])
+        self.model.clear_cache()
+        self.iteration, self.epoch = int(d["iteration"]), int(d["epoch"])
+        self.history = checked["history"]
+        return notes

@@ -62,7 +62,8 @@ import math
 from types import FunctionType, MethodType
 
 from .. import backend, losses
-from ..layers import backward_params_only, no_grad, walk_layers
+from ..layers import backward_params_only, no_grad
+from .run_state import is_generator, layer_generators
 from ..optim import ParameterAverage, _sum_of_squares
 from .history import HISTORY_FIELDS, History
 
@@ -101,10 +102,6 @@ def _named(fn):
         return fn.__qualname__
     text = repr(fn)
     return type(fn).__qualname__ if " at 0x" in text else text
-
-
-def _is_generator(gen):
-    return gen is not None and hasattr(gen, "random")
 
 
 class GAN:
@@ -218,11 +215,9 @@ class GAN:
         loss's or penalty's that has one (``parts``)."""
         yield "trainer", self, "rng"
         for who, net in (("G", self.G), ("D", self.D)):
-            for path, layer in walk_layers(net):
-                if _is_generator(getattr(layer, "rng", None)):
-                    yield f"{who}/{path}" if path else who, layer, "rng"
+            yield from layer_generators(who, net)
         for name, obj in self.parts():
-            if _is_generator(getattr(obj, "rng", None)):
+            if is_generator(getattr(obj, "rng", None)):
                 yield name, obj, "rng"
 
     def copy(self):

@@ -50,13 +50,14 @@ note for each such item (and for an average of G started or dropped).
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 
-from .. import backend, state
+from .. import state
 from ..layers import walk_layers
 from ..state import StateError
+from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
+                        save_generators, save_history, save_parts)
 from .history import HISTORY_FIELDS, History
 
 __all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS"]
@@ -67,12 +68,6 @@ OPTIMIZERS = (("g_opt", "g_opt"), ("d_opt", "d_opt"))      # (key, GAN attribute
 
 
 # ---------------------------------------------------------------------- small pieces
-def _generator_state(gen):
-    """The JSON-able state of a generator, or None when it cannot be read (CuPy)."""
-    s = getattr(getattr(gen, "bit_generator", None), "state", None)
-    return s if isinstance(s, dict) else None
-
-
 def _prior_name(sampler):
     """The noise prior's repr, e.g. ``uniform_noise(100, -1.73..., 1.73...)``, or None when it has no
     stable one (a plain function or lambda: its repr holds a memory address that changes per process)."""
@@ -108,13 +103,6 @@ def _samplers(gan):
     return found
 
 
-def _parts(gan):
-    """``{name: (part, its state_dict())}`` for the losses and penalties given to the trainer
-    (``GAN.parts()``) that keep state (``state_dict`` / ``load_state_dict``)."""
-    return {name: (obj, dict(obj.state_dict())) for name, obj in gan.parts()
-            if callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))}
-
-
 def _nets(gan):
     return (("G", gan.G), ("D", gan.D))
 
@@ -143,25 +131,18 @@ def gan_state_dict(gan):
             optimizers[who]["settings"] = {k: _plain(v) for k, v in opt.settings().items()}
         for key, value in sd.items():
             out[f"{who}/{key}"] = value
-    rng = {}
-    for key, owner, attr in gan.random_generators():
-        s = _generator_state(getattr(owner, attr))
-        rng[key] = s is not None
-        out[f"rng/{key}"] = np.array(json.dumps(s))          # a 0-d string array
+    entries, rng = save_generators(gan.random_generators())
+    out.update(entries)
     samplers = {}
     for who, (_, sd) in _samplers(gan).items():
         samplers[who] = sorted(sd)
         for key, value in sd.items():
             out[f"sampler/{who}/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)
-    parts = {}
-    for name, (_, sd) in _parts(gan).items():
-        parts[name] = sorted(sd)
-        for key, value in sd.items():
-            out[f"part/{name}/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)
+    entries, parts = save_parts(gan.parts())
+    out.update(entries)
     history = (gan.history if isinstance(gan.history, History)   # a list of row dicts: its fields
                else History(HISTORY_FIELDS, ({f: row[f] for f in HISTORY_FIELDS} for row in gan.history)))
-    out["history_fields"] = np.array(history.fields)
-    out["history"] = history.table()
+    out.update(save_history(history))
     out.update({
         "iteration": int(gan.iteration),
         "config": gan.config,
@@ -315,15 +296,6 @@ def _average_state(d, gan):
     return st
 
 
-def _history(d):
-    fields = [str(f) for f in d["history_fields"]]
-    table = d["history"]
-    try:
-        return History.from_table(table.reshape(-1, len(fields)) if table.size == 0 else table, fields)
-    except ValueError as exc:
-        raise StateError(f"unreadable history ({exc})") from None
-
-
 def check_gan_state(gan, d, *, strict=True):
     """Check ``d`` against ``gan`` (nothing changes); returns what ``load_gan_state`` applies.
     ``StateError`` names the first thing that does not fit."""
@@ -338,24 +310,7 @@ def check_gan_state(gan, d, *, strict=True):
         nets[who] = {name: d[f"{who}/{name}"] for name in (*net.params, *_buffers(net))}
         net.check_state_dict(nets[who])
     opts = {who: _optimizer_state(d, who, getattr(gan, attr), strict) for who, attr in OPTIMIZERS}
-    wanted = list(gan.random_generators())
-    missing = [key for key, _, _ in wanted if f"rng/{key}" not in d]
-    if missing:
-        raise StateError(f"has no state for the random generator(s) {', '.join(missing)} of this run "
-                         "(another architecture, or a loss or penalty the saved run did not have?)")
-    try:
-        rng = {key: json.loads(str(d[f"rng/{key}"])) for key, _, _ in wanted}
-    except ValueError as exc:
-        raise StateError(f"unreadable generator state ({exc})") from None
-    for key, owner, attr in wanted:            # a malformed state must fail here, before anything changes
-        gen, s = getattr(owner, attr), rng[key]
-        target = _generator_state(gen)
-        if isinstance(s, dict) and target is not None and s.get("bit_generator") == target.get("bit_generator"):
-            try:
-                type(gen.bit_generator)().state = s
-            except (TypeError, ValueError, KeyError) as exc:
-                raise StateError(f"unusable state of the random generator {key!r} "
-                                 f"({type(exc).__name__}: {exc})") from None
+    rng = check_generators(d, gan.random_generators())
     samplers = {}
     stateful = _samplers(gan)
     for who in d.get("samplers", {}):
@@ -375,37 +330,11 @@ def check_gan_state(gan, d, *, strict=True):
         except (TypeError, ValueError, KeyError) as exc:
             raise StateError(f"its {who} sampler state does not fit this run's {who} sampler {s!r} "
                              f"({exc})") from None
-    parts = _parts_state(d, gan)
+    parts = check_parts(d, gan.parts())
     average = _average_state(d, gan)
-    history = _history(d)
-    want = tuple(getattr(gan.history, "fields", HISTORY_FIELDS))
-    if history.fields != want:
-        raise StateError(f"records the history fields {history.fields}; this run records {want}")
+    history = check_history(d, getattr(gan.history, "fields", HISTORY_FIELDS))
     return {"nets": nets, "opts": opts, "rng": rng, "samplers": samplers, "parts": parts,
             "average": average, "history": history}
-
-
-def _parts_state(d, gan):
-    """The saved state of each stateful loss or penalty (``_parts``), checked: the same
-    parts on both sides, each state accepted by its part (tried on a copy, or by the
-    part's own ``check_state_dict``), before anything is applied."""
-    saved, mine = d.get("parts", {}), _parts(gan)
-    for name in saved:
-        if name not in mine:
-            raise StateError(f"holds the state of {name}, but this run's {name} "
-                             f"({dict(gan.parts()).get(name, 'absent')!r}) keeps none: rebuild the run with "
-                             "the losses and penalties it had")
-    found = {}
-    for name, (obj, _) in mine.items():
-        if name not in saved:
-            raise StateError(f"has no state for {name} {obj!r}: it was written by a run without it")
-        found[name] = {k: d[f"part/{name}/{k}"] for k in saved[name]}
-        check = getattr(obj, "check_state_dict", None)
-        try:
-            check(found[name]) if callable(check) else copy.deepcopy(obj).load_state_dict(found[name])
-        except (TypeError, ValueError, KeyError) as exc:
-            raise StateError(f"the state of {name} does not fit this run's {obj!r} ({exc})") from None
-    return found
 
 
 # ---------------------------------------------------------------------- load
@@ -431,21 +360,10 @@ def load_gan_state(gan, d, *, strict=True):
         notes.append(f"the average of G in the checkpoint (decay {d['g_average'].get('decay')}) "
                      "is not loaded: this run keeps none")
     seed = d["config"].get("seed", gan.seed)
-    for key, owner, attr in list(gan.random_generators()):
-        gen, s = getattr(owner, attr), checked["rng"][key]
-        target = _generator_state(gen)
-        if isinstance(s, dict) and target is not None and s.get("bit_generator") == target.get("bit_generator"):
-            gen.bit_generator.state = s
-        else:
-            setattr(owner, attr, backend.derived_rng(seed, iteration, key))
-            why = ("not stored (CuPy generator)" if s is None
-                   else f"a {s.get('bit_generator')} state, which cannot go into a {backend.name()} generator")
-            notes.append(f"random generator {key!r} re-seeded from (seed, iteration): its state "
-                         f"was {why}; the run continues reproducibly but not bit-identically")
+    notes += apply_generators(gan.random_generators(), checked["rng"], seed, iteration)
     for who, (s, _) in _samplers(gan).items():
         s.load_state_dict(checked["samplers"][who])
-    for name, (obj, _) in _parts(gan).items():
-        obj.load_state_dict(checked["parts"][name])
+    apply_parts(gan.parts(), checked["parts"])
     for _, net in _nets(gan):
         net.clear_cache()
     gan.iteration = iteration
