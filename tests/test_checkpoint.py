@@ -11,7 +11,7 @@ import pytest
 
 from minigan import backend, checkpoint, data, models, optim, presets
 from minigan.checkpoint import CheckpointError
-from minigan.train import GAN
+from minigan.train import GAN, History
 from minigan.layers import Dropout, Linear, ReLU, Sequential, Tanh
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -498,7 +498,8 @@ def test_a_plain_list_history_is_saved_by_its_fields(tmp_path):
     gan.train(2)
     gan.history = [dict(row, note=1.0) for row in gan.history]     # a user's own list, an extra key
     path = checkpoint.save(tmp_path / "c.npz", gan)
-    assert checkpoint.read(path).history() == [{k: v for k, v in r.items() if k != "note"} for r in gan.history]
+    assert History.from_state(checkpoint.read(path).state()) == [
+        {k: v for k, v in r.items() if k != "note"} for r in gan.history]
 
 
 def test_a_preset_built_on_another_keeps_its_options(monkeypatch):
@@ -658,6 +659,19 @@ def old_builder():
                g_optimizer=optim.Adam(G, 1e-3), k=2, m=32, seed=7, g_average=0.9)
 
 
+def same_history(a, b):
+    """Equal histories; the gradient norms to rounding: the rows saved in tests/data came from
+    the fast SGD, whose norms are sums of per-chunk dot products, and MINIGAN_FAST=0 runs the
+    textbook step, which takes one dot product per parameter (minigan/fast/sgd.py)."""
+    assert a.fields == b.fields and len(a) == len(b)
+    for f in a.fields:
+        if f.endswith("grad_norm"):
+            np.testing.assert_allclose(a.column(f), b.column(f), rtol=1e-6, atol=0, err_msg=f)
+        else:
+            assert np.array_equal(a.column(f), b.column(f)), f
+    return True
+
+
 def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
     ck = checkpoint.read(os.path.join(OLD, "ca5aaaa_gan.npz"))
     assert "header_keys" not in ck.meta and "buffers" not in ck.meta      # the old layout
@@ -667,7 +681,7 @@ def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
     assert checkpoint.load(ck, resumed).notes == [] and resumed.iteration == 6
     resumed.train(4)
     assert all(np.array_equal(v, params(resumed)[k]) for k, v in params(whole).items())
-    assert resumed.history == whole.history and resumed.g_average.t == 10
+    assert same_history(resumed.history, whole.history) and resumed.g_average.t == 10
     for k, v in whole.g_average.average.items():
         assert np.array_equal(resumed.g_average.average[k], v), k
 
@@ -679,4 +693,4 @@ def test_a_preset_checkpoint_from_before_the_state_dicts_restores_its_run():
     whole.trainer.train(15)
     run.trainer.train(5)
     assert all(np.array_equal(v, params(run.trainer)[k]) for k, v in params(whole.trainer).items())
-    assert run.trainer.history == whole.trainer.history
+    assert same_history(run.trainer.history, whole.trainer.history)

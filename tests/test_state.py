@@ -349,15 +349,18 @@ def test_a_penalty_with_state_and_a_generator_resumes_bit_identically(tmp_path):
 def test_a_penalty_state_that_does_not_fit_is_refused_and_changes_nothing(tmp_path):
     path = checkpoint.save(tmp_path / "p.npz", gan_with_penalty())
     plain = build_gan()
+    with pytest.raises(CheckpointError,
+                       match=r"d_penalties=\['NoisyDecay\(0\.001\)'\], this run has d_penalties=\[\]"):
+        checkpoint.load(path, plain)                                   # strict: the arguments differ
     with pytest.raises(CheckpointError, match=r"holds the state of d_penalties\.0"):
-        checkpoint.load(path, plain)
+        checkpoint.load(path, plain, strict=False)                     # and the state has nowhere to go
     without = checkpoint.save(tmp_path / "plain.npz", build_gan())
     with pytest.raises(CheckpointError, match=r"random generator\(s\) d_penalties\.0 of this run"):
-        checkpoint.load(without, gan_with_penalty())
+        checkpoint.load(without, gan_with_penalty(), strict=False)
     no_rng = gan_with_penalty()
     no_rng.d_penalties[0].rng = None
     with pytest.raises(CheckpointError, match=r"has no state for d_penalties\.0 NoisyDecay"):
-        checkpoint.load(without, no_rng)
+        checkpoint.load(without, no_rng, strict=False)
     # a state its part refuses: nothing in the run changes
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -369,3 +372,27 @@ def test_a_penalty_state_that_does_not_fit_is_refused_and_changes_nothing(tmp_pa
     with pytest.raises(CheckpointError, match=r"the state of d_penalties\.0 does not fit"):
         checkpoint.load(tmp_path / "bad.npz", target)
     assert same(before, snapshot(target)) and target.d_penalties[0].calls == calls and target.iteration == 2
+
+
+def test_a_strict_load_compares_the_loss_and_penalty_arguments(tmp_path):
+    from minigan import losses
+
+    def run(**kw):
+        G = models.mlp([2, 8, 2], rng=0)
+        D = d_with_buffer()
+        return GAN(G, D, data.ring8(), data.uniform_noise(2), d_optimizer=optim.SGD(D, 0.05, 0.5),
+                   g_optimizer=optim.Adam(G, 1e-3), m=16, seed=3, **kw)
+    smoothed = run(real_label=0.9, fake_label=0.1, d_penalties=[losses.WeightDecay(1e-3)])
+    smoothed.train(2)
+    path = checkpoint.save(tmp_path / "s.npz", smoothed)
+    with pytest.raises(CheckpointError, match=r"fake_label=0\.1, this run has fake_label=0\.0"):
+        checkpoint.load(path, run(real_label=0.9, d_penalties=[losses.WeightDecay(1e-3)]))
+    with pytest.raises(CheckpointError, match=r"d_penalties=\['WeightDecay\(0\.001\)'\], this run has d_penalties=\[\]"):
+        checkpoint.load(path, run(real_label=0.9, fake_label=0.1))
+    same_run = run(real_label=0.9, fake_label=0.1, d_penalties=[losses.WeightDecay(1e-3)])
+    assert checkpoint.load(path, same_run).notes == [] and same_run.iteration == 2
+    other = run(real_label=0.9)
+    checkpoint.load(path, other, strict=False)                   # asked for: loads anyway
+    assert other.iteration == 2
+    plain = checkpoint.save(tmp_path / "p.npz", build_gan())      # no arguments on either side
+    assert checkpoint.load(plain, build_gan()).notes == []

@@ -87,19 +87,6 @@ class Checkpoint:
         config = self.meta.get("config")
         return dict(config) if isinstance(config, dict) else {}
 
-    def history(self):
-        """The stored history as a ``minigan.train.History`` (reads like a list of row dicts)."""
-        from ..train.history import History    # noqa: PLC0415 -- only for a trainer's checkpoint
-        for key in ("history", "history_fields"):
-            if key not in self.arrays:
-                raise CheckpointError(f"checkpoint {self.path} lacks the entry {key!r}")
-        fields = [str(f) for f in self.arrays["history_fields"]]
-        table = self.arrays["history"]
-        try:
-            return History.from_table(table.reshape(-1, len(fields)) if table.size == 0 else table, fields)
-        except ValueError as exc:
-            raise CheckpointError(f"checkpoint {self.path}: unreadable history ({exc})") from None
-
 
 def write(path, arrays, meta):
     """Write host ``arrays`` (``{key: numpy array}``) and the JSON-able ``meta`` to ``path``,

@@ -67,8 +67,7 @@ class SupervisedLoss:
         value, grad = self.loss(logits, y)
         if self.weight != 1.0:
             value, grad = self.weight * value, grad * grad.dtype.type(self.weight)
-        from ..layers import backward_params_only             # (layers import losses: not at the top)
-        backward_params_only(self.network, grad)               # adds into the shared grads
+        self.network.backward(grad, input_grad=False)          # adds into the shared grads; x is data
         return value
 
     def __repr__(self):

@@ -65,6 +65,7 @@ from .. import backend, losses
 from ..layers import backward_params_only, no_grad
 from .run_state import is_generator, layer_generators
 from ..optim import ParameterAverage, _sum_of_squares
+from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
 
 __all__ = ["GAN", "TrainingDiverged", "ORDERS"]
@@ -432,17 +433,14 @@ class GAN:
     def state_dict(self):
         """The whole run as one flat dict: networks (parameters and buffers), optimizers,
         average of G, random generators, samplers' state, iteration, history, config."""
-        from .gan_state import gan_state_dict
         return gan_state_dict(self)
 
     def check_state_dict(self, d, *, strict=True):
         """``minigan.state.StateError`` unless ``d`` fits this run (``strict``: its settings
         too: order, g_loss, k, m, optimizers, layers, noise prior); changes nothing."""
-        from .gan_state import check_gan_state
         check_gan_state(self, d, strict=strict)
 
     def load_state_dict(self, d, *, strict=True):
         """Check all of ``d``, then restore the run from it. Returns notes on what could not be
         restored exactly (CuPy generators are re-seeded from (seed, iteration, where))."""
-        from .gan_state import load_gan_state
         return load_gan_state(self, d, strict=strict)

@@ -35,8 +35,8 @@ and plain JSON values (a checkpoint keeps them in its JSON header)::
 
 Loading checks everything first -- structure, every key and shape, the architecture,
 and with ``strict`` the run's settings (order, g_loss, k, m, d_loss_scale, real_label,
-the optimizers' settings, the layers, the noise prior) -- then applies; a ``StateError``
-says what does not fit, and nothing has changed.
+the loss and penalty arguments, the optimizers' settings, the layers, the noise prior)
+-- then applies; a ``StateError`` says what does not fit, and nothing has changed.
 
 Exactness. On NumPy every generator's state (``bit_generator.state``) is restored,
 so N iterations in one go and N/2 + save + load + N/2 give bit-identical
@@ -63,6 +63,9 @@ from .history import HISTORY_FIELDS, History
 __all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS"]
 
 CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")   # strict: must be the same
+# the loss and penalty arguments: GAN.config names them only when they are not the default,
+# so a key absent from a config means its default (and every checkpoint from before them has none)
+ARGUMENT_DEFAULTS = {"d_loss": None, "fake_label": 0.0, "d_penalties": [], "g_penalties": []}
 NETS = ("G", "D")
 OPTIMIZERS = (("g_opt", "g_opt"), ("d_opt", "d_opt"))      # (key, GAN attribute)
 
@@ -242,6 +245,11 @@ def _check_settings(d, gan):
     for key in CONFIG_KEYS:
         if key in saved and saved[key] != mine[key]:
             raise StateError(f"was trained with {key}={saved[key]!r}, this run has {key}={mine[key]!r}")
+    for key, default in ARGUMENT_DEFAULTS.items():
+        was, now = saved.get(key, default), mine.get(key, default)
+        if was != now:
+            raise StateError(f"was trained with {key}={was!r}, this run has {key}={now!r} (pass the same "
+                             "losses and penalties, or load with strict=False)")
     for who, net in _nets(gan):                              # not stored before 2026-11-23
         saved_layers, my_layers = (d.get("layers") or {}).get(who), _layer_signature(net)
         if saved_layers is not None and saved_layers != my_layers:
@@ -266,11 +274,10 @@ def _optimizer_state(d, who, opt, strict):
                                  f"this run's has {key}={_plain(mine[key])!r} (a resumed run would step "
                                  "differently; e.g. another data size changes steps_per_epoch)")
     st = {"t": int(info["t"])}
-    for key in opt.state_dict():
-        if key != "t":
-            if f"{who}/{key}" not in d:
-                raise StateError(f"lacks the entry {who + '/' + key!r}")
-            st[key] = d[f"{who}/{key}"]
+    for key in opt._state_targets():        # the keys, without copying every state array
+        if f"{who}/{key}" not in d:
+            raise StateError(f"lacks the entry {who + '/' + key!r}")
+        st[key] = d[f"{who}/{key}"]
     try:
         opt.check_state_dict(st)
     except StateError as exc:

@@ -49,6 +49,17 @@ class History(Sequence):
         h._n = len(table)
         return h
 
+    @classmethod
+    def from_state(cls, d):
+        """The History saved in a trainer's state dict ``d`` (its ``history`` table and
+        ``history_fields``), e.g. ``History.from_state(checkpoint.read(path).state())``."""
+        for key in ("history", "history_fields"):
+            if key not in d:
+                raise KeyError(f"the state holds no {key!r}: not a trainer's state")
+        fields = [str(f) for f in d["history_fields"]]
+        table = d["history"]
+        return cls.from_table(table.reshape(-1, len(fields)) if table.size == 0 else table, fields)
+
     def copy(self):
         """An independent copy (appending to one leaves the other as it was)."""
         return History.from_table(self.table(), self.fields)

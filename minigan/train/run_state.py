@@ -171,11 +171,9 @@ def save_history(history):
 
 def check_history(d, fields):
     """The saved history as a ``History``, checked to record ``fields``."""
-    saved = [str(f) for f in d["history_fields"]]
-    table = d["history"]
     try:
-        history = History.from_table(table.reshape(-1, len(saved)) if table.size == 0 else table, saved)
-    except ValueError as exc:
+        history = History.from_state(d)
+    except (KeyError, ValueError) as exc:
         raise StateError(f"unreadable history ({exc})") from None
     if history.fields != tuple(fields):
         raise StateError(f"records the history fields {history.fields}; this run records {tuple(fields)}")
