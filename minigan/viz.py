@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
 from . import backend, theory
-from .layers import no_grad
+from .layers import evaluating
 
 __all__ = ["figure1_snapshot", "plot_figure1", "animate_figure1", "plot_samples_2d",
            "plot_history", "image_grid"]
@@ -110,13 +110,8 @@ def figure1_snapshot(gan, data, noise, grid=None, n_samples=20000, n_z=21, seed=
     z = np.zeros((len(z1), noise_dim))
     z[:, 0] = z1
     g_dtype = gan.G.dtype
-    was = gan.G.training
-    gan.G.eval()
-    try:
-        with no_grad():
-            g_z = _host(gan.G.forward(backend.to_device(z, dtype=g_dtype))).reshape(-1)
-    finally:
-        gan.G.train(was)
+    with evaluating(gan.G):
+        g_z = _host(gan.G.forward(backend.to_device(z, dtype=g_dtype))).reshape(-1)
     return {"x": x, "p_data": p_data, "p_g": p_g, "d": d, "z": z1, "g_z": g_z,
             "z_span": (lo_z, hi_z), "iteration": int(gan.iteration),
             "jsd": theory.js_divergence(p_data, p_g, x)}

@@ -87,6 +87,22 @@ def test_feature_matching_gradient_through_a_view_of_D():
     assert next(r for r in res.rows if r.name == "D.grads (frozen)").passed
 
 
+def test_check_generator_step_reads_the_network_of_the_g_loss():
+    """Given D itself and a g_loss with a ``network`` (D's feature layers), the check sends
+    G(z) through that network, as the trainer does (``GAN._g_reads``)."""
+    rng = np.random.default_rng(1)
+    G = Sequential(Linear(3, 6, irange=0.5, rng=rng, dtype=np.float64), ReLU(),
+                   Linear(6, 5, irange=0.5, rng=rng, dtype=np.float64))
+    D = paper_like_D(rng)
+    features = Sequential(*D.layers[:-1])
+    g_loss = feature_matching_loss(np.full(3, 0.3))
+    g_loss.network = features
+    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=g_loss, seed=1)
+    assert res.passed, res
+    frozen_row = next(r for r in res.rows if r.name == "D.grads (frozen)")
+    assert frozen_row.shape == (sum(p.size for p in features.params.values()),)
+
+
 def test_a_wrong_feature_matching_gradient_fails_the_check():
     """The check above can fail: a gradient with the sign flipped is caught."""
     rng = np.random.default_rng(1)

@@ -434,6 +434,36 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     assert res.passed and any("Around: its forward is not a chain" in n for n in res.notes)
 
 
+def test_a_composite_can_pass_the_check_protocol_down_to_an_inner_sequential():
+    """A composite with a forward of its own whose inner layers see its input as it is
+    can hand freeze_random / unfreeze_random / kink_gaps to its inner Sequential: its
+    Dropout is then frozen and its kinks searched, with no note."""
+    class Around(Sequential):
+        def forward(self, x):
+            return np.concatenate([self.layers[0].forward(x), x], axis=1)
+
+        def backward(self, grad_out, *, input_grad=True):
+            g = self.layers[0].backward(grad_out[:, :2], input_grad=input_grad)
+            return None if g is None else g + grad_out[:, 2:]
+
+        def freeze_random(self, x, rng):
+            return self.layers[0].freeze_random(x, rng)
+
+        def unfreeze_random(self, token):
+            self.layers[0].unfreeze_random(token)
+
+        def kink_gaps(self, x):
+            return self.layers[0].kink_gaps(x)
+
+    rng = np.random.default_rng(0)
+    G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
+    D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
+    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
+    assert res.passed, res.table()
+    assert not any("not a chain" in n for n in res.notes)
+    assert G.layers[0].layers[0].fixed_mask is None              # put back after the check
+
+
 # ----------------------------------------------------------------------------- the checker learns from each layer
 class CenterRows(layers.Layer):
     """Test-only layer whose rows are coupled: y_i = x_i - mean_j x_j (batch-norm's centring)."""

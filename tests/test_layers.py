@@ -736,11 +736,6 @@ def test_the_lazy_zero_grad_still_writes_straight_into_the_array(rng):
     np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
 
 
-def test_zero_grad_docstring_no_longer_forbids_writing_before_backward():
-    doc = layers.Layer.zero_grad.__doc__
-    assert "not between zero_grad() and it" not in doc and "counts" in doc
-
-
 # ----------------------------------------------------------------------------- every backward takes input_grad
 EVERY_LAYER = {
     "Linear": lambda: Linear(4, 4, rng=0, dtype=F64), "Maxout": lambda: Maxout(4, 2, 2, rng=0, dtype=F64),
@@ -842,3 +837,109 @@ def test_backward_params_only_holds_no_list_of_classes():
     import inspect
     src = inspect.getsource(layers.backward_params_only) + inspect.getsource(Sequential.backward)
     assert "isinstance" not in src and "Linear" not in src and "Maxout" not in src
+
+
+# ----------------------------------------------------------------------------- frozen, evaluating
+def test_frozen_restores_each_layer_s_own_flag(rng):
+    D = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Linear(4, 1, rng=1, dtype=F64))
+    D.layers[0].requires_grad = False                   # a layer the user froze
+    D.zero_grad()
+    D.forward(rng.standard_normal((5, 3)))
+    with layers.frozen(D):
+        assert not any(l.requires_grad for _, l in layers.walk_layers(D))
+        D.backward(np.ones((5, 1)))
+    assert not D.grads["2.W"].any()                     # nothing added while frozen
+    assert D.layers[0].requires_grad is False and D.layers[1].requires_grad and D.layers[2].requires_grad
+    with pytest.raises(RuntimeError):                   # restored on an error too
+        with layers.frozen(D):
+            D.backward(np.ones((5, 1)))                 # no pending forward
+    assert [l.requires_grad for l in D.layers] == [False, True, True]
+
+
+def test_g_step_leaves_a_layer_the_user_froze_frozen():
+    from minigan import data, optim
+    from minigan.train import GAN
+    G = Sequential(Linear(1, 4, rng=0), ReLU(), Linear(4, 1, rng=1))
+    D = Sequential(Linear(1, 4, rng=2), ReLU(), Linear(4, 1, rng=3))
+    D.layers[0].requires_grad = False
+    gan = GAN(G, D, data.gaussian_1d(), data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.05, 0.5),
+              g_optimizer=optim.SGD(G, 0.05, 0.5), m=8, seed=0)
+    gan.g_step()
+    assert D.layers[0].requires_grad is False and D.layers[2].requires_grad is True
+
+
+def test_evaluating_restores_each_layer_s_own_mode_and_keeps_no_cache(rng):
+    G = Sequential(Dropout(0.5, rng=0), Linear(3, 2, rng=0, dtype=F64), Dropout(0.5, rng=1))
+    G.layers[2].eval()                                  # a layer the user put in eval mode
+    x = rng.standard_normal((4, 3))
+    with layers.evaluating(G):
+        assert not any(l.training for _, l in layers.walk_layers(G))
+        np.testing.assert_array_equal(G.forward(x), x @ G.params["1.W"] + G.params["1.b"])
+    assert [l.training for l in G.layers] == [True, True, False] and G.training
+    assert not any(l._cache for l in G.layers)          # ran under no_grad
+    with pytest.raises(ValueError):
+        with layers.evaluating(G):
+            raise ValueError("boom")
+    assert [l.training for l in G.layers] == [True, True, False]
+
+
+def test_gan_sample_and_d_prob_leave_each_layer_s_mode():
+    from minigan import data, optim
+    from minigan.train import GAN
+    G = Sequential(Linear(1, 4, rng=0), Dropout(0.5, rng=0), Linear(4, 1, rng=1))
+    D = Sequential(Linear(1, 4, rng=2), Dropout(0.5, rng=1), Linear(4, 1, rng=3))
+    G.layers[1].eval()
+    D.layers[1].eval()
+    gan = GAN(G, D, data.gaussian_1d(), data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.05, 0.5),
+              g_optimizer=optim.SGD(G, 0.05, 0.5), m=8, seed=0)
+    gan.sample(4)
+    gan.d_prob(np.zeros((3, 1), np.float32))
+    assert G.layers[1].training is False and G.layers[0].training is True
+    assert D.layers[1].training is False and D.layers[0].training is True
+
+
+# ----------------------------------------------------------------------------- Sequential and the check protocol
+def test_sequential_freezes_and_unfreezes_its_layers_draws(rng):
+    net = Sequential(Dropout(0.5, rng=0), Linear(3, 4, rng=0, dtype=F64), ReLU(), Dropout(0.5, rng=1))
+    x = rng.standard_normal((5, 3))
+    assert net.draws_random()
+    tokens = net.freeze_random(x, np.random.default_rng(2))
+    assert not net.draws_random() and not any(l._cache for l in net.layers)
+    assert net.layers[0].fixed_mask.shape == (5, 3) and net.layers[3].fixed_mask.shape == (5, 4)
+    with no_grad():
+        np.testing.assert_array_equal(net.forward(x), net.forward(x))
+    net.unfreeze_random(tokens)
+    assert net.layers[0].fixed_mask is None and net.layers[3].fixed_mask is None and net.draws_random()
+    mine = np.ones((5, 3), bool)                        # a mask the user set is left as it is
+    net.layers[0].fixed_mask = mine
+    net.unfreeze_random(net.freeze_random(x, np.random.default_rng(2)))
+    assert net.layers[0].fixed_mask is mine and net.layers[3].fixed_mask is None
+
+
+def test_sequential_kink_gaps_are_its_layers_gaps_side_by_side(rng):
+    net = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Maxout(4, 2, 3, rng=1, dtype=F64))
+    x = rng.standard_normal((5, 3))
+    h = x @ net.params["0.W"] + net.params["0.b"]
+    gaps = net.kink_gaps(x)
+    assert gaps.shape == (5, 4 + 2) and gaps.dtype == F64
+    np.testing.assert_array_equal(gaps[:, :4], np.abs(h))
+    np.testing.assert_array_equal(gaps[:, 4:], net.layers[2].kink_gaps(np.maximum(h, 0)))
+    assert not any(l._cache for l in net.layers)
+    assert Sequential(Linear(3, 2, rng=0, dtype=F64), Tanh()).kink_gaps(x) is None
+
+
+def test_a_buffer_added_to_a_sequential_is_refused_by_name():
+    class Wrapped(Sequential):
+        pass
+
+    for net in (Sequential(Linear(2, 2, rng=0)), Wrapped(Linear(2, 2, rng=0))):
+        with pytest.raises(TypeError, match=rf"{type(net).__name__}: .*register it on a layer"):
+            net._add_buffer("mean", np.zeros(2))
+        assert net.buffers == {}
+
+
+def test_relu_backward_checks_the_gradient_dtype():
+    relu = ReLU()
+    relu.forward(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="ReLU.backward expects grad_out of dtype float32"):
+        relu.backward(np.ones((2, 3), np.float64))

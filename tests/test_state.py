@@ -7,7 +7,7 @@ import pytest
 import fakecupy
 from minigan import backend, checkpoint, data, models, optim
 from minigan.checkpoint import CheckpointError
-from minigan.layers import Layer, Linear, ReLU, Sequential
+from minigan.layers import Dropout, Layer, Linear, ReLU, Sequential
 from minigan.state import StateError
 from minigan.train import GAN
 
@@ -396,3 +396,76 @@ def test_a_strict_load_compares_the_loss_and_penalty_arguments(tmp_path):
     assert other.iteration == 2
     plain = checkpoint.save(tmp_path / "p.npz", build_gan())      # no arguments on either side
     assert checkpoint.load(plain, build_gan()).notes == []
+
+
+# ---------------------------------------------------------------------- generators in any attribute
+class UniformNoise(Layer):
+    """A test-only noise layer holding its generator as ``self.gen`` (not ``rng``):
+    y = x + scale (u - 1/2), u ~ U(0, 1), in training mode; the identity in eval mode."""
+
+    def __init__(self, scale=0.5, seed=0):
+        super().__init__()
+        self.scale = scale
+        self.gen = backend.default_rng(seed)
+
+    def forward(self, x):
+        x = self._check(x)
+        self._save(x.shape, x.dtype)
+        if not self.training:
+            return x
+        return x + self.scale * (self.gen.random(x.shape, dtype=x.dtype) - 0.5)
+
+    def backward(self, grad_out, *, input_grad=True):
+        shape, dtype = self._load()
+        self._check_grad(grad_out, shape, dtype)
+        return grad_out if input_grad else None
+
+
+def gan_with_noise_layer(seed=3):
+    G = models.mlp([2, 8, 2], rng=0)
+    D = Sequential(Linear(2, 8, rng=1), UniformNoise(), ReLU(), Linear(8, 1, rng=2))
+    return GAN(G, D, data.ring8(), data.uniform_noise(2), d_optimizer=optim.SGD(D, 0.05, 0.5),
+               g_optimizer=optim.Adam(G, 1e-3), m=16, seed=seed)
+
+
+def test_a_layer_names_its_generators_under_any_attribute():
+    noise = UniformNoise()
+    assert noise.generators() == {"gen": noise.gen}
+    drop = Dropout(0.5, rng=0)
+    assert drop.generators() == {"rng": drop.rng}
+    assert Linear(2, 3, rng=0).generators() == {} and Sequential(drop).generators() == {}
+    keys = [k for k, _, _ in gan_with_noise_layer().random_generators()]
+    assert keys == ["trainer", "D/1:gen"]          # another attribute: <path>:<attribute>
+
+
+def test_a_generator_in_any_attribute_resumes_bit_identically(tmp_path):
+    whole = gan_with_noise_layer()
+    whole.train(10)
+    half = gan_with_noise_layer()
+    half.train(5)
+    path = checkpoint.save(tmp_path / "n.npz", half)
+    with np.load(path, allow_pickle=False) as z:
+        assert "rng/D/1:gen" in z.files
+    resumed = gan_with_noise_layer()
+    assert checkpoint.load(path, resumed).notes == []
+    resumed.train(5)
+    assert same(snapshot(whole), snapshot(resumed)) and whole.history == resumed.history
+
+
+def test_a_generator_in_any_attribute_is_copied_by_gan_copy(monkeypatch):
+    gan = gan_with_noise_layer()
+    gan.train(2)
+    branch = gan.copy()
+    assert branch.D.layers[1].gen is not gan.D.layers[1].gen
+    branch.train(3)
+    gan.train(3)
+    assert same(snapshot(branch), snapshot(gan)) and branch.history == gan.history
+    fakecupy.install(monkeypatch)                 # CuPy's generators cannot be deep-copied
+    backend.use("cupy")
+    gpu = gan_with_noise_layer()
+    gpu.train(2)
+    a, b = gpu.copy(), gpu.copy()
+    assert a.D.layers[1].gen is not gpu.D.layers[1].gen
+    a.train(2)
+    b.train(2)
+    assert a.history == b.history and gpu.iteration == 2

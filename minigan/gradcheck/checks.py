@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, losses
+from ..layers import frozen as held_fixed
 from .draws import describe, freeze_draws, frozen_state, restore_state, unfreeze_draws
 from .kinks import away_from_kinks, opaque_note
 from .model import Chain, default_input, float64_copy, pending_caches
@@ -86,14 +87,17 @@ def check_generator_step(G, D, z, *, g_loss="nonsaturating", eps=DEFAULT_EPS,
                          tol=DEFAULT_TOL, seed=0, kink_delta=None, max_redraws=20,
                          title=None) -> GradcheckResult:
     """The G step: G's parameter gradients of g_loss(D(G(z))), backpropagated
-    through D with ``D.requires_grad = False`` (D is a fixed function here),
-    against central differences over G's parameters and z.
+    through D held fixed (``layers.frozen(D)``: D is a fixed function here),
+    against central differences over G's parameters and z. If ``g_loss`` has a
+    ``network`` attribute (feature matching: D's layers but the last), G(z) goes
+    through that network instead of D, as in the trainer (``GAN._g_reads``).
 
     Also asserts that D's gradients stay exactly zero (a frozen D must not
     accumulate anything) -- the row "D.grads (frozen)".
     """
     loss_fn = losses.GENERATOR_LOSSES[g_loss] if isinstance(g_loss, str) else g_loss
     rng = np.random.default_rng(seed)
+    D = getattr(g_loss, "network", None) or D      # what G(z) goes through, as in GAN._g_reads
     Gc, Dc = float64_copy(G), float64_copy(D)
     chain = Chain(Gc, Dc)
     z = default_input(Gc, 4, rng) if z is None else _to64(z)
@@ -110,11 +114,8 @@ def check_generator_step(G, D, z, *, g_loss="nonsaturating", eps=DEFAULT_EPS,
             return Dc.forward(Gc.forward(zz))
 
         def backward(grad_logits):
-            Dc.requires_grad = False
-            try:
+            with held_fixed(Dc):
                 grad_fake = Dc.backward(grad_logits)
-            finally:
-                Dc.requires_grad = True
             return Gc.backward(grad_fake)
 
         Dc.zero_grad()

@@ -40,9 +40,11 @@ def is_chain(module):
 
 
 def overrides(obj, method):
-    """True when ``obj``'s class defines ``method`` itself (not the ``Layer`` default)."""
+    """True when ``obj``'s class defines ``method`` itself: not the ``Layer`` default, nor
+    ``Sequential``'s (which walks ``.layers`` as a chain: wrong for a subclass with a forward
+    of its own, unless that subclass passes the call on itself)."""
     own = getattr(type(obj), method, None)
-    return own is not None and own is not getattr(Layer, method, None)
+    return own is not None and own not in (getattr(Layer, method, None), getattr(Sequential, method, None))
 
 
 def walk(module, x, visit):
@@ -83,12 +85,11 @@ def coupling_layers(module):
 
 
 def _generators(module):
-    """The random generators the layers of ``module`` hold (any attribute that is one)."""
+    """The random generators the layers of ``module`` hold (``Layer.generators()``)."""
     for _, layer in walk_layers(module):
-        for value in vars(layer).values():
-            module = getattr(type(value), "__module__", "") or ""
-            if hasattr(value, "bit_generator") or module.startswith(("numpy.random", "cupy.random")):
-                yield value
+        method = getattr(layer, "generators", None)
+        if callable(method):
+            yield from method().values()
 
 
 def float64_copy(module):

@@ -5,16 +5,16 @@ One idea per file: ``base`` (the protocol every layer follows), ``init``
 ``sequential``. Everything is importable from here: ``from minigan.layers
 import Linear``. The protocol is described in ``minigan/layers/base.py``.
 """
-from .base import MAX_PENDING, Layer, no_grad
+from .base import MAX_PENDING, Layer, is_generator, no_grad
 from .init import glorot_uniform_init, uniform_init
 from .linear import Linear
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .maxout import Maxout, max_over_pieces, max_over_pieces_fast, route_to_winner, route_to_winner_fast
 from .dropout import Dropout
-from .sequential import Sequential, backward_params_only, walk_layers
+from .sequential import Sequential, backward_params_only, evaluating, frozen, walk_layers
 
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
     "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
-    "MAX_PENDING", "walk_layers", "backward_params_only",
+    "MAX_PENDING", "walk_layers", "backward_params_only", "frozen", "evaluating", "is_generator",
 ]

@@ -15,13 +15,13 @@ class ReLU(Layer):
     def forward(self, x):
         x = self._check(x)
         positive = x > 0
-        self._save(positive)
+        self._save(positive, x.dtype)
         return x * positive
 
     def backward(self, grad_out, *, input_grad=True):
         """dL/dx = dL/dy * 1[x > 0]  (the subgradient 0 is taken at x = 0)."""
-        (positive,) = self._load()
-        grad_out = self._check_grad(grad_out, positive.shape)
+        positive, dtype = self._load()
+        grad_out = self._check_grad(grad_out, positive.shape, dtype)
         return grad_out * positive if input_grad else None
 
     def kink_gaps(self, x):

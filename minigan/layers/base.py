@@ -20,6 +20,17 @@ Every layer follows one small protocol:
   parameters (``state_dict()`` / ``load_state_dict(d)``, see ``minigan.state``),
   cast by ``astype`` when floating, never touched by an optimizer (optimizers
   iterate ``params`` only).
+  A forward inside ``no_grad()`` must not change buffers: a batch norm updates
+  its running statistics only in a training-mode forward that keeps a cache.
+  The gradient checker and inference (``layers.evaluating``) run their
+  forwards under ``no_grad()``, and must leave the model as they found it.
+* ``generators()``: ``{attribute: generator}`` of the random generators the
+  layer holds (by default every attribute that is a NumPy or CuPy generator);
+  trainers save them in checkpoints and copy them in ``GAN.copy``.
+* ``layers.frozen(net)`` (requires_grad False on every layer, each layer's own
+  flag put back after) and ``layers.evaluating(net)`` (eval mode and
+  ``no_grad()``, each layer's mode put back after) are the two ways a network
+  is held fixed for a moment (``minigan/layers/sequential.py``).
 
 Why a stack: a GAN applies D to the real batch and then to the fake batch
 before any backward. With a single cache slot the second forward would
@@ -45,7 +56,7 @@ import numpy as np
 
 from .. import backend, state
 
-__all__ = ["Layer", "no_grad", "MAX_PENDING"]
+__all__ = ["Layer", "no_grad", "MAX_PENDING", "is_generator"]
 
 MAX_PENDING = 16
 _grad_enabled = [True]
@@ -61,6 +72,13 @@ def no_grad():
     finally:
         _grad_enabled[0] = prev
 
+
+
+def is_generator(gen):
+    """True for a NumPy or CuPy random generator (anything that draws with ``random``
+    and is not a module or a class, such as ``numpy.random`` itself)."""
+    return (gen is not None and hasattr(gen, "random") and not isinstance(gen, type)
+            and type(gen).__name__ != "module")
 
 
 class Layer:
@@ -240,6 +258,13 @@ class Layer:
         """Put back what ``freeze_random`` replaced (``token`` is what was there,
         so it restores that state whatever happened since)."""
         return None
+
+    # -- random generators (saved in checkpoints, copied by GAN.copy) -----------
+    def generators(self):
+        """``{attribute: generator}`` for each random generator this layer holds itself
+        (not its sub-layers'): by default every attribute that is a NumPy or CuPy
+        generator (anything with ``.random``). Override to name fewer or others."""
+        return {name: value for name, value in vars(self).items() if is_generator(value)}
 
     # -- modes -----------------------------------------------------------------
     def train(self, mode: bool = True):

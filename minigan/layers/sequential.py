@@ -1,9 +1,19 @@
-"""Layers in a chain: forward in order, backward in reverse (the chain rule)."""
+"""Layers in a chain: forward in order, backward in reverse (the chain rule).
+
+Also the two ways a network is held fixed for a moment, each putting every
+layer's own setting back afterwards (even on an error): ``frozen(net)`` (no
+dL/dtheta: the other player in G's step) and ``evaluating(net)`` (eval mode
+and ``no_grad()``: inference).
+"""
 from __future__ import annotations
 
-from .base import Layer
+import contextlib
 
-__all__ = ["Sequential", "walk_layers", "backward_params_only"]
+import numpy as np
+
+from .base import Layer, no_grad
+
+__all__ = ["Sequential", "walk_layers", "backward_params_only", "frozen", "evaluating"]
 
 
 class Sequential(Layer):
@@ -33,6 +43,11 @@ class Sequential(Layer):
     @property
     def buffers(self):
         return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.buffers.items()}
+
+    def _add_buffer(self, name, value):
+        raise TypeError(f"{type(self).__name__}: a Sequential's buffers are a view of its layers' "
+                        f"buffers, so a buffer {name!r} added to it would be lost; register it on a "
+                        "layer (a Layer subclass's _add_buffer) and put that layer in the chain")
 
     @property
     def requires_grad(self):
@@ -84,6 +99,42 @@ class Sequential(Layer):
         gradient check walks a Sequential's layers and freezes each one's draws.)"""
         return any(l.draws_random() for l in self.layers)
 
+    def freeze_random(self, x, rng):
+        """Walk the layers forward under ``no_grad()``, freezing the draws of each layer
+        that would draw for the input that layer receives (from ``rng``). Returns the
+        tokens for ``unfreeze_random``; on an error, what was frozen is put back.
+        (A composite with a forward of its own can pass this down to an inner Sequential.)"""
+        tokens = []
+        try:
+            with no_grad():
+                for i, layer in enumerate(self.layers):
+                    if layer.draws_random():
+                        tokens.append((i, layer.freeze_random(x, rng)))
+                    if i + 1 < len(self.layers):       # the last layer's output is not needed
+                        x = layer.forward(x)
+        except BaseException:
+            self.unfreeze_random(tokens)
+            raise
+        return tokens
+
+    def unfreeze_random(self, tokens):
+        """Put back what ``freeze_random`` replaced, last layer first."""
+        for i, token in reversed(tokens or ()):
+            self.layers[i].unfreeze_random(token)
+
+    def kink_gaps(self, x):
+        """Each layer's ``kink_gaps`` for the input it receives (walked forward under
+        ``no_grad()``), concatenated along axis 1; None when no layer has kinks."""
+        gaps = []
+        with no_grad():
+            for i, layer in enumerate(self.layers):
+                g = layer.kink_gaps(x)
+                if g is not None:
+                    gaps.append(np.asarray(g, dtype=np.float64).reshape(len(x), -1))
+                if i + 1 < len(self.layers):           # the last layer's output is not needed
+                    x = layer.forward(x)
+        return np.concatenate(gaps, axis=1) if gaps else None
+
     def zero_grad(self):
         for l in self.layers:
             l.zero_grad()
@@ -121,6 +172,43 @@ def walk_layers(layer, prefix=""):
     yield prefix, layer
     for i, sub in enumerate(getattr(layer, "layers", ()) or ()):
         yield from walk_layers(sub, f"{prefix}.{i}" if prefix else str(i))
+
+
+@contextlib.contextmanager
+def frozen(net):
+    """Hold ``net`` fixed: ``requires_grad = False`` on every layer (``walk_layers``), so a
+    backward returns dL/dx and adds nothing into ``grads``; afterwards, even on an error,
+    each layer gets back its own flag (a layer the user froze stays frozen)::
+
+        with layers.frozen(D):
+            grad_fake = D.backward(grad_logits)      # D's grads untouched
+    """
+    saved = [(layer, layer.requires_grad) for _, layer in walk_layers(net)]
+    for layer, _ in saved:
+        layer.requires_grad = False
+    try:
+        yield net
+    finally:
+        for layer, flag in saved:          # outer first: a Sequential's setter sets its layers,
+            layer.requires_grad = flag     # which then get their own flags back
+
+
+@contextlib.contextmanager
+def evaluating(net):
+    """Inference: ``net`` in eval mode (no dropout) and ``no_grad()`` (no cache, buffers
+    untouched); afterwards, even on an error, each layer gets back its own mode::
+
+        with layers.evaluating(G):
+            samples = G.forward(z)
+    """
+    saved = [(layer, layer.training) for _, layer in walk_layers(net)]
+    net.eval()
+    try:
+        with no_grad():
+            yield net
+    finally:
+        for layer, mode in saved:          # outer first, as in frozen()
+            layer.train(mode)
 
 
 def backward_params_only(layer, grad_out):

@@ -30,6 +30,11 @@ class ParameterAverage:
     difference under about 4e-4), so a slow average would stall. ``applied()``
     rounds it to the parameters' dtype.
 
+    Parameters only: the model's buffers (a batch norm's running mean and
+    variance) are not averaged, and ``applied()`` leaves them as they are, so a
+    model run with the averaged parameters uses its live buffers, the ones
+    training left behind.
+
     Parameters
     ----------
     model : a Layer (usually G).

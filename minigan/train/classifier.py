@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import backend, losses, state
-from ..layers import backward_params_only, no_grad
+from ..layers import backward_params_only, evaluating
 from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
@@ -124,13 +124,8 @@ class ClassifierTrainer:
     # ------------------------------------------------------------------ evaluation
     def logits(self, x):
         """The model's logits for x, in evaluation mode (no dropout, no cache), in blocks."""
-        was = self.model.training
-        self.model.eval()
-        try:
-            with no_grad():
-                parts = [self.model.forward(x[i:i + self.eval_batch]) for i in range(0, len(x), self.eval_batch)]
-        finally:
-            self.model.train(was)
+        with evaluating(self.model):
+            parts = [self.model.forward(x[i:i + self.eval_batch]) for i in range(0, len(x), self.eval_batch)]
         return parts[0] if len(parts) == 1 else backend.array_module(parts[0]).concatenate(parts)
 
     def probabilities(self, x):

@@ -62,7 +62,7 @@ import math
 from types import FunctionType, MethodType
 
 from .. import backend, losses
-from ..layers import backward_params_only, no_grad
+from ..layers import backward_params_only, evaluating, frozen, no_grad
 from .run_state import is_generator, layer_generators
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
@@ -212,8 +212,9 @@ class GAN:
 
     def random_generators(self):
         """(key, owner, attribute) for every random generator the run draws from: the
-        trainer's (minibatches and noise), each layer's that has one (Dropout), and each
-        loss's or penalty's that has one (``parts``)."""
+        trainer's (minibatches and noise), each layer's (``Layer.generators()``: Dropout's
+        ``rng`` keyed ``D/<path>``, one in another attribute ``D/<path>:<attribute>``), and
+        each loss's or penalty's that has one (``parts``)."""
         yield "trainer", self, "rng"
         for who, net in (("G", self.G), ("D", self.D)):
             yield from layer_generators(who, net)
@@ -264,11 +265,8 @@ class GAN:
         """dL/dG(z) through D (or a network of D's layers) without touching D's gradients
         (D is held fixed)."""
         network = self.D if network is None else network
-        network.requires_grad = False
-        try:
+        with frozen(network):            # each layer's own requires_grad comes back after
             return network.backward(grad_a_fake)
-        finally:
-            network.requires_grad = True
 
     # ------------------------------------------------------------------ Algorithm 1
     def d_step(self):
@@ -400,13 +398,8 @@ class GAN:
     # ------------------------------------------------------------------ inference
     def d_prob(self, x):
         """D(x) as probabilities, shape (n,), in eval mode (no dropout, no cache)."""
-        was = self.D.training
-        self.D.eval()
-        try:
-            with no_grad():
-                return losses.sigmoid(self.D.forward(x)).reshape(-1)
-        finally:
-            self.D.train(was)
+        with evaluating(self.D):
+            return losses.sigmoid(self.D.forward(x)).reshape(-1)
 
     def sample(self, n, rng=None, averaged=False):
         """n samples G(z), z from the noise prior, in eval mode (no cache).
@@ -420,13 +413,8 @@ class GAN:
                              "g_average=DECAY; minigan train --g-average DECAY)")
         rng = rng if rng is not None else backend.default_rng(None if self.seed is None else self.seed + 1)
         z = self.noise_sampler(int(n), rng)
-        was = self.G.training
-        self.G.eval()
-        try:
-            with no_grad(), (self.g_average.applied() if averaged else contextlib.nullcontext()):
-                return self.G.forward(z)
-        finally:
-            self.G.train(was)
+        with evaluating(self.G), (self.g_average.applied() if averaged else contextlib.nullcontext()):
+            return self.G.forward(z)
 
     # ------------------------------------------------------------------ state
     # (the layout, the checks and the CuPy notes are in minigan/train/gan_state.py)

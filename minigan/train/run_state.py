@@ -26,7 +26,7 @@ import json
 import numpy as np
 
 from .. import backend
-from ..layers import walk_layers
+from ..layers import is_generator, walk_layers
 from .. import state
 from ..state import StateError
 from .history import History
@@ -36,17 +36,18 @@ __all__ = ["is_generator", "layer_generators", "generator_state", "save_generato
            "apply_parts", "save_history", "check_history"]
 
 
-def is_generator(gen):
-    """True for a NumPy or CuPy random generator (anything that draws with ``random``)."""
-    return gen is not None and hasattr(gen, "random")
-
-
 def layer_generators(who, net):
-    """``(key, layer, "rng")`` for each layer of ``net`` that owns a generator (Dropout),
-    keyed ``who/<path>`` (``D/2``: the layer at D.layers[2])."""
+    """``(key, layer, attribute)`` for each random generator a layer of ``net`` holds
+    (``Layer.generators()``: Dropout's ``rng``, a noise layer's, ...). A generator in the
+    attribute ``rng`` is keyed ``who/<path>`` (``D/2``: the layer at D.layers[2]); one in
+    any other attribute ``who/<path>:<attribute>``."""
     for path, layer in walk_layers(net):
-        if is_generator(getattr(layer, "rng", None)):
-            yield f"{who}/{path}" if path else who, layer, "rng"
+        method = getattr(layer, "generators", None)
+        found = method() if callable(method) else (
+            {"rng": layer.rng} if is_generator(getattr(layer, "rng", None)) else {})
+        base = f"{who}/{path}" if path else who
+        for attr in sorted(found, key=lambda a: (a != "rng", a)):
+            yield (base if attr == "rng" else f"{base}:{attr}"), layer, attr
 
 
 def generator_state(gen):
