@@ -456,7 +456,7 @@ def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
     g = _small_paper_like_gan()
     with fast.enabled(True):                     # the default (unless MINIGAN_FAST=0)
         row = g.step()
-    assert ran == {"sgd_step_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
+    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
     assert all(np.isfinite(v) for v in row.values())
     for net in (g.G, g.D):
         assert all(p.dtype == np.float32 for p in net.params.values())
@@ -472,14 +472,14 @@ def test_with_fast_kernels_off_no_twin_runs(monkeypatch):
     assert ran == set()
     with fast.enabled(True):
         g.step()
-    assert ran == {"sgd_step_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
+    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype):
     """20 iterations of Algorithm 1 (two of them with SGD's velocity flush): the same
     parameters and velocities bit for bit, the same losses; the gradient norms agree to
-    the dtype's rounding (the fused step sums squares chunk by chunk, see sgd_step_fast)."""
+    the dtype's rounding (the fused step sums squares chunk by chunk, see momentum_update_all_fast)."""
     runs = {}
     for on in (True, False):
         with fast.enabled(on):
@@ -510,7 +510,7 @@ def test_every_twin_names_its_textbook_function_and_back():
         "minigan.layers.maxout.max_over_pieces": layers.max_over_pieces,
         "minigan.layers.maxout.route_to_winner": layers.route_to_winner,
         "minigan.losses.logistic.sigmoid_and_slope": losses.sigmoid_and_slope,
-        "minigan.optim.sgd.SGD.step": optim.SGD.step,
+        "minigan.optim.sgd.momentum_update_all": optim.sgd.momentum_update_all,
     }
     assert set(fast.twins()) == set(names)
     for name, wrapper in names.items():

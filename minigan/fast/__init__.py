@@ -12,7 +12,7 @@ registered with ``@twin_of("<the textbook function's full name>")``:
     minigan.layers.maxout.max_over_pieces         maxout.max_over_pieces_fast
     minigan.layers.maxout.route_to_winner         maxout.route_to_winner_fast
     minigan.losses.logistic.sigmoid_and_slope     logistic.sigmoid_and_slope_fast
-    minigan.optim.sgd.SGD.step                    sgd.sgd_step_fast (momentum_update_many)
+    minigan.optim.sgd.momentum_update_all         sgd.momentum_update_all_fast (momentum_update_many)
 
 When fast kernels are on (the default) a call of the textbook function runs its
 twin. ``MINIGAN_FAST=0`` in the environment, ``fast.enabled(False)``, or a block

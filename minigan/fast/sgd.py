@@ -1,14 +1,15 @@
 """Fast twin of momentum SGD's step (textbook: ``minigan/optim/sgd.py``).
 
-``SGD.step`` runs, for each parameter, ``momentum_update(theta, v, g, lr, mu)``:
+``SGD.step`` calls ``momentum_update_all``, which runs, for each parameter,
+``momentum_update(theta, v, g, lr, mu)``:
 
     v     <- mu v - lr g
     theta <- theta + v
 
 and then records sum g^2 and sum theta^2 (the trainer's gradient norm and
 divergence check), with velocities below ``SGD.FLUSH_BELOW`` set to zero first
-every ``SGD.FLUSH_EVERY`` steps on the CPU. ``sgd_step_fast`` does all of it in
-one pass over memory (``momentum_update_many``).
+every ``SGD.FLUSH_EVERY`` steps on the CPU. ``momentum_update_all_fast`` does all
+of it in one pass over memory (``momentum_update_many``).
 """
 from __future__ import annotations
 
@@ -17,45 +18,32 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import backend
-from . import twin_of
+from . import textbook, twin_of
 
-__all__ = ["sgd_step_fast", "momentum_update_many", "momentum_update_fast"]
+__all__ = ["momentum_update_all_fast", "momentum_update_many", "momentum_update_fast"]
 
 
-@twin_of("minigan.optim.sgd.SGD.step")
-def sgd_step_fast(opt):
-    """``SGD.step`` with every C-contiguous NumPy parameter updated by
-    ``momentum_update_many`` (fused, chunked, optionally threaded); a CuPy array or
-    a strided view takes the textbook update.
+@twin_of("minigan.optim.sgd.momentum_update_all")
+def momentum_update_all_fast(updates, lr, mu, flush_below=None):
+    """``momentum_update_all`` with every C-contiguous NumPy parameter updated by
+    ``momentum_update_many`` (fused, chunked, optionally threaded); a CuPy array or a
+    strided view takes the textbook update (``momentum_update_all`` itself).
 
     The same parameters and velocities, bit for bit, and the same flushing. What
-    differs: ``grad_sq`` / ``param_sq`` of the fused parameters are Python floats,
-    float64 sums of each 64k chunk's float32 (or float64) dot product, where the
-    textbook step records one dot product per parameter as a 0-d array of the
-    parameter's dtype; the two agree to the dtype's rounding (about 1e-7 relative
-    in float32), so the gradient norms in the history may differ in their last
-    digits.
+    differs: the sums of squares of the fused parameters are Python floats, float64
+    sums of each 64k chunk's float32 (or float64) dot product, where the textbook
+    records one dot product per parameter as a 0-d array of the parameter's dtype;
+    the two agree to the dtype's rounding (about 1e-7 relative in float32), so the
+    gradient norms in the history may differ in their last digits.
     """
-    lr, mu = opt.lr, opt.momentum
-    flush = opt.FLUSH_BELOW if opt.t % opt.FLUSH_EVERY == 0 else None
-    velocity = opt.state["velocity"]
-    grads = opt.model.grads
-    fused = []
-    for k, theta in opt.model.params.items():
-        v, g = velocity[k], grads[k]
-        if isinstance(theta, np.ndarray) and all(a.flags.c_contiguous for a in (theta, v, g)):
-            fused.append((k, theta, v, g))
-        else:                                     # CuPy, or a strided view: the textbook update
-            from ..optim.sgd import flush_tiny, momentum_update
-            if flush is not None:
-                flush_tiny(v, flush)
-            momentum_update(theta, v, g, lr, mu)
-            opt._record(k, g, theta)
+    fused, rest = [], []
+    for k, theta, v, g in updates:
+        contiguous = isinstance(theta, np.ndarray) and all(a.flags.c_contiguous for a in (theta, v, g))
+        (fused if contiguous else rest).append((k, theta, v, g))
+    sums = textbook(momentum_update_all_fast)(rest, lr, mu, flush_below) if rest else {}
     if fused:
-        sums = momentum_update_many(fused, lr, mu, flush_below=flush)
-        for k, (g_sq, theta_sq) in sums.items():
-            opt.grad_sq[k], opt.param_sq[k] = g_sq, theta_sq
-    opt.t += 1
+        sums.update(momentum_update_many(fused, lr, mu, flush_below=flush_below))
+    return {k: sums[k] for k, _, _, _ in updates}         # in the parameters' order
 
 
 _CHUNK = 1 << 16

@@ -14,9 +14,10 @@ import numpy as np
 
 from .. import fast
 from ..fast.sgd import momentum_update_fast, momentum_update_many  # noqa: F401 -- the fast twins
-from .base import Optimizer, _positive
+from .base import Optimizer, _positive, _sum_of_squares
 
-__all__ = ["SGD", "momentum_update", "flush_tiny", "momentum_update_many", "momentum_update_fast"]
+__all__ = ["SGD", "momentum_update", "momentum_update_all", "flush_tiny", "momentum_update_many",
+           "momentum_update_fast"]
 
 
 class SGD(Optimizer):
@@ -96,20 +97,32 @@ class SGD(Optimizer):
 
     @fast.has_twin
     def step(self):
-        """v <- mu v - lr g;  theta <- theta + v  (for every parameter, in place).
-
-        Fast twin: ``minigan.fast.sgd.sgd_step_fast`` (one pass over memory)."""
+        """v <- mu v - lr g;  theta <- theta + v  (for every parameter, in place)."""
         lr, mu = self.lr, self.momentum
-        velocity = self.state["velocity"]
-        grads = self.model.grads
-        flush = self.t % self.FLUSH_EVERY == 0
-        for k, theta in self.model.params.items():
-            v, g = velocity[k], grads[k]
-            if flush:
-                flush_tiny(v, self.FLUSH_BELOW)       # no subnormal velocities (class docstring)
-            momentum_update(theta, v, g, lr, mu)
-            self._record(k, g, theta)                 # sum g^2, sum theta^2 for the trainer
+        flush_below = self.FLUSH_BELOW if self.t % self.FLUSH_EVERY == 0 else None
+        velocity, grads = self.state["velocity"], self.model.grads
+        updates = [(k, theta, velocity[k], grads[k]) for k, theta in self.model.params.items()]
+        sums = momentum_update_all(updates, lr, mu, flush_below)
+        for k, (g_sq, theta_sq) in sums.items():      # sum g^2, sum theta^2 for the trainer
+            self.grad_sq[k], self.param_sq[k] = g_sq, theta_sq
         self.t += 1
+
+
+@fast.has_twin
+def momentum_update_all(updates, lr, mu, flush_below=None):
+    """``momentum_update`` for every ``(name, theta, v, g)`` of ``updates``, in place;
+    returns ``{name: (sum g^2, sum theta^2 after the update)}``. ``flush_below``: first
+    set the velocities smaller than it in magnitude to zero (``flush_tiny``; see ``SGD``).
+
+    Fast twin: ``minigan.fast.sgd.momentum_update_all_fast`` (one pass over memory).
+    """
+    sums = {}
+    for k, theta, v, g in updates:
+        if flush_below is not None:
+            flush_tiny(v, flush_below)                # no subnormal velocities (SGD's docstring)
+        momentum_update(theta, v, g, lr, mu)
+        sums[k] = (_sum_of_squares(g), _sum_of_squares(theta))
+    return sums
 
 
 def momentum_update(theta, v, g, lr, mu):
