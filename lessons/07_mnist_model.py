@@ -40,7 +40,7 @@ import matplotlib
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 
-from minigan import backend, metrics, presets, viz
+from minigan import backend, checkpoint, metrics, presets, viz
 from minigan.data import mnist
 from minigan.layers import no_grad
 
@@ -61,6 +61,37 @@ parser.add_argument("--seed", type=int, default=0)
 args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 iterations = args.iterations if args.iterations is not None else (20 if args.quick else 2500)
 
+
+def skip(exc):
+    """No data: the command line's one line (``minigan train`` says the same), and a clean stop."""
+    print(f"lesson 07 skipped: {exc.message(how='--data-dir FOLDER')}")
+    sys.exit(0)
+
+
+def refuse(message):
+    """A bad --checkpoint: one line on stderr and exit status 2, as ``minigan parzen`` does."""
+    print(f"lesson 07: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_checkpoint(path, **how):
+    """``presets.restore_run(path, **how)``'s run; a checkpoint that cannot be used here is refused."""
+    try:
+        run, _ckpt = presets.restore_run(path, **how)
+    except checkpoint.CheckpointError as exc:
+        refuse(exc)
+    except (ValueError, TypeError, OSError) as exc:
+        refuse(f"cannot rebuild the run of {path}: {exc}")
+    width = int(np.prod(run.trainer.sample(1, rng=backend.default_rng(0)).shape[1:]))
+    if width != 784:
+        refuse(f"{path}: its generator draws samples of {width} numbers, not 28 x 28 images: "
+               "lesson 07 needs a checkpoint of 'minigan train mnist-paper'")
+    return run
+
+
+# a bad --checkpoint is refused before anything is read or written
+checked = load_checkpoint(args.checkpoint, load_data=False) if args.checkpoint else None
+
 # %% [markdown]
 # ## 1. The data (or a clean stop without it)
 
@@ -68,13 +99,14 @@ iterations = args.iterations if args.iterations is not None else (20 if args.qui
 found = mnist.find_mnist_files(args.kind, args.data_dir)
 missing = [name for name, path in found.items() if path is None]
 if missing and not args.download:
-    print(f"lesson 07 skipped: the {args.kind} files are not here ({', '.join(missing)}); looked in "
-          f"{', '.join(str(f) for f in mnist.data_folders(args.data_dir))}. "
-          "Pass --data-dir DIR, set MINIGAN_DATA, or add --download.")
-    sys.exit(0)
+    skip(mnist.MNISTMissingError(kind=args.kind, missing=missing, folders=mnist.data_folders(args.data_dir),
+                                 reason="not downloaded (add --download to fetch them)"))
+try:
+    train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
+    test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
+except mnist.MNISTMissingError as exc:      # --download, and the download failed
+    skip(exc)
 os.makedirs(args.out, exist_ok=True)
-train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
-test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
 print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000]), {test.shape[0]} test images")
 
 # %% [markdown]
@@ -86,7 +118,7 @@ print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000
 
 # %%
 if args.checkpoint:
-    run, _ckpt = presets.restore_run(args.checkpoint, data_dir=args.data_dir)
+    run = load_checkpoint(args.checkpoint, data_dir=args.data_dir)
     gan = run.trainer
     print(f"loaded {args.checkpoint}: iteration {gan.iteration}, {run.description}")
 else:

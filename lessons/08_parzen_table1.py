@@ -51,7 +51,7 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import backend, metrics, presets
+from minigan import backend, checkpoint, metrics, presets
 from minigan.data import mnist
 
 parser = argparse.ArgumentParser(description="Lesson 08: the Parzen-window estimate of Table 1")
@@ -72,6 +72,37 @@ args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 iterations = args.iterations if args.iterations is not None else (10 if args.quick else 1000)
 n_samples, n_valid, n_test = (500, 200, 500) if args.quick else (10000, 1000, 10000)
 
+
+def skip(exc):
+    """No data: the command line's one line (``minigan train`` says the same), and a clean stop."""
+    print(f"lesson 08 skipped: {exc.message(how='--data-dir FOLDER')}")
+    sys.exit(0)
+
+
+def refuse(message):
+    """A bad --checkpoint: one line on stderr and exit status 2, as ``minigan parzen`` does."""
+    print(f"lesson 08: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_checkpoint(path, **how):
+    """``presets.restore_run(path, **how)``'s run; a checkpoint that cannot be used here is refused."""
+    try:
+        run, _ckpt = presets.restore_run(path, **how)
+    except checkpoint.CheckpointError as exc:
+        refuse(exc)
+    except (ValueError, TypeError, OSError) as exc:
+        refuse(f"cannot rebuild the run of {path}: {exc}")
+    width = int(np.prod(run.trainer.sample(1, rng=backend.default_rng(0)).shape[1:]))
+    if width != 784:
+        refuse(f"{path}: its generator draws samples of {width} numbers, not 28 x 28 images: "
+               "lesson 08 needs a checkpoint of 'minigan train mnist-paper'")
+    return run
+
+
+# a bad --checkpoint is refused before anything is read or written
+checked = load_checkpoint(args.checkpoint, load_data=False) if args.checkpoint else None
+
 # %% [markdown]
 # ## 1. The data (or a clean stop without it)
 
@@ -79,14 +110,15 @@ n_samples, n_valid, n_test = (500, 200, 500) if args.quick else (10000, 1000, 10
 found = mnist.find_mnist_files(args.kind, args.data_dir)
 missing = [name for name, path in found.items() if path is None]
 if missing and not args.download:
-    print(f"lesson 08 skipped: the {args.kind} files are not here ({', '.join(missing)}); looked in "
-          f"{', '.join(str(f) for f in mnist.data_folders(args.data_dir))}. "
-          "Pass --data-dir DIR, set MINIGAN_DATA, or add --download.")
-    sys.exit(0)
+    skip(mnist.MNISTMissingError(kind=args.kind, missing=missing, folders=mnist.data_folders(args.data_dir),
+                                 reason="not downloaded (add --download to fetch them)"))
+try:
+    train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
+    valid, _ = mnist.load_mnist("valid", data_dir=args.data_dir, kind=args.kind, download=args.download)
+    test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
+except mnist.MNISTMissingError as exc:      # --download, and the download failed
+    skip(exc)
 os.makedirs(args.out, exist_ok=True)
-train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
-valid, _ = mnist.load_mnist("valid", data_dir=args.data_dir, kind=args.kind, download=args.download)
-test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
 valid, test = valid[:n_valid], test[:n_test]
 print(f"{args.kind}: {n_samples} samples per set, sigma chosen on {len(valid)} validation images "
       f"(train[50000:{50000 + len(valid)}]), scored on {len(test)} test images")
@@ -101,7 +133,7 @@ print(f"{args.kind}: {n_samples} samples per set, sigma chosen on {len(valid)} v
 
 # %%
 if args.checkpoint:
-    run, _ckpt = presets.restore_run(args.checkpoint, data_dir=args.data_dir)
+    run = checked                      # G is all it needs: no data read for it
     g_label = f"G from {os.path.basename(args.checkpoint)} (iteration {run.trainer.iteration})"
 else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,

@@ -268,7 +268,7 @@ def mnist_paper_noise(name):
         return data.uniform_noise(100, -math.sqrt(3), math.sqrt(3))
     if name == "gaussian":
         return data.gaussian_noise(100)
-    raise ValueError(f"mnist-paper: option noise must be one of {', '.join(map(repr, MNIST_PAPER_NOISE))}, "
+    raise ValueError(f"option noise must be one of {', '.join(map(repr, MNIST_PAPER_NOISE))}, "
                      f"got {name!r}")
 
 

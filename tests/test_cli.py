@@ -72,7 +72,11 @@ BAD_TRAIN = [
     (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
     (["toy1d", "--set", "momentum"], "--set momentum: expected KEY=VALUE"),
     (["toy1d", "--set", "seed=3"], "--set seed=3: seed has its own flag, --seed"),
-    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; it takes"),
+    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum for it"),
+    (["toy1d", "--set", "data_dir=x"], "--set data_dir=x: data_dir has its own flag, --data-dir"),
+    (["toy1d", "--set", "momentum=5"], "error: preset 'toy1d': SGD momentum must be in [0, 1), got 5\n"),
+    (["mnist-paper", "--set", "noise=cauchy"],
+     "error: preset 'mnist-paper': option noise must be one of 'uniform', 'gaussian', got 'cauchy'\n"),
 ]
 if not backend.cupy_available():
     BAD_TRAIN.append((["toy1d", "--backend", "cupy"], "--backend cupy: CuPy"))
@@ -692,3 +696,97 @@ def test_a_nan_stop_prints_no_numpy_warnings(tmp_path, monkeypatch, capsys):
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "stopped at iteration 4" in err[0] and "last good checkpoint" in err[1], err
+
+
+# ---------------------------------------------------------------------- a new user's review: the words of each refusal
+@pytest.mark.parametrize("preset,own", [("toy1d", "momentum"), ("mnist-paper", "kind, momentum, sampling, noise"),
+                                        ("ring8", None)])
+def test_set_of_an_unknown_option_lists_only_what_set_takes(tmp_path, capsys, preset, own):
+    """Not the options that have their own flags (--set refuses those), never an internal name."""
+    status = cli.train_main([preset, "--set", "real_label=0.9", "--out", str(tmp_path / "run"), "--no-progress"])
+    line = one_error_line(capsys.readouterr().err, "minigan train")
+    assert status == 2 and not (tmp_path / "run").exists()
+    assert line.startswith(f"preset {preset!r} has no option 'real_label'; ")
+    own = own or ", ".join(o for o in presets.OPTIONS[preset] if o not in presets.COMMON_OPTIONS)
+    assert f"--set takes {own} for it" in line
+    assert "their own flags" in line and "data_dir" not in line and "seed" not in line and "g_lr" not in line
+
+
+def test_resume_on_a_training_set_of_another_size_names_the_data_dir(tmp_path, no_mnist, capsys):
+    big = write_mnist(tmp_path / "big" / "mnist", 300)          # 3 minibatches of 100 an epoch
+    small = write_mnist(tmp_path / "small" / "mnist", 200)      # 2
+    run = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--data-dir", str(big), "--iterations", "2", "--out", str(run),
+                           "--no-progress", "--no-figures"]) == 0
+    capsys.readouterr()
+    before = snapshot_tree(run)
+    ckpt = str(run / "checkpoint.npz")
+    assert cli.resume_main([ckpt, "--data-dir", str(small), "--iterations", "1", "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err, "minigan resume")
+    assert line == (f"checkpoint {ckpt}: the run was trained on a training set of 3 minibatches of 100 images "
+                    f"per epoch, --data-dir {small} gives 2; pass the --data-dir it was trained with ({big})")
+    assert snapshot_tree(run) == before
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_so(tmp_path, capsys, trained):
+    """No NumPy advice to load it unsafely; a run's folder points at its checkpoint."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    for path, want in ((notes, "is not an .npz checkpoint (not a zip archive)"),
+                       (trained / "config.json", "is not an .npz checkpoint (not a zip archive)"),
+                       (tmp_path / "array.npy", "is not an .npz checkpoint (a bare .npy array)"),
+                       (trained, f"is a folder, not a checkpoint file; did you mean {trained / 'checkpoint.npz'}?"),
+                       (tmp_path, "is a folder, not a checkpoint file")):
+        assert cli.sample_main([str(path)]) == 2
+        line = one_error_line(capsys.readouterr().err, "minigan sample")
+        assert line in (f"checkpoint {path}: {want}", f"checkpoint {path} {want}"), line
+        assert "pickle" not in line and "unsafe" not in line
+    assert not (tmp_path / "sampled_it0.npy").exists()
+
+
+def test_a_checkpoint_with_pickled_members_is_refused_without_numpy_advice(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez(path, format=np.array("minigan-checkpoint"), obj=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(checkpoint.CheckpointError) as caught:
+        checkpoint.read(path)
+    assert "pickled objects, which a checkpoint never does" in str(caught.value)
+    assert "allow_pickle" not in str(caught.value) and "unsafe" not in str(caught.value)
+
+
+@pytest.mark.parametrize("argv,message", [(["--n-test", "0"], "--n-test must be >= 1, got 0"),
+                                          (["--n-samples", "-3"], "--n-samples must be >= 1, got -3"),
+                                          (["--bogus"], "unrecognized arguments: --bogus")])
+def test_parzen_usage_errors_say_error(trained, capsys, argv, message):
+    assert cli.parzen_main([str(trained / "checkpoint.npz")] + argv) == 2
+    assert message in one_error_line(capsys.readouterr().err, "minigan parzen")
+
+
+def _nan_at(call):
+    """The NaN preset, its data sampler returning NaN on call ``call`` (iteration ``call``)."""
+    def build(opts):
+        run = _nan_preset(opts)
+        inner = run.trainer.data_sampler.inner
+        calls = [0]
+
+        def data_sampler(m, rng):
+            calls[0] += 1
+            x = inner(m, rng)
+            return x * np.nan if calls[0] == call else x
+        run.trainer.data_sampler = data_sampler
+        return run
+    return build
+
+
+@pytest.mark.parametrize("call", [1, 3])
+def test_divergence_advises_saving_more_often_only_when_it_could_help(tmp_path, monkeypatch, capsys, call):
+    monkeypatch.setitem(presets.PRESETS, "nan-at", _nan_at(call))
+    monkeypatch.setattr(reports, "data_kind", lambda run: "other")
+    status = cli.train_main(["nan-at", "--checkpoint-every", "0", "--no-progress", "--no-figures",
+                             "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == EXIT_DIVERGED and len(err) == 2 and f"stopped at iteration {call}" in err[0], err
+    if call == 1:
+        assert err[1] == "minigan train: no checkpoint was saved: it diverged in its first iteration"
+    else:
+        assert "use --checkpoint-every N to save more often" in err[1]

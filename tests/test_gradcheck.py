@@ -361,6 +361,14 @@ def test_main_runs_every_check_and_sets_the_exit_status(capsys):
     # kink_delta = 1000 eps = 500: no row of a ReLU model is that far from a kink -- a failure that says so
     assert "FAIL  G step (minimax)" in out and "every input row sits at a kink (within kink_delta = 500" in out
     assert gradcheck.main(["--eps", "-1"]) == 2          # bad usage: an exit status, not an exception
+    capsys.readouterr()
+    assert gradcheck.main(["--eps", "0"]) == 2           # one line, the bad flag only, as every command says it
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("minigan gradcheck: error: ")
+    assert "--eps must be a positive number, got '0'" in err and "--tol" not in err
+    assert gradcheck.main(["--tol", "nan"]) == 2
+    err = capsys.readouterr().err
+    assert "--tol must be a positive number" in err and "--eps" not in err
 
 
 def test_python_m_minigan_gradcheck():

@@ -165,8 +165,11 @@ def test_mnist_lesson_stops_cleanly_without_the_data(tmp_path, name):
     proc = run_lesson(name, out, env_extra={"MINIGAN_DATA": str(empty), "XDG_CACHE_HOME": str(empty),
                                             "MPLCONFIGDIR": matplotlib.get_cachedir()})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"lesson {name[:2]} skipped: the mnist files are not here" in proc.stdout
-    assert "--data-dir" in proc.stdout
+    # the command line's one line (minigan.data.mnist.MNISTMissingError), and how to download
+    line, = proc.stdout.strip().splitlines()
+    assert line.startswith(f"lesson {name[:2]} skipped: mnist files not found: train-images-idx3-ubyte.gz"), line
+    assert "pass --data-dir FOLDER, the folder that holds them, or set MINIGAN_DATA" in line
+    assert "add --download" in line and "data_dir" not in line
     assert not out.exists()                              # nothing written
     assert not (empty / "minigan").exists()              # nothing downloaded
 
@@ -260,3 +263,28 @@ def test_readme_paper_map_names_things_that_exist():
             if owner is not None and owner is not module:
                 bases = [owner, module]          # `minigan.train.GAN.d_step`, `g_step`: g_step of GAN
     assert tests_seen >= 15 and modules_seen >= 10
+
+
+@pytest.fixture(scope="module")
+def toy_checkpoint(tmp_path_factory):
+    """A 2-iteration toy1d checkpoint: a checkpoint, but not of a model that draws images."""
+    from minigan import cli
+    out = tmp_path_factory.mktemp("toy")
+    assert cli.train_main(["toy1d", "--iterations", "2", "--out", str(out), "--no-progress", "--no-figures"]) == 0
+    return out / "checkpoint.npz"
+
+
+@pytest.mark.parametrize("name", sorted(MNIST_LESSONS))
+@pytest.mark.parametrize("which", ["toy1d", "missing"])
+def test_mnist_lesson_refuses_a_bad_checkpoint_in_one_line(tmp_path, name, which, toy_checkpoint):
+    """As `minigan parzen` does: one line on stderr, exit 2, no traceback, nothing written
+    (checked before the data, so it holds with or without MNIST)."""
+    path = toy_checkpoint if which == "toy1d" else tmp_path / "nothing.npz"
+    out = tmp_path / "out"
+    proc = run_lesson(name, out, "--checkpoint", str(path))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith(f"lesson {name[:2]}: error: ") and "Traceback" not in proc.stderr
+    want = "draws samples of 1 numbers, not 28 x 28 images" if which == "toy1d" else "no such file"
+    assert want in line and str(path) in line
+    assert not out.exists()

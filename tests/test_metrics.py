@@ -234,6 +234,9 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
     assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in gen_line and f"sigma {want.sigma:.4f}" in gen_line
     assert "ceiling" in ceil_line and "225" in out
+    # without --data-dir: the folder the run was trained with (its checkpoint's data_dir), as resume looks
+    assert main(["parzen", str(ckpt), "--n-samples", "60", "--n-valid", "20", "--n-test", "30", "--float64"]) == 0
+    assert gen_line in capsys.readouterr().out
 
     assert main(["parzen", str(tmp_path / "missing.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -223,11 +223,13 @@ def test_bad_arguments_raise():
         SGD(m, lr=float("nan"))
     with pytest.raises(TypeError, match="SGD lr must be a number"):
         SGD(m, lr="fast")
-    with pytest.raises(ValueError, match="momentum < 1"):
+    with pytest.raises(ValueError, match=r"^SGD momentum must be in \[0, 1\), got 1.0$"):
         SGD(m, lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match=r"^SGD lr_decay must be >= 1 \(1 = off\), got 0.5$"):
+        SGD(m, lr=0.1, momentum=0.5, lr_decay=0.5)
     with pytest.raises(ValueError, match="SGD momentum must be >= 0"):
         SGD(m, lr=0.1, momentum=-0.5)
-    with pytest.raises(ValueError, match="lr_decay >= 1"):
+    with pytest.raises(ValueError, match="lr_decay must be >= 1"):
         SGD(m, lr=0.1, lr_decay=0.5)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         SGD(m, lr=0.1, momentum=0.5, final_momentum=0.7)

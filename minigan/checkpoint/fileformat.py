@@ -42,7 +42,13 @@ OLD_HEADER_KEYS = ("preset", "options", "minigan_version", "saved_at", "extra")
 
 
 class CheckpointError(Exception):
-    """A checkpoint cannot be written, read or applied; the message says why."""
+    """A checkpoint cannot be written, read or applied; the message says why. ``cause``: the
+    ``StateError`` when the checkpoint did not fit the object it was loaded into, else None
+    (so that a caller can tell one case from another without reading the text)."""
+
+    def __init__(self, message, *, cause=None):
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass
@@ -116,7 +122,17 @@ def read(path):
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path}: no such file")
     if os.path.isdir(path):
-        raise CheckpointError(f"checkpoint {path}: is a folder, not a checkpoint file")
+        inside = os.path.join(path, "checkpoint.npz")
+        hint = f"; did you mean {inside}?" if os.path.isfile(inside) else ""
+        raise CheckpointError(f"checkpoint {path}: is a folder, not a checkpoint file{hint}")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path}: cannot be read ({exc.strerror or exc})") from None
+    if not magic.startswith(b"PK"):        # np.load would try it as a pickle and advise loading it unsafely
+        what = "a bare .npy array" if magic.startswith(b"\x93NUMPY") else "not a zip archive"
+        raise CheckpointError(f"checkpoint {path} is not an .npz checkpoint ({what})")
     try:
         with np.load(path, allow_pickle=False) as z:
             if not hasattr(z, "files"):
@@ -124,6 +140,8 @@ def read(path):
             arrays = {k: z[k] for k in z.files}
     except Exception as exc:  # truncated zip, bad CRC, pickled members, not a zip at all ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "pickle" in reason:           # never repeat NumPy's advice to load it unsafely
+            reason = "it holds pickled objects, which a checkpoint never does"
         raise CheckpointError(f"checkpoint {path} is truncated or corrupted, or not a minigan "
                               f"checkpoint ({type(exc).__name__}: {reason})") from None
     for key in RESERVED:

@@ -57,6 +57,6 @@ def load(source, trainer, *, strict=True):
     try:
         notes = trainer.load_state_dict(state) if strict else trainer.load_state_dict(state, strict=False)
     except StateError as exc:
-        raise CheckpointError(f"checkpoint {ckpt.path}: {exc}") from None
+        raise CheckpointError(f"checkpoint {ckpt.path}: {exc}", cause=exc) from None
     ckpt.notes = list(notes or [])
     return ckpt

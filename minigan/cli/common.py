@@ -46,10 +46,10 @@ class OutOfMemory(UsageError):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with the command line's convention for bad input: one line
-    on stderr (``PROG: MESSAGE (see PROG --help)``) and exit status 2."""
+    on stderr (``PROG: error: MESSAGE (see PROG --help)``) and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UsageParser(argparse.ArgumentParser):

@@ -107,9 +107,11 @@ def fit(run, *, out, iterations, checkpoint_every, preset, options, progress, pr
                       f"history of the good iterations: {hist_path}", file=sys.stderr)
             elif os.path.exists(ckpt_path):
                 print(f"{prog}: {ckpt_path} (from before this run) was left as it was", file=sys.stderr)
-            else:
+            elif exc.iteration - 1 > target - iterations:  # good iterations a more frequent save would keep
                 print(f"{prog}: no checkpoint was saved before the divergence "
                       f"(use --checkpoint-every N to save more often)", file=sys.stderr)
+            else:                                          # no save could have come before it
+                print(f"{prog}: no checkpoint was saved: it diverged in its first iteration", file=sys.stderr)
             return EXIT_DIVERGED, time.perf_counter() - t0 - extra_time[0]
         except MemoryError as exc:
             bar.close()

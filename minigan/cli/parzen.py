@@ -3,6 +3,7 @@ generator on the MNIST test set, by the GAN paper's protocol (Table 1); the
 metric itself is ``minigan.metrics.parzen_protocol``."""
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -24,8 +25,20 @@ def load_generator(path, averaged=False):
     The run is rebuilt from the preset named in the checkpoint without reading
     its training data (``minigan.cli.sample.restore_generator``).
     """
-    run, _ = restore_generator(str(path))
-    return lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)
+    return _load_generator(path, averaged)[0]
+
+
+def _load_generator(path, averaged=False):
+    """``(sample(n, rng), the checkpoint)``."""
+    run, ckpt = restore_generator(str(path))
+    return (lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)), ckpt
+
+
+def recorded_data_dir(ckpt):
+    """The data folder the checkpoint's run was trained with (its option ``data_dir``), if it is
+    still a folder; else None."""
+    folder = ckpt.options.get("data_dir")
+    return folder if isinstance(folder, str) and os.path.isdir(folder) else None
 
 
 def _parser():
@@ -34,7 +47,8 @@ def _parser():
                                    "MNIST test set, by the GAN paper's protocol (Table 1).")
     p.add_argument("checkpoint", help="checkpoint file written by 'minigan train'")
     p.add_argument("--data-dir", metavar="FOLDER", default=None,
-                   help="folder with the MNIST files (else MINIGAN_DATA, the cache)")
+                   help="folder with the MNIST files (else the folder the run was trained with, "
+                        "MINIGAN_DATA, the cache)")
     p.add_argument("--kind", default="mnist", choices=("mnist", "fashion-mnist"),
                    help="which images: the test set scored and the real-data ceiling (default mnist)")
     p.add_argument("--n-samples", type=int, default=10000, help="generator samples (default and paper: 10,000)")
@@ -60,10 +74,10 @@ def _parzen(argv):
     args = p.parse_args(argv)                      # --help, or a usage error: SystemExit (one line, status 2)
     for name in ("n_samples", "n_valid", "n_test"):
         if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     check_data_dir(args.data_dir)
     try:
-        sample_fn = load_generator(args.checkpoint, args.averaged)
+        sample_fn, ckpt = _load_generator(args.checkpoint, args.averaged)
         try:
             width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
         except ValueError as exc:                  # --averaged, and the run kept no average
@@ -71,9 +85,10 @@ def _parzen(argv):
         if width != 784:
             raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
                              f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
-        valid, _ = load_mnist("valid", data_dir=args.data_dir, kind=args.kind)
-        test, _ = load_mnist("test", data_dir=args.data_dir, kind=args.kind)
-        train = None if args.no_ceiling else load_mnist("train", data_dir=args.data_dir, kind=args.kind)[0]
+        data_dir = args.data_dir or recorded_data_dir(ckpt)     # as minigan resume looks for it
+        valid, _ = load_mnist("valid", data_dir=data_dir, kind=args.kind)
+        test, _ = load_mnist("test", data_dir=data_dir, kind=args.kind)
+        train = None if args.no_ceiling else load_mnist("train", data_dir=data_dir, kind=args.kind)[0]
     except MNISTMissingError:
         raise                                      # entry prints it, one line, the same for every command
     except (OSError, ValueError, KeyError) as exc:

@@ -11,6 +11,7 @@ import time
 from .. import __version__, checkpoint, presets
 from ..data.mnist import MNISTMissingError
 from ..train import HISTORY_FIELDS
+from ..train.gan_state import StepsPerEpochChanged
 from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
                      use_backend)
 from .files import CHECKPOINT_NAME, make_folder, out_folder, write_json
@@ -22,6 +23,21 @@ __all__ = ["resume_main"]
 
 def resume_main(argv):
     return entry("minigan resume", _resume, argv)
+
+
+def _other_data_size(args, ckpt, changed):
+    """The run's training set had another number of minibatches per epoch than the one found now."""
+    if changed.who == "g_opt":          # G steps once per minibatch; D, k times
+        m = ckpt.options.get("m")
+        unit = f"minibatches of {m} images" if m else "minibatches"
+        what = f"was trained on a training set of {changed.saved} {unit} per epoch"
+    else:
+        what = f"took {changed.saved} D steps per epoch of its training set"
+    recorded = ckpt.options.get("data_dir")
+    found = f"--data-dir {args.data_dir}" if args.data_dir else "the data found now"
+    hint = (f"pass the --data-dir it was trained with ({recorded})" if recorded and recorded != args.data_dir
+            else "pass the --data-dir it was trained with")
+    return f"checkpoint {args.checkpoint}: the run {what}, {found} gives {changed.now}; {hint}"
 
 
 def _parser(prog):
@@ -66,6 +82,10 @@ def _resume(argv):
         run, ckpt = presets.restore_run(ckpt, data_dir=args.data_dir)
     except MNISTMissingError:
         raise                           # entry prints it, one line, the same for every command
+    except checkpoint.CheckpointError as exc:
+        if isinstance(exc.cause, StepsPerEpochChanged):
+            raise UsageError(_other_data_size(args, ckpt, exc.cause)) from None
+        raise
     except (ValueError, TypeError, OSError) as exc:
         raise UsageError(f"cannot rebuild preset {ckpt.preset!r}: {exc}") from None
     for note in ckpt.notes:

@@ -18,7 +18,7 @@ from .files import CHECKPOINT_NAME, clear_old_run, make_folder, out_folder, remo
 from .fit import checkpoint_every, fit
 from .reports import Reporter, report
 
-__all__ = ["train_main", "parser", "preset_settings"]
+__all__ = ["train_main", "parser", "preset_settings", "check_settings"]
 
 
 def train_main(argv):
@@ -85,6 +85,20 @@ def preset_settings(pairs):
     return found
 
 
+def check_settings(preset, settings):
+    """``--set`` keys the preset does not take: one line naming what ``--set`` takes for it
+    (its own options; the common ones have their own flags, so they are not listed)."""
+    from .. import presets
+    accepted = presets.OPTIONS.get(preset, presets.COMMON_OPTIONS)
+    unknown = [k for k in settings if k not in accepted]
+    if not unknown:
+        return
+    own = [o for o in accepted if o not in presets.COMMON_OPTIONS]
+    takes = (f"--set takes {', '.join(own)} for it" if own else "it takes no --set option")
+    raise UsageError(f"preset {preset!r} has no option {', '.join(map(repr, unknown))}; {takes} "
+                     f"(the other settings have their own flags: see minigan train --help)")
+
+
 def _train(argv):
     from .. import presets
     started = time.perf_counter()
@@ -102,7 +116,9 @@ def _train(argv):
                "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
                "seed": args.seed, "data_dir": args.data_dir, "g_average": args.g_average}
     options = {k: v for k, v in options.items() if v is not None}
-    options.update(preset_settings(args.set))
+    settings = preset_settings(args.set)
+    check_settings(args.preset, settings)
+    options.update(settings)
     try:
         presets.check_options(args.preset, options)
     except ValueError as exc:

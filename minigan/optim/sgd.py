@@ -58,10 +58,12 @@ class SGD(Optimizer):
         super().__init__(model)
         self.lr0 = _positive("SGD lr", lr)
         self.momentum0 = _positive("SGD momentum", momentum, allow_zero=True)
+        if self.momentum0 >= 1:             # each message names only the setting that is wrong
+            raise ValueError(f"SGD momentum must be in [0, 1), got {momentum}")
         self.lr_decay = _positive("SGD lr_decay", lr_decay)
+        if self.lr_decay < 1:
+            raise ValueError(f"SGD lr_decay must be >= 1 (1 = off), got {lr_decay}")
         self.lr_min = _positive("SGD lr_min", lr_min, allow_zero=True)
-        if self.momentum0 >= 1 or self.lr_decay < 1:
-            raise ValueError(f"SGD needs momentum < 1 and lr_decay >= 1, got {momentum}, {lr_decay}")
         self.final_momentum = None if final_momentum is None else _positive(
             "SGD final_momentum", final_momentum, allow_zero=True)
         if self.final_momentum is not None and self.final_momentum >= 1:

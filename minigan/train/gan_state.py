@@ -60,7 +60,7 @@ from .run_state import (apply_generators, apply_parts, check_generators, check_h
                         save_generators, save_history, save_parts)
 from .history import HISTORY_FIELDS, History
 
-__all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS"]
+__all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS", "StepsPerEpochChanged"]
 
 CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")   # strict: must be the same
 # the loss and penalty arguments: GAN.config names them only when they are not the default,
@@ -261,6 +261,17 @@ def _check_settings(d, gan):
         raise StateError(f"was trained with the noise prior {prior}, this run has {gan.noise_sampler!r}")
 
 
+class StepsPerEpochChanged(StateError):
+    """An optimizer was saved with another ``steps_per_epoch`` than this run's: the training
+    set has another size (its schedules count epochs). ``who``, ``saved``, ``now``: the
+    optimizer's key (``g_opt``, ``d_opt``) and its steps per epoch then and now."""
+
+    def __init__(self, who, saved, now):
+        super().__init__(f"its optimizers were saved with {saved} steps per epoch ({who}), this run's take "
+                         f"{now}: the training set has another size")
+        self.who, self.saved, self.now = who, saved, now
+
+
 def _optimizer_state(d, who, opt, strict):
     """``opt.load_state_dict``'s form of the state of ``who`` in ``d``, checked."""
     info = d["optimizers"][who]
@@ -269,10 +280,12 @@ def _optimizer_state(d, who, opt, strict):
     saved, mine = info.get("settings"), (opt.settings() if hasattr(opt, "settings") else None)
     if strict and saved is not None and mine is not None:   # checkpoints before 2026-11-23 have none
         for key in saved:
+            if key == "steps_per_epoch" and key in mine and _plain(mine[key]) != saved[key]:
+                raise StepsPerEpochChanged(who, saved[key], _plain(mine[key]))
             if key in mine and _plain(mine[key]) != saved[key]:
                 raise StateError(f"{who} was saved with {key}={saved[key]!r}, "
                                  f"this run's has {key}={_plain(mine[key])!r} (a resumed run would step "
-                                 "differently; e.g. another data size changes steps_per_epoch)")
+                                 "differently)")
     st = {"t": int(info["t"])}
     for key in opt._state_targets():        # the keys, without copying every state array
         if f"{who}/{key}" not in d:
