@@ -188,3 +188,35 @@ def test_command_line_end_to_end(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "minigan", "check-exercise", "nope"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "unknown exercise" in bad.stderr
+
+
+def test_a_solved_exercise_trains_inside_the_gan(tmp_path):
+    """A student's Linear, as the first layer of D and of G, goes through Algorithm 1's
+    steps (which pass input_grad=False to the first layer) and gives the library's numbers."""
+    import importlib.util
+
+    import numpy as np
+
+    from minigan import data, optim
+    from minigan.layers import Linear, ReLU, Sequential
+    from minigan.train import GAN
+    path = write_solution(tmp_path, "linear", CORRECT["linear"])
+    spec = importlib.util.spec_from_file_location("student_linear", path)
+    student = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(student)
+
+    def build(first):
+        G = Sequential(first(2, 8, rng=0), ReLU(), Linear(8, 2, rng=1, dtype=np.float64))
+        D = Sequential(first(2, 8, rng=2), ReLU(), Linear(8, 1, rng=3, dtype=np.float64))
+        return GAN(G, D, lambda m, rng: rng.standard_normal((m, 2)), lambda m, rng: rng.uniform(-1, 1, (m, 2)),
+                   d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5), m=16, seed=0)
+
+    def library(n_in, n_out, rng):
+        layer = Linear(n_in, n_out, rng=rng, dtype=np.float64)
+        layer.params["W"][...] = np.random.default_rng(rng).uniform(-0.5, 0.5, size=(n_in, n_out))
+        return layer
+    mine, ref = build(lambda n_in, n_out, rng: student.Linear(n_in, n_out, rng=rng)), build(library)
+    mine.train(5)
+    ref.train(5)
+    for a, b in ((mine.G, ref.G), (mine.D, ref.D)):
+        assert all(np.allclose(a.params[k], b.params[k], rtol=1e-12, atol=1e-14) for k in a.params)

@@ -42,7 +42,7 @@ class Dropout(Layer):
         self._save(kept_scaled)
         return x * kept_scaled
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """Return dL/dx, given grad_out = dL/dy."""
         (kept_scaled,) = self._load()
         if kept_scaled is None:            # eval mode: the identity

@@ -37,7 +37,7 @@ class Linear(Layer):
         self._save(x)
         return x @ self.params["W"] + self.params["b"]
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """Accumulate dL/dW, dL/db into self.grads; return dL/dx."""
         (x,) = self._load()
         W = self.params["W"]

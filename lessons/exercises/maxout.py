@@ -43,7 +43,7 @@ class Maxout(Layer):
         self._save(x, winner)
         return np.take_along_axis(z, winner[..., None], axis=2)[..., 0]
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """Accumulate dL/dW, dL/db into self.grads; return dL/dx."""
         x, winner = self._load()
         m = x.shape[0]

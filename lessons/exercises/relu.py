@@ -26,7 +26,7 @@ class ReLU(Layer):
         self._save(positive)
         return x * positive
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """Return dL/dx, given grad_out = dL/dy."""
         (positive,) = self._load()
         # TODO: pass the upstream gradient where the unit was active, 0 elsewhere.

@@ -30,7 +30,7 @@ class Sigmoid(Layer):
         self._save(y)          # push what backward needs onto this layer's cache stack
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad=True):
         """Return dL/dx, given grad_out = dL/dy (same shape as y)."""
         (y,) = self._load()    # pop the cache pushed by the matching forward
         # TODO: compute dL/dx from grad_out and y, and return it.
