@@ -86,18 +86,12 @@ def refuse(message):
 
 
 def load_checkpoint(path, **how):
-    """``presets.restore_run(path, **how)``'s run; a checkpoint that cannot be used here is refused."""
+    """The run of checkpoint ``path`` (``presets.restore_image_run``); one it cannot use is refused."""
     try:
-        run, _ckpt = presets.restore_run(path, **how)
-    except checkpoint.CheckpointError as exc:
+        return presets.restore_image_run(
+            path, needed_by="lesson 08 needs a checkpoint of 'minigan train mnist-paper'", **how)[0]
+    except (checkpoint.CheckpointError, ValueError, TypeError, OSError) as exc:
         refuse(exc)
-    except (ValueError, TypeError, OSError) as exc:
-        refuse(f"cannot rebuild the run of {path}: {exc}")
-    width = int(np.prod(run.trainer.sample(1, rng=backend.default_rng(0)).shape[1:]))
-    if width != 784:
-        refuse(f"{path}: its generator draws samples of {width} numbers, not 28 x 28 images: "
-               "lesson 08 needs a checkpoint of 'minigan train mnist-paper'")
-    return run
 
 
 # a bad --checkpoint is refused before anything is read or written

@@ -150,6 +150,18 @@ def restore_run(source, *, load_data=True, **overrides):
     return run, ckpt
 
 
+def restore_image_run(source, *, needed_by, **how):
+    """``restore_run(source, **how)``, refusing a run whose generator does not draw 28 x 28
+    images: a ValueError naming the checkpoint, the width it draws and ``needed_by`` (who
+    needs images, e.g. "lesson 07 needs a checkpoint of 'minigan train mnist-paper'")."""
+    run, ckpt = restore_run(source, **how)
+    width = int(np.prod(run.trainer.sample(1, rng=backend.default_rng(0)).shape[1:]))
+    if width != 28 * 28:
+        raise ValueError(f"{ckpt.path}: its generator draws samples of {width} numbers, not 28 x 28 "
+                         f"images: {needed_by}")
+    return run, ckpt
+
+
 def _spread_kinks(layer, low, high, rng):
     """Put the ReLU kinks of a 1-input first layer across [low, high].
 

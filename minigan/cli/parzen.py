@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .. import backend
+from .. import backend, presets
 from ..metrics import parzen_protocol
 from .common import ArgumentParser, check_data_dir, entry, fail
 from .sample import restore_generator
@@ -77,14 +77,14 @@ def _parzen(argv):
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     check_data_dir(args.data_dir)
     try:
-        sample_fn, ckpt = _load_generator(args.checkpoint, args.averaged)
+        run, ckpt = presets.restore_image_run(
+            args.checkpoint, load_data=False,
+            needed_by=f"the Parzen protocol of Table 1 scores {args.kind} test images")
+        sample_fn = lambda n, rng: run.trainer.sample(n, rng, averaged=args.averaged)   # noqa: E731
         try:
-            width = int(np.prod(np.shape(sample_fn(1, backend.default_rng(0)))[1:]))
+            sample_fn(1, backend.default_rng(0))
         except ValueError as exc:                  # --averaged, and the run kept no average
             raise ValueError(f"{args.checkpoint}: {exc}") from None
-        if width != 784:
-            raise ValueError(f"{args.checkpoint}: its generator draws samples of {width} numbers, not 28 x 28 "
-                             f"images: the Parzen protocol of Table 1 scores {args.kind} test images")
         data_dir = args.data_dir or recorded_data_dir(ckpt)     # as minigan resume looks for it
         valid, _ = load_mnist("valid", data_dir=data_dir, kind=args.kind)
         test, _ = load_mnist("test", data_dir=data_dir, kind=args.kind)
