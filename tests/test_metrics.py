@@ -48,7 +48,7 @@ def test_matches_brute_force(small, block, threads, sigma):
 def test_rows_worked_in_cache_a_few_at_a_time_match_brute_force(small, monkeypatch, cached_rows):
     """A block's GEMM, then its float64 terms a few rows at a time (CACHED_BYTES)."""
     x, mu = small
-    monkeypatch.setattr(metrics, "CACHED_BYTES", 8 * len(mu) * cached_rows)
+    monkeypatch.setattr(metrics.parzen, "CACHED_BYTES", 8 * len(mu) * cached_rows)
     got = parzen_log_likelihood(x, mu, [0.1, 0.4], dtype=np.float64, block=10, threads=2)
     for s, sigma in enumerate([0.1, 0.4]):
         np.testing.assert_allclose(got[:, s], brute_force(x, mu, sigma), rtol=1e-12, atol=1e-10)
@@ -113,13 +113,13 @@ def test_select_sigma_finds_the_generating_width(true_index):
 def test_distances_computed_once_for_all_sigmas(monkeypatch, small):
     x, mu = small
     calls = []
-    real = metrics._dots
+    real = metrics.parzen._dots
 
     def counting(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(metrics, "_dots", counting)
+    monkeypatch.setattr(metrics.parzen, "_dots", counting)
     # float64: a float32 GEMM may round differently for another block's shape (OpenBLAS picks
     # its kernel by shape: 4e-7 relative on an AMD EPYC), which is not what this test is about
     sigma, lls = select_sigma(x, mu, SIGMAS, block=len(x), dtype=np.float64)

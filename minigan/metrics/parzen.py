@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
-           "parzen_protocol", "ParzenResult", "image_statistics"]
+           "parzen_protocol", "ParzenResult"]
 
 SIGMAS = np.logspace(-1, 0, 10)       # the paper's grid: 0.1 ... 1.0
 DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stays under this
@@ -262,23 +262,3 @@ def parzen_protocol(samples, valid, test, sigmas=SIGMAS, *, dtype=np.float32, bl
     return ParzenResult(sigma=sigma, ll=float(lls.mean()), se=float(lls.std() / math.sqrt(lls.size)),
                         n_test=int(lls.size), n_samples=int(np.shape(samples)[0]),
                         sigmas=np.asarray(sigmas, dtype=np.float64).reshape(-1), valid_lls=valid_lls)
-
-
-# ---------------------------------------------------------------------- what the score rewards
-def image_statistics(images, side=28):
-    """What the Parzen score rewards without showing better digits: a sample set's
-    brightness and smoothness, to print beside real images (Theis et al. 2016).
-
-    ``images``: (n, side * side) in [0, 1]. Returns a dict of ``mean`` (the mean
-    pixel), ``above_half`` (the fraction of pixels > 0.5), ``grey`` (the fraction
-    strictly between 0.05 and 0.95: blur raises it) and ``tv`` (total variation,
-    the mean over images of sum |x[i+1, j] - x[i, j]| + |x[i, j+1] - x[i, j]|:
-    blur lowers it).
-    """
-    x = np.asarray(backend.to_host(images), dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != side * side or len(x) == 0:
-        raise ValueError(f"image_statistics: images must have shape (n >= 1, {side * side}), got {x.shape}")
-    img = x.reshape(-1, side, side)
-    tv = np.abs(np.diff(img, axis=1)).sum((1, 2)) + np.abs(np.diff(img, axis=2)).sum((1, 2))
-    return {"mean": float(x.mean()), "above_half": float((x > 0.5).mean()),
-            "grey": float(((x > 0.05) & (x < 0.95)).mean()), "tv": float(tv.mean())}

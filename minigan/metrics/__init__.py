@@ -1,0 +1,13 @@
+"""How good are a generator's samples: one metric per file.
+
+``parzen`` is the GAN paper's Table 1 (the Parzen-window log-likelihood and its
+protocol); ``image_statistics`` is what that number rewards without better
+digits (brightness, grey pixels, total variation). Everything is importable
+from here: ``from minigan.metrics import parzen_protocol``.
+"""
+from . import parzen  # noqa: F401 -- minigan.metrics.parzen, the module (its block sizes live there)
+from .parzen import SIGMAS, ParzenResult, parzen_log_likelihood, parzen_protocol, select_sigma, squared_distances
+from .image_statistics import image_statistics
+
+__all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
+           "parzen_protocol", "ParzenResult", "image_statistics"]
