@@ -51,30 +51,31 @@ DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stay
 CACHED_BYTES = 2 ** 19                # rows of float64 terms worked on at once: stay in the CPU cache
 
 
-def _gemm_dtype(dtype):
+def _gemm_dtype(dtype, what="Parzen"):
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
-        raise TypeError(f"Parzen dtype (the precision of the distances) must be float32 or float64, got {dt}")
+        raise TypeError(f"{what} dtype (the precision of the distances) must be float32 or float64, got {dt}")
     return dt
 
 
-def _host(a, dtype, name="x"):
-    """``a`` as a C-contiguous host array of ``dtype``: 2-D, at least one row, real numbers."""
+def _host(a, dtype, name="x", what="Parzen"):
+    """``a`` as a C-contiguous host array of ``dtype``: 2-D, at least one row, real numbers.
+    ``what`` names the metric in the errors (the k-NN metrics share these checks)."""
     a = np.asarray(backend.to_host(a))
     if a.ndim != 2:
-        raise ValueError(f"Parzen input {name} must be a 2-D (n, d) array, got shape {a.shape}")
+        raise ValueError(f"{what} input {name} must be a 2-D (n, d) array, got shape {a.shape}")
     if a.shape[0] < 1:
-        raise ValueError(f"Parzen input {name} has no rows (shape {a.shape})")
+        raise ValueError(f"{what} input {name} has no rows (shape {a.shape})")
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"Parzen input {name} must hold real numbers, got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=_gemm_dtype(dtype))
+        raise TypeError(f"{what} input {name} must hold real numbers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=_gemm_dtype(dtype, what))
 
 
-def _finite_sq_norms(a, name):
+def _finite_sq_norms(a, name, what="Parzen"):
     """|a_i|^2 (float64); a NaN or inf anywhere in a row shows in its norm."""
     norms = _sq_norms(a)
     if not np.isfinite(norms).all():
-        raise ValueError(f"Parzen input {name} holds NaN or infinite values (or values so large that "
+        raise ValueError(f"{what} input {name} holds NaN or infinite values (or values so large that "
                          "their squares overflow)")
     return norms
 
