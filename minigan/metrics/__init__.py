@@ -8,6 +8,12 @@ from here: ``from minigan.metrics import parzen_protocol``.
 from . import parzen  # noqa: F401 -- minigan.metrics.parzen, the module (its block sizes live there)
 from .parzen import SIGMAS, ParzenResult, parzen_log_likelihood, parzen_protocol, select_sigma, squared_distances
 from .image_statistics import image_statistics
+from .frechet import frechet_distance
+from .inception import inception_score
+from .neighbours import kth_neighbour_radii
+from .precision_recall import precision_recall
+from .density_coverage import density_coverage
 
 __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
            "parzen_protocol", "ParzenResult", "image_statistics"]
+__all__ += ["frechet_distance", "inception_score", "kth_neighbour_radii", "precision_recall", "density_coverage"]

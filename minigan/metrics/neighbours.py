@@ -1,0 +1,121 @@
+"""Exact k-nearest-neighbour radii and ball tests, a block of rows at a time.
+
+What improved precision and recall (Kynkaanniemi et al. 2019) and density and
+coverage (Naeem et al. 2020) share: each point's radius
+
+    r_k(x_i) = NND_k(x_i) = || x_i - NN_k(x_i) ||,
+
+the distance to its k-th nearest neighbour within its own set, itself excluded
+(excluded by index: a duplicate of x_i is a neighbour at distance 0), and tests
+of the points of one set against the balls B(x_i, r_k(x_i)) of the other.
+
+How it is computed: squared distances by the GEMM identity
+|a - b|^2 = |a|^2 + |b|^2 - 2 a.b, clipped at 0 (``parzen._sq_dist_block``:
+the GEMM in float32 or float64, the norms, sum and clip in float64), for one
+block of rows of a against all m rows of b. Nothing of size n x m is ever held:
+**block size rule**: ``rows = max(1, BLOCK_BYTES // (8 m))`` rows per block
+(BLOCK_BYTES = 32 MiB: 419 rows of float64 distances for m = 10,000), or the
+``block`` given; ``threads`` blocks at once (default min(cores, 4), as Parzen:
+NumPy's element-wise loops, its partition and BLAS release the GIL), so at most
+``threads`` blocks are alive, 128 MiB by default. All comparisons are between
+squared distances (squared radii), so no square root can move a point across a
+ball's edge. Each pair of sets is compared in ONE pass (a block of rows gives
+its rows' results and its share of the columns' results).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from concurrent.futures import ThreadPoolExecutor
+
+from .parzen import _default_threads, _finite_sq_norms, _host, _sq_dist_block
+
+__all__ = ["kth_neighbour_radii", "BLOCK_BYTES"]
+
+BLOCK_BYTES = 32 * 2 ** 20   # one block's float64 distances stay under this
+
+
+def _features(a, name, what, dtype):
+    """(host array in the GEMM dtype, float64 squared norms), checked: 2-D, real, finite."""
+    a = _host(a, dtype, name, what)
+    return a, _finite_sq_norms(a, name, what)
+
+
+def _block_rows(m, block):
+    if block is None:
+        return max(1, BLOCK_BYTES // (8 * max(m, 1)))
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"block must be an integer >= 1 (rows per block), got {block!r}")
+    return int(block)
+
+
+def _threads(threads):
+    if threads is None:
+        return _default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1 (or None: min(cores, 4)), got {threads!r}")
+    return int(threads)
+
+
+def map_blocks(fn, a, aa, b, bb, block=None, threads=None):
+    """``[fn(start, stop, d2) for each block]``, in order: d2 (float64, clipped at 0) =
+    |a_i - b_j|^2 for rows start..stop-1 of ``a`` against every row of ``b`` (see the
+    block size rule above); ``threads`` blocks at a time. ``fn`` must not write to
+    anything another block writes to: return the block's results instead."""
+    rows = _block_rows(b.shape[0], block)
+    threads = _threads(threads)
+    starts = range(0, a.shape[0], rows)
+
+    def run(start):
+        stop = min(start + rows, a.shape[0])
+        return fn(start, stop, _sq_dist_block(a[start:stop], b, aa[start:stop], bb))
+
+    if threads == 1 or len(starts) == 1:
+        return [run(start) for start in starts]
+    with ThreadPoolExecutor(min(threads, len(starts))) as ex:
+        return list(ex.map(run, starts))
+
+
+def _check_k(k, n, name, what):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{what}: k must be an integer >= 1, got {k!r}")
+    if n < k + 1:
+        raise ValueError(f"{what}: {name} has {n} rows; the k-th nearest neighbour (k = {k}) of a point "
+                         f"within its own set, itself excluded, needs at least k + 1 = {k + 1} rows")
+    return int(k)
+
+
+def _kth_sq_radii(a, aa, k, block, threads, name, what):
+    """float64 (n,): the squared distance of each row of ``a`` to its k-th nearest
+    other row of ``a`` (itself excluded by index)."""
+    k = _check_k(k, a.shape[0], name, what)
+
+    def kth(start, stop, d2):
+        idx = np.arange(stop - start)
+        d2[idx, start + idx] = np.inf                  # itself excluded
+        return np.partition(d2, k - 1, axis=1)[:, k - 1]
+
+    return np.concatenate(map_blocks(kth, a, aa, a, aa, block, threads))
+
+
+def kth_neighbour_radii(features, k, *, dtype=np.float64, block=None, threads=None):
+    """NND_k(x_i) = || x_i - NN_k(x_i) || for each row x_i of ``features`` (float64, shape (n,)).
+
+    NN_k(x_i) is the k-th nearest neighbour of x_i among the other rows (x_i itself
+    excluded by index; a duplicate row counts, at distance 0). Exact: every distance
+    is computed, ``block`` rows at a time (default: the module's block size rule).
+    ``dtype``: the precision of the GEMM, float64 (default) or float32. ``threads``:
+    blocks worked on at once (default min(cores, 4)).
+    """
+    a, aa = _features(features, "features", "k-NN radii", dtype)
+    return np.sqrt(_kth_sq_radii(a, aa, k, block, threads, "features", "k-NN radii"))
+
+
+def real_and_fake(real_features, fake_features, what, dtype):
+    """Both sets as checked host arrays with their squared norms; same number of features."""
+    real, rr = _features(real_features, "real_features", what, dtype)
+    fake, ff = _features(fake_features, "fake_features", what, dtype)
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"{what}: real_features have {real.shape[1]} features but fake_features "
+                         f"have {fake.shape[1]}")
+    return real, rr, fake, ff
