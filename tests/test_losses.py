@@ -208,7 +208,8 @@ def test_two_sided_smoothing_is_cross_entropy_with_both_targets(rng):
 
 
 # ----------------------------------------------------------------------------- penalties
-def test_weight_decay_adds_lam_W_to_the_weights_gradient_and_returns_its_value(rng):
+def test_weight_decay_adds_lam_W_to_the_weights_gradient_and_returns_its_value(rng, restore_backend):
+    restore_backend.use("numpy")              # host arrays below, whatever MINIGAN_BACKEND says
     from minigan.layers import Linear, ReLU, Sequential
     net = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Linear(4, 2, rng=1, dtype=F64))
     net.zero_grad()
@@ -240,7 +241,8 @@ class _Params:
         self.grads = {k: np.zeros_like(v) for k, v in params.items()}
 
 
-def test_supervised_loss_backpropagates_its_own_labelled_minibatch(rng):
+def test_supervised_loss_backpropagates_its_own_labelled_minibatch(rng, restore_backend):
+    restore_backend.use("numpy")              # host arrays below, whatever MINIGAN_BACKEND says
     from minigan.layers import Linear, Sequential
     net = Sequential(Linear(3, 4, rng=0, dtype=F64))
     x, y = rng.normal(size=(6, 3)), np.array([0, 1, 2, 3, 0, 1])

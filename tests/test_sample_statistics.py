@@ -43,9 +43,10 @@ def test_classifier_statistics_extremes():
     assert unsure["conf"] == pytest.approx(0.1) and unsure["score"] == pytest.approx(1, rel=1e-6)
 
 
-def test_the_classifier_learns_separable_data(tmp_path, rng):
+def test_the_classifier_learns_separable_data(tmp_path, rng, restore_backend):
     """Ten well-separated blobs in 784 dimensions: the network must label fresh points right,
     and survive a save and load."""
+    restore_backend.use("numpy")                   # host arrays below, whatever MINIGAN_BACKEND says
     centres = rng.random((10, 784)).astype(np.float32)
     y = rng.integers(0, 10, 2000)
     x = centres[y] + 0.05 * rng.standard_normal((2000, 784)).astype(np.float32)
