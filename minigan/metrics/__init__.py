@@ -8,6 +8,8 @@ from here: ``from minigan.metrics import parzen_protocol``.
 from . import parzen  # noqa: F401 -- minigan.metrics.parzen, the module (its block sizes live there)
 from .parzen import SIGMAS, ParzenResult, parzen_log_likelihood, parzen_protocol, select_sigma, squared_distances
 from .image_statistics import image_statistics
+from .classifier import ClassifierNotCached, MNISTClassifier, mnist_classifier
 
 __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
            "parzen_protocol", "ParzenResult", "image_statistics"]
+__all__ += ["mnist_classifier", "MNISTClassifier", "ClassifierNotCached"]
