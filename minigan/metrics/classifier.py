@@ -35,9 +35,8 @@ trainer's history), and ``test`` (t10k) is scored once, at the end: that is the
 the dropout masks, the shuffles) comes from ``seed``: on NumPy the same
 settings and data give the same weights, bit for bit.
 
-Measured (benchmarks/RESULTS.md, "MNIST feature classifier"): 0.9853 on the
-test set after the 30 epochs, about 5 s an epoch on 2 quiet cores
-(``OPENBLAS_NUM_THREADS=2``; 445 s in all on the shared machine it was made on).
+Its test accuracy and training time: benchmarks/RESULTS.md, "MNIST feature
+classifier" (``python benchmarks/mnist_classifier.py`` trains it).
 
 The cache: ``mnist_classifier_seed<seed>.npz`` in ``cache_dir`` (default
 ``$XDG_CACHE_HOME/minigan``, i.e. ``~/.cache/minigan``, the folder MNIST itself is
