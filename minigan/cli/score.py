@@ -143,7 +143,7 @@ def format_table(result):
     """The printed table: a header, then one line per row of ``result['rows']``."""
     clf = result["classifier"]
     heads = list(COLUMNS) + (["Parzen LL"] if "parzen_ll" in result["rows"][0] else [])
-    widths = [15, 9, 9, 9, 9, 9, 11, 13][:len(heads)]
+    widths = [16, 10, 11, 10, 10, 10, 14][:len(heads)]
     lines = [f"checkpoint  {result['checkpoint']} (iteration {result['iteration']})",
              f"classifier  {clf['path']}: test accuracy {clf['test_accuracy']:.4f}, {clf['features']} features",
              f"{result['n_samples']} samples (seed {result['seed']}) and {result['n_real']} real training "
