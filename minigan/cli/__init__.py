@@ -15,6 +15,7 @@ One idea per file:
     resume.py    minigan resume CHECKPOINT
     sample.py    minigan sample CHECKPOINT (and ``restore_generator``: a run rebuilt to draw from)
     parzen.py    minigan parzen CHECKPOINT (the metric itself is ``minigan.metrics``)
+    score.py     minigan score CHECKPOINT (IS, FID, precision/recall, density/coverage; ``score_checkpoint``)
 
 ``minigan gradcheck`` and ``minigan check-exercise`` live with what they check
 (``minigan.gradcheck``, ``minigan.exercises``).
@@ -28,7 +29,8 @@ from .common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Argum
                      UsageError)
 
 __all__ = ["main", "usage", "COMMANDS", "ArgumentParser", "UsageError", "EXIT_OK", "EXIT_USAGE",
-           "EXIT_DIVERGED", "EXIT_INTERRUPTED", "train_main", "resume_main", "sample_main", "parzen_main"]
+           "EXIT_DIVERGED", "EXIT_INTERRUPTED", "train_main", "resume_main", "sample_main", "parzen_main",
+           "score_main"]
 
 # name -> ("module:function", one-line help)
 COMMANDS = {
@@ -36,6 +38,7 @@ COMMANDS = {
     "resume": ("minigan.cli.resume:resume_main", "continue training from a checkpoint"),
     "sample": ("minigan.cli.sample:sample_main", "draw samples from a checkpoint's generator"),
     "parzen": ("minigan.cli.parzen:parzen_main", "Parzen-window log-likelihood of a checkpoint (Table 1)"),
+    "score": ("minigan.cli.score:score_main", "IS, FID, precision/recall, density/coverage of a checkpoint"),
     "gradcheck": ("minigan.gradcheck:main", "gradient-check every layer and loss"),
     "check-exercise": ("minigan.exercises:main", "gradient-check your own backward pass"),
 }

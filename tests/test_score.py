@@ -1,0 +1,184 @@
+"""minigan score: the table, the JSON, the reference row, and bad input.
+
+Everything runs on generated digits (ten noisy prototype images written as IDX files, read by
+the same load_mnist the real data goes through), with a tiny classifier pre-trained into a
+cache folder (``score.CLASSIFIER_SETTINGS`` makes the command ask for the same settings) and
+tiny mnist-paper checkpoints (2 iterations): seconds in all.
+"""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from minigan import backend, cli
+from minigan.cli import score
+from minigan.data import mnist
+from minigan.metrics import (density_coverage, frechet_distance, inception_score, mnist_classifier,
+                             precision_recall)
+
+SMALL = dict(hidden=[32], features=16, epochs=3, m=10, lr=1e-3, keep_input=0.9, keep_hidden=0.9, n_train=300)
+N_TRAIN, N_TEST = 50200, 150          # 200 rows past 50,000: a 'valid' split for the Parzen protocol
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """(data folder, classifier cache, the classifier, checkpoint with an average of G, one without)."""
+    backend.use("numpy")
+    root = tmp_path_factory.mktemp("score")
+    rng = np.random.default_rng(5)
+    protos = rng.integers(0, 256, (10, 784))
+    folder = root / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for prefix, n in (("train", N_TRAIN), ("t10k", N_TEST)):
+        y = np.arange(n) % 10
+        x = np.clip(protos[y] + rng.integers(-60, 61, (n, 784)), 0, 255).astype(np.uint8)
+        mnist.write_idx(folder / f"{prefix}-images-idx3-ubyte", x.reshape(n, 28, 28))
+        mnist.write_idx(folder / f"{prefix}-labels-idx1-ubyte", y.astype(np.uint8))
+    data = str(root / "data")
+    cache = root / "cache"
+    clf = mnist_classifier(data_dir=data, cache_dir=cache, **SMALL)
+    runs = {}
+    for name, extra in (("avg", ["--g-average", "0.9"]), ("plain", [])):
+        out = root / name
+        assert cli.train_main(["mnist-paper", "--data-dir", data, "--iterations", "2", "--out", str(out),
+                               "--no-progress", "--no-figures", *extra]) == 0
+        runs[name] = out / "checkpoint.npz"
+    return data, cache, clf, runs["avg"], runs["plain"]
+
+
+@pytest.fixture
+def small_settings(monkeypatch):
+    monkeypatch.setattr(score, "CLASSIFIER_SETTINGS", dict(SMALL))
+
+
+def one_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minigan score: error: "), err
+    return lines[0][len("minigan score: error: "):]
+
+
+def table_rows(out):
+    """{row name: its cells} from the printed table."""
+    rows = {}
+    for line in out.splitlines():
+        name, cells = line[:12].strip(), line[12:].split()
+        if name in ("G", "averaged G", "real train") and len(cells) >= 8 and cells[1] == "+-":
+            rows[name] = cells
+    return rows
+
+
+def test_table_and_json(world, small_settings, capsys):
+    data, cache, clf, ckpt, _ = world
+    n = 200
+    argv = [str(ckpt), "--n-samples", str(n), "--classifier-cache", str(cache)]
+    assert cli.main(["score", *argv]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""                                     # cached: nothing trained, nothing said
+    path = ckpt.parent / "score_it2.json"
+    assert f"wrote {path}" in captured.out
+    result = json.loads(path.read_text())
+    assert result["command"] == "minigan score " + " ".join(argv)
+    assert (result["n_samples"], result["n_real"], result["n_test"], result["seed"]) == (n, n, N_TEST, 0)
+    assert result["iteration"] == 2 and result["averaged"] is False
+    assert result["classifier"]["test_accuracy"] == clf.test_accuracy
+    assert result["classifier"]["settings"] == clf.settings and result["classifier"]["features"] == 16
+    assert [r["generator"] for r in result["rows"]] == ["G", "real train"]
+    printed = table_rows(captured.out)
+    assert set(printed) == {"G", "real train"}
+    for row in result["rows"]:                                    # the JSON holds the printed numbers
+        cells = printed[row["generator"]]
+        assert cells == [f"{row['inception_score']:.3f}", "+-", f"{row['inception_score_std']:.3f}",
+                         f"{row['fid']:.3f}", f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                         f"{row['density']:.4f}", f"{row['coverage']:.4f}"]
+        assert row["n"] == n and row["fid"] >= 0 and row["density"] >= 0
+        assert 1 <= row["inception_score"] <= 10
+        for k in ("precision", "recall", "coverage"):
+            assert 0 <= row[k] <= 1
+    # the reference row is the metrics of the first n real training images against the test set
+    train = mnist.load_mnist("train", data_dir=data)[0][:n]
+    test = mnist.load_mnist("test", data_dir=data)[0]
+    real, ft, fr = result["rows"][1], clf.features(test), clf.features(train)
+    assert (real["inception_score"], real["inception_score_std"]) == pytest.approx(
+        inception_score(clf.probabilities(train)), rel=1e-12)
+    assert real["fid"] == pytest.approx(frechet_distance(fr, ft), rel=1e-9)
+    assert (real["precision"], real["recall"]) == pytest.approx(precision_recall(ft, fr, k=3))
+    assert (real["density"], real["coverage"]) == pytest.approx(density_coverage(ft, fr, k=5))
+    # real digits of the same prototypes score closer to the test set than 2 iterations of G
+    assert real["fid"] < result["rows"][0]["fid"]
+
+
+def test_score_checkpoint_takes_a_classifier(world, small_settings, capsys):
+    """The function the command calls, given the classifier object: the same numbers; the seed matters."""
+    data, cache, clf, ckpt, _ = world
+    a = score.score_checkpoint(ckpt, classifier=clf, n_samples=150)
+    b = score.score_checkpoint(ckpt, classifier=clf, n_samples=150)
+    c = score.score_checkpoint(ckpt, classifier=clf, n_samples=150, seed=1)
+    assert a["rows"] == b["rows"]
+    assert a["rows"][0]["fid"] != c["rows"][0]["fid"] and a["rows"][1] == c["rows"][1]
+    assert "real train" in score.format_table(a)
+
+
+def test_averaged_and_parzen(world, small_settings, capsys, tmp_path):
+    data, cache, clf, ckpt, _ = world
+    out = tmp_path / "s.json"
+    assert score.score_main([str(ckpt), "--averaged", "--parzen", "--n-samples", "150",
+                             "--classifier-cache", str(cache), "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(out.read_text())
+    assert not (ckpt.parent / "score_it2_averaged.json").exists()
+    assert [r["generator"] for r in result["rows"]] == ["averaged G", "real train"]
+    assert "Parzen LL" in captured.out and result["n_valid"] == 200
+    for row in result["rows"]:
+        assert np.isfinite(row["parzen_ll"]) and row["parzen_se"] > 0 and row["parzen_sigma"] > 0
+        assert f"{row['parzen_ll']:.1f} +- {row['parzen_se']:.1f}" in captured.out
+    assert score.json_path(ckpt, 2, averaged=True).name == "score_it2_averaged.json"
+
+
+def test_an_uncached_classifier_is_trained_and_said_so(world, small_settings, capsys, tmp_path):
+    data, cache, clf, ckpt, _ = world
+    fresh = tmp_path / "fresh"
+    assert score.score_main([str(ckpt), "--n-samples", "150", "--classifier-cache", str(fresh),
+                             "--json", str(tmp_path / "s.json")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"minigan score: training the MNIST feature classifier (minutes on 2 cores; "
+                      f"cached in {fresh})")
+    assert any(line.strip().startswith("epoch") for line in err[1:])
+    assert (fresh / "mnist_classifier_seed0.npz").exists()
+
+
+def test_bad_input_is_one_line(world, small_settings, capsys, tmp_path, monkeypatch):
+    data, cache, clf, avg, plain = world
+    base = ["--classifier-cache", str(cache), "--n-samples", "150"]
+    backend.use("numpy")
+    toy = tmp_path / "toy"
+    assert cli.train_main(["toy1d", "--iterations", "2", "--no-progress", "--no-figures", "--out", str(toy)]) == 0
+    capsys.readouterr()
+    cases = [([str(tmp_path / "nope.npz")], "nope.npz"),
+             ([str(toy / "checkpoint.npz")], "its generator draws samples of 1 numbers, not 28 x 28 images"),
+             ([str(plain), "--averaged"], "average"),
+             ([str(plain), "--n-samples", "128"],
+              "--n-samples must be at least 129: FID needs more samples than the classifier's 128 features, "
+              "got 128"),
+             ([str(plain), "--json", str(tmp_path)], "is a folder, not a file"),
+             ([str(plain), "--data-dir", str(tmp_path / "nowhere")], "is not a folder")]
+    for argv, words in cases:
+        assert score.score_main(argv + base[:2] + (base[2:] if "--n-samples" not in argv else [])) == 2, argv
+        assert words in one_error_line(capsys.readouterr().err), argv
+    assert not list(plain.parent.glob("score_*.json"))
+    # no MNIST anywhere: the one line every command prints
+    monkeypatch.delenv("MINIGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(mnist, "MIRRORS", {k: ["http://127.0.0.1:9/"] for k in mnist.KINDS})
+    mnist._CACHE.clear()
+    (tmp_path / "empty").mkdir()
+    try:
+        assert score.score_main([str(plain), "--data-dir", str(tmp_path / "empty"), *base]) == 2
+    finally:
+        mnist._CACHE.clear()
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith("mnist files not found: ") and "pass --data-dir FOLDER" in line
+
+
+def test_listed_as_a_command():
+    assert "score" in cli.COMMANDS and "score" in cli.usage()
