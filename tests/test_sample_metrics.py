@@ -267,6 +267,72 @@ def test_prdc_refuse_bad_input():
         precision_recall(x, x, threads=0)
 
 
+# ---------------------------------------------------------------- radii computed once, reused
+
+@pytest.mark.parametrize("block,threads", [(1, 1), (7, 3), (None, None)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_several_k_in_one_pass_equal_single_k_calls(block, threads, dtype):
+    # ties included: integer coordinates put many neighbours at one distance
+    x = np.random.default_rng(3).integers(-3, 4, (80, 3)).astype(np.float64)
+    opts = dict(block=block, threads=threads, dtype=dtype)
+    for ks in ((3, 5), (5, 3), (1, 2, 7), (4,), [2, 2]):
+        many = kth_neighbour_radii(x, ks, **opts)
+        assert isinstance(many, tuple) and len(many) == len(ks)
+        for k, r in zip(ks, many):
+            np.testing.assert_array_equal(r, kth_neighbour_radii(x, k, **opts))
+        for k, r2 in zip(ks, kth_neighbour_radii(x, ks, squared=True, **opts)):
+            np.testing.assert_array_equal(r2, neighbours._kth_sq_radii(
+                *neighbours._features(x, "features", "t", dtype), k, block, threads, "features", "t"))
+    np.testing.assert_array_equal(kth_neighbour_radii(x, (3, 5), squared=True)[1] ** 0.5,
+                                  kth_neighbour_radii(x, 5))
+    with pytest.raises(ValueError, match="k must be"):
+        kth_neighbour_radii(x, ())
+    with pytest.raises(ValueError, match="k must be"):
+        kth_neighbour_radii(x, (3, 0))
+    with pytest.raises(ValueError, match="at least k \\+ 1 = 81 rows"):
+        kth_neighbour_radii(x, (3, 80))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_precomputed_radii_give_bit_identical_results(dtype):
+    rng = np.random.default_rng(11)
+    # many ties (integer features): a changed radius would show as a changed count
+    real = rng.integers(0, 4, (300, 4)).astype(np.float64)
+    fakes = [rng.integers(0, 4, (250, 4)).astype(np.float64), rng.standard_normal((400, 4)) + 1.5]
+    r3, r5 = kth_neighbour_radii(real, (3, 5), squared=True, dtype=dtype)
+    for fake in fakes:
+        f3 = kth_neighbour_radii(fake, 3, squared=True, dtype=dtype)
+        want_pr = precision_recall(real, fake, k=3, dtype=dtype)
+        want_dc = density_coverage(real, fake, k=5, dtype=dtype)
+        assert precision_recall(real, fake, k=3, real_sq_radii=r3, dtype=dtype) == want_pr
+        assert precision_recall(real, fake, k=3, fake_sq_radii=f3, dtype=dtype) == want_pr
+        assert precision_recall(real, fake, k=3, real_sq_radii=r3, fake_sq_radii=f3, dtype=dtype) == want_pr
+        assert density_coverage(real, fake, k=5, real_sq_radii=r5, dtype=dtype) == want_dc
+
+
+def test_wrong_precomputed_radii_are_refused():
+    rng = np.random.default_rng(12)
+    real, fake = rng.standard_normal((30, 3)), rng.standard_normal((20, 3))
+    r3 = kth_neighbour_radii(real, 3, squared=True)
+    f3 = kth_neighbour_radii(fake, 3, squared=True)
+    with pytest.raises(ValueError, match=r"real_sq_radii must have shape \(30,\)"):
+        precision_recall(real, fake, real_sq_radii=f3)                 # the other set's radii
+    with pytest.raises(ValueError, match=r"fake_sq_radii must have shape \(20,\)"):
+        precision_recall(real, fake, fake_sq_radii=r3)
+    with pytest.raises(ValueError, match=r"real_sq_radii must have shape \(30,\)"):
+        density_coverage(real, fake, real_sq_radii=r3[:, None])         # (30, 1), not (30,)
+    with pytest.raises(ValueError, match=r"real_sq_radii must have shape"):
+        density_coverage(real, fake, real_sq_radii=np.float64(1.0))
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        density_coverage(real, fake, real_sq_radii=-r3 - 1)
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        precision_recall(real, fake, real_sq_radii=np.full(30, np.nan))
+    with pytest.raises(TypeError, match="real numbers"):
+        precision_recall(real, fake, real_sq_radii=np.array(["a"] * 30))
+    with pytest.raises(ValueError, match="k must be"):
+        density_coverage(real, fake, k=0, real_sq_radii=r3)
+
+
 def test_metrics_take_device_arrays(monkeypatch):
     cp = fakecupy.install(monkeypatch)
     rng = np.random.default_rng(10)

@@ -14,8 +14,8 @@ import pytest
 from minigan import backend, cli
 from minigan.cli import score
 from minigan.data import mnist
-from minigan.metrics import (density_coverage, frechet_distance, inception_score, mnist_classifier,
-                             precision_recall)
+from minigan.metrics import (density_coverage, frechet_distance, inception_score, kth_neighbour_radii,
+                             mnist_classifier, precision_recall)
 
 SMALL = dict(hidden=[32], features=16, epochs=3, m=10, lr=1e-3, keep_input=0.9, keep_hidden=0.9, n_train=300)
 N_TRAIN, N_TEST = 50200, 150          # 200 rows past 50,000: a 'valid' split for the Parzen protocol
@@ -178,6 +178,19 @@ def test_bad_input_is_one_line(world, small_settings, capsys, tmp_path, monkeypa
         mnist._CACHE.clear()
     line = one_error_line(capsys.readouterr().err)
     assert line.startswith("mnist files not found: ") and "pass --data-dir FOLDER" in line
+
+
+def test_rows_with_the_shared_test_radii_equal_rows_without(world):
+    # score_checkpoint computes the test set's k = 3 and 5 radii once and passes them to every row:
+    # each row's numbers are the very ones each metric gives when it computes its own
+    data, cache, clf, _, _ = world
+    test = mnist.load_mnist("test", data_dir=data)[0]
+    train = mnist.load_mnist("train", data_dir=data)[0][:140]
+    test_features = clf.features(test)
+    shared = kth_neighbour_radii(test_features, (3, 5), squared=True)
+    for images in (train, np.random.default_rng(1).random((140, 784)).astype(np.float32)):
+        assert score._row("x", images, test_features, clf, test_sq_radii=shared) == \
+            score._row("x", images, test_features, clf)
 
 
 def test_listed_as_a_command():

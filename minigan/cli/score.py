@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, presets
-from ..metrics import (density_coverage, frechet_distance, inception_score, parzen_protocol,
-                       precision_recall)
+from ..metrics import (density_coverage, frechet_distance, inception_score, kth_neighbour_radii,
+                       parzen_protocol, precision_recall)
 from ..metrics.classifier import ClassifierNotCached, classifier_cache_path, mnist_classifier
 from .common import ArgumentParser, check_data_dir, entry, fail
 from .parzen import recorded_data_dir
@@ -58,12 +58,15 @@ def json_path(checkpoint_path, iteration, averaged=False):
     return Path(checkpoint_path).parent / name
 
 
-def _row(name, images, test_features, classifier, parzen=None):
+def _row(name, images, test_features, classifier, parzen=None, test_sq_radii=None):
+    """One row of the table. ``test_sq_radii``: (k = 3, k = 5) squared radii of the test set,
+    computed once for every row (None: each metric computes its own; the same numbers)."""
     f = classifier.features(images)
     p = classifier.probabilities(images)
     is_mean, is_std = inception_score(p)
-    precision, recall = precision_recall(test_features, f, k=3)
-    density, coverage = density_coverage(test_features, f, k=5)
+    r3, r5 = test_sq_radii if test_sq_radii is not None else (None, None)
+    precision, recall = precision_recall(test_features, f, k=3, real_sq_radii=r3)
+    density, coverage = density_coverage(test_features, f, k=5, real_sq_radii=r5)
     row = {"generator": name, "n": int(len(images)), "inception_score": is_mean, "inception_score_std": is_std,
            "fid": frechet_distance(f, test_features), "precision": precision, "recall": recall,
            "density": density, "coverage": coverage}
@@ -111,11 +114,12 @@ def score_checkpoint(path, *, classifier=None, averaged=False, n_samples=10000, 
     samples = samples.reshape(n_samples, -1)
     t2 = time.perf_counter()
     test_features = classifier.features(test)
+    test_sq_radii = kth_neighbour_radii(test_features, (3, 5), squared=True)   # once, for every row
     rows = [_row("averaged G" if averaged else "G", samples, test_features, classifier,
-                 parzen=(valid, test) if parzen else None)]
+                 parzen=(valid, test) if parzen else None, test_sq_radii=test_sq_radii)]
     t3 = time.perf_counter()
     rows.append(_row("real train", reference, test_features, classifier,
-                     parzen=(valid, test) if parzen else None))
+                     parzen=(valid, test) if parzen else None, test_sq_radii=test_sq_radii))
     t4 = time.perf_counter()
     return {"checkpoint": str(path), "iteration": ckpt.iteration, "preset": getattr(ckpt, "preset", None),
             "averaged": bool(averaged), "n_samples": int(n_samples), "n_real": int(len(reference)),

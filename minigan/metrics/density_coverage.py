@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .neighbours import _kth_sq_radii, map_blocks, real_and_fake
+from .neighbours import _kth_sq_radii, given_sq_radii, map_blocks, real_and_fake
 
 __all__ = ["density_coverage"]
 
 
-def density_coverage(real_features, fake_features, k=5, *, dtype=np.float64, block=None, threads=None):
+def density_coverage(real_features, fake_features, k=5, *, real_sq_radii=None, dtype=np.float64, block=None,
+                     threads=None):
     """(density, coverage) as floats (density >= 0, may exceed 1; coverage in [0, 1]).
 
     ``real_features`` (N, d) and ``fake_features`` (M, d): NumPy or CuPy arrays
@@ -35,10 +36,18 @@ def density_coverage(real_features, fake_features, k=5, *, dtype=np.float64, blo
     ``block``: rows per block (default: at most 32 MiB of float64 distances per
     block, ``neighbours.BLOCK_BYTES``). ``threads``: blocks at once (default
     min(cores, 4)).
+
+    ``real_sq_radii``: the real set's squared k-th neighbour radii, when already computed
+    (``kth_neighbour_radii(real_features, k, squared=True)``, with the same k, dtype and
+    block): shape (N,), else refused; None computes them. The results are the same, bit
+    for bit, as without them.
     """
     what = "density_coverage"
     real, rr, fake, ff = real_and_fake(real_features, fake_features, what, dtype)
-    r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
+    if real_sq_radii is None:
+        r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
+    else:
+        r2_real = given_sq_radii(real_sq_radii, real.shape[0], k, "real_sq_radii", what)
 
     def balls(start, stop, d2):                      # d2: reals start..stop-1 (rows) vs every fake
         inside = d2 < r2_real[start:stop, None]

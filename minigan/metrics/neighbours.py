@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import backend
 from .parzen import _default_threads, _finite_sq_norms, _host, _sq_dist_block
 
 __all__ = ["kth_neighbour_radii", "BLOCK_BYTES"]
@@ -91,28 +92,72 @@ def _check_k(k, n, name, what):
 
 def _kth_sq_radii(a, aa, k, block, threads, name, what):
     """float64 (n,): the squared distance of each row of ``a`` to its k-th nearest
-    other row of ``a`` (itself excluded by index)."""
-    k = _check_k(k, a.shape[0], name, what)
+    other row of ``a`` (itself excluded by index). ``k`` an integer, or a tuple or
+    list of them: then a list of such arrays, one per k, from ONE pass (see
+    ``_kth_sq_radii_multi``)."""
+    if isinstance(k, (tuple, list)):
+        return _kth_sq_radii_multi(a, aa, k, block, threads, name, what)
+    return _kth_sq_radii_multi(a, aa, (k,), block, threads, name, what)[0]
+
+
+def _kth_sq_radii_multi(a, aa, ks, block, threads, name, what):
+    """[squared k-th neighbour radii for each k of ``ks``], from one pass over the blocks:
+    each block's rows partitioned at the largest k, then the k-th smallest of each
+    smaller k taken from the first kmax entries (the kmax smallest, in some order).
+    The same values as separate single-k passes, bit for bit: a partition moves
+    distances, it never computes them."""
+    if len(ks) == 0:
+        raise ValueError(f"{what}: k must be an integer >= 1 or a non-empty tuple of them, got {ks!r}")
+    ks = [_check_k(k, a.shape[0], name, what) for k in ks]
+    kmax = max(ks)
 
     def kth(start, stop, d2):
         idx = np.arange(stop - start)
         d2[idx, start + idx] = np.inf                  # itself excluded
-        return np.partition(d2, k - 1, axis=1)[:, k - 1]
+        part = np.partition(d2, kmax - 1, axis=1)
+        head = part[:, :kmax]                          # the kmax smallest of each row, the kmax-th last
+        return [part[:, kmax - 1] if k == kmax else np.partition(head, k - 1, axis=1)[:, k - 1]
+                for k in ks]
 
-    return np.concatenate(map_blocks(kth, a, aa, a, aa, block, threads))
+    parts = map_blocks(kth, a, aa, a, aa, block, threads)
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(ks))]
 
 
-def kth_neighbour_radii(features, k, *, dtype=np.float64, block=None, threads=None):
+def kth_neighbour_radii(features, k, *, squared=False, dtype=np.float64, block=None, threads=None):
     """NND_k(x_i) = || x_i - NN_k(x_i) || for each row x_i of ``features`` (float64, shape (n,)).
 
     NN_k(x_i) is the k-th nearest neighbour of x_i among the other rows (x_i itself
     excluded by index; a duplicate row counts, at distance 0). Exact: every distance
     is computed, ``block`` rows at a time (default: the module's block size rule).
+    ``k``: an integer, or a tuple or list of them: then a tuple of arrays, one per k
+    in that order, from one pass over the distances (the same values as separate
+    calls, bit for bit). ``squared``: return NND_k^2 instead, the squared radii that
+    ``precision_recall`` and ``density_coverage`` compare with (``real_sq_radii=``,
+    ``fake_sq_radii=``: computed once, reused by several calls, the results unchanged).
     ``dtype``: the precision of the GEMM, float64 (default) or float32. ``threads``:
     blocks worked on at once (default min(cores, 4)).
     """
     a, aa = _features(features, "features", "k-NN radii", dtype)
-    return np.sqrt(_kth_sq_radii(a, aa, k, block, threads, "features", "k-NN radii"))
+    several = isinstance(k, (tuple, list))
+    r2 = _kth_sq_radii_multi(a, aa, tuple(k) if several else (k,), block, threads, "features", "k-NN radii")
+    r = r2 if squared else [np.sqrt(x) for x in r2]
+    return tuple(r) if several else r[0]
+
+
+def given_sq_radii(sq_radii, n, k, name, what):
+    """Precomputed squared k-NN radii, checked: a float64 array of shape (n,), finite, >= 0
+    (and ``k`` checked as if they were computed here)."""
+    _check_k(k, n, name.replace("_sq_radii", "_features"), what)
+    r2 = np.asarray(backend.to_host(sq_radii))
+    if r2.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: {name} must hold real numbers, got dtype {r2.dtype}")
+    r2 = r2.astype(np.float64, copy=False)
+    if r2.shape != (n,):
+        raise ValueError(f"{what}: {name} must have shape ({n},) (one squared k = {k} radius per row, as "
+                         f"kth_neighbour_radii(features, {k}, squared=True) gives), got {r2.shape}")
+    if not np.all(np.isfinite(r2)) or np.any(r2 < 0):
+        raise ValueError(f"{what}: {name} must be finite and >= 0 (squared radii)")
+    return r2
 
 
 def real_and_fake(real_features, fake_features, what, dtype):

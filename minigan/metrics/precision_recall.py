@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .neighbours import _kth_sq_radii, map_blocks, real_and_fake
+from .neighbours import _kth_sq_radii, given_sq_radii, map_blocks, real_and_fake
 
 __all__ = ["precision_recall"]
 
 
-def precision_recall(real_features, fake_features, k=3, *, dtype=np.float64, block=None, threads=None):
+def precision_recall(real_features, fake_features, k=3, *, real_sq_radii=None, fake_sq_radii=None,
+                     dtype=np.float64, block=None, threads=None):
     """(precision, recall) as floats in [0, 1]; see the module for the formulas.
 
     ``real_features`` (N, d) and ``fake_features`` (M, d): NumPy or CuPy arrays
@@ -33,11 +34,23 @@ def precision_recall(real_features, fake_features, k=3, *, dtype=np.float64, blo
     to about 1e-7 of the squared norms). ``block``: rows per block (default: at most
     32 MiB of float64 distances per block, ``neighbours.BLOCK_BYTES``). ``threads``:
     blocks at once (default min(cores, 4)).
+
+    ``real_sq_radii`` / ``fake_sq_radii``: the sets' squared k-th neighbour radii, when
+    already computed (``kth_neighbour_radii(features, k, squared=True)``, with the same
+    k, dtype and block): shape (N,) / (M,), else refused; None computes them. One set
+    scored against many (``minigan score``'s test set) needs its radii once; the results
+    are the same, bit for bit, as without them.
     """
     what = "precision_recall"
     real, rr, fake, ff = real_and_fake(real_features, fake_features, what, dtype)
-    r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
-    r2_fake = _kth_sq_radii(fake, ff, k, block, threads, "fake_features", what)
+    if real_sq_radii is None:
+        r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
+    else:
+        r2_real = given_sq_radii(real_sq_radii, real.shape[0], k, "real_sq_radii", what)
+    if fake_sq_radii is None:
+        r2_fake = _kth_sq_radii(fake, ff, k, block, threads, "fake_features", what)
+    else:
+        r2_fake = given_sq_radii(fake_sq_radii, fake.shape[0], k, "fake_sq_radii", what)
 
     def balls(start, stop, d2):                      # d2: reals start..stop-1 (rows) vs every fake
         in_fake = (d2 <= r2_fake[None, :]).any(axis=1)               # these reals in a fake ball
