@@ -32,6 +32,7 @@ LESSONS = {
 MNIST_LESSONS = {
     "07_mnist_model.py": ["07_samples.png", "07_nearest.png", "07_interpolation.png", "07_history.png"],
     "08_parzen_table1.py": ["08_sigma_sweep.png", "08_sample_count.png"],
+    "09_evaluating_gans.py": ["09_metrics.png"],
 }
 
 
@@ -102,6 +103,22 @@ def _key_numbers_08(out):
     assert 0.1 < real_mean < 0.16 and 0.05 < real_grey < 0.15, out          # MNIST: dark, crisp digits
 
 
+def _key_numbers_09(out):
+    assert re.search(r"classifier: (the cached one .*|none cached; a tiny one .*)test accuracy 0\.9\d+", out), out
+    rows = {k: [float(v) for v in vals.split()[:7]] for k, vals in re.findall(
+        r"^\(([abcde])\) [^|\n]*\|([^\[\n]*)\[", out, re.M)}
+    assert sorted(rows) == list("abcde"), out
+    parzen, IS, fid, prec, rec, dens, cov = (dict((k, r[i]) for k, r in rows.items()) for i in range(7))
+    assert all(1.0 - 1e-6 <= v <= 10.0 + 1e-6 for v in IS.values()), out
+    assert all(0.0 <= v <= 1.0 for m in (prec, rec, cov) for v in m.values()), out
+    assert fid["a"] == min(fid.values()) and fid["e"] == max(fid.values()), out    # FID: the reference is closest
+    assert rec["d"] < rec["a"] and cov["d"] < cov["a"], out                     # dropped modes: variety falls
+    assert IS["e"] < 1.01 and rec["e"] < 0.01 and cov["e"] < 0.05, out          # collapse
+    assert parzen["b"] > parzen["a"], out                                        # lesson 08: Parzen rewards blur
+    assert re.search(r"FID: the smallest is .*, of \(a\) real \(reference\)", out), out
+    assert re.search(r"dropped modes: recall .* -> .*, coverage", out), out
+
+
 def _key_numbers_06(out):
     rows = re.findall(r"(ring8|grid25)\s+\| (Algorithm 1|more D|G over-trained).*\| after \d+ iterations:"
                       r"\s+(\d+)/(\d+) modes captured,.*?(\d+) modes visited", out)
@@ -114,7 +131,8 @@ def _key_numbers_06(out):
 KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
                "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
                "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06,
-               "07_mnist_model.py": _key_numbers_07, "08_parzen_table1.py": _key_numbers_08}
+               "07_mnist_model.py": _key_numbers_07, "08_parzen_table1.py": _key_numbers_08,
+               "09_evaluating_gans.py": _key_numbers_09}
 
 
 def run_lesson(name, out, *extra, env_extra=None, timeout=300):
