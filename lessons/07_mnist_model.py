@@ -40,7 +40,7 @@ import matplotlib
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 
-from minigan import backend, checkpoint, metrics, presets, viz
+from minigan import backend, lesson_io, metrics, presets, viz
 from minigan.data import mnist
 from minigan.layers import no_grad
 
@@ -62,44 +62,15 @@ args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 iterations = args.iterations if args.iterations is not None else (20 if args.quick else 2500)
 
 
-def skip(exc):
-    """No data: the command line's one line (``minigan train`` says the same), and a clean stop."""
-    print(f"lesson 07 skipped: {exc.message(how='--data-dir FOLDER')}")
-    sys.exit(0)
-
-
-def refuse(message):
-    """A bad --checkpoint: one line on stderr and exit status 2, as ``minigan parzen`` does."""
-    print(f"lesson 07: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def load_checkpoint(path, **how):
-    """The run of checkpoint ``path`` (``presets.restore_image_run``); one it cannot use is refused."""
-    try:
-        return presets.restore_image_run(
-            path, needed_by="lesson 07 needs a checkpoint of 'minigan train mnist-paper'", **how)[0]
-    except (checkpoint.CheckpointError, ValueError, TypeError, OSError) as exc:
-        refuse(exc)
-
-
 # a bad --checkpoint is refused before anything is read or written
-checked = load_checkpoint(args.checkpoint, load_data=False) if args.checkpoint else None
+checked = lesson_io.image_run_or_refuse("07", args.checkpoint, load_data=False) if args.checkpoint else None
 
 # %% [markdown]
 # ## 1. The data (or a clean stop without it)
 
 # %%
-found = mnist.find_mnist_files(args.kind, args.data_dir)
-missing = [name for name, path in found.items() if path is None]
-if missing and not args.download:
-    skip(mnist.MNISTMissingError(kind=args.kind, missing=missing, folders=mnist.data_folders(args.data_dir),
-                                 reason="not downloaded (add --download to fetch them)"))
-try:
-    train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
-    test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
-except mnist.MNISTMissingError as exc:      # --download, and the download failed
-    skip(exc)
+(train, _), (test, _) = lesson_io.mnist_or_stop(
+    "07", ("train", "test"), kind=args.kind, data_dir=args.data_dir, download=args.download)
 os.makedirs(args.out, exist_ok=True)
 print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000]), {test.shape[0]} test images")
 
@@ -112,7 +83,7 @@ print(f"{args.kind}: {train.shape[0]} training images (the paper's train[0:50000
 
 # %%
 if args.checkpoint:
-    run = load_checkpoint(args.checkpoint, data_dir=args.data_dir)
+    run = lesson_io.image_run_or_refuse("07", args.checkpoint, data_dir=args.data_dir)
     gan = run.trainer
     print(f"loaded {args.checkpoint}: iteration {gan.iteration}, {run.description}")
 else:

@@ -51,7 +51,7 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import backend, checkpoint, metrics, presets
+from minigan import backend, lesson_io, metrics, presets
 from minigan.data import mnist
 
 parser = argparse.ArgumentParser(description="Lesson 08: the Parzen-window estimate of Table 1")
@@ -73,45 +73,15 @@ iterations = args.iterations if args.iterations is not None else (10 if args.qui
 n_samples, n_valid, n_test = (500, 200, 500) if args.quick else (10000, 1000, 10000)
 
 
-def skip(exc):
-    """No data: the command line's one line (``minigan train`` says the same), and a clean stop."""
-    print(f"lesson 08 skipped: {exc.message(how='--data-dir FOLDER')}")
-    sys.exit(0)
-
-
-def refuse(message):
-    """A bad --checkpoint: one line on stderr and exit status 2, as ``minigan parzen`` does."""
-    print(f"lesson 08: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def load_checkpoint(path, **how):
-    """The run of checkpoint ``path`` (``presets.restore_image_run``); one it cannot use is refused."""
-    try:
-        return presets.restore_image_run(
-            path, needed_by="lesson 08 needs a checkpoint of 'minigan train mnist-paper'", **how)[0]
-    except (checkpoint.CheckpointError, ValueError, TypeError, OSError) as exc:
-        refuse(exc)
-
-
 # a bad --checkpoint is refused before anything is read or written
-checked = load_checkpoint(args.checkpoint, load_data=False) if args.checkpoint else None
+checked = lesson_io.image_run_or_refuse("08", args.checkpoint, load_data=False) if args.checkpoint else None
 
 # %% [markdown]
 # ## 1. The data (or a clean stop without it)
 
 # %%
-found = mnist.find_mnist_files(args.kind, args.data_dir)
-missing = [name for name, path in found.items() if path is None]
-if missing and not args.download:
-    skip(mnist.MNISTMissingError(kind=args.kind, missing=missing, folders=mnist.data_folders(args.data_dir),
-                                 reason="not downloaded (add --download to fetch them)"))
-try:
-    train, _ = mnist.load_mnist("train", data_dir=args.data_dir, kind=args.kind, download=args.download)
-    valid, _ = mnist.load_mnist("valid", data_dir=args.data_dir, kind=args.kind, download=args.download)
-    test, _ = mnist.load_mnist("test", data_dir=args.data_dir, kind=args.kind, download=args.download)
-except mnist.MNISTMissingError as exc:      # --download, and the download failed
-    skip(exc)
+(train, _), (valid, _), (test, _) = lesson_io.mnist_or_stop(
+    "08", ("train", "valid", "test"), kind=args.kind, data_dir=args.data_dir, download=args.download)
 os.makedirs(args.out, exist_ok=True)
 valid, test = valid[:n_valid], test[:n_test]
 print(f"{args.kind}: {n_samples} samples per set, sigma chosen on {len(valid)} validation images "
