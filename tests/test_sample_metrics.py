@@ -281,7 +281,7 @@ def test_several_k_in_one_pass_equal_single_k_calls(block, threads, dtype):
         for k, r in zip(ks, many):
             np.testing.assert_array_equal(r, kth_neighbour_radii(x, k, **opts))
         for k, r2 in zip(ks, kth_neighbour_radii(x, ks, squared=True, **opts)):
-            np.testing.assert_array_equal(r2, neighbours._kth_sq_radii(
+            np.testing.assert_array_equal(r2, neighbours.sq_radii(
                 *neighbours._features(x, "features", "t", dtype), k, block, threads, "features", "t"))
     np.testing.assert_array_equal(kth_neighbour_radii(x, (3, 5), squared=True)[1] ** 0.5,
                                   kth_neighbour_radii(x, 5))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .neighbours import _kth_sq_radii, given_sq_radii, map_blocks, real_and_fake
+from .neighbours import map_blocks, real_and_fake, sq_radii
 
 __all__ = ["density_coverage"]
 
@@ -44,10 +44,7 @@ def density_coverage(real_features, fake_features, k=5, *, real_sq_radii=None, d
     """
     what = "density_coverage"
     real, rr, fake, ff = real_and_fake(real_features, fake_features, what, dtype)
-    if real_sq_radii is None:
-        r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
-    else:
-        r2_real = given_sq_radii(real_sq_radii, real.shape[0], k, "real_sq_radii", what)
+    r2_real = sq_radii(real, rr, k, block, threads, "real_features", what, given=real_sq_radii)
 
     def balls(start, stop, d2):                      # d2: reals start..stop-1 (rows) vs every fake
         inside = d2 < r2_real[start:stop, None]

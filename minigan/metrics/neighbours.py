@@ -90,13 +90,12 @@ def _check_k(k, n, name, what):
     return int(k)
 
 
-def _kth_sq_radii(a, aa, k, block, threads, name, what):
-    """float64 (n,): the squared distance of each row of ``a`` to its k-th nearest
-    other row of ``a`` (itself excluded by index). ``k`` an integer, or a tuple or
-    list of them: then a list of such arrays, one per k, from ONE pass (see
-    ``_kth_sq_radii_multi``)."""
-    if isinstance(k, (tuple, list)):
-        return _kth_sq_radii_multi(a, aa, k, block, threads, name, what)
+def sq_radii(a, aa, k, block, threads, name, what, given=None):
+    """float64 (n,): the squared distance of each row of ``a`` to its k-th nearest other
+    row of ``a`` (itself excluded by index); or ``given``, those computed before, checked
+    (``given_sq_radii``: ``name`` names the argument, e.g. ``real_sq_radii``)."""
+    if given is not None:
+        return given_sq_radii(given, a.shape[0], k, name.replace("_features", "_sq_radii"), what)
     return _kth_sq_radii_multi(a, aa, (k,), block, threads, name, what)[0]
 
 

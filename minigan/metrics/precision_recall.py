@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .neighbours import _kth_sq_radii, given_sq_radii, map_blocks, real_and_fake
+from .neighbours import map_blocks, real_and_fake, sq_radii
 
 __all__ = ["precision_recall"]
 
@@ -43,14 +43,8 @@ def precision_recall(real_features, fake_features, k=3, *, real_sq_radii=None, f
     """
     what = "precision_recall"
     real, rr, fake, ff = real_and_fake(real_features, fake_features, what, dtype)
-    if real_sq_radii is None:
-        r2_real = _kth_sq_radii(real, rr, k, block, threads, "real_features", what)
-    else:
-        r2_real = given_sq_radii(real_sq_radii, real.shape[0], k, "real_sq_radii", what)
-    if fake_sq_radii is None:
-        r2_fake = _kth_sq_radii(fake, ff, k, block, threads, "fake_features", what)
-    else:
-        r2_fake = given_sq_radii(fake_sq_radii, fake.shape[0], k, "fake_sq_radii", what)
+    r2_real = sq_radii(real, rr, k, block, threads, "real_features", what, given=real_sq_radii)
+    r2_fake = sq_radii(fake, ff, k, block, threads, "fake_features", what, given=fake_sq_radii)
 
     def balls(start, stop, d2):                      # d2: reals start..stop-1 (rows) vs every fake
         in_fake = (d2 <= r2_fake[None, :]).any(axis=1)               # these reals in a fake ball
