@@ -11,27 +11,10 @@ import numpy as np
 from .. import backend, presets
 from ..metrics import parzen_protocol
 from .common import ArgumentParser, check_data_dir, entry, fail
-from .sample import restore_generator
 
-__all__ = ["parzen_main", "load_generator"]
+__all__ = ["parzen_main", "recorded_data_dir"]
 
 PROG = "minigan parzen"
-
-
-def load_generator(path, averaged=False):
-    """``sample(n, rng)`` of the generator in a checkpoint written by ``minigan train``
-    (``averaged``: with the running average of G's parameters the run kept).
-
-    The run is rebuilt from the preset named in the checkpoint without reading
-    its training data (``minigan.cli.sample.restore_generator``).
-    """
-    return _load_generator(path, averaged)[0]
-
-
-def _load_generator(path, averaged=False):
-    """``(sample(n, rng), the checkpoint)``."""
-    run, ckpt = restore_generator(str(path))
-    return (lambda n, rng: run.trainer.sample(n, rng, averaged=averaged)), ckpt
 
 
 def recorded_data_dir(ckpt):
