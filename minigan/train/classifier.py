@@ -26,7 +26,8 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        is_generator, layer_generators, save_generators, save_history, save_parts)
+                        is_generator, layer_generators, optimizer_state, save_generators, save_history,
+                        save_optimizer, save_parts)
 
 __all__ = ["ClassifierTrainer", "CLASSIFIER_FIELDS"]
 
@@ -166,11 +167,8 @@ class ClassifierTrainer:
         ``rng/<key>``, ``part/<name>/<key>``, the history, and plain values (iteration, epoch,
         the optimizer's class, step count and settings, the architecture)."""
         out = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        opt = self.opt.state_dict()
-        out["optimizer"] = {"class": type(self.opt).__name__, "t": int(opt.pop("t")),
-                            "settings": {k: v.item() if hasattr(v, "item") else v
-                                         for k, v in getattr(self.opt, "settings", dict)().items()}}
-        out.update({f"opt/{k}": v for k, v in opt.items()})
+        entries, out["optimizer"] = save_optimizer("opt", self.opt)
+        out.update(entries)
         entries, exact = save_generators(self.random_generators())
         out.update(entries)
         entries, parts = save_parts(self.parts())
@@ -192,8 +190,7 @@ class ClassifierTrainer:
             raise StateError(f"its optimizer is {saved}, this run's {type(self.opt).__name__}")
         model = {k[len("model/"):]: v for k, v in d.items() if k.startswith("model/")}
         self.model.check_state_dict(model)
-        opt = {"t": int(info["t"]), **{k[len("opt/"):]: v for k, v in d.items() if k.startswith("opt/")}}
-        self.opt.check_state_dict(opt)
+        opt = optimizer_state(d, "opt", info["t"], self.opt)
         return {"model": model, "opt": opt, "rng": check_generators(d, self.random_generators()),
                 "parts": check_parts(d, self.parts()), "history": check_history(d, self.history.fields)}
 

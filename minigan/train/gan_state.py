@@ -57,7 +57,8 @@ from .. import state
 from ..layers import walk_layers
 from ..state import StateError
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        save_generators, save_history, save_parts)
+                        optimizer_state, plain, save_generators, save_history, save_optimizer,
+                        save_parts)
 from .history import HISTORY_FIELDS, History
 
 __all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS", "StepsPerEpochChanged"]
@@ -83,11 +84,6 @@ def _layer_signature(net):
     parameter shapes do not show. A repr holding an address (" at 0x") is left out: it is not stable."""
     return [repr(leaf) for _, leaf in walk_layers(net)
             if not getattr(leaf, "layers", None) and " at 0x" not in repr(leaf)]
-
-
-def _plain(v):
-    """A JSON-able number (NumPy scalars included) or None."""
-    return v.item() if hasattr(v, "item") else v
 
 
 def _samplers(gan):
@@ -127,13 +123,8 @@ def gan_state_dict(gan):
             out[f"G_average/{name}"] = value.copy()
     optimizers = {}
     for who, attr in OPTIMIZERS:
-        opt = getattr(gan, attr)
-        sd = opt.state_dict()
-        optimizers[who] = {"class": type(opt).__name__, "t": int(sd.pop("t"))}
-        if hasattr(opt, "settings"):
-            optimizers[who]["settings"] = {k: _plain(v) for k, v in opt.settings().items()}
-        for key, value in sd.items():
-            out[f"{who}/{key}"] = value
+        entries, optimizers[who] = save_optimizer(who, getattr(gan, attr))
+        out.update(entries)
     entries, rng = save_generators(gan.random_generators())
     out.update(entries)
     samplers = {}
@@ -280,22 +271,13 @@ def _optimizer_state(d, who, opt, strict):
     saved, mine = info.get("settings"), (opt.settings() if hasattr(opt, "settings") else None)
     if strict and saved is not None and mine is not None:   # checkpoints before 2026-11-23 have none
         for key in saved:
-            if key == "steps_per_epoch" and key in mine and _plain(mine[key]) != saved[key]:
-                raise StepsPerEpochChanged(who, saved[key], _plain(mine[key]))
-            if key in mine and _plain(mine[key]) != saved[key]:
+            if key == "steps_per_epoch" and key in mine and plain(mine[key]) != saved[key]:
+                raise StepsPerEpochChanged(who, saved[key], plain(mine[key]))
+            if key in mine and plain(mine[key]) != saved[key]:
                 raise StateError(f"{who} was saved with {key}={saved[key]!r}, "
-                                 f"this run's has {key}={_plain(mine[key])!r} (a resumed run would step "
+                                 f"this run's has {key}={plain(mine[key])!r} (a resumed run would step "
                                  "differently)")
-    st = {"t": int(info["t"])}
-    for key in opt._state_targets():        # the keys, without copying every state array
-        if f"{who}/{key}" not in d:
-            raise StateError(f"lacks the entry {who + '/' + key!r}")
-        st[key] = d[f"{who}/{key}"]
-    try:
-        opt.check_state_dict(st)
-    except StateError as exc:
-        raise StateError(f"{who}: {exc}") from None
-    return st
+    return optimizer_state(d, who, info["t"], opt)
 
 
 def _average_state(d, gan):

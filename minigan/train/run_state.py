@@ -11,6 +11,9 @@ and re-seeded on load from (seed, iteration, key), so a resumed CuPy run is
 reproducible but does not draw what an uninterrupted one would; a NumPy state
 cannot go into a CuPy generator either. Each such generator gets a note.
 
+Optimizers. An optimizer's state arrays are saved as ``<who>/<slot>/<param>`` and its
+class, step count and settings as a plain value (``save_optimizer``).
+
 Parts. A loss or penalty given to a trainer as an argument that keeps state
 (``state_dict()`` / ``load_state_dict(d)``: historical averaging's running
 average, say) is saved as ``part/<name>/<key>``, its keys listed in the
@@ -33,7 +36,7 @@ from .history import History
 
 __all__ = ["is_generator", "layer_generators", "generator_state", "save_generators",
            "check_generators", "apply_generators", "stateful_parts", "save_parts", "check_parts",
-           "apply_parts", "save_history", "check_history"]
+           "apply_parts", "save_history", "check_history", "save_optimizer", "optimizer_state", "plain"]
 
 
 def layer_generators(who, net):
@@ -179,3 +182,39 @@ def check_history(d, fields):
     if history.fields != tuple(fields):
         raise StateError(f"records the history fields {history.fields}; this run records {tuple(fields)}")
     return history
+
+
+# ---------------------------------------------------------------------- optimizers
+def plain(v):
+    """A JSON-able number (NumPy scalars included) or None."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def save_optimizer(who, opt):
+    """``(entries, info)``: ``{"<who>/<slot>/<param>": array}`` and the plain
+    ``{"class", "t", "settings"}`` of optimizer ``opt``."""
+    sd = opt.state_dict()
+    info = {"class": type(opt).__name__, "t": int(sd.pop("t"))}
+    if hasattr(opt, "settings"):
+        info["settings"] = {k: plain(v) for k, v in opt.settings().items()}
+    return {f"{who}/{key}": value for key, value in sd.items()}, info
+
+
+def optimizer_state(d, who, t, opt):
+    """``opt.load_state_dict``'s form of the arrays saved under ``<who>/`` in ``d``, with step
+    count ``t``, checked: every entry ``opt`` needs is there (a missing one named by its key),
+    none it has no state for, every shape fits."""
+    prefix = f"{who}/"
+    targets = opt._state_targets()                 # the keys, without copying every state array
+    for key in targets:
+        if prefix + key not in d:
+            raise StateError(f"lacks the entry {prefix + key!r}")
+    extra = sorted(k for k in d if k.startswith(prefix) and k[len(prefix):] not in targets)
+    if extra:
+        raise StateError(f"holds the entries {extra}, which this run's {type(opt).__name__} has no state for")
+    st = {"t": int(t), **{key: d[prefix + key] for key in targets}}
+    try:
+        opt.check_state_dict(st)
+    except StateError as exc:
+        raise StateError(f"{who}: {exc}") from None
+    return st
