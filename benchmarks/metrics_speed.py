@@ -16,8 +16,10 @@ Each round times, once each and in this order:
   for each row IS, FID, P/R and D/C with those radii passed in
 - the same two rows with every metric computing its own radii (as ``minigan score``
   did before the radii were shared: the test set's radii four times)
+- the two rows as ``minigan score`` computes them now: the shared radii, and P, R, D and
+  C of each row from one pass over the test-vs-sample distances (``neighbour_scores``)
 
-and checks that both ways give the same numbers, bit for bit. Printed: each figure of
+and checks that the three ways give the same numbers, bit for bit. Printed: each figure of
 each round, the median over the rounds, the machine (platform, cores, NumPy, the BLAS
 thread variables) and the load average before and after -- on a shared machine timings
 compare only at equal load. The classifier's forward passes and the sampling are not
@@ -39,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minigan.metrics import (density_coverage, frechet_distance, inception_score,  # noqa: E402
-                             kth_neighbour_radii, precision_recall)
+                             kth_neighbour_radii, neighbour_scores, precision_recall)
 from minigan.metrics.parzen import _default_threads  # noqa: E402
 
 
@@ -63,6 +65,16 @@ def score_shared(test, rows):
 
 def score_unshared(test, rows):
     return [row(test, f, p) for f, p in rows]
+
+
+def score_one_pass(test, rows):
+    sq_radii = kth_neighbour_radii(test, (3, 5), squared=True)
+    out = []
+    for f, p in rows:
+        s = neighbour_scores(test, f, real_sq_radii=sq_radii)
+        out.append((inception_score(p), frechet_distance(f, test), (s["precision"], s["recall"]),
+                    (s["density"], s["coverage"])))
+    return out
 
 
 def timed(fn, *args, **kwargs):
@@ -94,7 +106,7 @@ def main(argv=None):
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     names = ["FID", "IS", "precision/recall", "density/coverage",
-             "score, 2 rows, shared radii", "score, 2 rows, own radii"]
+             "score, 2 rows, shared radii", "score, 2 rows, own radii", "score, 2 rows, one pass"]
     times = {name: [] for name in names}
     for r in range(args.rounds):
         t, fid = timed(frechet_distance, feats, test)
@@ -109,11 +121,13 @@ def main(argv=None):
         times["score, 2 rows, shared radii"].append(t)
         t, unshared = timed(score_unshared, test, rows)
         times["score, 2 rows, own radii"].append(t)
-        if shared != unshared:
-            raise SystemExit(f"shared and own radii disagree: {shared} vs {unshared}")
+        t, one_pass = timed(score_one_pass, test, rows)
+        times["score, 2 rows, one pass"].append(t)
+        if not shared == unshared == one_pass:
+            raise SystemExit(f"the ways disagree: {shared} vs {unshared} vs {one_pass}")
         print(f"round {r + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s" for name in names), flush=True)
     print(f"values: FID {fid:.4f}, IS {is_[0]:.4f} +- {is_[1]:.4f}, P {pr[0]:.4f}, R {pr[1]:.4f}, "
-          f"D {dc[0]:.4f}, C {dc[1]:.4f}; shared radii == own radii for both rows: True")
+          f"D {dc[0]:.4f}, C {dc[1]:.4f}; shared radii == own radii == one pass for both rows: True")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("median seconds over the rounds:")
     for name in names:

@@ -14,7 +14,7 @@ from minigan.metrics import neighbours
 
 def test_the_public_names():
     for name in ("frechet_distance", "inception_score", "precision_recall", "density_coverage",
-                 "kth_neighbour_radii"):
+                 "kth_neighbour_radii", "neighbour_scores"):
         assert name in metrics.__all__ and callable(getattr(metrics, name))
 
 
@@ -342,3 +342,48 @@ def test_metrics_take_device_arrays(monkeypatch):
     assert inception_score(cp.asarray(p), splits=5) == inception_score(p, splits=5)
     assert precision_recall(cp.asarray(real), cp.asarray(fake)) == precision_recall(real, fake)
     assert density_coverage(cp.asarray(real), cp.asarray(fake)) == density_coverage(real, fake)
+
+
+# ---------------------------------------------------------------- the four in one pass
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("block,threads", [(1, 1), (13, 3), (None, None)])
+def test_neighbour_scores_equal_the_textbook_pair_bit_for_bit(dtype, block, threads):
+    rng = np.random.default_rng(21)
+    # integer features: many distances tie with radii, so a changed comparison would show
+    real = rng.integers(0, 4, (120, 4)).astype(np.float64)
+    fakes = [rng.integers(0, 4, (90, 4)).astype(np.float64), rng.standard_normal((150, 4)) + 1.5, real.copy()]
+    opts = dict(dtype=dtype, block=block, threads=threads)
+    radii = kth_neighbour_radii(real, (3, 5), squared=True, dtype=dtype, block=block, threads=threads)
+    for fake in fakes:
+        p, r = precision_recall(real, fake, k=3, **opts)
+        d, c = density_coverage(real, fake, k=5, **opts)
+        want = {"precision": p, "recall": r, "density": d, "coverage": c}
+        assert metrics.neighbour_scores(real, fake, **opts) == want
+        assert metrics.neighbour_scores(real, fake, real_sq_radii=radii, **opts) == want
+        f3 = kth_neighbour_radii(fake, 3, squared=True, dtype=dtype, block=block, threads=threads)
+        assert metrics.neighbour_scores(real, fake, real_sq_radii=radii, fake_sq_radii=f3, **opts) == want
+
+
+def test_neighbour_scores_other_k_and_by_hand():
+    real = np.array([[0.0], [1.0], [2.0], [4.0]])
+    fake = np.array([[1.5], [3.0], [10.0]])
+    # the hand-worked case of test_precision_recall_density_coverage_by_hand, k = 1 and k = 2
+    assert metrics.neighbour_scores(real, fake, k_precision=1, k_density=1) == pytest.approx(
+        {"precision": 2 / 3, "recall": 1.0, "density": 1.0, "coverage": 0.75})
+    assert metrics.neighbour_scores(real, fake, k_precision=2, k_density=2) == pytest.approx(
+        {"precision": 2 / 3, "recall": 1.0, "density": 1.0, "coverage": 1.0})
+
+
+def test_neighbour_scores_refuse_bad_radii():
+    rng = np.random.default_rng(22)
+    real, fake = rng.standard_normal((30, 3)), rng.standard_normal((20, 3))
+    r3, r5 = kth_neighbour_radii(real, (3, 5), squared=True)
+    with pytest.raises(ValueError, match="must be a pair"):
+        metrics.neighbour_scores(real, fake, real_sq_radii=r3)
+    with pytest.raises(ValueError, match=r"real_sq_radii must have shape \(30,\)"):
+        metrics.neighbour_scores(real, fake, real_sq_radii=(r3, r5[:10]))
+    with pytest.raises(ValueError, match=r"fake_sq_radii must have shape \(20,\)"):
+        metrics.neighbour_scores(real, fake, fake_sq_radii=r3)
+    with pytest.raises(ValueError, match="have 3 features but fake_features have 2"):
+        metrics.neighbour_scores(real, fake[:, :2])

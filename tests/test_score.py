@@ -181,16 +181,20 @@ def test_bad_input_is_one_line(world, small_settings, capsys, tmp_path, monkeypa
 
 
 def test_rows_with_the_shared_test_radii_equal_rows_without(world):
-    # score_checkpoint computes the test set's k = 3 and 5 radii once and passes them to every row:
-    # each row's numbers are the very ones each metric gives when it computes its own
+    # score_checkpoint computes the test set's k = 3 and 5 radii once and passes them to every row,
+    # and takes P, R, D and C from one pass (neighbour_scores): each row's numbers are the very ones
+    # the textbook metrics give, each computing its own radii and distances
     data, cache, clf, _, _ = world
     test = mnist.load_mnist("test", data_dir=data)[0]
     train = mnist.load_mnist("train", data_dir=data)[0][:140]
     test_features = clf.features(test)
     shared = kth_neighbour_radii(test_features, (3, 5), squared=True)
     for images in (train, np.random.default_rng(1).random((140, 784)).astype(np.float32)):
-        assert score._row("x", images, test_features, clf, test_sq_radii=shared) == \
-            score._row("x", images, test_features, clf)
+        row = score.score_row("x", images, test_features, clf, test_sq_radii=shared)
+        assert row == score.score_row("x", images, test_features, clf)
+        f = clf.features(images)
+        assert (row["precision"], row["recall"]) == precision_recall(test_features, f, k=3)
+        assert (row["density"], row["coverage"]) == density_coverage(test_features, f, k=5)
 
 
 def test_listed_as_a_command():

@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, presets
-from ..metrics import (density_coverage, frechet_distance, inception_score, kth_neighbour_radii,
-                       parzen_protocol, precision_recall)
+from ..metrics import frechet_distance, inception_score, kth_neighbour_radii, neighbour_scores, parzen_protocol
 from ..metrics.classifier import ClassifierNotCached, classifier_cache_path, mnist_classifier
 from .common import ArgumentParser, check_data_dir, entry, fail
 from .parzen import recorded_data_dir
 
-__all__ = ["score_main", "score_checkpoint", "default_classifier", "format_table", "json_path",
+__all__ = ["score_main", "score_checkpoint", "score_row", "default_classifier", "format_table", "json_path",
            "MIN_SAMPLES", "CLASSIFIER_SETTINGS"]
 
 PROG = "minigan score"
@@ -58,18 +57,21 @@ def json_path(checkpoint_path, iteration, averaged=False):
     return Path(checkpoint_path).parent / name
 
 
-def _row(name, images, test_features, classifier, parzen=None, test_sq_radii=None):
-    """One row of the table. ``test_sq_radii``: (k = 3, k = 5) squared radii of the test set,
-    computed once for every row (None: each metric computes its own; the same numbers)."""
+def score_row(name, images, test_features, classifier, parzen=None, test_sq_radii=None):
+    """One row of the table: ``images`` (n, 784) scored against the test set's features
+    ``test_features`` (``classifier.features(test images)``). ``parzen``: (validation
+    images, test images) to add Table 1's Parzen estimate (None: none). ``test_sq_radii``:
+    (k = 3, k = 5) squared radii of the test set, computed once for every row
+    (``kth_neighbour_radii(test_features, (3, 5), squared=True)``; None: computed
+    here, the same numbers). Precision, recall, density and coverage come from one pass
+    over the test-vs-sample distances (``neighbour_scores``). A dict of plain floats, keyed as the JSON."""
     f = classifier.features(images)
     p = classifier.probabilities(images)
     is_mean, is_std = inception_score(p)
-    r3, r5 = test_sq_radii if test_sq_radii is not None else (None, None)
-    precision, recall = precision_recall(test_features, f, k=3, real_sq_radii=r3)
-    density, coverage = density_coverage(test_features, f, k=5, real_sq_radii=r5)
+    near = neighbour_scores(test_features, f, k_precision=3, k_density=5, real_sq_radii=test_sq_radii)
     row = {"generator": name, "n": int(len(images)), "inception_score": is_mean, "inception_score_std": is_std,
-           "fid": frechet_distance(f, test_features), "precision": precision, "recall": recall,
-           "density": density, "coverage": coverage}
+           "fid": frechet_distance(f, test_features), "precision": near["precision"], "recall": near["recall"],
+           "density": near["density"], "coverage": near["coverage"]}
     if parzen is not None:
         valid, test = parzen
         res = parzen_protocol(np.asarray(images, dtype=np.float32).reshape(len(images), -1), valid, test)
@@ -115,10 +117,10 @@ def score_checkpoint(path, *, classifier=None, averaged=False, n_samples=10000, 
     t2 = time.perf_counter()
     test_features = classifier.features(test)
     test_sq_radii = kth_neighbour_radii(test_features, (3, 5), squared=True)   # once, for every row
-    rows = [_row("averaged G" if averaged else "G", samples, test_features, classifier,
+    rows = [score_row("averaged G" if averaged else "G", samples, test_features, classifier,
                  parzen=(valid, test) if parzen else None, test_sq_radii=test_sq_radii)]
     t3 = time.perf_counter()
-    rows.append(_row("real train", reference, test_features, classifier,
+    rows.append(score_row("real train", reference, test_features, classifier,
                      parzen=(valid, test) if parzen else None, test_sq_radii=test_sq_radii))
     t4 = time.perf_counter()
     return {"checkpoint": str(path), "iteration": ckpt.iteration, "preset": getattr(ckpt, "preset", None),

@@ -4,7 +4,8 @@
 protocol); ``image_statistics`` is what that number rewards without better
 digits (brightness, grey pixels, total variation). ``frechet``, ``inception``,
 ``precision_recall`` and ``density_coverage`` score samples in a feature space
-(exact k-NN radii from ``neighbours``); on MNIST that space is the one of
+(exact k-NN radii from ``neighbours``; ``neighbour_scores``: the last two
+from one pass over the distances); on MNIST that space is the one of
 ``classifier``, our own MNIST classifier, trained on demand and cached.
 Everything is importable from here: ``from minigan.metrics import parzen_protocol``.
 """
@@ -16,9 +17,11 @@ from .inception import inception_score
 from .neighbours import kth_neighbour_radii
 from .precision_recall import precision_recall
 from .density_coverage import density_coverage
+from .neighbour_scores import neighbour_scores
 from .classifier import ClassifierNotCached, MNISTClassifier, mnist_classifier
 
 __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma",
            "parzen_protocol", "ParzenResult", "image_statistics",
            "frechet_distance", "inception_score", "kth_neighbour_radii", "precision_recall", "density_coverage",
+           "neighbour_scores",
            "mnist_classifier", "MNISTClassifier", "ClassifierNotCached"]
