@@ -6,7 +6,6 @@ cache folder (``score.CLASSIFIER_SETTINGS`` makes the command ask for the same s
 tiny mnist-paper checkpoints (2 iterations): seconds in all.
 """
 import json
-import re
 
 import numpy as np
 import pytest
