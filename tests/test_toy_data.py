@@ -150,6 +150,23 @@ def test_mode_coverage_of_one_mode(name):
     cov = dist.mode_coverage(one(2500, _rng(5)))
     assert cov["modes"] == 1 and cov["captured"] == [k]
     assert cov["high_quality"] > 0.97
+    # every sample at one mode: p = (0, .., 1, .., 0), KL(p || u) = 1 * log(K * 1) = log K
+    assert cov["reverse_kl"] == pytest.approx(math.log(len(dist.means)), abs=1e-12)
+
+
+def test_reverse_kl_by_hand():
+    ring = data.ring8()
+    # samples exactly on the modes: 4 at mode 0, 2 at mode 1, 2 at mode 2, none elsewhere.
+    # p = (1/2, 1/4, 1/4, 0, ...); KL(p || 1/8) = 1/2 log 4 + 2 * 1/4 log 2 = log 2 + 1/2 log 2
+    x = ring.means[[0, 0, 0, 0, 1, 1, 2, 2]]
+    cov = ring.mode_coverage(x)
+    assert cov["reverse_kl"] == pytest.approx(1.5 * math.log(2), abs=1e-12)
+    assert cov["modes"] == 3 and cov["high_quality"] == 1.0
+    # evenly shared: 0 (to rounding)
+    assert ring.mode_coverage(np.repeat(ring.means, 3, axis=0))["reverse_kl"] == pytest.approx(0, abs=1e-12)
+    # samples of the data themselves: near 0 (2,500 of 8 modes; E[KL] ~ (K - 1) / (2 n) = 0.0014)
+    assert ring.mode_coverage(ring(2500, _rng(9)))["reverse_kl"] < 0.01
+    assert math.isnan(ring.mode_coverage(np.zeros((0, 2)))["reverse_kl"])
 
 
 def test_mode_coverage_far_samples_capture_nothing():

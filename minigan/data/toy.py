@@ -8,7 +8,11 @@
 
 Mode coverage (PacGAN / VEEGAN protocol): each sample is assigned to its
 nearest mean; it is *high quality* if within 3 sigma of it; a mode is
-*captured* if at least one high-quality sample is assigned to it.
+*captured* if at least one high-quality sample is assigned to it. The reverse
+KL is PacGAN's: the histogram p of the samples over the modes (every sample
+counted at its nearest mean) against the uniform histogram of the data,
+KL(p || u) = sum_k p_k log(K p_k) (0 log 0 = 0): 0 when the samples share the
+modes evenly, log K when they all sit at one.
 """
 from __future__ import annotations
 
@@ -76,15 +80,23 @@ class GaussianMixture:
         return np.exp(self.log_pdf(x))
 
     def mode_coverage(self, samples, n_std=3.0):
-        """Modes captured and the fraction of high-quality samples (see module doc)."""
+        """Modes captured, the fraction of high-quality samples and the reverse KL of the
+        samples' mode histogram against the uniform one (see the module's docstring).
+
+        Returns {"modes", "of" (K), "high_quality", "reverse_kl", "captured" (their indices)};
+        with no samples, high_quality is 0 and reverse_kl NaN."""
         x = self._points(samples, "mode_coverage")
         d = np.sqrt(((x[:, None, :] - self.means[None]) ** 2).sum(-1))
         nearest = d.argmin(axis=1)
         good = d[np.arange(len(x)), nearest] <= n_std * self.sigma
         captured = np.unique(nearest[good])
-        return {"modes": int(len(captured)), "of": int(len(self.means)),
+        K = len(self.means)
+        p = np.bincount(nearest, minlength=K) / max(len(x), 1)
+        nz = p > 0
+        reverse_kl = float(np.sum(p[nz] * np.log(K * p[nz]))) if len(x) else float("nan")
+        return {"modes": int(len(captured)), "of": int(K),
                 "high_quality": float(good.mean()) if len(x) else 0.0,
-                "captured": captured.tolist()}
+                "reverse_kl": reverse_kl, "captured": captured.tolist()}
 
     def __repr__(self):
         return f"{self.name}(K={len(self.means)}, d={self.dim}, sigma={self.sigma})"
