@@ -404,6 +404,17 @@ def test_virtual_batch_backward_without_input_grad_gives_the_same_parameter_grad
 
 
 # ----------------------------------------------------------------------------- inside a GAN
+@pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
+def test_the_g_step_through_a_frozen_d_with_batch_norm_checks_with_a_virtual_batch_g(g_loss):
+    rng = np.random.default_rng(11)
+    G = small_vb(6, n_in=3)
+    D = Sequential(Linear(4, 6, rng=rng, dtype=F64), BatchNorm(6, dtype=F64), LeakyReLU(0.2),
+                   Linear(6, 1, rng=rng, dtype=F64))
+    res = gradcheck.check_generator_step(G, D, rng.uniform(-1, 1, (5, 3)), g_loss=g_loss)
+    assert res.passed, gradcheck.format_results([res])
+    assert {r.name for r in res.rows} >= {"z", "0.W", "1.gamma", "4.beta", "D.grads (frozen)"}
+
+
 def build_gan(seed=0):
     """G: VirtualBatch over Linear-VBN-ReLU-Linear (32 reference noise vectors); D: Linear-BatchNorm-
     LeakyReLU-Linear. Toy ring of 8 Gaussians, m = 32."""
@@ -524,3 +535,23 @@ def test_a_wrong_batch_norm_backward_fails_and_names_the_part(tmp_path, capsys, 
         assert name not in v and part(out, name).split()[-1] == "yes", out
     if "dL/dx" in wrong:
         assert "hint for dL/dx" in out and "mean(g * xhat)" in out
+
+
+def test_a_gan_with_batch_norm_in_g_samples_with_its_running_statistics():
+    rng = np.random.default_rng(4)
+    G = Sequential(Linear(2, 16, rng=rng), BatchNorm(16), ReLU(), Linear(16, 2, rng=rng))
+    D = Sequential(Linear(2, 16, rng=rng), LeakyReLU(0.2), Linear(16, 1, rng=rng))
+    gan = GAN(G, D, data.grid25(), data.gaussian_noise(2), d_optimizer=optim.SGD(D, 0.05, 0.5),
+              g_optimizer=optim.SGD(G, 0.05, 0.5), m=16, seed=1)
+    before = G.layers[1].buffers["running_var"].copy()
+    gan.train(8)
+    assert all(np.isfinite(r[f]) for r in gan.history for f in r)
+    moved = G.layers[1].buffers["running_var"].copy()
+    assert not np.array_equal(moved, before)           # G's step (with a cache) moved them
+    z = data.gaussian_noise(2)(3, np.random.default_rng(0))
+    with no_grad():
+        G.eval()
+        want = G.forward(z)
+        G.train()
+    np.testing.assert_array_equal(gan.sample(3, rng=np.random.default_rng(0)), want)
+    np.testing.assert_array_equal(G.layers[1].buffers["running_var"], moved)   # sampling left them
