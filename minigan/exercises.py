@@ -542,7 +542,7 @@ def main(argv=None) -> int:
         d = exercise_dir()
         for e in EXERCISES.values():
             where = d / f"{e.name}.py" if d else "?"
-            print(f"{e.name:8s} {e.summary}   [{where}]")
+            print(f"{e.name:9s} {e.summary}   [{where}]")
         return 0
     if not args.name:
         print("minigan check-exercise: name an exercise: " + ", ".join(EXERCISES), file=sys.stderr)
