@@ -1,7 +1,7 @@
 """``python -m minigan check-exercise NAME [FILE]``: check a student's backward pass.
 
 The exercises live in ``lessons/exercises/NAME.py`` (sigmoid, relu, linear,
-maxout, dropout, bce): each has the forward pass written and the backward pass
+maxout, dropout, bce, batchnorm): each has the forward pass written and the backward pass
 left as TODO. This command loads the student's class from FILE (default: the
 exercise file itself) and checks its backward pass twice:
 
@@ -10,7 +10,8 @@ exercise file itself) and checks its backward pass twice:
   float64, a random upstream gradient
   dL/dy = R, relative error max|a - n| / max(|a| + |n|));
 * against the **reference solution**, the library's own layer
-  (``minigan.layers.Linear`` and friends, ``minigan.losses.bce_with_logits``)
+  (``minigan.layers.Linear`` and friends, ``minigan.losses.bce_with_logits``,
+  ``minigan.layers.BatchNorm`` in training mode)
   given the same parameters, the same input and the same upstream gradient.
 
 For layers with parameters it also checks that dL/dtheta is *added* into
@@ -81,6 +82,14 @@ EXERCISES = {e.name: e for e in [
              "CE = mean -[t log sigma(a) + (1-t) log(1 - sigma(a))]; write dCE/da",
              {"dCE/dlogits": "differentiate t s(-a) + (1 - t) s(a) using ds(a)/da = sigma(a) and "
                              "sigma(-a) = 1 - sigma(a); keep the 1/m of the mean, and multiply by grad_out"}),
+    Exercise("batchnorm", "BatchNorm", "minigan.layers.BatchNorm",
+             "y = gamma (x - mu)/sigma + beta with the batch's mu, sigma; write dL/dx, dL/dgamma, dL/dbeta",
+             {"dL/dx": "dL/dx = (gamma / sigma) (g - mean(g) - xhat * mean(g * xhat)), g = dL/dy, means over "
+                       "the batch (axis 0): mu and sigma depend on every row, so every row's gradient "
+                       "has a term through mu and one through sigma",
+              "dL/dgamma": "dL/dgamma = sum over the batch of dL/dy * xhat, shape (n,)",
+              "dL/dbeta": "dL/dbeta = sum over the batch of dL/dy, shape (n,)",
+              "accumulate": "add into self.grads[...] with +=, do not assign with ="}),
 ]}
 
 
@@ -244,6 +253,13 @@ def _setup(name, cls, rng):
         mask = rng.random(x.shape) < keep
         mask[0, 0], mask[0, 1] = True, False        # both kinds of unit, whatever the draw
         return student, ref, x, {"mask": mask, "keep": keep}
+    if name == "batchnorm":
+        n = 5
+        student = cls(n)
+        ref = layers.BatchNorm(n, dtype=f64)
+        values = {"gamma": rng.normal(1.0, 0.5, n), "beta": rng.normal(0.0, 0.5, n)}
+        x = rng.normal(1.0, 2.0, (6, n)) * rng.uniform(0.2, 3.0, n)      # features of different scales
+        return student, ref, x, {"values": values}
     raise KeyError(name)
 
 
@@ -294,6 +310,9 @@ def _check_layer(ex, cls, report, rng, eps, tol):
         report.header.append("  inputs drawn at least 0.1 away from the kink at 0")
     if ex.name == "maxout":
         report.header.append("  inputs drawn with a clear winner in every unit (no ties between pieces)")
+    if ex.name == "batchnorm":
+        report.header.append("  training mode (the batch's mean and variance); every row depends on the whole "
+                             "batch, so the finite differences perturb each entry and measure the loss over all rows")
     if ex.name == "dropout":
         report.header.append(f"  training mode, keep {extra['keep']}; the mask is frozen (fixed_mask) for the "
                              "finite differences; the last part draws live masks, as training does")
@@ -523,7 +542,7 @@ def main(argv=None) -> int:
         d = exercise_dir()
         for e in EXERCISES.values():
             where = d / f"{e.name}.py" if d else "?"
-            print(f"{e.name:8s} {e.summary}   [{where}]")
+            print(f"{e.name:9s} {e.summary}   [{where}]")
         return 0
     if not args.name:
         print("minigan check-exercise: name an exercise: " + ", ".join(EXERCISES), file=sys.stderr)

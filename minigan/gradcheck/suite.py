@@ -90,7 +90,35 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
                        title="logsumexp(logits (5, 4)) (its gradient: the softmax)", input_names=["logits"],
                        **lk),
     ]
+    results += _normalisation_checks(eps, tol, seed)
     return results
+
+
+def _normalisation_checks(eps, tol, seed):
+    """Batch norm in training mode (rows coupled: the whole batch) and in eval mode, and a
+    virtual batch: Linear-VBN-ReLU-Linear-VBN-Sigmoid run on 5 reference rows and the live
+    ones (the weights get gradient through both). Inputs from a generator of their own."""
+    L, rng = layers, np.random.default_rng(seed + 2)
+    kw = dict(eps=eps, tol=tol, seed=seed)
+    bn = L.BatchNorm(5)
+    bn.params["gamma"][...] = backend.to_device(rng.normal(1.0, 0.5, 5))
+    bn.params["beta"][...] = backend.to_device(rng.normal(0.0, 0.5, 5))
+    x = backend.to_device(rng.normal(1.0, 2.0, (6, 5)))
+    out = [check_layer(bn, x, title="BatchNorm(5) training mode: batch statistics, whole batch", **kw)]
+    for _ in range(3):                    # running statistics from a few batches, then eval mode
+        bn.forward(backend.to_device(rng.normal(1.0, 2.0, (8, 5))).astype(bn.dtype))
+        bn.clear_cache()
+    bn.eval()
+    out.append(check_layer(bn, x, title="BatchNorm(5) eval mode: running statistics", **kw))
+    net = L.Sequential(L.Linear(5, 6, rng=rng), L.VirtualBatchNorm(6, rng=rng), L.ReLU(),
+                       L.Linear(6, 4, rng=rng), L.VirtualBatchNorm(4, rng=rng), L.Sigmoid())
+    for i in (1, 4):
+        net.layers[i].params["beta"][...] = backend.to_device(rng.normal(0.0, 0.3, net.layers[i].n_features))
+    vb = L.VirtualBatch(net, rng.standard_normal((5, 5)))
+    out.append(check_layer(vb, x[:4], title="VirtualBatch(Linear-VBN-ReLU-Linear-VBN-Sigmoid), 5 reference "
+                           "rows: live input, and parameters through reference and live rows "
+                           "(the biases before a VBN have gradient 0: it is shift-invariant)", **kw))
+    return out
 
 
 def main(argv=None) -> int:
