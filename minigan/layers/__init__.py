@@ -12,9 +12,11 @@ from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .maxout import Maxout, max_over_pieces, max_over_pieces_fast, route_to_winner, route_to_winner_fast
 from .dropout import Dropout
 from .sequential import Sequential, backward_params_only, evaluating, frozen, walk_layers
+from .minibatch_discrimination import MinibatchDiscrimination
 
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
     "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
     "MAX_PENDING", "walk_layers", "backward_params_only", "frozen", "evaluating", "is_generator",
 ]
+__all__ += ["MinibatchDiscrimination"]
