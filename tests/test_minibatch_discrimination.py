@@ -10,6 +10,7 @@ from minigan import backend, checkpoint, data, fast, models, optim
 from minigan.gradcheck import check_function, check_generator_step, check_layer, check_two_forwards
 from minigan.layers import Dropout, Linear, Maxout, MinibatchDiscrimination, ReLU, Sequential, no_grad
 from minigan.layers import minibatch_discrimination as mbd_module
+from minigan.fast.minibatch_discrimination import similarities_backward_fast, similarities_fast
 from minigan.train import GAN
 
 
@@ -268,6 +269,39 @@ def test_no_grad_keeps_no_cache_and_eval_is_the_same_function(rng):
     assert not layer._cache
     layer.eval()
     assert np.array_equal(layer.forward(x), y)
+
+
+# ----------------------------------------------------------------------------- the fast twins
+def _M_cases(rng, dtype):
+    yield rng.standard_normal((7, 3, 2)).astype(dtype)
+    yield rng.integers(-1, 2, (6, 4, 3)).astype(dtype)          # many exact ties: sign(0) = 0
+    yield rng.standard_normal((1, 2, 5)).astype(dtype)          # one row
+    yield rng.standard_normal((30, 10, 1)).astype(dtype)        # C = 1
+    yield (rng.standard_normal((40, 12, 5)) * 5).astype(dtype)  # c underflows to 0 in places
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fast_twins_equal_the_textbook(rng, dtype):
+    for M in _M_cases(rng, dtype):
+        c = mbd_module.similarities.textbook(M)
+        c_fast = similarities_fast(M)
+        assert c_fast.dtype == dtype and np.array_equal(c_fast, c), M.shape
+        g = rng.standard_normal((M.shape[1], len(M))).astype(dtype).T     # a non-contiguous dL/do
+        grad = mbd_module.similarities_backward.textbook(M, c, g)
+        grad_fast = similarities_backward_fast(M, c, g)
+        assert grad_fast.dtype == dtype and grad_fast.shape == M.shape
+        tol = 10 * np.finfo(dtype).eps * len(M) * max(np.abs(grad).max(), 1)     # the sum over j, reordered
+        assert np.abs(grad_fast - grad).max() <= tol, M.shape
+    x = rng.standard_normal((9, 5)).astype(dtype)
+    with fast.enabled(True):
+        layer = mbd(dtype=dtype)
+        y, dx = layer.forward(x), layer.backward(np.ones((9, 8), dtype))
+    with fast.enabled(False):
+        other = mbd(dtype=dtype)
+        assert np.array_equal(other.forward(x), y)                  # the forward: bit for bit
+        np.testing.assert_allclose(other.backward(np.ones((9, 8), dtype)), dx, rtol=1e-5, atol=1e-6)
+    for k in layer.grads:
+        np.testing.assert_allclose(layer.grads[k], other.grads[k], rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- inside a D

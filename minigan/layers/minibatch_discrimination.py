@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, fast
+from ..fast.minibatch_discrimination import similarities_backward_fast, similarities_fast  # noqa: F401 -- the fast twins
 from .base import Layer
 from .init import _host_rng
 
@@ -18,6 +19,7 @@ def similarities(M):
     The diagonal is set to 0 (the released code's j != i: it adds 1e6 to the
     distance D_ii); so sum_j c_b(i, j) is the paper's sum over the other rows.
     Builds the (N, N, B, C) differences M_ibc - M_jbc, as the formula reads.
+    Fast twin: ``minigan.fast.minibatch_discrimination.similarities_fast`` (one c at a time).
     """
     xp = backend.array_module(M)
     diff = M[:, None, :, :] - M[None, :, :, :]          # (N, N, B, C): M_ibc - M_jbc
@@ -33,7 +35,8 @@ def similarities_backward(M, c, g):
     for g = dL/do of shape (N, B) and c from ``similarities`` (zero diagonal).
 
     The (g_ib + g_jb): M_i enters o_i through every c_b(i, j) and o_j through
-    c_b(j, i) = c_b(i, j); see ``MinibatchDiscrimination.backward``.
+    c_b(j, i) = c_b(i, j); see ``MinibatchDiscrimination.backward``. Fast twin:
+    ``minigan.fast.minibatch_discrimination.similarities_backward_fast`` (one c at a time).
     """
     xp = backend.array_module(M)
     w = (g[:, None, :] + g[None, :, :]) * c              # (N, N, B): (g_ib + g_jb) c_b(i, j)
