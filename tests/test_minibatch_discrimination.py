@@ -117,7 +117,8 @@ def test_bad_arguments_and_inputs_are_refused(rng):
     with pytest.raises(ValueError, match=r"MinibatchDiscrimination.forward expects shape \(batch, 5\)"):
         layer.forward(rng.standard_normal((4, 6)))
     layer.forward(rng.standard_normal((4, 5)))
-    with pytest.raises(ValueError, match=r"MinibatchDiscrimination.backward expects grad_out of shape \(4, 8\)"):
+    with pytest.raises(ValueError, match=r"MinibatchDiscrimination.backward expects grad_out of shape "
+                                         r"\(4, 8\)"):
         layer.backward(np.ones(8))
 
 
@@ -337,7 +338,8 @@ def test_paper_like_D_with_a_row_independent_backward_fails(monkeypatch):
 def ring8_gan(seed=0, m=32):
     G = models.mlp([2, 32, 32, 2], rng=seed)
     r = np.random.default_rng(seed + 1000)
-    D = Sequential(Linear(2, 32, rng=r), ReLU(), MinibatchDiscrimination(32, 8, 3, rng=r), Linear(40, 1, rng=r))
+    D = Sequential(Linear(2, 32, rng=r), ReLU(), MinibatchDiscrimination(32, 8, 3, rng=r),
+                   Linear(40, 1, rng=r))
     return GAN(G, D, data.ring8(), data.gaussian_noise(2), d_optimizer=optim.Adam(D, 1e-3, 0.5),
                g_optimizer=optim.Adam(G, 1e-3, 0.5), m=m, seed=seed)
 

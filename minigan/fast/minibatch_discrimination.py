@@ -37,19 +37,27 @@ def similarities_fast(M):
 def similarities_backward_fast(M, c, g):
     """``similarities_backward`` one kernel coordinate c at a time: for each c,
     sign(M_ibc - M_jbc) in one (N, N, B) buffer, times (g_ib + g_jb) c_b(i, j),
-    summed over j; never the (N, N, B, C) array. The same products, but NumPy may
-    add up their sum over j in another order in the textbook's 4-d array than in
-    this 3-d one, so the two agree to rounding (a few units in the last place of
-    the sum), not always bit for bit."""
+    summed over j; never the (N, N, B, C) array.
+
+    The sign is taken as [M_ibc > M_jbc] - [M_ibc < M_jbc] (two comparisons and
+    a subtraction in int8, several times faster than NumPy's ``sign`` of the
+    difference; the same numbers for finite M, sign(0) = 0 included; a NaN in M
+    gives 0 here, NaN there). NumPy may add up the sum over j in another order in
+    the textbook's 4-d array than in this 3-d one, so the two agree to rounding
+    (a few units in the last place of the sum), not always bit for bit."""
     xp = backend.array_module(M)
     n, kernels, dim = M.shape
     w = g[:, None, :] + g[None, :, :]
     w *= c                                              # (g_ib + g_jb) c_b(i, j)
-    tmp = xp.empty_like(w)
+    above = xp.empty(w.shape, dtype=bool)
+    below = xp.empty(w.shape, dtype=bool)
+    sign = xp.empty(w.shape, dtype=xp.int8)
+    term = xp.empty_like(w)
     grad = xp.empty((dim, n, kernels), dtype=w.dtype)
     for k, m in enumerate(_slices(M)):
-        xp.subtract(m[:, None, :], m[None, :, :], out=tmp)
-        xp.sign(tmp, out=tmp)
-        tmp *= w
-        xp.negative(tmp.sum(axis=1), out=grad[k])
+        xp.greater(m[:, None, :], m[None, :, :], out=above)
+        xp.less(m[:, None, :], m[None, :, :], out=below)
+        xp.subtract(above.view(xp.int8), below.view(xp.int8), out=sign)     # sign(M_ibc - M_jbc)
+        xp.multiply(w, sign, out=term)
+        xp.negative(term.sum(axis=1), out=grad[k])
     return grad.transpose(1, 2, 0)                      # (N, B, C)

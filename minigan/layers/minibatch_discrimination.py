@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, fast
-from ..fast.minibatch_discrimination import similarities_backward_fast, similarities_fast  # noqa: F401 -- the fast twins
+from ..fast.minibatch_discrimination import (  # noqa: F401 -- the fast twins
+    similarities_backward_fast, similarities_fast)
 from .base import Layer
 from .init import _host_rng
 
