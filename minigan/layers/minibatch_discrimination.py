@@ -60,8 +60,15 @@ class MinibatchDiscrimination(Layer):
 
     Row i of the output depends on every row of the batch (``couples_rows``): D
     applied to the real batch and to the fake batch as two forwards sees each
-    batch on its own, as the released CIFAR code runs them. A batch of one row
-    has no other rows: its o is bias (the sum over j != i is empty).
+    batch on its own, as the released CIFAR code runs them (its ImageNet code
+    instead runs one joint batch [real; fake] and averages over each half: not
+    here). A batch of one row has no other rows: its o is bias (the sum over
+    j != i is empty). Train and eval mode compute the same function.
+
+    Arguments: ``n_in`` = A, ``kernels`` = B, ``kernel_dim`` = C; ``init_std``
+    the standard deviation of T's entries; ``rng`` a NumPy Generator or seed (T
+    is drawn on the host, so one seed gives one T on every backend); ``dtype``
+    of the parameters (default: the backend's).
 
     Backward. With g = dL/do (N, B), the last B columns of dL/dy: o_ib depends
     on M_k through c_b(i, j) when k = i or k = j, and
@@ -78,7 +85,8 @@ class MinibatchDiscrimination(Layer):
 
     |.| has a kink at 0: at M_ibc = M_jbc (two equal rows, say) the L1 distance
     is not differentiable and sign(0) = 0 is a subgradient; ``kink_gaps`` gives
-    each row's distance from it.
+    each row's distance from it (in M's units), so that a gradient check re-draws
+    a batch with two equal rows, or two equal entries of M, as a whole.
 
     The released code (openai/improved-gan, nn.py MinibatchLayer), and where
     this layer follows or departs from it: T ~ N(0, ``init_std``) with 0.05 as
@@ -88,12 +96,17 @@ class MinibatchDiscrimination(Layer):
     that rescales the distances by half the mean nearest-neighbour distance; T
     is used as it is.
 
-    Memory: the textbook forward and backward each build the (N, N, B, C)
-    differences M_ibc - M_jbc; for N = 100, B = 100, C = 5 that is 5,000,000
-    numbers, 20 MB in float32 (40 MB in float64), with c (N, N, B) one fifth of
-    that. The fast twins (``minigan.fast.minibatch_discrimination``) go through
-    the C axis one slice at a time, so they never hold more than an (N, N, B)
-    array. Timing: ``benchmarks/minibatch_discrimination_speed.py``.
+    Memory and time: the textbook forward and backward each build the
+    (N, N, B, C) differences M_ibc - M_jbc; for N = 100, B = 100, C = 5 that is
+    5,000,000 numbers, 20 MB in float32 (40 MB in float64), with c (N, N, B) a
+    fifth of that and kept for the backward. The fast twins
+    (``minigan.fast.minibatch_discrimination``) go through the C axis one slice
+    at a time and never hold more than a few (N, N, B) arrays. Measured with
+    ``OPENBLAS_NUM_THREADS=1 python benchmarks/minibatch_discrimination_speed.py
+    --repeats 30`` (N = 100, A = 192, B = 100, C = 5, float32; 2026-12-06, 2-core
+    x86_64, NumPy 2.4.6, load average 5): peak memory of one forward + backward
+    48.4 MB textbook, 15.6 MB fast; best time 45 ms textbook, 16 ms fast, against
+    0.48 ms for a Linear(192, 292) (33 times that, fast).
     """
 
     couples_rows = True
