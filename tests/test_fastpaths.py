@@ -511,6 +511,9 @@ def test_every_twin_names_its_textbook_function_and_back():
         "minigan.layers.maxout.route_to_winner": layers.route_to_winner,
         "minigan.losses.logistic.sigmoid_and_slope": losses.sigmoid_and_slope,
         "minigan.optim.sgd.momentum_update_all": optim.sgd.momentum_update_all,
+        "minigan.layers.minibatch_discrimination.similarities": layers.minibatch_discrimination.similarities,
+        "minigan.layers.minibatch_discrimination.similarities_backward":
+            layers.minibatch_discrimination.similarities_backward,
     }
     assert set(fast.twins()) == set(names)
     for name, wrapper in names.items():

@@ -13,6 +13,8 @@ registered with ``@twin_of("<the textbook function's full name>")``:
     minigan.layers.maxout.route_to_winner         maxout.route_to_winner_fast
     minigan.losses.logistic.sigmoid_and_slope     logistic.sigmoid_and_slope_fast
     minigan.optim.sgd.momentum_update_all         sgd.momentum_update_all_fast (momentum_update_many)
+    minigan.layers.minibatch_discrimination.similarities(_backward)
+                                                  minibatch_discrimination.similarities(_backward)_fast
 
 When fast kernels are on (the default) a call of the textbook function runs its
 twin. ``MINIGAN_FAST=0`` in the environment, ``fast.enabled(False)``, or a block
@@ -122,4 +124,4 @@ def twins():
     return {kernel.textbook_name: kernel for kernel in _twins.values()}
 
 
-from . import logistic, maxout, sgd  # noqa: E402,F401 -- registers the twins
+from . import logistic, maxout, minibatch_discrimination, sgd  # noqa: E402,F401 -- registers the twins

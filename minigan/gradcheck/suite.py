@@ -23,6 +23,37 @@ def _paper_like_D(rng, n_in=6):
         Dropout(0.5, scale=2.0), layers.Linear(3, 1, irange=0.5, rng=rng))
 
 
+def _minibatch_discrimination_checks(seed, kw):
+    """Minibatch discrimination on whole batches: away from kinks; on a batch with two equal rows
+    and on one with two equal M entries (at the L1 kink: the whole batch is re-drawn); in a D
+    (dropout -> maxout -> minibatch discrimination -> linear) used twice before its backwards."""
+    rng = np.random.default_rng(seed + 2)             # its own generator: the checks above keep theirs
+    mbd = layers.MinibatchDiscrimination(5, 3, 2, init_std=0.5, rng=rng)
+    x = rng.standard_normal((6, 5))
+    equal_rows = x.copy()
+    equal_rows[3] = equal_rows[1]
+    col = np.asarray(backend.to_host(mbd.params["T"]), dtype=np.float64)[:, 2 * 2 + 1]    # T[:, b=2, c=1]
+    v = rng.standard_normal(5)
+    equal_entry = x.copy()
+    equal_entry[3] = x[1] + v - (v @ col) / (col @ col) * col      # M_3,2,1 = M_1,2,1, rows differ
+    name = "MinibatchDiscrimination(5, kernels=3, kernel_dim=2, init_std=0.5)"
+    D = layers.Sequential(Dropout(0.8, scale=1.25), Maxout(6, 4, 3, irange=0.5, rng=rng),
+                          layers.MinibatchDiscrimination(4, 3, 2, init_std=0.5, rng=rng),
+                          layers.Linear(7, 1, irange=0.5, rng=rng))
+    dev = backend.to_device
+    return [
+        check_layer(mbd, dev(x), title=f"{name} (whole batch)", **kw),
+        check_layer(mbd, dev(equal_rows), title=f"{name} on a batch with two equal rows (at the L1 kink: "
+                    "the whole batch is re-drawn)", **kw),
+        check_layer(mbd, dev(equal_entry), title=f"{name} on a batch with two equal M entries (at the L1 "
+                    "kink: the whole batch is re-drawn)", **kw),
+        check_two_forwards(D, dev(rng.uniform(0, 1, (5, 6))), dev(rng.uniform(0, 1, (3, 6))),
+                           title="D with minibatch discrimination (dropout-maxout-minibatch "
+                                 "discrimination-linear) used twice (real 5 rows, fake 3) before backward",
+                           **kw),
+    ]
+
+
 def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
     """Run the full suite of ``python -m minigan gradcheck``; returns the results."""
     rng = np.random.default_rng(seed)
@@ -91,6 +122,7 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
                        **lk),
     ]
     results += _normalisation_checks(eps, tol, seed)
+    results += _minibatch_discrimination_checks(seed, kw)
     return results
 
 

@@ -1,8 +1,10 @@
 """Layers with hand-written backward passes -- no autograd anywhere.
 
 One idea per file: ``base`` (the protocol every layer follows), ``init``
-(initialisers), ``linear``, ``activations``, ``maxout``, ``dropout`` and
-``sequential``. Everything is importable from here: ``from minigan.layers
+(initialisers), ``linear``, ``activations``, ``maxout``, ``dropout``,
+``sequential``, and the layers of "Improved Techniques for Training GANs":
+``batchnorm``, ``virtual_batchnorm`` (VirtualBatchNorm and the VirtualBatch
+wrapper) and ``minibatch_discrimination``. Everything is importable from here: ``from minigan.layers
 import Linear``. The protocol is described in ``minigan/layers/base.py``.
 """
 from .base import MAX_PENDING, Layer, is_generator, no_grad
@@ -14,10 +16,11 @@ from .dropout import Dropout
 from .sequential import Sequential, backward_params_only, evaluating, frozen, walk_layers
 from .batchnorm import BatchNorm
 from .virtual_batchnorm import VirtualBatch, VirtualBatchNorm
+from .minibatch_discrimination import MinibatchDiscrimination
 
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
     "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
     "MAX_PENDING", "walk_layers", "backward_params_only", "frozen", "evaluating", "is_generator",
 ]
-__all__ += ["BatchNorm", "VirtualBatchNorm", "VirtualBatch"]
+__all__ += ["BatchNorm", "VirtualBatchNorm", "VirtualBatch", "MinibatchDiscrimination"]
