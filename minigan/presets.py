@@ -249,10 +249,12 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     its ReLU), an odd one a ReLU's. ``len(d_sizes) * 2 - 5`` is the last hidden
     layer after its ReLU, the released code's choice: 3 for toy1d and ring8
     (D 1-32-32-1, 2-128-128-1), 5 for grid25 (D 2-128-128-128-1).
+
+    G and D come from ``models.toy_networks``, whose keywords are the architecture
+    techniques (minibatch discrimination in D, batch norm or virtual batch norm in G).
     """
     seed = _opt(opts, "seed", 0)
-    G = models.mlp(g_sizes, activation, rng=seed)
-    D = models.mlp(d_sizes, activation, rng=seed + 1000)
+    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise)
     if d_kinks is not None:
         _spread_kinks(D.layers[0], *d_kinks, rng=seed + 2000)
     d_rate, g_rate = _opt(opts, "d_lr", lr), _opt(opts, "g_lr", g_lr or lr)
@@ -399,8 +401,7 @@ def mnist_paper(opts):
     else:                   # drawn from only: G's parameters come from a checkpoint
         data_sampler, n, bias = data.ImagesNotLoaded(784, order=order), max(50000, m), None
     steps_per_epoch = n // m                        # 500 for the paper's 50,000 and m = 100
-    G = models.paper_mnist_generator(bias, rng=seed)
-    D = models.paper_mnist_discriminator(rng=seed + 1000, dropout_seed=seed + 2000)
+    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise)
     mu = _opt(opts, "momentum", 0.5)
 
     def sgd(net, lr, steps):

@@ -334,13 +334,12 @@ def test_mnist_paper_with_feature_matching_resumes_bit_identically(tmp_path):
     """The real minibatches of feature matching pass over the images in a permutation of their
     own (saved as part/g_loss/sampler.*); the default order becomes Algorithm 1's."""
     folder = _write_mnist(tmp_path / "data" / "mnist", 60)
-    opts = dict(data_dir=str(folder), m=20, iterations=6, feature_matching=3, historical_averaging=0.01,
-                real_label=0.9)
+    opts = dict(data_dir=str(folder), m=20, iterations=3, feature_matching=3, real_label=0.9)
     straight = presets.build("mnist-paper", **opts)
     assert straight.trainer.order == "sequential" and straight.options["order"] == "sequential"
-    straight.trainer.train(5)
+    straight.trainer.train(4)                # the loss's own pass: 3 minibatches of 20, then a new one
     half = presets.build("mnist-paper", **opts)
-    half.trainer.train(2)
+    half.trainer.train(1)
     saved = half.trainer.state_dict()          # (in memory: a checkpoint file of these networks takes seconds)
     assert saved["parts"]["g_loss"] == ["sampler.perm", "sampler.pos"]
     resumed = presets.build("mnist-paper", **half.options)
@@ -382,3 +381,80 @@ def test_the_switches_are_refused_with_their_words(tmp_path, capsys):
         assert cli.train_main(["ring8", *argv, "--no-progress", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert words in err and not out.exists(), err
+
+
+# ---------------------------------------------------------------------- where the architecture techniques go
+def test_the_builders_without_techniques_are_the_networks_they_were():
+    from minigan import models
+    G, D = models.toy_networks([2, 8, 8, 2], [2, 8, 8, 1], seed=4)
+    for mine, theirs in ((G, models.mlp([2, 8, 8, 2], rng=4)), (D, models.mlp([2, 8, 8, 1], rng=1004))):
+        assert [repr(la) for la in mine.layers] == [repr(la) for la in theirs.layers]
+        assert all(np.array_equal(p, theirs.params[k]) for k, p in mine.params.items())
+    G, D = models.paper_mnist_networks(np.zeros(784), seed=2)
+    G0 = models.paper_mnist_generator(np.zeros(784), rng=2)
+    D0 = models.paper_mnist_discriminator(rng=1002, dropout_seed=2002)
+    for mine, theirs in ((G, G0), (D, D0)):
+        assert [repr(la) for la in mine.layers] == [repr(la) for la in theirs.layers]
+        assert all(np.array_equal(p, theirs.params[k]) for k, p in mine.params.items())
+
+
+class _StandIn:
+    """What the builders are promised: a layer class with the agreed constructor (recorded)."""
+
+    def __init__(self, name):
+        from minigan.layers import Layer
+
+        class Made(Layer):
+            def __init__(self, *args, **kw):
+                super().__init__()
+                self.args, self.kw = args, kw
+
+            def __repr__(self):
+                return f"{name}{self.args}"
+        Made.__name__ = name
+        self.cls = Made
+
+
+def test_the_builders_put_the_technique_layers_where_they_go(monkeypatch):
+    from minigan import layers, models
+    for name in ("MinibatchDiscrimination", "BatchNorm", "VirtualBatchNorm", "VirtualBatch"):
+        monkeypatch.setattr(layers, name, _StandIn(name).cls, raising=False)
+    G, D = models.toy_networks([2, 8, 8, 2], [2, 8, 6, 1], seed=0, minibatch_discrimination=(5, 3),
+                               batch_norm=True)
+    assert [repr(la) for la in D.layers][-2:] == ["MinibatchDiscrimination(6, 5, 3)", repr(Linear(11, 1))]
+    assert D.layers[-1].n_in == 11
+    names = [type(la).__name__ for la in G.layers]
+    assert names == ["Linear", "BatchNorm", "ReLU", "Linear", "BatchNorm", "ReLU", "Linear"]
+    assert [la.args for la in G.layers if type(la).__name__ == "BatchNorm"] == [(8,), (8,)]
+    noise = data.gaussian_noise(2)
+    G, _ = models.toy_networks([2, 8, 2], [2, 8, 1], seed=0, virtual_batch_norm=4, noise=noise)
+    assert type(G).__name__ == "VirtualBatch"
+    inner, reference = G.args
+    assert [type(la).__name__ for la in inner.layers] == ["Linear", "VirtualBatchNorm", "ReLU", "Linear"]
+    assert reference.shape == (4, 2)
+    assert np.array_equal(reference, noise(4, backend.default_rng(4000)))       # drawn once, seeded
+    G, D = models.paper_mnist_networks(seed=0, minibatch_discrimination=(100, 5), batch_norm=True)
+    assert [type(la).__name__ for la in D.layers][-3:] == ["Dropout", "MinibatchDiscrimination", "Linear"]
+    assert D.layers[-1].n_in == 340
+    assert [type(la).__name__ for la in G.layers] == ["Linear", "BatchNorm", "ReLU", "Linear", "BatchNorm",
+                                                      "ReLU", "Linear", "Sigmoid"]
+
+
+@pytest.mark.parametrize("kw,message", [({"minibatch_discrimination": (0, 5)}, "two integers >= 1"),
+                                        ({"minibatch_discrimination": 5}, "two integers >= 1"),
+                                        ({"batch_norm": True, "virtual_batch_norm": 8}, "choose one"),
+                                        ({"virtual_batch_norm": 0}, "an integer >= 1"),
+                                        ({"virtual_batch_norm": 8}, "pass noise")])
+def test_the_builders_refuse_bad_technique_settings(monkeypatch, kw, message):
+    from minigan import layers, models
+    for name in ("MinibatchDiscrimination", "BatchNorm", "VirtualBatchNorm", "VirtualBatch"):
+        monkeypatch.setattr(layers, name, _StandIn(name).cls, raising=False)
+    with pytest.raises(ValueError, match=message):
+        models.toy_networks([2, 8, 2], [2, 8, 1], **kw)
+
+
+def test_a_technique_layer_this_minigan_lacks_is_named(monkeypatch):
+    from minigan import layers, models
+    monkeypatch.delattr(layers, "MinibatchDiscrimination", raising=False)
+    with pytest.raises(ValueError, match="minibatch_discrimination needs minigan.layers.MinibatchDiscrimination"):
+        models.toy_networks([2, 8, 2], [2, 8, 1], minibatch_discrimination=(5, 3))
