@@ -458,3 +458,27 @@ def test_a_technique_layer_this_minigan_lacks_is_named(monkeypatch):
     monkeypatch.delattr(layers, "MinibatchDiscrimination", raising=False)
     with pytest.raises(ValueError, match="minibatch_discrimination needs minigan.layers.MinibatchDiscrimination"):
         models.toy_networks([2, 8, 2], [2, 8, 1], minibatch_discrimination=(5, 3))
+
+
+def test_the_techniques_train_checkpoint_and_resume_on_an_emulated_gpu(monkeypatch, restore_backend, tmp_path):
+    """On the CuPy backend (emulated: tests/fakecupy.py) the averages and the features stay on the
+    device; the loss's generator, like every CuPy generator, is re-seeded on resume and says so."""
+    import fakecupy
+    cp = fakecupy.install(monkeypatch)
+    backend.use("cupy")
+    try:
+        opts = dict(m=16, iterations=6, **TECHNIQUES["all together"])
+        run = presets.build("ring8", **opts)
+        run.trainer.train(3)
+        assert all(isinstance(v, cp.ndarray) for v in run.trainer.g_penalties[0].mean.values())
+        path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="ring8", options=run.options)
+        again, ck = presets.restore_run(path)
+        assert any("'g_loss' re-seeded" in n for n in ck.notes), ck.notes
+        average = again.trainer.d_penalties[0]
+        assert average.t == 3 and all(isinstance(v, cp.ndarray) for v in average.mean.values())
+        for k, v in run.trainer.d_penalties[0].mean.items():
+            assert np.array_equal(average.mean[k].get(), v.get())
+        again.trainer.train(2)
+        assert again.trainer.iteration == 5 and np.isfinite(again.trainer.history.column("g_loss")).all()
+    finally:
+        backend.use("numpy")
