@@ -209,13 +209,7 @@ def _techniques(opts, D, data_sampler, *, seed):
 
     Returns ``{"real_label", "fake_label", "g_loss", "d_penalties", "g_penalties"}``.
     """
-    real, fake = _number(opts, "real_label", 1.0), _number(opts, "fake_label", 0.0)
-    if not 0 < real <= 1:
-        raise ValueError(f"option real_label (D's target for real data; below 1 is one-sided label smoothing) "
-                         f"must be in (0, 1], got {real:g}")
-    if not 0 <= fake < real:
-        raise ValueError(f"option fake_label (D's target for G's samples; above 0 is two-sided label "
-                         f"smoothing) must be in [0, real_label) = [0, {real:g}), got {fake:g}")
+    real, fake = _number(opts, "real_label", 1.0), _number(opts, "fake_label", 0.0)   # ranges: GAN's check
     layer = _opt(opts, "feature_matching", None)
     weight = _number(opts, "historical_averaging", None)
     kw = {"real_label": real, "fake_label": fake, "d_penalties": [], "g_penalties": []}
