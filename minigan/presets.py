@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, checkpoint, data, models, optim
+from . import backend, checkpoint, data, losses, models, optim
 from .train import GAN
 
 __all__ = ["PRESETS", "preset", "Run", "build", "restore_run", "run_options", "RESTORE_OVERRIDES"]
@@ -34,6 +34,9 @@ OPTIONS: dict = {}          # preset name -> the option names it accepts
 
 # what `minigan train` may pass to any preset (data_dir is ignored by presets that need no data)
 COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir", "g_average")
+# the techniques of Salimans et al. (2016) that are settings of the game, not of the networks:
+# options of every preset here (``minigan train PRESET --set real_label=0.9``; see ``_techniques``)
+TECHNIQUE_OPTIONS = ("real_label", "fake_label", "feature_matching", "historical_averaging")
 
 
 @dataclass
@@ -179,6 +182,52 @@ def _spread_kinks(layer, low, high, rng):
     b[...] = backend.to_device(-backend.to_host(W)[0] * c, dtype=b.dtype)
 
 
+def _number(opts, key, default):
+    """Option ``key`` read (``_opt``) as a finite real number; a ValueError names it otherwise."""
+    v = _opt(opts, key, default)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+        raise ValueError(f"option {key} must be a number, got {v!r}")
+    return float(v)
+
+
+def _techniques(opts, D, data_sampler, *, seed):
+    """The GAN's keyword arguments for the techniques of Salimans et al. (2016) that a preset
+    takes as options (``TECHNIQUE_OPTIONS``), each read and recorded with ``_opt``:
+
+    * ``real_label`` (default 1): D's target for real data; below 1 is one-sided label
+      smoothing (0.9 is common). ``fake_label`` (default 0): D's target for G's samples; above
+      0 is two-sided smoothing, the contrast the paper argues against. 0 < real_label <= 1,
+      0 <= fake_label < real_label.
+    * ``feature_matching``: the index in ``D.layers`` of the layer whose output is f; G then
+      minimises ``losses.FeatureMatching`` on it instead of ``g_loss`` (which must then be left
+      out). The real minibatches come from the run's data, through a sampler view and a
+      generator of the loss's own (seeded seed + 3000). Absent (default): G's loss is ``g_loss``.
+    * ``historical_averaging``: a weight > 0; both players' costs get
+      ``losses.HistoricalAveraging(weight)``, each with its own average. Absent (default): none.
+
+    Returns ``{"real_label", "fake_label", "g_loss", "d_penalties", "g_penalties"}``.
+    """
+    real, fake = _number(opts, "real_label", 1.0), _number(opts, "fake_label", 0.0)   # ranges: GAN's check
+    layer = _opt(opts, "feature_matching", None)
+    weight = _number(opts, "historical_averaging", None)
+    kw = {"real_label": real, "fake_label": fake, "d_penalties": [], "g_penalties": []}
+    if layer is None:
+        kw["g_loss"] = _opt(opts, "g_loss", "nonsaturating")
+    else:
+        if opts.get("g_loss") is not None:
+            raise ValueError(f"option feature_matching makes feature matching G's loss: leave g_loss "
+                             f"({opts['g_loss']!r}) out")
+        kw["g_loss"] = losses.FeatureMatching(D, layer, data_sampler, seed=seed + 3000)   # checks layer
+    if weight is not None:
+        if not weight > 0:
+            raise ValueError(f"option historical_averaging must be a weight > 0, got {weight:g}")
+        kw["d_penalties"] = [losses.HistoricalAveraging(weight)]
+        kw["g_penalties"] = [losses.HistoricalAveraging(weight)]
+    return kw
+
+
 def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, description,
              g_lr=None, lr_decay=1.0, d_kinks=None, optimizer="sgd", activation="relu"):
     """Build a toy-data run: MLPs G and D, one optimizer each, Algorithm 1.
@@ -186,10 +235,20 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     ``optimizer``: ``"sgd"`` (momentum SGD; option ``momentum``, default 0.5;
     ``lr_decay`` divides the rate after every step) or ``"adam"`` (beta1 from
     option ``beta1``, default 0.5 as in DCGAN; beta2 0.999).
+
+    The techniques of Salimans et al. (2016) are options of every toy preset
+    (``_techniques``): real_label, fake_label, historical_averaging, and
+    feature_matching = an index in D's layers, which are Linear, ReLU, Linear,
+    ReLU, ..., Linear (the logit): an even index is a Linear layer's output (before
+    its ReLU), an odd one a ReLU's. ``len(d_sizes) * 2 - 5`` is the last hidden
+    layer after its ReLU, the released code's choice: 3 for toy1d and ring8
+    (D 1-32-32-1, 2-128-128-1), 5 for grid25 (D 2-128-128-128-1).
+
+    G and D come from ``models.toy_networks``, whose keywords are the architecture
+    techniques (minibatch discrimination in D, batch norm or virtual batch norm in G).
     """
     seed = _opt(opts, "seed", 0)
-    G = models.mlp(g_sizes, activation, rng=seed)
-    D = models.mlp(d_sizes, activation, rng=seed + 1000)
+    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise)
     if d_kinks is not None:
         _spread_kinks(D.layers[0], *d_kinks, rng=seed + 2000)
     d_rate, g_rate = _opt(opts, "d_lr", lr), _opt(opts, "g_lr", g_lr or lr)
@@ -204,12 +263,12 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     gan = GAN(G, D, data_dist, noise, d_optimizer=d_opt, g_optimizer=g_opt,
               k=_opt(opts, "k", 1), m=_opt(opts, "m", m),
-              g_loss=_opt(opts, "g_loss", "nonsaturating"),
-              order=_opt(opts, "order", "sequential"), seed=seed, g_average=opts.get("g_average"))
+              order=_opt(opts, "order", "sequential"), seed=seed, g_average=opts.get("g_average"),
+              **_techniques(opts, D, data_dist, seed=seed))
     return Run(gan, data_dist, noise, _opt(opts, "iterations", iterations), description)
 
 
-@preset("toy1d", options=("momentum",))
+@preset("toy1d", options=("momentum", *TECHNIQUE_OPTIONS))
 def toy1d(opts):
     """Figure 1: p_data = N(4, 0.5^2), z ~ U(-1, 1); G and D are 1-32-32-1 ReLU MLPs.
 
@@ -228,7 +287,7 @@ def toy1d(opts):
                     description="Figure 1 setting: 1-D Gaussian data N(4, 0.5^2), uniform noise")
 
 
-@preset("ring8", options=("beta1",))
+@preset("ring8", options=("beta1", *TECHNIQUE_OPTIONS))
 def ring8(opts):
     """Eight Gaussians on the unit circle, sigma 0.01; z ~ N(0, I_2).
 
@@ -248,7 +307,7 @@ def ring8(opts):
                     description="ring of 8 Gaussians, radius 1, sigma 0.01")
 
 
-@preset("grid25", options=("beta1",))
+@preset("grid25", options=("beta1", *TECHNIQUE_OPTIONS))
 def grid25(opts):
     """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05; z ~ N(0, I_2).
 
@@ -284,7 +343,7 @@ def mnist_paper_noise(name):
                      f"got {name!r}")
 
 
-@preset("mnist-paper", options=("kind", "momentum", "sampling", "noise"))
+@preset("mnist-paper", options=("kind", "momentum", "sampling", "noise", *TECHNIQUE_OPTIONS))
 def mnist_paper(opts):
     """The GAN paper's MNIST model as its released configuration trained it.
 
@@ -308,7 +367,17 @@ def mnist_paper(opts):
     kind ("mnist" or "fashion-mnist"), seed, order, g_loss, k, m, d_lr, g_lr,
     momentum, sampling, noise, iterations (default 250 epochs = 125,000),
     g_average (a decay: also keep a running average of G's parameters, which
-    training never sees; 0.999 spans 2 epochs. Not in the released code).
+    training never sees; 0.999 spans 2 epochs. Not in the released code), and the
+    techniques of Salimans et al. (2016), none of them in this paper's code
+    (``_techniques``): real_label, fake_label, historical_averaging, and
+    feature_matching = the index of the D layer whose output is f. D's layers are
+    0 Dropout(0.8), 1 Maxout 240x5, 2 Dropout(0.5), 3 Maxout 240x5, 4 Dropout(0.5),
+    5 Linear (the logit): feature_matching=3 is the last hidden layer before its
+    noise, the choice of the released feature-matching MNIST code (its last 250-unit
+    layer, the noise layers before it on); 4 takes it after its dropout. With
+    feature_matching the default order is "sequential" (a D step, then a G step on
+    fresh noise, as that code ran; "simultaneous" cannot send G(z) through D's layers
+    separately from D's own step and is refused).
     """
     noise = mnist_paper_noise(_opt(opts, "noise", "uniform"))     # checked before the data is read
     seed = _opt(opts, "seed", 0)
@@ -326,20 +395,22 @@ def mnist_paper(opts):
     else:                   # drawn from only: G's parameters come from a checkpoint
         data_sampler, n, bias = data.ImagesNotLoaded(784, order=order), max(50000, m), None
     steps_per_epoch = n // m                        # 500 for the paper's 50,000 and m = 100
-    G = models.paper_mnist_generator(bias, rng=seed)
-    D = models.paper_mnist_discriminator(rng=seed + 1000, dropout_seed=seed + 2000)
+    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise)
     mu = _opt(opts, "momentum", 0.5)
 
     def sgd(net, lr, steps):
         return optim.SGD(net, lr, mu, lr_decay=1.000004, lr_min=1e-6, final_momentum=0.7,
                          momentum_start=1, momentum_saturate=250, steps_per_epoch=steps)
 
+    techniques = _techniques(opts, D, data_sampler, seed=seed)
+    # simultaneous order backpropagates G's loss through D's own D(G(z)): with feature matching
+    # the default is Algorithm 1's order, which the released feature-matching code ran too
+    order = _opt(opts, "order", "simultaneous" if opts.get("feature_matching") is None else "sequential")
     gan = GAN(G, D, data_sampler, noise,
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
               g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),
-              k=k, m=m, g_loss=_opt(opts, "g_loss", "nonsaturating"),
-              order=_opt(opts, "order", "simultaneous"), d_loss_scale=0.5, seed=seed,
-              g_average=opts.get("g_average"))
+              k=k, m=m, order=order, d_loss_scale=0.5, seed=seed,
+              g_average=opts.get("g_average"), **techniques)
     return Run(gan, data_sampler, noise, _opt(opts, "iterations", 250 * steps_per_epoch),
                f"{kind} as in the GAN paper's released configuration (Table 1, Parzen 225 +- 2)",
                extra={"steps_per_epoch": steps_per_epoch, "kind": kind, "data_dir": opts.get("data_dir")})

@@ -72,7 +72,8 @@ BAD_TRAIN = [
     (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
     (["toy1d", "--set", "momentum"], "--set momentum: expected KEY=VALUE"),
     (["toy1d", "--set", "seed=3"], "--set seed=3: seed has its own flag, --seed"),
-    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum for it"),
+    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum, real_label, fake_label, "
+     "feature_matching, historical_averaging for it"),
     (["toy1d", "--set", "data_dir=x"], "--set data_dir=x: data_dir has its own flag, --data-dir"),
     (["toy1d", "--set", "momentum=5"], "error: preset 'toy1d': SGD momentum must be in [0, 1), got 5\n"),
     (["mnist-paper", "--set", "noise=cauchy"],
@@ -700,14 +701,14 @@ def test_a_nan_stop_prints_no_numpy_warnings(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------------- a new user's review: the words of each refusal
 @pytest.mark.parametrize("preset,own", [("toy1d", "momentum"), ("mnist-paper", "kind, momentum, sampling, noise"),
-                                        ("ring8", None)])
+                                        ("ring8", "beta1")])
 def test_set_of_an_unknown_option_lists_only_what_set_takes(tmp_path, capsys, preset, own):
     """Not the options that have their own flags (--set refuses those), never an internal name."""
-    status = cli.train_main([preset, "--set", "real_label=0.9", "--out", str(tmp_path / "run"), "--no-progress"])
+    status = cli.train_main([preset, "--set", "lr_decay=0.9", "--out", str(tmp_path / "run"), "--no-progress"])
     line = one_error_line(capsys.readouterr().err, "minigan train")
     assert status == 2 and not (tmp_path / "run").exists()
-    assert line.startswith(f"preset {preset!r} has no option 'real_label'; ")
-    own = own or ", ".join(o for o in presets.OPTIONS[preset] if o not in presets.COMMON_OPTIONS)
+    assert line.startswith(f"preset {preset!r} has no option 'lr_decay'; ")
+    own = ", ".join(([own] if own else []) + list(presets.TECHNIQUE_OPTIONS))
     assert f"--set takes {own} for it" in line
     assert "their own flags" in line and "data_dir" not in line and "seed" not in line and "g_lr" not in line
 

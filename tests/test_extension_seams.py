@@ -134,18 +134,24 @@ class FeatureMatching:
         return feature_matching_loss(f_real_mean)(f_fake)
 
 
-def test_feature_matching_trains_G_through_the_trainer():
+@pytest.mark.parametrize("library", [False, True])
+def test_feature_matching_trains_G_through_the_trainer(library):
     """GAN(g_loss=FeatureMatching(...)): G's step descends the feature-matching loss through
     D's first layers, D's parameters do not move in it, and G's samples move onto the data
-    (N(4, 0.5^2)) from where they start (about 0)."""
+    (N(4, 0.5^2)) from where they start (about 0). The sketch above, and the library's
+    ``losses.FeatureMatching``, the one-liner the seam was for (the mean over the 32 features:
+    a gradient 1/32 of the sketch's, which Adam's steps, scaled by the gradient's size, do not see)."""
     f64 = np.float64
     G = models.mlp([1, 16, 1], rng=0, dtype=f64)
     D = models.mlp([1, 32, 32, 1], activation="leaky_relu", rng=1, dtype=f64)
     data_sampler = data.gaussian_1d(dtype=f64)
-    fm = FeatureMatching(Sequential(*D.layers[:-1]), data_sampler, 64, seed=5)
+    if library:
+        fm = losses.FeatureMatching(D, len(D.layers) - 2, data_sampler, m=64, seed=5)
+    else:
+        fm = FeatureMatching(Sequential(*D.layers[:-1]), data_sampler, 64, seed=5)
     gan = GAN(G, D, data_sampler, data.uniform_noise(1, dtype=f64), d_optimizer=optim.Adam(D, lr=1e-3),
               g_optimizer=optim.Adam(G, lr=1e-3), m=64, g_loss=fm, seed=0)
-    assert gan.config["g_loss"] == "FeatureMatching"
+    assert gan.config["g_loss"] == ("FeatureMatching(layer=3, m=64)" if library else "FeatureMatching")
     before = {k: v.copy() for k, v in D.params.items()}
     row = gan.g_step()
     assert all(np.array_equal(before[k], v) for k, v in D.params.items())      # D held fixed

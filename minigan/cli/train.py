@@ -55,11 +55,20 @@ def parser():
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
-    own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in presets.COMMON_OPTIONS)}"
-                    for name, opts in presets.OPTIONS.items()
-                    if any(o not in presets.COMMON_OPTIONS for o in opts))
+    general = presets.COMMON_OPTIONS + presets.TECHNIQUE_OPTIONS
+    own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in general)}"
+                    for name, opts in presets.OPTIONS.items() if any(o not in general for o in opts))
+    everywhere = [name for name, opts in presets.OPTIONS.items() if set(presets.TECHNIQUE_OPTIONS) <= set(opts)]
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"a preset's own option, repeatable ({own}); e.g. --set noise=gaussian")
+                   help=f"a preset's own option, repeatable ({own}); e.g. --set noise=gaussian. "
+                        f"The techniques of Salimans et al. (2016), options of {', '.join(everywhere)}: "
+                        "real_label=ALPHA (D's target for real data; < 1: one-sided label smoothing), "
+                        "fake_label=BETA (D's target for G's samples; > 0: two-sided), "
+                        "feature_matching=INDEX (G's loss: match the mean output of D.layers[INDEX]; D's last "
+                        "hidden layer is 3 in toy1d, ring8 and mnist-paper, 5 in grid25; another INDEX that "
+                        "is not a layer is refused with the list of D's layers), "
+                        "historical_averaging=WEIGHT (both players' costs get "
+                        "WEIGHT ||theta - mean of past theta||^2)")
     return p
 
 

@@ -123,6 +123,7 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
     ]
     results += _normalisation_checks(eps, tol, seed)
     results += _minibatch_discrimination_checks(seed, kw)
+    results += _technique_checks(seed, kw)
     return results
 
 
@@ -151,6 +152,36 @@ def _normalisation_checks(eps, tol, seed):
                            "rows: live input, and parameters through reference and live rows "
                            "(the biases before a VBN have gradient 0: it is shift-invariant)", **kw))
     return out
+
+
+def _technique_checks(seed, kw):
+    """Feature matching (G's step through D's layers 0..3, the real features' mean fixed) and
+    historical averaging (weight ||theta - theta_bar||^2 over a layer's parameters, theta_bar
+    fixed), on inputs of their own generator."""
+    trng = np.random.default_rng(seed + 2)
+    G = layers.Sequential(layers.Linear(3, 6, rng=trng), layers.ReLU(), layers.Linear(6, 5, rng=trng))
+    D = _paper_like_D(trng, 5)
+    fm = losses.FeatureMatching(D, 3, lambda m, r: r.normal(size=(m, 5)), seed=seed)
+    real_mean = backend.to_device(trng.normal(size=3))
+    z = backend.to_device(trng.uniform(-1, 1, size=(4, 3)))
+    found = [check_generator_step(G, D, z, g_loss=fm.against(real_mean),
+                                  title="G step (feature matching on D's layers 0..3, real mean fixed)", **kw)]
+    model = layers.Linear(4, 3, rng=trng).astype(np.float64)
+    ha = losses.HistoricalAveraging(0.3)
+    for _ in range(3):                                   # an average of three other parameter values
+        ha.update(model)
+        for p in model.params.values():
+            p += backend.to_device(trng.normal(size=p.shape))
+    names = list(model.params)
+
+    def forward(*params):                                # the model's own arrays, perturbed in place
+        model.zero_grad()
+        return ha.penalty(model)
+    found.append(check_function(forward, lambda dv: tuple(float(dv) * model.grads[k] for k in names),
+                                tuple(model.params[k] for k in names), objective=lambda v: (v, 1.0),
+                                title="HistoricalAveraging(0.3) on Linear(4, 3) (theta_bar fixed)",
+                                input_names=names, eps=kw["eps"], tol=kw["tol"], seed=kw["seed"]))
+    return found
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,9 @@ One idea per file: ``logistic`` (sigmoid and softplus, stable in both tails),
 ``gan`` (the value function V(D, G) and the players' losses of Goodfellow et
 al. 2014), ``classification`` (log-sum-exp, softmax and the softmax
 cross-entropy of K class logits), ``penalties`` (terms a trainer adds to a
-player's loss: ``WeightDecay``, ``SupervisedLoss``). Each function returns the
+player's loss: ``WeightDecay``, ``SupervisedLoss``), and two techniques of Salimans et al.
+(2016): ``feature_matching`` (G's loss on D's intermediate features, ``FeatureMatching``) and
+``historical_averaging`` (a penalty for either player, ``HistoricalAveraging``). Each function returns the
 value and its gradient(s) with respect to its inputs. Everything is importable
 from here.
 
@@ -18,10 +20,12 @@ from .gan import (GENERATOR_LOSSES, _logits, bce_with_logits, discriminator_loss
                   generator_loss_nonsaturating, value_function)
 from .classification import log_softmax, logsumexp, softmax, softmax_cross_entropy
 from .penalties import SupervisedLoss, WeightDecay
+from .feature_matching import FeatureMatching, feature_matching_loss
+from .historical_averaging import HistoricalAveraging
 
 __all__ = [
     "softplus", "sigmoid", "sigmoid_and_slope", "sigmoid_and_slope_fast", "value_function",
     "discriminator_loss", "bce_with_logits", "generator_loss_minimax", "generator_loss_nonsaturating",
     "GENERATOR_LOSSES", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
-    "WeightDecay", "SupervisedLoss",
+    "WeightDecay", "SupervisedLoss", "FeatureMatching", "feature_matching_loss", "HistoricalAveraging",
 ]

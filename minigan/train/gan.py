@@ -42,6 +42,13 @@ Losses are arguments, not methods to override (see ``minigan.losses``):
   ``losses.WeightDecay``, ``losses.SupervisedLoss``). Their values are added to
   the reported ``d_loss`` / ``g_loss``.
 
+Techniques of Salimans et al. (2016) as arguments (``minigan train --set ...``):
+``real_label`` < 1 is one-sided label smoothing, with ``fake_label`` > 0 two-sided;
+``g_loss=losses.FeatureMatching(D, layer, data_sampler)`` is feature matching;
+``d_penalties=[losses.HistoricalAveraging(w)], g_penalties=[losses.HistoricalAveraging(w)]``
+is historical averaging. Their state (the real minibatches' generator, the averages) is
+saved with the run (``parts``).
+
 With the defaults the run is Algorithm 1, as before.
 
 One addition that is not in the paper and never feeds back into the game:
@@ -59,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 from types import FunctionType, MethodType
 
 from .. import backend, losses
@@ -105,6 +113,20 @@ def _named(fn):
     return type(fn).__qualname__ if " at 0x" in text else text
 
 
+def _check_labels(real_label, fake_label):
+    """D's targets: 0 < real_label <= 1 (below 1: one-sided label smoothing) and
+    0 <= fake_label < real_label (above 0: two-sided); a ValueError names the one out of range."""
+    for name, v in (("real_label", real_label), ("fake_label", fake_label)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ValueError(f"{name} (D's target for {name[:4]} data) must be a number, got {v!r}")
+    if not 0 < real_label <= 1:
+        raise ValueError(f"real_label (D's target for real data; below 1 is one-sided label smoothing) "
+                         f"must be in (0, 1], got {real_label!r}")
+    if not 0 <= fake_label < real_label:
+        raise ValueError(f"fake_label (D's target for G's samples; above 0 is two-sided label smoothing) "
+                         f"must be in [0, real_label) = [0, {real_label!r}), got {fake_label!r}")
+
+
 class GAN:
     """The adversarial game between a generator G and a discriminator D.
 
@@ -146,6 +168,7 @@ class GAN:
         if d_loss is not None and not callable(d_loss):
             raise ValueError("d_loss must be None or a function (real_logits, fake_logits) -> "
                              f"(value, grad_real, grad_fake), got {d_loss!r}")
+        _check_labels(real_label, fake_label)
         if d_loss is not None and (d_loss_scale != 1 or real_label != 1 or fake_label != 0):
             raise ValueError("d_loss_scale, real_label and fake_label shape the default D loss; "
                              "a d_loss of your own takes its own settings")
