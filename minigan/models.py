@@ -88,19 +88,6 @@ def paper_mnist_discriminator(*, rng=None, dtype=None, dropout_seed=None, before
 
 
 # ---------------------------------------------------------------------- the techniques' layers
-def _layer_class(name, technique):
-    """``minigan.layers.<name>`` built in ``dtype`` (a callable ``(*args, dtype, **kw) -> layer``),
-    or a ValueError saying this minigan does not have that layer."""
-    cls = getattr(layers, name, None)
-    if cls is None:
-        raise ValueError(f"{technique} needs minigan.layers.{name}, which this minigan does not have")
-
-    def make(*args, dtype=None, **kw):
-        layer = cls(*args, **kw)
-        return layer if dtype is None else layer.astype(dtype)
-    return make
-
-
 def technique_layers(*, minibatch_discrimination=None, batch_norm=False, virtual_batch_norm=None):
     """The architecture techniques of Salimans et al. (2016), checked, as what the builders
     insert: ``{"d_before_logit": fn(n_in, rng, dtype) -> (layer, n_out) or None,
@@ -115,7 +102,7 @@ def technique_layers(*, minibatch_discrimination=None, batch_norm=False, virtual
     - virtual_batch_norm: None or B, the rows of the reference batch: G gets
       ``layers.VirtualBatchNorm(n)`` where batch_norm would put BatchNorm, and is wrapped in
       ``layers.VirtualBatch(G, reference)``, the reference B noise rows drawn once
-    A ValueError names a setting out of range, or a layer this minigan does not have.
+    A ValueError names a setting out of range.
     """
     if batch_norm and virtual_batch_norm is not None:
         raise ValueError("batch_norm and virtual_batch_norm both normalise G's hidden layers: choose one")
@@ -128,22 +115,18 @@ def technique_layers(*, minibatch_discrimination=None, batch_norm=False, virtual
         if kernels < 1 or kernel_dim < 1:
             raise ValueError("minibatch_discrimination must be (kernels, kernel_dim), two integers >= 1, "
                              f"got {minibatch_discrimination!r}")
-        cls = _layer_class("MinibatchDiscrimination", "minibatch_discrimination")
-
         def before_logit(n_in, rng, dtype):
-            return cls(n_in, kernels, kernel_dim, rng=rng, dtype=dtype), n_in + kernels
+            layer = layers.MinibatchDiscrimination(n_in, kernels, kernel_dim, rng=rng, dtype=dtype)
+            return layer, n_in + kernels
         found["d_before_logit"] = before_logit
     if batch_norm:
-        cls_bn = _layer_class("BatchNorm", "batch_norm")
-        found["g_after_hidden"] = lambda n, rng, dtype: cls_bn(n, dtype=dtype)
+        found["g_after_hidden"] = lambda n, rng, dtype: layers.BatchNorm(n, dtype=dtype)
     if virtual_batch_norm is not None:
         if isinstance(virtual_batch_norm, bool) or not isinstance(virtual_batch_norm, (int, np.integer)) \
-                or virtual_batch_norm < 1:
-            raise ValueError("virtual_batch_norm must be the number of reference rows, an integer >= 1, "
+                or virtual_batch_norm < 2:
+            raise ValueError("virtual_batch_norm must be the number of reference rows, an integer >= 2, "
                              f"got {virtual_batch_norm!r}")
-        cls_vbn = _layer_class("VirtualBatchNorm", "virtual_batch_norm")
-        _layer_class("VirtualBatch", "virtual_batch_norm")
-        found["g_after_hidden"] = lambda n, rng, dtype: cls_vbn(n, rng=rng, dtype=dtype)
+        found["g_after_hidden"] = lambda n, rng, dtype: layers.VirtualBatchNorm(n, rng=rng, dtype=dtype)
         found["reference_rows"] = int(virtual_batch_norm)
     return found
 

@@ -36,7 +36,8 @@ OPTIONS: dict = {}          # preset name -> the option names it accepts
 COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir", "g_average")
 # the techniques of Salimans et al. (2016) that are settings of the game, not of the networks:
 # options of every preset here (``minigan train PRESET --set real_label=0.9``; see ``_techniques``)
-TECHNIQUE_OPTIONS = ("real_label", "fake_label", "feature_matching", "historical_averaging")
+TECHNIQUE_OPTIONS = ("real_label", "fake_label", "feature_matching", "historical_averaging",
+                     "minibatch_discrimination", "batch_norm", "virtual_batch_norm")
 
 
 @dataclass
@@ -228,6 +229,36 @@ def _techniques(opts, D, data_sampler, *, seed):
     return kw
 
 
+def _architecture(opts):
+    """The keywords of ``models.toy_networks`` / ``models.paper_mnist_networks`` for the
+    architecture techniques of Salimans et al. (2016) (``TECHNIQUE_OPTIONS``), each read and
+    recorded with ``_opt``; ``models.technique_layers`` checks their ranges:
+
+    * ``minibatch_discrimination``: "KERNELSxDIM" (``--set minibatch_discrimination=50x5``) or a
+      pair (kernels, kernel_dim): D gets a ``layers.MinibatchDiscrimination`` on its last hidden
+      features, before the logit layer. Absent (default): none.
+    * ``batch_norm``: 1 (or True): G gets a ``layers.BatchNorm`` after each hidden linear layer;
+      0 (default): none.
+    * ``virtual_batch_norm``: B, the reference batch's rows: G gets ``layers.VirtualBatchNorm``
+      there instead, and is wrapped in ``layers.VirtualBatch`` with B noise rows drawn once.
+    """
+    mbd = _opt(opts, "minibatch_discrimination", None)
+    if isinstance(mbd, str):
+        parts = mbd.lower().replace(",", "x").split("x")
+        try:
+            mbd = tuple(int(p) for p in parts)
+        except ValueError:
+            mbd = None if not mbd else ()
+        if mbd is not None and len(mbd) != 2:
+            raise ValueError("option minibatch_discrimination must be KERNELSxDIM, two integers >= 1 "
+                             f"(e.g. 50x5), got {opts['minibatch_discrimination']!r}")
+    bn = _opt(opts, "batch_norm", 0)
+    if bn not in (0, 1) or isinstance(bn, float):
+        raise ValueError(f"option batch_norm must be 0 or 1, got {bn!r}")
+    vbn = _opt(opts, "virtual_batch_norm", None)
+    return {"minibatch_discrimination": mbd, "batch_norm": bool(bn), "virtual_batch_norm": vbn}
+
+
 def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, description,
              g_lr=None, lr_decay=1.0, d_kinks=None, optimizer="sgd", activation="relu"):
     """Build a toy-data run: MLPs G and D, one optimizer each, Algorithm 1.
@@ -245,10 +276,11 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     (D 1-32-32-1, 2-128-128-1), 5 for grid25 (D 2-128-128-128-1).
 
     G and D come from ``models.toy_networks``, whose keywords are the architecture
-    techniques (minibatch discrimination in D, batch norm or virtual batch norm in G).
+    techniques (minibatch discrimination in D, batch norm or virtual batch norm in G), options
+    too (``_architecture``).
     """
     seed = _opt(opts, "seed", 0)
-    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise)
+    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise, **_architecture(opts))
     if d_kinks is not None:
         _spread_kinks(D.layers[0], *d_kinks, rng=seed + 2000)
     d_rate, g_rate = _opt(opts, "d_lr", lr), _opt(opts, "g_lr", g_lr or lr)
@@ -395,7 +427,7 @@ def mnist_paper(opts):
     else:                   # drawn from only: G's parameters come from a checkpoint
         data_sampler, n, bias = data.ImagesNotLoaded(784, order=order), max(50000, m), None
     steps_per_epoch = n // m                        # 500 for the paper's 50,000 and m = 100
-    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise)
+    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise, **_architecture(opts))
     mu = _opt(opts, "momentum", 0.5)
 
     def sgd(net, lr, steps):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from minigan import backend, checkpoint, cli, data, losses, optim, presets, state
+from minigan import backend, checkpoint, cli, data, layers, losses, optim, presets, state
 from minigan.checkpoint import CheckpointError
 from minigan.gradcheck import check_function, check_generator_step
 from minigan.layers import Dropout, Linear, Maxout, ReLU, Sequential
@@ -276,7 +276,8 @@ def test_label_smoothing_from_the_command_line_is_recorded_and_resumed(tmp_path)
 def test_a_preset_without_the_options_records_their_defaults():
     run = presets.build("toy1d", iterations=1)
     assert {k: run.options[k] for k in presets.TECHNIQUE_OPTIONS} == {
-        "real_label": 1.0, "fake_label": 0.0, "feature_matching": None, "historical_averaging": None}
+        "real_label": 1.0, "fake_label": 0.0, "feature_matching": None, "historical_averaging": None,
+        "minibatch_discrimination": None, "batch_norm": 0, "virtual_batch_norm": None}
     assert run.trainer.g_loss == "nonsaturating" and not run.trainer.d_penalties and not run.trainer.g_penalties
 
 
@@ -285,7 +286,11 @@ TECHNIQUES = {
     "label smoothing": {"real_label": 0.9, "fake_label": 0.1},
     "feature matching": {"feature_matching": 3},
     "historical averaging": {"historical_averaging": 0.05},
-    "all together": {"real_label": 0.8, "feature_matching": 1, "historical_averaging": 0.01},
+    "minibatch discrimination": {"minibatch_discrimination": "5x3"},
+    "batch norm": {"batch_norm": 1},
+    "virtual batch norm": {"virtual_batch_norm": 8},
+    "all together": {"real_label": 0.8, "feature_matching": 1, "historical_averaging": 0.01,
+                     "minibatch_discrimination": "4x2", "virtual_batch_norm": 6},
 }
 
 
@@ -361,6 +366,9 @@ def test_mnist_paper_with_feature_matching_resumes_bit_identically(tmp_path):
     ({}, {"historical_averaging": 0.05}, "d_penalties"),
     ({"real_label": 0.9}, {}, "real_label=0.9, this run has real_label=1.0"),
     ({"fake_label": 0.1}, {}, "fake_label=0.1, this run has fake_label=0.0"),
+    ({"minibatch_discrimination": "5x3"}, {}, "another architecture: this D has parameter"),
+    ({"batch_norm": 1}, {}, "another architecture: this G has parameter"),
+    ({"virtual_batch_norm": 8}, {"virtual_batch_norm": 6}, r"G buffer 'reference' has shape \(8, 2\)"),
 ])
 def test_a_strict_load_notices_a_changed_technique(tmp_path, saved, now, message):
     run = presets.build("ring8", m=8, **saved)
@@ -398,41 +406,23 @@ def test_the_builders_without_techniques_are_the_networks_they_were():
         assert all(np.array_equal(p, theirs.params[k]) for k, p in mine.params.items())
 
 
-class _StandIn:
-    """What the builders are promised: a layer class with the agreed constructor (recorded)."""
-
-    def __init__(self, name):
-        from minigan.layers import Layer
-
-        class Made(Layer):
-            def __init__(self, *args, **kw):
-                super().__init__()
-                self.args, self.kw = args, kw
-
-            def __repr__(self):
-                return f"{name}{self.args}"
-        Made.__name__ = name
-        self.cls = Made
-
-
-def test_the_builders_put_the_technique_layers_where_they_go(monkeypatch):
-    from minigan import layers, models
-    for name in ("MinibatchDiscrimination", "BatchNorm", "VirtualBatchNorm", "VirtualBatch"):
-        monkeypatch.setattr(layers, name, _StandIn(name).cls, raising=False)
+def test_the_builders_put_the_technique_layers_where_they_go():
+    from minigan import models
     G, D = models.toy_networks([2, 8, 8, 2], [2, 8, 6, 1], seed=0, minibatch_discrimination=(5, 3),
                                batch_norm=True)
-    assert [repr(la) for la in D.layers][-2:] == ["MinibatchDiscrimination(6, 5, 3)", repr(Linear(11, 1))]
+    mbd = D.layers[-2]
+    assert isinstance(mbd, layers.MinibatchDiscrimination) and (mbd.n_in, mbd.n_out) == (6, 11)
     assert D.layers[-1].n_in == 11
     names = [type(la).__name__ for la in G.layers]
     assert names == ["Linear", "BatchNorm", "ReLU", "Linear", "BatchNorm", "ReLU", "Linear"]
-    assert [la.args for la in G.layers if type(la).__name__ == "BatchNorm"] == [(8,), (8,)]
+    assert [la.n_features for la in G.layers if isinstance(la, layers.BatchNorm)] == [8, 8]
     noise = data.gaussian_noise(2)
     G, _ = models.toy_networks([2, 8, 2], [2, 8, 1], seed=0, virtual_batch_norm=4, noise=noise)
-    assert type(G).__name__ == "VirtualBatch"
-    inner, reference = G.args
-    assert [type(la).__name__ for la in inner.layers] == ["Linear", "VirtualBatchNorm", "ReLU", "Linear"]
-    assert reference.shape == (4, 2)
-    assert np.array_equal(reference, noise(4, backend.default_rng(4000)))       # drawn once, seeded
+    assert isinstance(G, layers.VirtualBatch)
+    assert [type(la).__name__ for la in G.net.layers] == ["Linear", "VirtualBatchNorm", "ReLU", "Linear"]
+    assert G.net.layers[1].reference_rows == 4
+    assert np.array_equal(backend.to_host(G.reference),
+                          backend.to_host(noise(4, backend.default_rng(4000))))       # drawn once, seeded
     G, D = models.paper_mnist_networks(seed=0, minibatch_discrimination=(100, 5), batch_norm=True)
     assert [type(la).__name__ for la in D.layers][-3:] == ["Dropout", "MinibatchDiscrimination", "Linear"]
     assert D.layers[-1].n_in == 340
@@ -443,21 +433,39 @@ def test_the_builders_put_the_technique_layers_where_they_go(monkeypatch):
 @pytest.mark.parametrize("kw,message", [({"minibatch_discrimination": (0, 5)}, "two integers >= 1"),
                                         ({"minibatch_discrimination": 5}, "two integers >= 1"),
                                         ({"batch_norm": True, "virtual_batch_norm": 8}, "choose one"),
-                                        ({"virtual_batch_norm": 0}, "an integer >= 1"),
+                                        ({"virtual_batch_norm": 1}, "an integer >= 2"),
                                         ({"virtual_batch_norm": 8}, "pass noise")])
-def test_the_builders_refuse_bad_technique_settings(monkeypatch, kw, message):
-    from minigan import layers, models
-    for name in ("MinibatchDiscrimination", "BatchNorm", "VirtualBatchNorm", "VirtualBatch"):
-        monkeypatch.setattr(layers, name, _StandIn(name).cls, raising=False)
+def test_the_builders_refuse_bad_technique_settings(kw, message):
+    from minigan import models
     with pytest.raises(ValueError, match=message):
         models.toy_networks([2, 8, 2], [2, 8, 1], **kw)
 
 
-def test_a_technique_layer_this_minigan_lacks_is_named(monkeypatch):
-    from minigan import layers, models
-    monkeypatch.delattr(layers, "MinibatchDiscrimination", raising=False)
-    with pytest.raises(ValueError, match="minibatch_discrimination needs minigan.layers.MinibatchDiscrimination"):
-        models.toy_networks([2, 8, 2], [2, 8, 1], minibatch_discrimination=(5, 3))
+@pytest.mark.parametrize("value,message", [("5", "KERNELSxDIM"), ("ax3", "KERNELSxDIM"), ("0x3", "two integers >= 1"),
+                                           (5, "two integers >= 1")])
+def test_the_minibatch_discrimination_option_is_checked(value, message):
+    with pytest.raises(ValueError, match=message):
+        presets.build("ring8", minibatch_discrimination=value)
+
+
+def test_the_architecture_switches_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.train_main(["ring8", "--iterations", "4", "--m", "16", "--set", "minibatch_discrimination=5x3",
+                           "--set", "virtual_batch_norm=8", "--no-figures", "--no-progress",
+                           "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["minibatch_discrimination"] == "5x3"
+    assert config["options"]["virtual_batch_norm"] == 8 and config["options"]["batch_norm"] == 0
+    run, _ = presets.restore_run(str(out / "checkpoint.npz"))
+    assert isinstance(run.trainer.G, layers.VirtualBatch)
+    assert any(isinstance(la, layers.MinibatchDiscrimination) for la in run.trainer.D.layers)
+    for argv, words in [(["--set", "batch_norm=2"], "batch_norm must be 0 or 1"),
+                        (["--set", "batch_norm=1", "--set", "virtual_batch_norm=8"], "choose one"),
+                        (["--set", "minibatch_discrimination=5by3"], "KERNELSxDIM")]:
+        bad = tmp_path / "bad"
+        assert cli.train_main(["ring8", *argv, "--no-progress", "--out", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert words in err and not bad.exists(), err
 
 
 def test_the_techniques_train_checkpoint_and_resume_on_an_emulated_gpu(monkeypatch, restore_backend, tmp_path):

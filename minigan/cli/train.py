@@ -68,7 +68,10 @@ def parser():
                         "hidden layer is 3 in toy1d, ring8 and mnist-paper, 5 in grid25; another INDEX that "
                         "is not a layer is refused with the list of D's layers), "
                         "historical_averaging=WEIGHT (both players' costs get "
-                        "WEIGHT ||theta - mean of past theta||^2)")
+                        "WEIGHT ||theta - mean of past theta||^2), "
+                        "minibatch_discrimination=KERNELSxDIM (e.g. 50x5: a minibatch discrimination layer "
+                        "on D's last hidden features), batch_norm=1 (batch norm after G's hidden layers), "
+                        "virtual_batch_norm=B (virtual batch norm there instead, B reference noise rows)")
     return p
 
 
