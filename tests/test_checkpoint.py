@@ -462,7 +462,8 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
     assert run.options == {"seed": 3, "d_lr": 0.1, "g_lr": 0.02, "momentum": 0.5, "k": 1, "m": 256,
                            "g_loss": "nonsaturating", "order": "sequential", "iterations": 6000,
                            "real_label": 1.0, "fake_label": 0.0, "feature_matching": None,
-                           "historical_averaging": None}
+                           "historical_averaging": None, "minibatch_discrimination": None, "batch_norm": 0,
+                           "virtual_batch_norm": None}
     for name, given in (("toy1d", {}), ("ring8", {"k": 2}), ("grid25", {"m": 64}),
                         ("mnist-paper", {"data_dir": small_mnist, "noise": "gaussian"})):
         run = presets.build(name, **given)
