@@ -23,9 +23,13 @@
 # Run: `python lessons/01_layer_by_hand.py [--out DIR] [--quick]`
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("01", "a layer by hand", out="01_layer_by_hand", quick="smaller sizes (seconds)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -36,12 +40,6 @@ import matplotlib.pyplot as plt
 from minigan import backend, layers
 from minigan.layers import Linear, ReLU, Sigmoid, Sequential
 
-parser = argparse.ArgumentParser(description="Lesson 01: a layer by hand")
-parser.add_argument("--out", default=os.path.join("lesson_output", "01_layer_by_hand"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 # This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
 # the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
 if (os.environ.get("MINIGAN_BACKEND") or "numpy").lower() != "numpy":

@@ -25,9 +25,13 @@
 # Run: `python lessons/02_gradient_checking.py [--out DIR] [--quick]`
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("02", "gradient checking", out="02_gradient_checking", quick="fewer step sizes (seconds)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -38,12 +42,6 @@ import matplotlib.pyplot as plt
 from minigan import backend, gradcheck, layers
 from minigan.layers import Dropout, Linear, Maxout, ReLU, Sigmoid
 
-parser = argparse.ArgumentParser(description="Lesson 02: gradient checking")
-parser.add_argument("--out", default=os.path.join("lesson_output", "02_gradient_checking"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="fewer step sizes (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 # This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
 # the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
 if (os.environ.get("MINIGAN_BACKEND") or "numpy").lower() != "numpy":

@@ -24,9 +24,17 @@
 # Run: `python lessons/03_losses.py [--out DIR] [--quick]`
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("03", "the losses and saturation", out="03_losses", quick="a short run (seconds)")
+parser.add_argument("--pretrain-d", type=int, default=None,
+                    help="D steps before G moves (default 200; 50 with --quick)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations per loss (default 1500; 150 with --quick)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -36,16 +44,6 @@ import matplotlib.pyplot as plt
 
 from minigan import backend, losses, presets
 
-parser = argparse.ArgumentParser(description="Lesson 03: the losses and saturation")
-parser.add_argument("--out", default=os.path.join("lesson_output", "03_losses"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--pretrain-d", type=int, default=None,
-                    help="D steps before G moves (default 200; 50 with --quick)")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations per loss (default 1500; 150 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 pretrain = args.pretrain_d if args.pretrain_d is not None else (50 if args.quick else 200)
 iterations = args.iterations if args.iterations is not None else (150 if args.quick else 1500)

@@ -22,10 +22,17 @@
 # Run: `python lessons/04_optimal_discriminator.py [--out DIR] [--quick]`
 
 # %%
-import argparse
 import math
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("04", "the optimal discriminator", out="04_optimal_discriminator",
+                           quick="a short run (seconds)")
+parser.add_argument("--d-steps", type=int, default=None,
+                    help="D updates against the fixed G (default 3000; 300 with --quick)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -37,14 +44,6 @@ from minigan import backend, data, models, optim, theory
 from minigan.train import GAN
 from minigan.layers import Linear, Sequential, no_grad
 
-parser = argparse.ArgumentParser(description="Lesson 04: the optimal discriminator")
-parser.add_argument("--out", default=os.path.join("lesson_output", "04_optimal_discriminator"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--d-steps", type=int, default=None,
-                    help="D updates against the fixed G (default 3000; 300 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 d_steps = args.d_steps if args.d_steps is not None else (300 if args.quick else 3000)
 

@@ -38,9 +38,17 @@
 # Run: `python lessons/05_algorithm1_1d.py [--out DIR] [--quick] [--k K] [--iterations N]`
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("05", "Algorithm 1 on 1-D data, Figure 1", out="05_algorithm1_1d",
+                           quick="a short run (seconds)")
+parser.add_argument("--k", type=int, default=None, help="D steps per iteration (default: the preset's, 1)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations (default: the preset's, 6000; 200 with --quick)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -49,15 +57,6 @@ if "ipykernel" not in sys.modules:
 
 from minigan import presets, theory, viz
 
-parser = argparse.ArgumentParser(description="Lesson 05: Algorithm 1 on 1-D data, Figure 1")
-parser.add_argument("--out", default=os.path.join("lesson_output", "05_algorithm1_1d"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--k", type=int, default=None, help="D steps per iteration (default: the preset's, 1)")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations (default: the preset's, 6000; 200 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 run = presets.build("toy1d", k=args.k, seed=args.seed)
 gan, data, noise = run.trainer, run.data, run.noise

@@ -29,10 +29,18 @@
 # Run: `python lessons/06_helvetica.py [--out DIR] [--quick] [--iterations N]`
 
 # %%
-import argparse
 import os
 import sys
 import time
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("06", "the Helvetica scenario (mode collapse)", out="06_helvetica",
+                           quick="a short run (seconds)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations per setting (default 2000; 40 with --quick)")
+parser.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -42,15 +50,6 @@ import matplotlib.pyplot as plt
 
 from minigan import backend, presets
 
-parser = argparse.ArgumentParser(description="Lesson 06: the Helvetica scenario (mode collapse)")
-parser.add_argument("--out", default=os.path.join("lesson_output", "06_helvetica"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations per setting (default 2000; 40 with --quick)")
-parser.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 iterations = args.iterations if args.iterations is not None else (40 if args.quick else 2000)
 n_eval = 500 if args.quick else 2500              # the protocol's 2,500 samples

@@ -30,35 +30,30 @@
 # Run: `python lessons/07_mnist_model.py [--data-dir DIR] [--out DIR] [--quick] [--iterations N] [--checkpoint CKPT]`
 
 # %%
-import argparse
 import os
 import sys
 import time
 
-import numpy as np
-import matplotlib
-if "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")
+from minigan import lesson_io
 
-from minigan import backend, lesson_io, metrics, presets, viz
-from minigan.data import mnist
-from minigan.layers import no_grad
-
-parser = argparse.ArgumentParser(description="Lesson 07: the paper's MNIST model")
-parser.add_argument("--data-dir", default=None, help="folder with mnist/ (else MINIGAN_DATA, the cache)")
-parser.add_argument("--kind", default="mnist", choices=mnist.KINDS)
-parser.add_argument("--download", action="store_true", help="download missing files into the cache")
-parser.add_argument("--out", default=os.path.join("lesson_output", "07_mnist_model"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="20 iterations only (seconds; samples are noise)")
+parser = lesson_io.parser("07", "the paper's MNIST model", out="07_mnist_model", mnist=True,
+                           quick="20 iterations only (seconds; samples are noise)")
 parser.add_argument("--iterations", type=int, default=None,
                     help="training iterations (default 2500 = 5 epochs of 500 minibatches; 20 with --quick)")
 parser.add_argument("--checkpoint", default=None,
                     help="a checkpoint of 'minigan train mnist-paper' to use instead of training here")
 parser.add_argument("--order", default=None, choices=("simultaneous", "sequential"),
                     help="update order (default: the preset's, simultaneous as in the released code)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+
+import numpy as np
+import matplotlib
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
+
+from minigan import backend, metrics, presets, viz
+from minigan.layers import no_grad
+
 iterations = args.iterations if args.iterations is not None else (20 if args.quick else 2500)
 
 

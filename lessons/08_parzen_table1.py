@@ -40,10 +40,20 @@
 # Run: `python lessons/08_parzen_table1.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT] [--iterations N]`
 
 # %%
-import argparse
 import os
 import sys
 import time
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("08", "the Parzen-window estimate of Table 1", out="08_parzen_table1", mnist=True,
+                           quick="small sample and test sets, 10 training iterations (seconds)")
+parser.add_argument("--checkpoint", default=None,
+                    help="a checkpoint of 'minigan train mnist-paper' whose G is scored")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="without --checkpoint, train the mnist-paper model this long "
+                         "(default 1000; 10 with --quick)")
+args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
 
 import numpy as np
 import matplotlib
@@ -51,24 +61,8 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import backend, lesson_io, metrics, presets
-from minigan.data import mnist
+from minigan import backend, metrics, presets
 
-parser = argparse.ArgumentParser(description="Lesson 08: the Parzen-window estimate of Table 1")
-parser.add_argument("--data-dir", default=None, help="folder with mnist/ (else MINIGAN_DATA, the cache)")
-parser.add_argument("--kind", default="mnist", choices=mnist.KINDS)
-parser.add_argument("--download", action="store_true", help="download missing files into the cache")
-parser.add_argument("--out", default=os.path.join("lesson_output", "08_parzen_table1"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true",
-                    help="small sample and test sets, 10 training iterations (seconds)")
-parser.add_argument("--checkpoint", default=None,
-                    help="a checkpoint of 'minigan train mnist-paper' whose G is scored")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="without --checkpoint, train the mnist-paper model this long "
-                         "(default 1000; 10 with --quick)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 iterations = args.iterations if args.iterations is not None else (10 if args.quick else 1000)
 n_samples, n_valid, n_test = (500, 200, 500) if args.quick else (10000, 1000, 10000)
 
