@@ -137,8 +137,10 @@ for g_loss in ("minimax", "nonsaturating"):
     start = {"D_real": float(row["D_real"]), "D_fake": float(row["D_fake"])}
     eval_rng = backend.default_rng(12345)
     grad_norm, d_fake, mean_x, at = [], [], [], []
+    progress = lesson_io.ProgressLines(iterations, f"{g_loss} G loss", lines=5)
     for it in range(iterations):
         row = gan.step()
+        progress.update()
         grad_norm.append(row["g_grad_norm"])
         d_fake.append(row["D_fake"])
         if it % 5 == 0 or it == iterations - 1:

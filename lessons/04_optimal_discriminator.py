@@ -96,8 +96,10 @@ def d_on_grid():
 
 checkpoints = sorted({max(1, d_steps // 10), max(1, d_steps // 3), d_steps})
 snapshots, trace = {}, []
+progress = lesson_io.ProgressLines(d_steps, "D alone against the fixed G", unit="D steps", lines=5)
 for step in range(1, d_steps + 1):
     gan.d_step()
+    progress.update()
     if step % max(1, d_steps // 20) == 0 or step in checkpoints:
         d = d_on_grid()
         V = theory.value_function_quadrature(pd, pg, d, grid)

@@ -92,8 +92,10 @@ def distance_to_d_star(snap):
 frame_at = sorted({max(1, round(iterations * i / n_frames)) for i in range(1, n_frames + 1)} | {panel_a})
 frames = [snapshot(gan)]                             # iteration 0
 panels = {}
+progress = lesson_io.ProgressLines(iterations, "Algorithm 1")
 for it in range(1, iterations + 1):
     gan.step()
+    progress.update()
     if it == panel_a:
         panels["a"] = frames[-1] if frames[-1]["iteration"] == it else snapshot(gan)
         # (b) and (c) branch off a copy of the run at this point

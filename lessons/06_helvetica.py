@@ -81,17 +81,19 @@ def visited_modes(mixture, samples):
     return int((share >= 1.0 / (4 * len(mixture.means))).sum())
 
 
-def run_setting(dataset, k, g_steps, seed):
+def run_setting(dataset, label, k, g_steps, seed):
     run = presets.build(dataset, k=k, seed=seed)
     gan, mixture = run.trainer, run.data
     eval_rng_seed = 10_000 + seed
     at = sorted({max(1, round(iterations * (i + 1) / n_points)) for i in range(n_points)})
     trace = []
+    progress = lesson_io.ProgressLines(iterations, f"{dataset} | {label}", lines=4)
     t0 = time.perf_counter()
     for it in range(1, iterations + 1):
         gan.step()                                 # k D steps, 1 G step
         for _ in range(g_steps - 1):               # G over-trained: more G steps, D frozen
             gan.g_step()
+        progress.update()
         if it in at:
             samples = gan.sample(n_eval, rng=backend.default_rng(eval_rng_seed))
             cov = mixture.mode_coverage(samples)
@@ -109,7 +111,7 @@ def run_setting(dataset, k, g_steps, seed):
 results = {}
 for dataset in datasets:
     for label, k, g_steps in SETTINGS:
-        r = run_setting(dataset, k, g_steps, args.seed)
+        r = run_setting(dataset, label, k, g_steps, args.seed)
         results[dataset, label] = r
         it, modes, hq, visited = r["trace"][-1]
         print(f"{dataset:7s} | {label:34s} | after {it} iterations: {modes:2d}/{r['final']['of']} modes "

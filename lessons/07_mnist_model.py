@@ -88,12 +88,10 @@ else:
     print(f"{run.description}; order {gan.order}; training {iterations} iterations "
           f"({iterations / run.extra['steps_per_epoch']:.1f} epochs)")
     t0 = time.perf_counter()
-    report_every = max(1, iterations // 10)
+    progress = lesson_io.ProgressLines(iterations, "mnist-paper")
 
     def report(g, row):
-        if row["iteration"] % report_every == 0:
-            print(f"  iteration {row['iteration']:6d}  V {row['V']:8.4f}  D(x) {row['D_real']:.3f}  "
-                  f"D(G(z)) {row['D_fake']:.3f}  [{time.perf_counter() - t0:.0f} s]", flush=True)
+        progress.update(values={"V": row["V"], "D(x)": row["D_real"], "D(G(z))": row["D_fake"]})
 
     gan.train(iterations, callback=report)
     print(f"trained in {time.perf_counter() - t0:.1f} s")

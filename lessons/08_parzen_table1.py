@@ -97,7 +97,8 @@ else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,
                         g_average=0.999)                 # section 7: an average of G, kept beside it
     t0 = time.perf_counter()
-    run.trainer.train(iterations)
+    progress = lesson_io.ProgressLines(iterations, "mnist-paper")
+    run.trainer.train(iterations, callback=lambda gan, row: progress.update())
     g_label = f"G after {iterations} iterations ({iterations / run.extra['steps_per_epoch']:.1f} epochs)"
     print(f"trained the mnist-paper model for {iterations} iterations in {time.perf_counter() - t0:.1f} s")
 g_samples = backend.to_host(run.trainer.sample(n_samples, rng=backend.default_rng(args.seed + 1)))
