@@ -33,6 +33,8 @@
 # 5. `08_sample_count.png`: the same estimate with fewer samples is lower --
 #    the estimator is biased by the number of samples, so only numbers with the
 #    same protocol compare.
+# 6. `08_samples.png`: what was scored -- real training images, the trained
+#    G's samples and the averaged G's (section 7), side by side.
 #
 # The MNIST files are read from `--data-dir`, else `$MINIGAN_DATA`, else the
 # cache folder; without them the lesson says so and stops (exit status 0).
@@ -276,9 +278,10 @@ print("saved", path)
 # 200.9, over about 20 epochs (0.9999) 227.4 +- 2.2 -- the paper's 225 -- and
 # the plain mean of every iterate so far (0.99999) 244.9, above the 241.2 that
 # real training images score. Section 4 told us what this estimator rewards,
-# so look at the samples, not only at the number: the lines below compare how
-# bright, how grey and how smooth (total variation) each set is, beside real
-# images. At epoch 90 the 20-epoch average was as grey as real digits (10.4%
+# so look at the samples, not only at the number: `08_samples.png` shows real
+# training images, the trained G's samples and, when the run keeps one, the
+# averaged G's, and the lines below compare how bright, how grey and how
+# smooth (total variation) each set is, beside real images. At epoch 90 the 20-epoch average was as grey as real digits (10.4%
 # of its pixels between 0.05 and 0.95; real digits 10.3%, the trained G 9.8%),
 # a little smoother (TV 95, real digits 101, the trained G 105: its samples
 # carry SGD's speckle), and an MNIST classifier rated its samples as sure and
@@ -293,6 +296,7 @@ print("saved", path)
 # %%
 from minigan.metrics import image_statistics
 
+avg_samples = None
 if run.trainer.g_average is None:
     print("\nthis checkpoint keeps no average of G (train it with --g-average 0.999 to compare)")
 else:
@@ -306,4 +310,16 @@ else:
         st = image_statistics(x)
         print(f"statistics: {name:28s} {st['mean']:6.3f} {st['above_half']:6.3f} {st['grey']:6.3f} "
               f"{st['tv']:6.1f}")
+
+panels = [("real training images", real), (g_label, g_samples)]
+if avg_samples is not None:
+    panels.append((f"averaged G (decay {run.trainer.g_average.decay:g})", avg_samples))
+fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+for ax, (name, x) in zip(axes[0], panels):
+    lesson_io.draw_image_grid(ax, x[:40], 8, title=name)
+fig.tight_layout()
+path = os.path.join(args.out, "08_samples.png")
+fig.savefig(path, dpi=110)
+plt.close(fig)
+print("saved", path)
 print(f"figures are in {os.path.abspath(args.out)}")
