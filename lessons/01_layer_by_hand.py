@@ -22,6 +22,7 @@
 #    stack shrinks too, for another reason (the initialisation).
 #
 # Run: `python lessons/01_layer_by_hand.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -30,7 +31,7 @@ import sys
 from minigan import lesson_io
 
 parser = lesson_io.parser("01", "a layer by hand", out="01_layer_by_hand", quick="smaller sizes (seconds)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

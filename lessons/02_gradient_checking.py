@@ -23,6 +23,7 @@
 #    (`python -m minigan check-exercise NAME`).
 #
 # Run: `python lessons/02_gradient_checking.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -31,7 +32,7 @@ import sys
 from minigan import lesson_io
 
 parser = lesson_io.parser("02", "gradient checking", out="02_gradient_checking", quick="fewer step sizes (seconds)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

@@ -22,6 +22,7 @@
 #    for both losses, iteration by iteration.
 #
 # Run: `python lessons/03_losses.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -34,7 +35,7 @@ parser.add_argument("--pretrain-d", type=int, default=None,
                     help="D steps before G moves (default 200; 50 with --quick)")
 parser.add_argument("--iterations", type=int, default=None,
                     help="Algorithm 1 iterations per loss (default 1500; 150 with --quick)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

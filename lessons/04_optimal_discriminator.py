@@ -20,6 +20,7 @@
 #    its minimum is -log 4, where p_g = p_data.
 #
 # Run: `python lessons/04_optimal_discriminator.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import math
@@ -32,7 +33,7 @@ parser = lesson_io.parser("04", "the optimal discriminator", out="04_optimal_dis
                            quick="a short run (seconds)")
 parser.add_argument("--d-steps", type=int, default=None,
                     help="D updates against the fixed G (default 3000; 300 with --quick)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

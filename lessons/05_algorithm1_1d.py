@@ -40,6 +40,7 @@
 # k = 3 against 0.019 with k = 1).
 #
 # Run: `python lessons/05_algorithm1_1d.py [--out DIR] [--quick] [--k K] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -52,7 +53,7 @@ parser = lesson_io.parser("05", "Algorithm 1 on 1-D data, Figure 1", out="05_alg
 parser.add_argument("--k", type=int, default=None, help="D steps per iteration (default: the preset's, 1)")
 parser.add_argument("--iterations", type=int, default=None,
                     help="Algorithm 1 iterations (default: the preset's, 6000; 200 with --quick)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

@@ -27,6 +27,7 @@
 #    much a single run varies (published numbers average 5-10 runs).
 #
 # Run: `python lessons/06_helvetica.py [--out DIR] [--quick] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -40,7 +41,7 @@ parser = lesson_io.parser("06", "the Helvetica scenario (mode collapse)", out="0
 parser.add_argument("--iterations", type=int, default=None,
                     help="Algorithm 1 iterations per setting (default 2000; 40 with --quick)")
 parser.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

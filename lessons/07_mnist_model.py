@@ -34,6 +34,7 @@
 # `--download` fetches them (about 11 MB) into the cache.
 #
 # Run: `python lessons/07_mnist_model.py [--data-dir DIR] [--out DIR] [--quick] [--iterations N] [--checkpoint CKPT]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -50,7 +51,7 @@ parser.add_argument("--checkpoint", default=None,
                     help="a checkpoint of 'minigan train mnist-paper' to use instead of training here")
 parser.add_argument("--order", default=None, choices=("simultaneous", "sequential"),
                     help="update order (default: the preset's, simultaneous as in the released code)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

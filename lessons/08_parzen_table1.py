@@ -40,6 +40,7 @@
 # cache folder; without them the lesson says so and stops (exit status 0).
 #
 # Run: `python lessons/08_parzen_table1.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -55,7 +56,7 @@ parser.add_argument("--checkpoint", default=None,
 parser.add_argument("--iterations", type=int, default=None,
                     help="without --checkpoint, train the mnist-paper model this long "
                          "(default 1000; 10 with --quick)")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

@@ -39,6 +39,7 @@
 # else the cache folder; without them the lesson says so and stops (exit status 0).
 #
 # Run: `python lessons/09_evaluating_gans.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
 import os
@@ -53,7 +54,7 @@ parser = lesson_io.parser("09", "how to evaluate a GAN", out="09_evaluating_gans
                                  "a tiny classifier if none is cached (seconds)")
 parser.add_argument("--checkpoint", default=None,
                     help="a checkpoint of 'minigan train mnist-paper': its G's samples are scored as a sixth row")
-args = parser.parse_args()   # first: an unknown option is an error, at once (Jupyter's own pass)
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib

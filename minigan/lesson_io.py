@@ -118,13 +118,22 @@ class LessonParser(argparse.ArgumentParser):
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
             known = self.known_options()
-            guesses = [difflib.get_close_matches(u.split("=", 1)[0], known, n=1, cutoff=0.75)
-                       for u in unknown if u.startswith("-")]
-            guesses = [g[0] for g in guesses if g]
+            guesses = [self._meant(u.split("=", 1)[0], known) for u in unknown if u.startswith("-")]
+            guesses = [g for g in guesses if g]
             hint = f" (did you mean {' or '.join(dict.fromkeys(guesses))}?)" if guesses else ""
             self.error(f"unrecognized arguments: {' '.join(unknown)}{hint}; "
                        f"the options are {', '.join(known)}")
         return parsed
+
+    @staticmethod
+    def _meant(option, known):
+        """The known option ``option`` most likely stands for: the only one it abbreviates
+        (``--iter``), else a close spelling (``--data_dir``, ``--dsteps``), else None."""
+        longer = [k for k in known if k.startswith(option) and len(option) > 2]
+        if len(longer) == 1:
+            return longer[0]
+        close = difflib.get_close_matches(option, known, n=1, cutoff=0.75)
+        return close[0] if close else None
 
     def error(self, message):
         print(f"lesson {self.lesson}: error: {message}", file=sys.stderr)
