@@ -2,14 +2,14 @@
 image grids, and, for the MNIST lessons (07, 08, 09), the data (or a clean stop
 without it) and a ``--checkpoint`` checked before anything is read or written.
 
-A lesson starts with one call::
+A lesson's options take one import and one call, then its own options, if any::
 
     from minigan import lesson_io
     parser = lesson_io.parser("10", "what it teaches", out="10_topic", quick="a short run (seconds)")
     parser.add_argument("--iterations", type=int, default=None, help="...")
     args = parser.parse_args()
 
-which gives every lesson ``--out``, ``--quick``, ``--seed`` and ``--help`` (and, with
+(put before the heavy imports, so that a mistyped option is refused at once). That gives every lesson ``--out``, ``--quick``, ``--seed`` and ``--help`` (and, with
 ``mnist=True``, ``--data-dir``, ``--kind``, ``--download``), and parses strictly: an
 option the lesson does not know (a typo, ``--data_dir`` for ``--data-dir``) is an
 error, one line on stderr that names the known options, and exit status 2 -- never
@@ -18,7 +18,15 @@ are Jupyter's (``lesson_argv`` says which, and why).
 
 While a lesson trains, ``ProgressLines`` prints a plain line now and then (no
 carriage returns: the lines read the same in a terminal, a pipe, a log file and a
-notebook).
+notebook)::
+
+    progress = lesson_io.ProgressLines(iterations, "toy1d")
+    for _ in range(iterations):
+        gan.step()
+        progress.update()
+
+``draw_image_grid`` draws images onto a matplotlib axes with a title and row and
+column labels.
 
 A lesson is a script a study group runs in a terminal or a notebook, so a missing
 data set is not an error: the lesson says, in the command line's one line
