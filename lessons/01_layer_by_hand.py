@@ -18,14 +18,20 @@
 # 4. The cache stack: two forwards (the real and the fake batch) and two
 #    backwards in reverse order give the sum of both gradients.
 # 5. Gradient sizes through a deep stack of sigmoids vs ReLUs -- figure
-#    `01_chain_rule.png`: every sigmoid multiplies by at most 1/4.
+#    `01_chain_rule.png`: every sigmoid multiplies by at most 1/4, and a ReLU
+#    stack shrinks too, for another reason (the initialisation).
 #
 # Run: `python lessons/01_layer_by_hand.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("01", "a layer by hand", out="01_layer_by_hand", quick="smaller sizes (seconds)")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -36,12 +42,6 @@ import matplotlib.pyplot as plt
 from minigan import backend, layers
 from minigan.layers import Linear, ReLU, Sigmoid, Sequential
 
-parser = argparse.ArgumentParser(description="Lesson 01: a layer by hand")
-parser.add_argument("--out", default=os.path.join("lesson_output", "01_layer_by_hand"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 # This lesson writes out sums by hand on host (NumPy) arrays, so its layers live on
 # the host too, whatever MINIGAN_BACKEND says (on a GPU, lessons 03-08 use CuPy).
 if (os.environ.get("MINIGAN_BACKEND") or "numpy").lower() != "numpy":
@@ -190,18 +190,36 @@ print("stacked backward vs sum of separate backwards: max difference =", worst)
 # ## 5. How big are the gradients after many layers?
 #
 # The chain rule multiplies local derivatives. A sigmoid's is at most 1/4, so
-# through a deep stack of sigmoids dL/dx shrinks layer after layer; a ReLU's
-# is 0 or 1. (The paper's generator uses ReLU hidden units, its
-# discriminator maxout units, which are also piecewise linear.)
+# through a deep stack of sigmoids dL/dx shrinks fast, layer after layer.
+#
+# A ReLU's derivative is 0 or 1, so it never scales a gradient down -- and yet
+# the ReLU stack's gradient shrinks too (the printed ratio). The 0s are the
+# reason: for each example, about half the units had a negative input, and
+# they pass back nothing. Each Linear backward, dL/dx = g W^T, keeps the
+# gradient's size on average when W has Glorot's variance 2 / (n_in + n_out)
+# (here 1 / width; `minigan.layers.Linear`'s default, chosen for linear
+# units); each ReLU then zeroes about half the entries, halving the squared
+# size. So the gradient's length falls by about 1/sqrt(2) = 0.71 per layer:
+# (1/sqrt 2)^11, about 1/45, over the 11 ReLU + Linear pairs between the last
+# layer and the first. It is the initialisation, not the ReLU's derivative,
+# that does not suit a ReLU: He et al. (2015) draw the weights sqrt(2) times
+# larger to make up for the halving, and the third line (the same stack, W
+# times sqrt(2)) keeps the gradient's size. The printed "per layer" is the
+# geometric mean of the layer-to-layer ratios.
+# (The paper's generator uses ReLU hidden units, its discriminator maxout
+# units, which are also piecewise linear.)
 
 # %%
 depth = 12 if not args.quick else 6
 width = 64 if not args.quick else 16
 norms = {}
-for act in (Sigmoid, ReLU):
+for name, act, scale in (("Sigmoid", Sigmoid, 1.0), ("ReLU", ReLU, 1.0),
+                         ("ReLU, W x sqrt(2)", ReLU, np.sqrt(2.0))):
     stack = []
     for i in range(depth):
-        stack += [Linear(width, width, rng=100 + i, dtype=f64), act()]
+        lin = Linear(width, width, rng=100 + i, dtype=f64)
+        lin.params["W"][...] *= scale              # 1: Glorot's variance; sqrt(2): He's for ReLUs
+        stack += [lin, act()]
     deep = Sequential(*stack)
     xb = rng.normal(size=(32, width))
     deep.forward(xb)
@@ -211,9 +229,10 @@ for act in (Sigmoid, ReLU):
         g = layer.backward(g)
         if isinstance(layer, Linear):
             per_layer.append(np.linalg.norm(g))
-    norms[act.__name__] = per_layer[::-1]        # index 0 = the first layer
-    print(f"{act.__name__:8s} |dL/dx| at the last layer {per_layer[0]:.3e}, at the first {per_layer[-1]:.3e}"
-          f" (ratio {per_layer[-1] / per_layer[0]:.2e})")
+    norms[name] = per_layer[::-1]                # index 0 = the first layer
+    ratio = per_layer[-1] / per_layer[0]
+    print(f"{name:18s} |dL/dx| at the last layer {per_layer[0]:.3e}, at the first {per_layer[-1]:.3e}"
+          f" (ratio {ratio:.2e}; {ratio ** (1 / (depth - 1)):.2f} per layer)")
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for name, v in norms.items():

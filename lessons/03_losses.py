@@ -22,11 +22,20 @@
 #    for both losses, iteration by iteration.
 #
 # Run: `python lessons/03_losses.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("03", "the losses and saturation", out="03_losses", quick="a short run (seconds)")
+parser.add_argument("--pretrain-d", type=int, default=None,
+                    help="D steps before G moves (default 200; 50 with --quick)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations per loss (default 1500; 150 with --quick)")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -36,16 +45,6 @@ import matplotlib.pyplot as plt
 
 from minigan import backend, losses, presets
 
-parser = argparse.ArgumentParser(description="Lesson 03: the losses and saturation")
-parser.add_argument("--out", default=os.path.join("lesson_output", "03_losses"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--pretrain-d", type=int, default=None,
-                    help="D steps before G moves (default 200; 50 with --quick)")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations per loss (default 1500; 150 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 pretrain = args.pretrain_d if args.pretrain_d is not None else (50 if args.quick else 200)
 iterations = args.iterations if args.iterations is not None else (150 if args.quick else 1500)
@@ -139,8 +138,10 @@ for g_loss in ("minimax", "nonsaturating"):
     start = {"D_real": float(row["D_real"]), "D_fake": float(row["D_fake"])}
     eval_rng = backend.default_rng(12345)
     grad_norm, d_fake, mean_x, at = [], [], [], []
+    progress = lesson_io.ProgressLines(iterations, f"{g_loss} G loss", lines=5)
     for it in range(iterations):
         row = gan.step()
+        progress.update()
         grad_norm.append(row["g_grad_norm"])
         d_fake.append(row["D_fake"])
         if it % 5 == 0 or it == iterations - 1:

@@ -20,12 +20,20 @@
 #    its minimum is -log 4, where p_g = p_data.
 #
 # Run: `python lessons/04_optimal_discriminator.py [--out DIR] [--quick]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import math
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("04", "the optimal discriminator", out="04_optimal_discriminator",
+                           quick="a short run (seconds)")
+parser.add_argument("--d-steps", type=int, default=None,
+                    help="D updates against the fixed G (default 3000; 300 with --quick)")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -37,14 +45,6 @@ from minigan import backend, data, models, optim, theory
 from minigan.train import GAN
 from minigan.layers import Linear, Sequential, no_grad
 
-parser = argparse.ArgumentParser(description="Lesson 04: the optimal discriminator")
-parser.add_argument("--out", default=os.path.join("lesson_output", "04_optimal_discriminator"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--d-steps", type=int, default=None,
-                    help="D updates against the fixed G (default 3000; 300 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 d_steps = args.d_steps if args.d_steps is not None else (300 if args.quick else 3000)
 
@@ -97,8 +97,10 @@ def d_on_grid():
 
 checkpoints = sorted({max(1, d_steps // 10), max(1, d_steps // 3), d_steps})
 snapshots, trace = {}, []
+progress = lesson_io.ProgressLines(d_steps, "D alone against the fixed G", unit="D steps", lines=5)
 for step in range(1, d_steps + 1):
     gan.d_step()
+    progress.update()
     if step % max(1, d_steps // 20) == 0 or step in checkpoints:
         d = d_on_grid()
         V = theory.value_function_quadrature(pd, pg, d, grid)

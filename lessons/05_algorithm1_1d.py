@@ -15,32 +15,45 @@
 #     reach a point where p_g = p_data and D(x) = 1/2.
 #
 # **What to look at**
-# 1. Figure `05_figure1.png`: our panels (a)-(d). (a) is the run at an early
-#    iteration; (b) and (c) branch off a copy of it (the run itself is not
-#    disturbed): (b) after many D steps alone, (c) after one G step more;
-#    (d) is the run at its last iteration. p_g is estimated from samples
-#    (a kernel density estimate), so it is a little smoother than the truth.
+# 1. Figure `05_figure1.png`: our panels (a)-(d), titled with the paper's
+#    meanings. (a) a pair in training: the run at an early iteration (40),
+#    not near convergence as in the paper; (b) after D's update: a copy of
+#    (a) after many D steps alone (the inner loop); (c) after G's update:
+#    (b) after one G step more ((b) and (c) branch off a copy: the run itself
+#    is not disturbed); (d) towards equilibrium: the run at its last
+#    iteration. p_g is estimated from samples (a kernel density estimate),
+#    so it is a little smoother than the truth.
 # 2. The printed JSD(p_data || p_g) per panel, and how far D is from the D*
 #    of that panel's p_g (its mean distance, weighted by where the data and
-#    the samples are): smaller after (b)'s inner loop than at (a) (seed 0,
-#    3000 iterations: 0.21 against 0.33), larger again one G step later (0.29),
-#    and smallest at the end (0.04): D tracks D* only as closely as its own
-#    training lets it.
+#    the samples are): smaller after (b)'s inner loop than at (a) (the
+#    default run, seed 0, 6000 iterations: 0.22 against 0.33), larger again
+#    one G step later (0.28), and smallest at the end (0.03): D tracks D*
+#    only as closely as its own training lets it.
 # 3. `05_figure1.gif`: the whole run, one frame per snapshot; and
 #    `05_history.png`: V(D, G), D's outputs, the losses along the run.
 #
 # Setting: the `toy1d` preset as `minigan train` runs it (p_data = N(4, 0.5^2),
 # z ~ U(-1, 1), 1-32-32-1 MLPs, momentum SGD with decaying learning rates,
 # the non-saturating G loss, k = 1, 6000 iterations). Try `--k 3`: more D
-# steps per G step is not automatically better (our runs, seed 0, 3000
-# iterations, 2026-11-23: JSD 0.030 with k = 3 against 0.021 with k = 1).
+# steps per G step is not automatically better (our runs, seed 0, 6000
+# iterations, OPENBLAS_NUM_THREADS=1, 2026-12-06: at the end JSD 0.200 with
+# k = 3 against 0.019 with k = 1).
 #
 # Run: `python lessons/05_algorithm1_1d.py [--out DIR] [--quick] [--k K] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("05", "Algorithm 1 on 1-D data, Figure 1", out="05_algorithm1_1d",
+                           quick="a short run (seconds)")
+parser.add_argument("--k", type=int, default=None, help="D steps per iteration (default: the preset's, 1)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations (default: the preset's, 6000; 200 with --quick)")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -49,15 +62,6 @@ if "ipykernel" not in sys.modules:
 
 from minigan import presets, theory, viz
 
-parser = argparse.ArgumentParser(description="Lesson 05: Algorithm 1 on 1-D data, Figure 1")
-parser.add_argument("--out", default=os.path.join("lesson_output", "05_algorithm1_1d"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--k", type=int, default=None, help="D steps per iteration (default: the preset's, 1)")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations (default: the preset's, 6000; 200 with --quick)")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 run = presets.build("toy1d", k=args.k, seed=args.seed)
 gan, data, noise = run.trainer, run.data, run.noise
@@ -93,8 +97,10 @@ def distance_to_d_star(snap):
 frame_at = sorted({max(1, round(iterations * i / n_frames)) for i in range(1, n_frames + 1)} | {panel_a})
 frames = [snapshot(gan)]                             # iteration 0
 panels = {}
+progress = lesson_io.ProgressLines(iterations, "Algorithm 1")
 for it in range(1, iterations + 1):
     gan.step()
+    progress.update()
     if it == panel_a:
         panels["a"] = frames[-1] if frames[-1]["iteration"] == it else snapshot(gan)
         # (b) and (c) branch off a copy of the run at this point
@@ -114,6 +120,7 @@ descriptions = {
     "c": "(b) + one G step",
     "d": f"the run at iteration {iterations}",
 }
+meanings = {"a": "a pair in training", "b": "after D's update", "c": "after G's update", "d": "towards equilibrium"}
 for key in "abcd":
     s = panels[key]
     print(f"({key}) {descriptions[key]:32s} JSD(p_data || p_g) = {s['jsd']:.4f}   "
@@ -127,10 +134,10 @@ print(f"last iteration: V = {last['V']:.4f} (-log 4 = {-theory.LOG4:.4f}), "
 # ## 2. The figures
 
 # %%
-title = ("(a) " + descriptions["a"] + ";  (b) " + descriptions["b"] + ";  (c) " + descriptions["c"]
-         + ";  (d) " + descriptions["d"])
-print("saved", viz.plot_figure1([panels[k] for k in "abcd"], os.path.join(args.out, "05_figure1.png"),
-                                title=title))
+# each panel titled with the paper's meaning, then what it is here
+captioned = [dict(panels[k], caption=f"{meanings[k]}\n{descriptions[k]}") for k in "abcd"]
+print("saved", viz.plot_figure1(captioned, os.path.join(args.out, "05_figure1.png"),
+                                title=f"Figure 1 on toy1d, k = {gan.k}, seed {args.seed}"))
 print("saved", viz.animate_figure1(frames, os.path.join(args.out, "05_figure1.gif"), fps=6,
                                    title=f"toy1d, k = {gan.k}"))
 print("saved", viz.plot_history(gan.history, os.path.join(args.out, "05_history.png"),

@@ -27,12 +27,21 @@
 #    much a single run varies (published numbers average 5-10 runs).
 #
 # Run: `python lessons/06_helvetica.py [--out DIR] [--quick] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
 import time
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("06", "the Helvetica scenario (mode collapse)", out="06_helvetica",
+                           quick="a short run (seconds)")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="Algorithm 1 iterations per setting (default 2000; 40 with --quick)")
+parser.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -42,15 +51,6 @@ import matplotlib.pyplot as plt
 
 from minigan import backend, presets
 
-parser = argparse.ArgumentParser(description="Lesson 06: the Helvetica scenario (mode collapse)")
-parser.add_argument("--out", default=os.path.join("lesson_output", "06_helvetica"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true", help="a short run (seconds)")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--iterations", type=int, default=None,
-                    help="Algorithm 1 iterations per setting (default 2000; 40 with --quick)")
-parser.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 os.makedirs(args.out, exist_ok=True)
 iterations = args.iterations if args.iterations is not None else (40 if args.quick else 2000)
 n_eval = 500 if args.quick else 2500              # the protocol's 2,500 samples
@@ -82,17 +82,19 @@ def visited_modes(mixture, samples):
     return int((share >= 1.0 / (4 * len(mixture.means))).sum())
 
 
-def run_setting(dataset, k, g_steps, seed):
+def run_setting(dataset, label, k, g_steps, seed):
     run = presets.build(dataset, k=k, seed=seed)
     gan, mixture = run.trainer, run.data
     eval_rng_seed = 10_000 + seed
     at = sorted({max(1, round(iterations * (i + 1) / n_points)) for i in range(n_points)})
     trace = []
+    progress = lesson_io.ProgressLines(iterations, f"{dataset} | {label}", lines=4)
     t0 = time.perf_counter()
     for it in range(1, iterations + 1):
         gan.step()                                 # k D steps, 1 G step
         for _ in range(g_steps - 1):               # G over-trained: more G steps, D frozen
             gan.g_step()
+        progress.update()
         if it in at:
             samples = gan.sample(n_eval, rng=backend.default_rng(eval_rng_seed))
             cov = mixture.mode_coverage(samples)
@@ -110,7 +112,7 @@ def run_setting(dataset, k, g_steps, seed):
 results = {}
 for dataset in datasets:
     for label, k, g_steps in SETTINGS:
-        r = run_setting(dataset, k, g_steps, args.seed)
+        r = run_setting(dataset, label, k, g_steps, args.seed)
         results[dataset, label] = r
         it, modes, hq, visited = r["trace"][-1]
         print(f"{dataset:7s} | {label:34s} | after {it} iterations: {modes:2d}/{r['final']['of']} modes "

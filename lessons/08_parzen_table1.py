@@ -33,17 +33,30 @@
 # 5. `08_sample_count.png`: the same estimate with fewer samples is lower --
 #    the estimator is biased by the number of samples, so only numbers with the
 #    same protocol compare.
+# 6. `08_samples.png`: what was scored -- real training images, the trained
+#    G's samples and the averaged G's (section 7), side by side.
 #
 # The MNIST files are read from `--data-dir`, else `$MINIGAN_DATA`, else the
 # cache folder; without them the lesson says so and stops (exit status 0).
 #
 # Run: `python lessons/08_parzen_table1.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT] [--iterations N]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
 import time
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("08", "the Parzen-window estimate of Table 1", out="08_parzen_table1", mnist=True,
+                           quick="small sample and test sets, 10 training iterations (seconds)")
+parser.add_argument("--checkpoint", default=None,
+                    help="a checkpoint of 'minigan train mnist-paper' whose G is scored")
+parser.add_argument("--iterations", type=int, default=None,
+                    help="without --checkpoint, train the mnist-paper model this long "
+                         "(default 1000; 10 with --quick)")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -51,24 +64,8 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import backend, lesson_io, metrics, presets
-from minigan.data import mnist
+from minigan import backend, metrics, presets
 
-parser = argparse.ArgumentParser(description="Lesson 08: the Parzen-window estimate of Table 1")
-parser.add_argument("--data-dir", default=None, help="folder with mnist/ (else MINIGAN_DATA, the cache)")
-parser.add_argument("--kind", default="mnist", choices=mnist.KINDS)
-parser.add_argument("--download", action="store_true", help="download missing files into the cache")
-parser.add_argument("--out", default=os.path.join("lesson_output", "08_parzen_table1"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true",
-                    help="small sample and test sets, 10 training iterations (seconds)")
-parser.add_argument("--checkpoint", default=None,
-                    help="a checkpoint of 'minigan train mnist-paper' whose G is scored")
-parser.add_argument("--iterations", type=int, default=None,
-                    help="without --checkpoint, train the mnist-paper model this long "
-                         "(default 1000; 10 with --quick)")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 iterations = args.iterations if args.iterations is not None else (10 if args.quick else 1000)
 n_samples, n_valid, n_test = (500, 200, 500) if args.quick else (10000, 1000, 10000)
 
@@ -103,7 +100,8 @@ else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,
                         g_average=0.999)                 # section 7: an average of G, kept beside it
     t0 = time.perf_counter()
-    run.trainer.train(iterations)
+    progress = lesson_io.ProgressLines(iterations, "mnist-paper")
+    run.trainer.train(iterations, callback=lambda gan, row: progress.update())
     g_label = f"G after {iterations} iterations ({iterations / run.extra['steps_per_epoch']:.1f} epochs)"
     print(f"trained the mnist-paper model for {iterations} iterations in {time.perf_counter() - t0:.1f} s")
 g_samples = backend.to_host(run.trainer.sample(n_samples, rng=backend.default_rng(args.seed + 1)))
@@ -281,9 +279,10 @@ print("saved", path)
 # 200.9, over about 20 epochs (0.9999) 227.4 +- 2.2 -- the paper's 225 -- and
 # the plain mean of every iterate so far (0.99999) 244.9, above the 241.2 that
 # real training images score. Section 4 told us what this estimator rewards,
-# so look at the samples, not only at the number: the lines below compare how
-# bright, how grey and how smooth (total variation) each set is, beside real
-# images. At epoch 90 the 20-epoch average was as grey as real digits (10.4%
+# so look at the samples, not only at the number: `08_samples.png` shows real
+# training images, the trained G's samples and, when the run keeps one, the
+# averaged G's, and the lines below compare how bright, how grey and how
+# smooth (total variation) each set is, beside real images. At epoch 90 the 20-epoch average was as grey as real digits (10.4%
 # of its pixels between 0.05 and 0.95; real digits 10.3%, the trained G 9.8%),
 # a little smoother (TV 95, real digits 101, the trained G 105: its samples
 # carry SGD's speckle), and an MNIST classifier rated its samples as sure and
@@ -298,6 +297,7 @@ print("saved", path)
 # %%
 from minigan.metrics import image_statistics
 
+avg_samples = None
 if run.trainer.g_average is None:
     print("\nthis checkpoint keeps no average of G (train it with --g-average 0.999 to compare)")
 else:
@@ -311,4 +311,16 @@ else:
         st = image_statistics(x)
         print(f"statistics: {name:28s} {st['mean']:6.3f} {st['above_half']:6.3f} {st['grey']:6.3f} "
               f"{st['tv']:6.1f}")
+
+panels = [("real training images", real), (g_label, g_samples)]
+if avg_samples is not None:
+    panels.append((f"averaged G (decay {run.trainer.g_average.decay:g})", avg_samples))
+fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+for ax, (name, x) in zip(axes[0], panels):
+    lesson_io.draw_image_grid(ax, x[:40], 8, title=name)
+fig.tight_layout()
+path = os.path.join(args.out, "08_samples.png")
+fig.savefig(path, dpi=110)
+plt.close(fig)
+print("saved", path)
 print(f"figures are in {os.path.abspath(args.out)}")

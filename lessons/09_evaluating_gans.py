@@ -39,13 +39,22 @@
 # else the cache folder; without them the lesson says so and stops (exit status 0).
 #
 # Run: `python lessons/09_evaluating_gans.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT]`
+# (`--help` lists every option; an option the lesson does not know is an error.)
 
 # %%
-import argparse
 import os
 import sys
 import tempfile
 import time
+
+from minigan import lesson_io
+
+parser = lesson_io.parser("09", "how to evaluate a GAN", out="09_evaluating_gans", mnist=True,
+                           quick="1,000 samples per set, 1,000 test images; "
+                                 "a tiny classifier if none is cached (seconds)")
+parser.add_argument("--checkpoint", default=None,
+                    help="a checkpoint of 'minigan train mnist-paper': its G's samples are scored as a sixth row")
+args = parser.parse_args()   # first, so that a mistyped option is refused at once
 
 import numpy as np
 import matplotlib
@@ -53,21 +62,8 @@ if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from minigan import backend, lesson_io, metrics
-from minigan.data import mnist
+from minigan import backend, metrics
 
-parser = argparse.ArgumentParser(description="Lesson 09: how to evaluate a GAN")
-parser.add_argument("--data-dir", default=None, help="folder with mnist/ (else MINIGAN_DATA, the cache)")
-parser.add_argument("--kind", default="mnist", choices=mnist.KINDS)
-parser.add_argument("--download", action="store_true", help="download missing files into the cache")
-parser.add_argument("--out", default=os.path.join("lesson_output", "09_evaluating_gans"),
-                    help="folder for the figures (default: %(default)s)")
-parser.add_argument("--quick", action="store_true",
-                    help="1,000 samples per set, 1,000 test images; a tiny classifier if none is cached (seconds)")
-parser.add_argument("--checkpoint", default=None,
-                    help="a checkpoint of 'minigan train mnist-paper': its G's samples are scored as a sixth row")
-parser.add_argument("--seed", type=int, default=0)
-args, _unknown = parser.parse_known_args()   # tolerate Jupyter's own arguments
 n_samples, n_valid, n_test = (1000, 300, 1000) if args.quick else (10000, 1000, 10000)
 
 

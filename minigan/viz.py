@@ -161,7 +161,7 @@ def _draw_figure1_panel(ax, snap, limits, label=None):
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_z - 0.06 * top, top)
     ax.set_yticks([0.0, 0.5, 1.0] if top < 2 else [0.0, 1.0])
-    title = f"iteration {snap['iteration']}"
+    title = snap.get("caption") or f"iteration {snap['iteration']}"     # a caption the caller gave
     if "jsd" in snap:
         title += f"   JSD {snap['jsd']:.3f}"
     ax.set_title(f"({label}) {title}" if label else title, fontsize=9)
@@ -184,7 +184,9 @@ def plot_figure1(snapshots, path, title=None):
     D(x); the lower horizontal line is z (its interval stretched to the panel
     width), with arrows to x = G(z) on the line above it. All panels share
     one x range (the union of the snapshots' grids): give every snapshot the
-    same ``grid`` for curves that span every panel. Saves a PNG at ``path``
+    same ``grid`` for curves that span every panel. A panel's title is the
+    snapshot's ``"caption"`` when it has one (else its iteration), then its
+    JSD. Saves a PNG at ``path``
     (folders created) and returns ``path``.
     """
     snaps = _as_list(snapshots)

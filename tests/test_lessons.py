@@ -31,7 +31,7 @@ LESSONS = {
 # lessons that need the MNIST files (found through MINIGAN_DATA, which CI sets)
 MNIST_LESSONS = {
     "07_mnist_model.py": ["07_samples.png", "07_nearest.png", "07_interpolation.png", "07_history.png"],
-    "08_parzen_table1.py": ["08_sigma_sweep.png", "08_sample_count.png"],
+    "08_parzen_table1.py": ["08_sigma_sweep.png", "08_sample_count.png", "08_samples.png"],
     "09_evaluating_gans.py": ["09_metrics.png"],
 }
 
@@ -50,11 +50,19 @@ def _key_numbers_01(out):
         assert m and float(m.group(1)) < 1e-12, out
     m = re.search(rf"stacked backward vs sum of separate backwards: max difference = {NUM}", out)
     assert m and float(m.group(1)) < 1e-12, out
+    # the ReLU stack shrinks the gradient; the same stack with He's sqrt(2) keeps more of it
+    per_layer = dict(re.findall(rf"^(Sigmoid|ReLU|ReLU, W x sqrt\(2\)) +\|dL/dx\|.*; {NUM} per layer\)", out, re.M))
+    assert sorted(per_layer) == ["ReLU", "ReLU, W x sqrt(2)", "Sigmoid"], out
+    assert float(per_layer["Sigmoid"]) <= 0.25 + 1e-9 and float(per_layer["ReLU"]) < 0.9, out
+    assert float(per_layer["ReLU, W x sqrt(2)"]) > float(per_layer["ReLU"]), out
 
 
 def _key_numbers_02(out):
-    m = re.search(r"(\d+) checks, (\d+) passed, 0 failed", out)
+    m = re.search(r"(\d+) checks, (\d+) passed, 0 failed \(each against tol = (\S+) on the relative error\)", out)
     assert m and m.group(1) == m.group(2), out
+    from minigan import gradcheck
+    assert float(m.group(3)) == gradcheck.DEFAULT_TOL, out           # the tolerance it passes against, printed
+    assert f"below tol = {gradcheck.DEFAULT_TOL:g} (gradcheck.DEFAULT_TOL" in out, out
     assert re.search(r"Dropout: mask resampled .*\(FAIL\); mask frozen .*\(PASS\)", out), out
     assert re.search(r"ReLU, inputs with exact zeros: plain .*\(FAIL\); check_layer .*\(PASS", out), out
 
@@ -80,8 +88,15 @@ def _key_numbers_05(out):
 
 
 def _key_numbers_07(out):
-    m = re.search(rf"samples median {NUM} \(min {NUM}\); test images median {NUM}", out)
+    m = re.search(rf"samples median {NUM} \(min {NUM}\); test images median {NUM} \(min {NUM}\); "
+                  rf"an all-black image {NUM}", out)
     assert m and all(float(v) > 0 for v in m.groups()), out
+    s_med, s_min, t_med, t_min, _ = (float(v) for v in m.groups())
+    # and what they mean, the reading that matches the numbers
+    copies = "look at 07_nearest.png for copies" in out
+    assert copies == (s_min < t_min) and (copies or "no sign of copying: no sample is nearer" in out), out
+    closer = "closer to the training images than unseen test digits do" in out
+    assert closer == (s_med < t_med) and (closer or "farther from every training image" in out), out
     assert re.search(r"trained in \d+\.\d s", out), out
 
 
@@ -156,6 +171,30 @@ def check_outputs(name, proc, out, promised):
     # it says where the figures went, and its key numbers are there and make sense
     assert f"figures are in {out.resolve()}" in proc.stdout
     KEY_NUMBERS[name](proc.stdout)
+    if name in TRAINING_LESSONS:
+        check_progress_lines(proc.stdout)
+
+
+# lessons that train, and print where they are while they do (lesson_io.ProgressLines)
+TRAINING_LESSONS = {"03_losses.py", "04_optimal_discriminator.py", "05_algorithm1_1d.py", "06_helvetica.py",
+                    "07_mnist_model.py", "08_parzen_table1.py"}
+PROGRESS = re.compile(r"^  (.+): (\d+)/(\d+) (iterations|D steps) \((\d+)%\), (\d+\.\d) s elapsed"
+                      r"(, about \d+:\d\d left)?(  .*)?$", re.M)
+
+
+def check_progress_lines(out):
+    """Plain lines (no carriage return), each loop's count rising to its total, time never falling."""
+    assert "\r" not in out
+    loops = {}
+    for m in PROGRESS.finditer(out):
+        loops.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3)), float(m.group(6)), m.group(7)))
+    assert loops, f"no progress line in:\n{out}"
+    for desc, rows in loops.items():
+        counts = [n for n, *_ in rows]
+        assert len(rows) >= 2 and counts == sorted(set(counts)), (desc, rows)
+        assert counts[-1] == rows[-1][1], (desc, rows)                 # the last line is at the total
+        assert [s for *_, s, _ in rows] == sorted(s for *_, s, _ in rows), (desc, rows)
+        assert all(left for n, total, _, left in rows if n < total) and rows[-1][3] is None, (desc, rows)
 
 
 @pytest.mark.parametrize("name", sorted(LESSONS))
@@ -306,3 +345,133 @@ def test_mnist_lesson_refuses_a_bad_checkpoint_in_one_line(tmp_path, name, which
     want = "draws samples of 1 numbers, not 28 x 28 images" if which == "toy1d" else "no such file"
     assert want in line and str(path) in line
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- options
+ALL_LESSONS = sorted(LESSONS) + sorted(MNIST_LESSONS)
+
+
+def declared_options(name):
+    """The options a lesson declares itself, beside lesson_io.parser's common ones."""
+    common = ["--help", "--out", "--quick", "--seed"]
+    if name in MNIST_LESSONS:
+        common += ["--data-dir", "--kind", "--download"]
+    own = re.findall(r'parser\.add_argument\("(--[\w-]+)"', (LESSON_DIR / name).read_text(encoding="utf-8"))
+    return common + own
+
+
+def run_bare(name, tmp_path, *argv):
+    """The lesson with exactly ``argv`` (no --quick or --out added), from ``tmp_path``."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg", MINIGAN_BACKEND="numpy")
+    return subprocess.run([sys.executable, str(LESSON_DIR / name), *argv], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_lesson_refuses_an_unknown_option_naming_the_known_ones(tmp_path, name):
+    """A mistyped option is an error before any work (exit 2, one line on stderr, nothing written),
+    not a run with the default in its place; a Jupyter kernel's `-f kernel-*.json` beside it is not
+    what is refused."""
+    kernel_json = tmp_path / "runtime" / "kernel-4f9c2a1e-77b2-4c1a-9d0e-1d2f3a4b5c6d.json"
+    out = tmp_path / "out"
+    proc = run_bare(name, tmp_path, "-f", str(kernel_json), "--quick", "--no-such-option", "7", "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == "" and not out.exists()
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith(f"lesson {name[:2]}: error: unrecognized arguments: --no-such-option 7; the options are ")
+    assert "kernel-" not in line and "Traceback" not in proc.stderr
+    known = line.split("the options are ", 1)[1].split(", ")
+    assert sorted(known) == sorted(declared_options(name)), line
+
+
+@pytest.mark.parametrize("name, typo, meant", [("04_optimal_discriminator.py", "--dsteps", "--d-steps"),
+                                               ("07_mnist_model.py", "--data_dir", "--data-dir"),
+                                               ("05_algorithm1_1d.py", "--iter", "--iterations")])
+def test_lesson_refuses_a_typo_and_says_what_was_meant(tmp_path, name, typo, meant):
+    """The two mistakes of issue 20 (`--dsteps 30` ran the default, `--data_dir DIR` was ignored and
+    the data reported missing), and an abbreviation, which is no longer taken for the option."""
+    proc = run_bare(name, tmp_path, typo, "30")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert f"unrecognized arguments: {typo} 30 (did you mean {meant}?)" in line, line
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_lesson_help_lists_its_options(tmp_path, name):
+    proc = run_bare(name, tmp_path, "--help")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith(f"usage: lessons/{name}")
+    for opt in declared_options(name):
+        assert opt in proc.stdout, f"{name} --help does not list {opt}"
+    assert not (tmp_path / "lesson_output").exists()
+
+
+def test_lesson_runs_with_a_jupyter_kernels_arguments(tmp_path):
+    """What a kernel launcher passes (`-f .../kernel-<id>.json`) does not stop a lesson; it runs."""
+    out = tmp_path / "out"
+    proc = run_lesson("01_layer_by_hand.py", out, "-f", str(tmp_path / "kernel-8e1d.json"))
+    check_outputs("01_layer_by_hand.py", proc, out, LESSONS["01_layer_by_hand.py"])
+
+
+def test_lesson_argv_drops_only_what_a_kernel_passes():
+    from minigan.lesson_io import lesson_argv
+    launcher = "/env/lib/python3.11/site-packages/ipykernel_launcher.py"
+    conn = "/root/.local/share/jupyter/runtime/kernel-1a2b.json"
+    # inside a kernel, a launcher's whole command line is the launcher's (Jupyter, Colab, VS Code)
+    assert lesson_argv([launcher, "-f", conn], in_kernel=True) == []
+    assert lesson_argv(["/usr/local/lib/python3.10/dist-packages/colab_kernel_launcher.py", "-f", conn],
+                       in_kernel=True) == []
+    assert lesson_argv([launcher, "--ip=127.0.0.1", "--stdin=9003", "--f=/tmp/tmp-99.json"], in_kernel=True) == []
+    # `%run lessons/05.py --k 3` in a kernel: the script's own arguments, parsed strictly
+    assert lesson_argv(["lessons/05_algorithm1_1d.py", "--k", "3"], in_kernel=True) == ["--k", "3"]
+    # outside a kernel, a launcher's name is nothing special: only the connection file goes
+    assert lesson_argv([launcher, "-f", conn, "--quick"], in_kernel=False) == ["--quick"]
+    # a connection file, and nothing else, anywhere on a lesson's command line
+    assert lesson_argv(["l.py", "-f", conn, "--quick"], in_kernel=False) == ["--quick"]
+    assert lesson_argv(["l.py", f"--f={conn}", "--quick"], in_kernel=False) == ["--quick"]
+    assert lesson_argv(["l.py", "-f", "/tmp/settings.json"], in_kernel=False) == ["-f", "/tmp/settings.json"]
+    assert lesson_argv(["l.py", "-f"], in_kernel=False) == ["-f"]
+    assert lesson_argv(["l.py", "--seed", "3"], in_kernel=False) == ["--seed", "3"]
+
+
+def test_progress_lines_print_at_evenly_spaced_points():
+    import io
+    from minigan.lesson_io import ProgressLines
+    now = [0.0]
+    stream = io.StringIO()
+    p = ProgressLines(50, "toy1d", lines=5, stream=stream, clock=lambda: now[0])
+    for _ in range(50):
+        now[0] += 0.5
+        p.update(values={"V": -1.38629})
+    lines = stream.getvalue().splitlines()
+    assert lines == [f"  toy1d: {n}/50 iterations ({2 * n}%), {n / 2:.1f} s elapsed"
+                     + (f", about 0:{(50 - n) // 2:02d} left" if n < 50 else "") + "  V -1.3863"
+                     for n in (10, 20, 30, 40, 50)]
+    # steps counted in bigger jumps print one line per jump that crosses a point; short loops print each step
+    stream = io.StringIO()
+    p = ProgressLines(100, "D", unit="D steps", lines=10, stream=stream, clock=lambda: 0.0)
+    p.update(35)
+    p.update(65)
+    assert [l.split(":")[1].split("(")[0].strip() for l in stream.getvalue().splitlines()] == \
+        ["35/100 D steps", "100/100 D steps"]
+    stream = io.StringIO()
+    p = ProgressLines(3, "G", lines=10, stream=stream, clock=lambda: 0.0)
+    for _ in range(3):
+        p.update()
+    assert len(stream.getvalue().splitlines()) == 3
+
+
+def test_figure1_panel_title_is_the_snapshots_caption():
+    """Lesson 05 titles its panels with the paper's meanings through a snapshot's "caption";
+    a snapshot without one keeps its iteration."""
+    from matplotlib.figure import Figure
+    from minigan import presets, viz
+    run = presets.build("toy1d", seed=0)
+    snap = viz.figure1_snapshot(run.trainer, run.data, run.noise, n_samples=500)
+    fig = Figure()
+    ax0, ax1 = fig.subplots(1, 2)
+    limits = viz._figure1_limits([snap])
+    viz._draw_figure1_panel(ax0, dict(snap, caption="after D's update\n(a) + 200 D steps alone"), limits, "b")
+    viz._draw_figure1_panel(ax1, snap, limits, "a")
+    assert ax0.get_title() == f"(b) after D's update\n(a) + 200 D steps alone   JSD {snap['jsd']:.3f}"
+    assert ax1.get_title() == f"(a) iteration 0   JSD {snap['jsd']:.3f}"
