@@ -26,6 +26,7 @@ LESSONS = {
     "04_optimal_discriminator.py": ["04_optimal_d.png", "04_criterion.png"],
     "05_algorithm1_1d.py": ["05_figure1.png", "05_figure1.gif", "05_history.png"],
     "06_helvetica.py": ["06_samples.png", "06_modes.png"],
+    "10_improved_techniques.py": ["10_historical_averaging.png", "10_label_smoothing.png", "10_ring8.png"],
 }
 
 # lessons that need the MNIST files (found through MINIGAN_DATA, which CI sets)
@@ -143,11 +144,34 @@ def _key_numbers_06(out):
         assert visited[data, "G over-trained"] < visited[data, "Algorithm 1"], out
 
 
+def _key_numbers_10(out):
+    # 3.1: feature matching's cost is printed and falls
+    m = re.search(r"mean over each fifth of \d+ iterations: (.*)$", out, re.M)
+    costs = [float(c) for c in m.group(1).split(", ")]
+    assert len(costs) == 5 and costs[-1] < costs[0], out
+    # 3.2: a collapsed batch's o(x) - bias is near N - 1 = 7, a varied one's near 0; the check passes
+    o = dict(re.findall(rf"^(varied|collapsed) +batch of 8: o\(x\) - bias, mean over rows and kernels = {NUM}", out, re.M))
+    assert float(o["collapsed"]) > 6.5 and float(o["varied"]) < 1.0, out
+    assert "gradient check, float64, whole batch: PASS" in out, out
+    # 3.3: the paper's game: plain steps circle away from (1, 1), historical averaging settles there
+    end = dict(re.findall(rf"^(plain|historical averaging, weight 0.1) +: .*after \d+ steps {NUM} \(start", out, re.M))
+    assert float(end["historical averaging, weight 0.1"]) < 0.01 < 0.5 < float(end["plain"]), out
+    # 3.4: where there are samples and no data, D* is 0 one-sided and beta two-sided
+    d = dict(re.findall(rf"^(no smoothing|one-sided|two-sided) +\(alpha.*D\*\(x = 1.5\) = {NUM}", out, re.M))
+    assert float(d["one-sided"]) == 0.0 and float(d["no smoothing"]) == 0.0 and float(d["two-sided"]) == 0.1, out
+    # 3.5: with batch norm a sample's output depends on its batch; with VBN not at all
+    diff = dict(re.findall(rf"^(batch norm|virtual batch norm) *: .*difference {NUM}", out, re.M))
+    assert float(diff["batch norm"]) > 1e-3 and float(diff["virtual batch norm"]) == 0.0, out
+    rows = re.findall(r"^ring8 \| (.+?) +\| after \d+ iterations: (\d+)/8 modes captured", out, re.M)
+    assert [r[0] for r in rows] == ["plain", "feature matching", "minibatch discrimination", "historical averaging",
+                                    "one-sided smoothing", "virtual batch norm", "all five"], out
+
+
 KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
                "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
                "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06,
                "07_mnist_model.py": _key_numbers_07, "08_parzen_table1.py": _key_numbers_08,
-               "09_evaluating_gans.py": _key_numbers_09}
+               "09_evaluating_gans.py": _key_numbers_09, "10_improved_techniques.py": _key_numbers_10}
 
 
 def run_lesson(name, out, *extra, env_extra=None, timeout=300):
