@@ -548,3 +548,20 @@ def test_real_mnist(monkeypatch):
     full, yfull = load_mnist("train-full", download=False)
     assert np.bincount(yfull).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     np.testing.assert_array_equal(full[50000:], xv)
+
+
+def test_pixel_mean_logit_takes_the_float64_mean_without_a_copy():
+    # the G output bias of the paper's model: logit of the clipped mean pixel, the mean taken in
+    # float64 (bit for bit the mean of a float64 copy) without making that copy
+    import tracemalloc
+    from minigan import models
+    rng = np.random.default_rng(0)
+    images = rng.random((2000, 784), dtype=np.float32)
+    images[:, :3] = 0.0                                   # clipped at 1e-7
+    want_p = np.clip(images.astype(np.float64).mean(axis=0), 1e-7, 1 - 1e-7)
+    tracemalloc.start()
+    got = models.pixel_mean_logit(images)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(got, np.log(want_p) - np.log1p(-want_p))
+    assert peak < images.nbytes                         # a float64 copy alone is twice the images
