@@ -107,7 +107,7 @@ class MinibatchDiscrimination(Layer):
     x86_64, NumPy 2.4.6, load average 5): peak memory of one forward + backward
     48.4 MB textbook, 15.6 MB fast; best time 45 ms textbook, 16 ms fast, against
     0.48 ms for a Linear(192, 292) (33 times that, fast). At the toy presets' size
-    (``--n 256 --n-in 128 --kernels 5 --kernel-dim 3``; 2026-12-06 23:20 UTC, the same
+    (``--n 256 --n-in 128 --kernels 5 --kernel-dim 3``; 2026-12-06 23:09 UTC, the same
     machine, load average 2.5): 5.3 ms fast (its (B, N, N) layout; 15.0 ms with the
     earlier (N, N, B) one, run just after), 15.6 ms textbook, 0.37 ms for the Linear.
     """
