@@ -133,6 +133,22 @@ def technique_layers(*, minibatch_discrimination=None, batch_norm=False, virtual
     return found
 
 
+def init_minibatch_discrimination(D, x):
+    """The released code's data-dependent init of every ``MinibatchDiscrimination`` in
+    ``D.layers`` (``MinibatchDiscrimination.init_from_data``), from a batch ``x`` of D's
+    inputs (real data) run through the layers below it with D in eval mode and no cache
+    (no dropout mask is drawn: D's random streams are left as they were). Returns how
+    many layers it set."""
+    done, h = 0, x
+    with layers.evaluating(D):
+        for layer in D.layers:
+            if isinstance(layer, layers.MinibatchDiscrimination):
+                layer.init_from_data(h)
+                done += 1
+            h = layer.forward(h)
+    return done
+
+
 def _with_techniques(G, D, found, *, noise, seed):
     """G and D with the layers of ``technique_layers`` in place (see ``toy_networks``)."""
     if found["reference_rows"] is not None:

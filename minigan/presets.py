@@ -236,7 +236,9 @@ def _architecture(opts):
 
     * ``minibatch_discrimination``: "KERNELSxDIM" (``--set minibatch_discrimination=50x5``) or a
       pair (kernels, kernel_dim): D gets a ``layers.MinibatchDiscrimination`` on its last hidden
-      features, before the logit layer. Absent (default): none.
+      features, before the logit layer, initialised from a minibatch of real data as the released
+      code does (``models.init_minibatch_discrimination``; the batch drawn with a generator seeded
+      seed + 5000). Absent (default): none.
     * ``batch_norm``: 1 (or True): G gets a ``layers.BatchNorm`` after each hidden linear layer;
       0 (default): none.
     * ``virtual_batch_norm``: B, the reference batch's rows: G gets ``layers.VirtualBatchNorm``
@@ -280,9 +282,12 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     too (``_architecture``).
     """
     seed = _opt(opts, "seed", 0)
-    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise, **_architecture(opts))
+    architecture = _architecture(opts)
+    G, D = models.toy_networks(g_sizes, d_sizes, activation, seed=seed, noise=noise, **architecture)
     if d_kinks is not None:
         _spread_kinks(D.layers[0], *d_kinks, rng=seed + 2000)
+    if architecture["minibatch_discrimination"] is not None:     # the released code's init, on real data
+        models.init_minibatch_discrimination(D, data_dist(_opt(opts, "m", m), backend.default_rng(seed + 5000)))
     d_rate, g_rate = _opt(opts, "d_lr", lr), _opt(opts, "g_lr", g_lr or lr)
     if optimizer == "sgd":
         momentum = _opt(opts, "momentum", 0.5)
@@ -427,7 +432,12 @@ def mnist_paper(opts):
     else:                   # drawn from only: G's parameters come from a checkpoint
         data_sampler, n, bias = data.ImagesNotLoaded(784, order=order), max(50000, m), None
     steps_per_epoch = n // m                        # 500 for the paper's 50,000 and m = 100
-    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise, **_architecture(opts))
+    architecture = _architecture(opts)
+    G, D = models.paper_mnist_networks(bias, seed=seed, noise=noise, **architecture)
+    if architecture["minibatch_discrimination"] is not None and getattr(opts, "load_data", True):
+        # the released code's data-dependent init, on m training images drawn with a generator of its own
+        pick = np.random.default_rng(seed + 5000).choice(len(images), size=m, replace=False)
+        models.init_minibatch_discrimination(D, backend.to_device(images[pick]))
     mu = _opt(opts, "momentum", 0.5)
 
     def sgd(net, lr, steps):

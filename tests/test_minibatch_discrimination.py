@@ -388,3 +388,35 @@ def test_float32_forward_is_close_to_float64(rng, fast_mode):
         d64, d32 = l64.backward(g), l32.backward(g.astype(np.float32))
         assert d32.dtype == np.float32
         assert np.abs(d32 - d64).max() < 1e-5 * np.abs(d64).max()
+
+
+# ----------------------------------------------------------------------------- the data-dependent init
+def test_init_from_data_sets_the_nearest_neighbour_distance_and_centres_o():
+    layer = MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((30, 12))
+    T0 = layer.params["T"].copy()
+    s, bias = layer.init_from_data(x)
+    M = (x @ layer.params["T"]).reshape(30, 4, 3)
+    d = np.abs(M[:, None] - M[None]).sum(axis=3)
+    d[np.arange(30), np.arange(30)] = np.inf
+    np.testing.assert_allclose(d.min(axis=1).mean(axis=0), 2.0, rtol=1e-12)     # every kernel's mean NN distance
+    # each kernel's columns divided by its s_b (so M's distances by s_b), the others untouched
+    np.testing.assert_allclose(layer.params["T"].reshape(12, 4, 3), T0.reshape(12, 4, 3) / s[None, :, None])
+    o = layer.forward(x)[:, 12:]
+    np.testing.assert_allclose(o.mean(axis=0), 0.0, atol=1e-12)                   # o centred on this batch
+    assert np.array_equal(bias, layer.params["bias"]) and not layer._cache[:-1]
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        layer.init_from_data(x[:1])
+    with pytest.raises(ValueError, match="distinct rows"):
+        MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64).init_from_data(np.repeat(x[:1], 5, axis=0))
+
+
+def test_the_presets_initialise_it_from_real_data_and_mnist_paper_trains():
+    from minigan import presets
+    run = presets.build("ring8", m=32, minibatch_discrimination="5x3")
+    mbd = run.trainer.D.layers[-2]
+    assert isinstance(mbd, MinibatchDiscrimination) and not np.any(backend.to_host(mbd.params["bias"]) == -1.0)
+    again = presets.build("ring8", m=32, minibatch_discrimination="5x3")
+    assert np.array_equal(backend.to_host(again.trainer.D.layers[-2].params["T"]), backend.to_host(mbd.params["T"]))
+    run.trainer.train(5)
+    assert np.isfinite(run.trainer.history.column("d_loss")).all()
