@@ -3,6 +3,7 @@
     python benchmarks/mode_coverage.py --seeds 0 1 2 3 4 --jobs 2 [--presets ring8 grid25]
                                        [--configs plain feature_matching ...] [--out DIR]
     python benchmarks/mode_coverage.py --cost [--cost-iterations 200 --rounds 3]
+                                       [--presets ring8 grid25 mnist-paper --data-dir ../shared/data]
 
 For each preset (``ring8``, ``grid25``), each configuration of ``CONFIGS`` (the plain
 GAN, each technique alone, all of them together: preset options of ``minigan train``,
@@ -47,7 +48,10 @@ from minigan import backend, presets  # noqa: E402
 N_SAMPLES = 2500
 
 # D's last hidden layer after its ReLU (the released code's feature-matching layer): the index in D.layers
-LAST_HIDDEN = {"ring8": 3, "grid25": 5}
+# (mnist-paper's: its second maxout layer, before its dropout)
+LAST_HIDDEN = {"ring8": 3, "grid25": 5, "mnist-paper": 3}
+# minibatch discrimination's kernels x dimension: a few for the 2-D mixtures, the CIFAR code's 100 x 5 on MNIST
+KERNELS = {"ring8": "5x3", "grid25": "5x3", "mnist-paper": "100x5"}
 
 # each configuration: the preset options (minigan train PRESET --set KEY=VALUE) beside the plain GAN's;
 # "feature_matching": "last hidden" stands for LAST_HIDDEN[preset]. The settings are common ones, not
@@ -57,11 +61,11 @@ LAST_HIDDEN = {"ring8": 3, "grid25": 5}
 CONFIGS = {
     "plain": {},
     "feature matching": {"feature_matching": "last hidden"},
-    "minibatch discrimination": {"minibatch_discrimination": "5x3"},
+    "minibatch discrimination": {"minibatch_discrimination": "kernels"},
     "historical averaging": {"historical_averaging": 0.01},
     "one-sided smoothing": {"real_label": 0.9},
     "virtual batch norm": {"virtual_batch_norm": 64},
-    "all five": {"feature_matching": "last hidden", "minibatch_discrimination": "5x3",
+    "all five": {"feature_matching": "last hidden", "minibatch_discrimination": "kernels",
                  "historical_averaging": 0.01, "real_label": 0.9, "virtual_batch_norm": 64},
     "two-sided smoothing": {"real_label": 0.9, "fake_label": 0.1},
     "batch norm": {"batch_norm": 1},
@@ -70,7 +74,8 @@ CONFIGS = {
 
 def options(preset, config):
     """The preset options of ``config`` for ``preset``."""
-    return {k: (LAST_HIDDEN[preset] if v == "last hidden" else v) for k, v in CONFIGS[config].items()}
+    per_preset = {"last hidden": LAST_HIDDEN, "kernels": KERNELS}
+    return {k: (per_preset[v][preset] if v in per_preset else v) for k, v in CONFIGS[config].items()}
 
 
 def run_one(preset, config, seed):
@@ -114,13 +119,14 @@ def summary(rows, presets_, configs):
     return "\n".join(lines)
 
 
-def cost(presets_, configs, iterations, rounds):
+def cost(presets_, configs, iterations, rounds, data_dir=None):
     """Seconds per iteration of each configuration, interleaved over the rounds."""
     times = {(p, c): [] for p in presets_ for c in configs}
     for r in range(rounds):
         for p in presets_:
             for c in configs:
-                run = presets.build(p, seed=0, **options(p, c))
+                extra = {"data_dir": data_dir} if p == "mnist-paper" else {}
+                run = presets.build(p, seed=0, **options(p, c), **extra)
                 run.trainer.train(5)                     # warm up (first allocations)
                 t = time.perf_counter()
                 run.trainer.train(iterations)
@@ -147,6 +153,7 @@ def main(argv=None):
     ap.add_argument("--cost", action="store_true", help="time each configuration per iteration instead")
     ap.add_argument("--cost-iterations", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--data-dir", default=None, help="folder holding mnist/ (for --cost --presets mnist-paper)")
     args = ap.parse_args(argv)
     stamp = (f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, NumPy {np.__version__}, "
@@ -154,7 +161,7 @@ def main(argv=None):
              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(stamp, flush=True)
     if args.cost:
-        print(cost(args.presets, args.configs, args.cost_iterations, args.rounds))
+        print(cost(args.presets, args.configs, args.cost_iterations, args.rounds, args.data_dir))
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
