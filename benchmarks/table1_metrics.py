@@ -100,6 +100,8 @@ def main(argv=None):
                    "validation images; about a minute per row on 2 cores)")
     p.add_argument("--out", default=None, help="folder for metrics_itN.json/.md (default: the run folder)")
     p.add_argument("--figure", default=None, help="PNG: each row's first 100 samples under its scores")
+    p.add_argument("--classifier-cache", metavar="FOLDER", default=None,
+                   help="folder of the cached MNIST classifier (default ~/.cache/minigan; trained there if absent)")
     args = p.parse_args(argv)
     run_dir = Path(args.run)
     t0 = time.perf_counter()
@@ -111,7 +113,8 @@ def main(argv=None):
     test = load_mnist("test", data_dir=data_dir)[0][:10000]
     train = load_mnist("train", data_dir=data_dir)[0]
     parzen = (load_mnist("valid", data_dir=data_dir)[0][:1000], test) if args.parzen else None
-    classifier = default_classifier(data_dir, say=lambda line: print(line, file=sys.stderr, flush=True))
+    classifier = default_classifier(data_dir, args.classifier_cache,
+                                    say=lambda line: print(line, file=sys.stderr, flush=True))
     test_features = classifier.features(test)
     test_sq_radii = kth_neighbour_radii(test_features, (3, 5), squared=True)
 

@@ -198,3 +198,52 @@ def test_rows_with_the_shared_test_radii_equal_rows_without(world):
 
 def test_listed_as_a_command():
     assert "score" in cli.COMMANDS and "score" in cli.usage()
+
+
+def test_table1_metrics_scores_the_trained_G_and_each_average_from_the_same_noise(world, small_settings, tmp_path):
+    """benchmarks/table1_metrics.py on a table1_parzen-style folder (last.npz, averages.npz): one row per
+    generator and the real row; an average with decay 0 is the trained G itself, so with the same z its
+    row equals the trained G's number for number."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+    from minigan import presets
+    from minigan.optim import ParameterAverage
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("table1_metrics", bench / "table1_metrics.py")
+    t1m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(t1m)
+    spec = importlib.util.spec_from_file_location("table1_parzen", bench / "table1_parzen.py")
+    t1p = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(t1p)
+    data, cache, clf, _, plain = world
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(plain, run_dir / "last.npz")
+    run, _ = presets.restore_run(str(run_dir / "last.npz"), load_data=False)
+    averages = {"average 0": ParameterAverage(run.trainer.G, 0.0), "average 0.9": ParameterAverage(run.trainer.G, 0.9)}
+    rng = np.random.default_rng(3)
+    for _ in range(3):                              # three "iterates", the last one the trained G
+        for avg in averages.values():
+            avg.update()
+        for k, p in run.trainer.G.params.items():
+            p += backend.to_device(rng.normal(0, 0.01, p.shape), dtype=p.dtype)
+    for k, p in run.trainer.G.params.items():      # put the trained G back; average 0 follows it
+        p[...] = presets.restore_run(str(run_dir / "last.npz"), load_data=False)[0].trainer.G.params[k]
+    averages["average 0"].update()
+    t1p.save_averages(run_dir / "averages.npz", averages, run.trainer.iteration)
+    figure = tmp_path / "fig.png"
+    assert t1m.main([str(run_dir), "--data-dir", data, "--n-samples", "150", "--classifier-cache", str(cache),
+                     "--figure", str(figure)]) == 0
+    result = json.loads((run_dir / f"metrics_it{run.trainer.iteration}.json").read_text())
+    names = [r["generator"] for r in result["rows"]]
+    assert names == ["trained G", "average 0", "average 0.9", "real train"]
+    g, a0, a9, real = result["rows"]
+    assert {k: v for k, v in a0.items() if k != "generator"} == {k: v for k, v in g.items() if k != "generator"}
+    assert a9["fid"] != g["fid"]
+    train = mnist.load_mnist("train", data_dir=data)[0][:150]
+    test = mnist.load_mnist("test", data_dir=data)[0][:10000]
+    want = score.score_row("real train", train.reshape(150, -1), clf.features(test), clf)
+    assert real == want
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run_dir / f"metrics_it{run.trainer.iteration}.md").read_text().count("\n| ") == 5
