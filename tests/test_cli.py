@@ -205,6 +205,30 @@ def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
     assert captured.err == "", "--no-progress must keep stderr quiet"
 
 
+def test_the_main_jobs_figure1_names_its_panels_by_iteration(tmp_path, capsys, monkeypatch):
+    """minigan train toy1d's Figure 1 holds snapshots of one run in time: titled by iteration,
+    not lettered as the paper's (a)-(d) (lesson 05 draws those); axes labelled and covering the
+    curves; the last panel's D far from the data explained under the figure (lesson 04)."""
+    from minigan import viz
+    drawn = []
+    real = viz.figure1_figure
+    monkeypatch.setattr(viz, "figure1_figure", lambda *a, **kw: drawn.append(real(*a, **kw)) or drawn[-1])
+    out = tmp_path / "run"
+    assert cli.train_main(["toy1d", "--iterations", "40", "--no-progress", "--out", str(out)]) == 0
+    (fig,) = drawn
+    density = [ax for ax in fig.get_axes() if ax.get_ylabel().startswith("density")]
+    assert [ax.get_title().split("   ")[0] for ax in density] == [f"iteration {i}" for i in (0, 2, 12, 40)]
+    assert not [ax for ax in fig.get_axes() if ax.get_title().startswith("(")]
+    texts = [t.get_text() for t in fig.texts]
+    assert any(t.startswith("toy1d: the run at iterations 0, 2, 12, 40") and "lesson 05" in t for t in texts)
+    assert any("nothing pins it down" in t and "iteration 40" in t for t in texts)
+    for ax in density:
+        p_g = next(line for line in ax.get_lines() if line.get_label() == "p_g").get_ydata()
+        assert ax.get_ylim()[1] >= p_g.max() and ax.get_xlabel()
+    listed = next(line for line in capsys.readouterr().out.splitlines() if "figure1.png" in line)
+    assert "at iterations 0, 2, 12, 40" in listed and "(a)-(d): lesson 05" in listed
+
+
 def test_train_flags_reach_the_trainer(tmp_path):
     out = tmp_path / "run"
     status = cli.train_main(["toy1d", "--iterations", "4", "--no-progress", "--out", str(out),
