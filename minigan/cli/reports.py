@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend, checkpoint
 from ..train import HISTORY_FIELDS
 from .common import EXIT_INTERRUPTED
+from .describe import run_description
 from .files import CHECKPOINT_NAME
 
 __all__ = ["Reporter", "report", "data_kind", "eval_rng", "histogram_1d", "viz", "N_EVAL"]
@@ -202,6 +203,7 @@ def report(prog, preset, run, out, reporter, seconds, done, status, started):
     print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s of training ({rate:.0f} it/s), now at "
           f"iteration {gan.iteration}; order={cfg['order']} g_loss={cfg['g_loss']} k={cfg['k']} "
           f"m={cfg['m']} seed={cfg['seed']} backend={cfg['backend']}")
+    print(f"  {preset}: {run_description(preset, run.description, gan.iteration)}")
     lines = reporter.finish(preset)
     for line in lines:
         print("  " + line)
