@@ -82,16 +82,21 @@ def _mnist_time(epochs):
 
 
 @functools.lru_cache(maxsize=None)
-def _built(name):
-    """Preset ``name`` built with its defaults, no data read (a cache: the help and a run's
-    description ask for the same presets)."""
+def _summary(name):
+    """What the help says of preset ``name``, read from a default build that reads no data
+    (kept, not the run: the help and a run's description ask for the same presets)."""
     from .. import presets
-    return presets.build(name, load_data=False)
+    run = presets.build(name, load_data=False)
+    gan = run.trainer
+    return {"options": dict(run.options), "extra": dict(run.extra), "description": run.description,
+            "d_opt": _optimizer(gan.d_opt), "g_opt": _optimizer(gan.g_opt),
+            "ramp": getattr(gan.d_opt, "final_momentum", None) is not None,
+            "d_layers": [type(layer).__name__ for layer in gan.D.layers]}
 
 
 def preset_defaults(name):
     """Every option preset ``name`` uses by default (``Run.options`` of a default build)."""
-    return dict(_built(name).options)
+    return dict(_summary(name)["options"])
 
 
 def _optimizer(opt):
@@ -127,23 +132,23 @@ def _wrap(text, indent):
 
 def _preset_block(name):
     from .. import presets
-    run = _built(name)
-    opts, gan = run.options, run.trainer
+    summary = _summary(name)
+    opts, extra = summary["options"], summary["extra"]
     doc = (presets.PRESETS[name].__doc__ or "").strip().splitlines()
-    lines = [_wrap(f"{name}: {doc[0] if doc else run.description}", "  ")]
+    lines = [_wrap(f"{name}: {doc[0] if doc else summary['description']}", "  ")]
     defaults = []
     for key, flag in FLAGS.items():
         if key in opts:
             text = f"{flag} {_value(opts[key])}"
-            if key == "iterations" and "steps_per_epoch" in run.extra:
-                epochs = opts[key] / run.extra["steps_per_epoch"]
-                text += f" ({epochs:g} epochs of {run.extra['steps_per_epoch']} minibatches)"
+            if key == "iterations" and "steps_per_epoch" in extra:
+                epochs = opts[key] / extra["steps_per_epoch"]
+                text += f" ({epochs:g} epochs of {extra['steps_per_epoch']} minibatches)"
             defaults.append(text)
     lines.append(_wrap("defaults: " + ", ".join(defaults), "    "))
-    d_opt, g_opt = _optimizer(gan.d_opt), _optimizer(gan.g_opt)
+    d_opt, g_opt = summary["d_opt"], summary["g_opt"]
     lines.append(_wrap("optimizer: " + (d_opt if d_opt == g_opt else f"D {d_opt}; G {g_opt}"), "    "))
-    if name == "mnist-paper" and "steps_per_epoch" in run.extra:
-        epochs = opts["iterations"] / run.extra["steps_per_epoch"]
+    if name == "mnist-paper" and "steps_per_epoch" in extra:
+        epochs = opts["iterations"] / extra["steps_per_epoch"]
         lines.append(_wrap(f"time: {opts['iterations']:,} iterations take {_mnist_time(epochs)}", "    "))
     elif name in MEASURED_TIMES:
         lines.append(_wrap(f"time: {MEASURED_TIMES[name]}", "    "))
@@ -152,10 +157,10 @@ def _preset_block(name):
     known = own_options()
     for o in own:
         value, meaning = known[o]
-        if o == "momentum" and getattr(gan.d_opt, "final_momentum", None) is not None:
+        if o == "momentum" and summary["ramp"]:
             meaning += ", where the ramp above starts"
         lines.append(_wrap(f"--set {o}={value} (default {_value(opts.get(o))}): {meaning}", "    "))
-    layers = ", ".join(f"{i} {type(layer).__name__}" for i, layer in enumerate(gan.D.layers))
+    layers = ", ".join(f"{i} {layer}" for i, layer in enumerate(summary["d_layers"]))
     lines.append(_wrap(f"D's layers (for --set feature_matching=INDEX): {layers}", "    "))
     return lines
 
