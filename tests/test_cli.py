@@ -854,8 +854,12 @@ def test_train_help_shows_each_presets_defaults_and_what_set_takes(capsys, monke
     assert "--set kind=mnist|fashion-mnist (default mnist)" in paper
     assert "momentum 0.5 rising to 0.7 from epoch 1 to 250; the rate divided by 1.000004" in paper
     assert "3 Maxout" in paper and "3 ReLU" in _block(text, "toy1d") and "5 ReLU" in _block(text, "grid25")
+    flat = " ".join(text.split())
     for key in presets.TECHNIQUE_OPTIONS:
-        assert f"  --set {key}=" in text, key
+        default = presets.build("toy1d", load_data=False).options[key]
+        shown = "off" if default is None else f"{default:g}"
+        assert f"--set {key}={describe.TECHNIQUES[key][0]} (default {shown}): " in flat, key
+    assert "--set real_label=ALPHA (default 1): " in flat and "--set batch_norm=0|1 (default 0): " in flat
 
 
 def test_train_helps_run_times_are_the_measured_ones(capsys, monkeypatch):

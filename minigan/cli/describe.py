@@ -40,22 +40,24 @@ def own_options():
                   "repository holds both; which made Table 1 is not recorded)"),
     }
 
-# The techniques of Salimans et al. (2016): options of every preset (presets.TECHNIQUE_OPTIONS).
+
+# The techniques of Salimans et al. (2016): options of every preset (presets.TECHNIQUE_OPTIONS);
+# each one's default is read from the presets ("off" where it is None).
 TECHNIQUES = {
-    "real_label": ("ALPHA", "D's target for real data, 0 < ALPHA <= 1 (default 1); below 1 is one-sided "
-                            "label smoothing (0.9 is common)"),
-    "fake_label": ("BETA", "D's target for G's samples, 0 <= BETA < real_label (default 0); above 0 is "
-                           "two-sided label smoothing"),
+    "real_label": ("ALPHA", "D's target for real data, 0 < ALPHA <= 1; below 1 is one-sided label "
+                            "smoothing (0.9 is common)"),
+    "fake_label": ("BETA", "D's target for G's samples, 0 <= BETA < real_label; above 0 is two-sided "
+                           "label smoothing"),
     "feature_matching": ("INDEX", "G's loss becomes matching the mean output of D.layers[INDEX] on real "
-                                  "and fake batches (default off, G's loss being --g-loss, which is then "
-                                  "left out); each preset's D layers are listed above"),
+                                  "and fake batches, in place of --g-loss (leave that out); each preset's D "
+                                  "layers are listed above"),
     "historical_averaging": ("WEIGHT", "a weight > 0: both players' costs get WEIGHT ||theta - mean of "
-                                       "past theta||^2 (default off)"),
+                                       "past theta||^2"),
     "minibatch_discrimination": ("KERNELSxDIM", "two integers >= 1, e.g. 50x5: a minibatch discrimination "
-                                                "layer on D's last hidden features (default off)"),
-    "batch_norm": ("0|1", "1: batch norm after each of G's hidden layers (default 0)"),
+                                                "layer on D's last hidden features"),
+    "batch_norm": ("0|1", "1: batch norm after each of G's hidden layers"),
     "virtual_batch_norm": ("B", "an integer >= 2: virtual batch norm there instead, with B reference noise "
-                                "rows drawn once (default off; not with batch_norm)"),
+                                "rows drawn once (not with batch_norm)"),
 }
 
 # Run times of a preset's full default run, as measured in benchmarks/RESULTS.md (copied, with
@@ -177,9 +179,12 @@ def presets_help():
     out.append("")
     out.append(_wrap(f"--set keys of {', '.join(everywhere)} (the techniques of Salimans et al. 2016, none of "
                      "them on by default):", ""))
+    defaults = preset_defaults(everywhere[0]) if everywhere else {}
     for key in presets.TECHNIQUE_OPTIONS:
         value, meaning = TECHNIQUES[key]
-        out.append(_wrap(f"--set {key}={value}: {meaning}", "  "))
+        default = defaults.get(key)
+        out.append(_wrap(f"--set {key}={value} (default {'off' if default is None else _value(default)}): "
+                         f"{meaning}", "  "))
     out.append(_wrap("A --set VALUE is read as an integer, else a number, else text; a key the preset does "
                      "not take is an error that lists the keys it takes.", ""))
     return "\n".join(out)
