@@ -21,7 +21,11 @@ sum of both gradients -- what D's real + fake objective needs).
 The inputs are drawn away from kinks (ReLU at 0, ties between maxout pieces)
 and a Dropout mask is frozen, so that a finite difference measures a true
 derivative. Every part -- the input gradient and each parameter -- gets its
-own line, and the verdict names the part that is wrong.
+own line, and the verdict names the part that is wrong. Where the checker can
+tell what went wrong it says so ("what is wrong: ..."): for maxout, dL/dy sent
+to every piece, or dL/dz in the (m, pieces, units) layout, are recognised by
+computing those answers; otherwise the dL/dz behind the student's dL/dW is
+recovered (dL/dW = x^T dL/dz) and read at the pieces that lost the max.
 
 Exit status: 0 PASS; 1 FAIL (including a backward that is not implemented
 yet, or a file that does not import); 2 bad usage (unknown exercise name,
@@ -155,6 +159,7 @@ class Report:
     parts: list = field(default_factory=list)
     status: str = "PASS"          # PASS, FAIL, NOT IMPLEMENTED
     problems: list = field(default_factory=list)
+    diagnoses: list = field(default_factory=list)   # what is wrong, where the checker can tell
 
     @property
     def wrong(self):
@@ -199,6 +204,8 @@ class Report:
         else:
             names = [p.label for p in self.wrong]
             out.append("verdict: FAIL -- wrong: " + (", ".join(names) if names else "see the problems above"))
+            for msg in self.diagnoses:
+                out.append(f"  what is wrong: {msg}")
             for key in dict.fromkeys(p.name for p in self.wrong):
                 if key in ex.hints:
                     out.append(f"  hint for {key}: {ex.hints[key]}")
@@ -274,6 +281,71 @@ def _against_reference(got, want):
 
 def _copy(a):
     return None if a is None else np.array(a, dtype=np.float64, copy=True)
+
+
+# ---------------------------------------------------------------------------- maxout: what went wrong
+def _maxout_parts(x, W, grad_z):
+    """The three gradients a maxout backward gives from dL/dz, shape (m, units * pieces)."""
+    return {"dL/dx": grad_z @ W.T, "dL/dW": x.T @ grad_z, "dL/db": grad_z.sum(axis=0)}
+
+
+def _maxout_diagnoses(x, W, b, units, pieces, R, got, tol):
+    """Sentences that say what a wrong maxout backward did, from the gradients it gave.
+
+    Two known mistakes are recognised by computing their answers and comparing: dL/dy_u sent to
+    every piece of unit u (not only the winner), and dL/dz laid out as (m, pieces, units) where
+    the forward's z is (m, units, pieces) (the right values in the transposed columns). Past
+    those, the dL/dz a student used is recovered from dL/dW = x^T dL/dz (x has full row rank
+    here, so dL/dz is the least-squares solution, exact when dL/dW has that form) and read at
+    the pieces that lost the max and at the winners."""
+    m = len(x)
+    z = (x @ W + b).reshape(m, units, pieces)
+    winner = z.argmax(axis=2)
+    right = np.zeros((m, units, pieces))
+    np.put_along_axis(right, winner[..., None], R[..., None], axis=2)
+    candidates = [
+        ("every piece",
+         np.repeat(R[..., None], pieces, axis=2).reshape(m, -1),
+         "nonzero gradient at pieces that did not win the max: dL/dy_u went to every piece of unit u; "
+         "only the winning piece (the argmax the forward kept) gets dL/dy_u, the others 0",
+         "dL/dy_u sent to every piece gives exactly your"),
+        ("transposed layout",
+         right.transpose(0, 2, 1).reshape(m, -1),
+         f"dL/dz is in the wrong layout: its values are right, but in the columns of an (m, pieces, units) "
+         f"array reshaped to (m, {units * pieces}); the forward's z is (m, units, pieces), unit u's pieces "
+         f"being the consecutive columns u*pieces .. u*pieces + pieces - 1, so build grad_z as "
+         f"(m, units, pieces) and reshape that",
+         "compared against the transposed layout: it gives exactly your"),
+    ]
+    found = []
+    for _, grad_z, message, how in candidates:
+        mistaken = _maxout_parts(x, W, grad_z)
+        parts = [k for k, v in mistaken.items() if got.get(k) is not None and got[k].shape == v.shape
+                 and gradcheck.relative_error(got[k], v)[0] < tol]
+        if parts:
+            found.append(f"{message} ({how} {', '.join(parts)})")
+    if found:
+        return found
+    dW = got.get("dL/dW")
+    if dW is None or dW.shape != W.shape:
+        return []
+    grad_z, *_ = np.linalg.lstsq(x.T, dW, rcond=None)                  # x^T grad_z = dW
+    if gradcheck.relative_error(x.T @ grad_z, dW)[0] >= tol:           # dW is not x^T (anything)
+        return ["your dL/dW is not x^T dL/dz for any dL/dz: dL/dW = x^T dL/dz, shape (n_in, units * pieces)"]
+    grad_z = grad_z.reshape(m, units, pieces)
+    lost = np.ones_like(grad_z, dtype=bool)
+    np.put_along_axis(lost, winner[..., None], False, axis=2)
+    scale = max(float(np.abs(grad_z).max()), float(np.abs(R).max()))
+    nonzero = np.abs(grad_z) > 1e3 * tol * scale
+    if (nonzero & lost).any():
+        return [f"nonzero gradient at pieces that did not win the max: the dL/dz behind your dL/dW "
+                f"(x^T dL/dz) is nonzero at {int((nonzero & lost).sum())} of the {int(lost.sum())} pieces "
+                "that lost; only the winning piece of each unit gets dL/dy_u"]
+    at_winners = np.take_along_axis(grad_z, winner[..., None], axis=2)[..., 0]
+    if gradcheck.relative_error(at_winners, R)[0] >= tol:
+        return ["the gradient reaches only the winning pieces, as it should, but not with the value dL/dy_u: "
+                "at the winner of unit u, dL/dz = dL/dy_u (grad_out[:, u])"]
+    return []
 
 
 # ---------------------------------------------------------------------------- the checks
@@ -357,6 +429,9 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     for msg in fd.failed_notes:
         if "backward gave" not in msg:
             report.problems.append(msg)
+    if ex.name == "maxout" and any(not p.passed for p in report.parts if p.name.startswith("dL/d")):
+        report.diagnoses += _maxout_diagnoses(x, extra["values"]["W"], extra["values"]["b"], ref.units,
+                                              ref.pieces, R, got, tol)
 
     # parameter gradients must accumulate: two forwards, two backwards (last in, first out)
     # must give the sum of the two single passes -- of the student's OWN gradients, so that

@@ -12,7 +12,11 @@ lower one is the domain of z, the upper one part of the domain of x, with
 arrows showing how x = G(z) maps uniformly spaced z onto non-uniformly
 spaced x (where the arrows bunch up, p_g is high). Panels (a)-(d) are moments
 of training. ``figure1_snapshot`` records one such moment; ``plot_figure1``
-draws a row of them; ``animate_figure1`` makes them a GIF.
+draws a row of them (lettered (a), (b), ... as the paper's, or titled by their
+iteration alone); ``animate_figure1`` makes them a GIF. Here the densities have
+their own axis (left, scaled in each panel to cover p_data and p_g: a fresh G's
+p_g can peak far above 1) and D(x) its own (right, [0, 1]); the paper draws them
+unscaled on one.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from matplotlib.image import imsave
 from . import backend, theory
 from .layers import evaluating
 
-__all__ = ["figure1_snapshot", "plot_figure1", "animate_figure1", "plot_samples_2d",
+__all__ = ["figure1_snapshot", "figure1_figure", "plot_figure1", "animate_figure1", "plot_samples_2d",
            "plot_history", "image_grid"]
 
 LOG4 = math.log(4.0)
@@ -127,22 +131,47 @@ def _as_list(snapshots):
 
 
 def _figure1_limits(snaps):
+    """(x_lo, x_hi, top): the x range shared by all panels, and the smallest top of the
+    density axis (p_data with room above it; a panel raises its own top to its p_g)."""
     x_lo = min(float(s["x"][0]) for s in snaps)
     x_hi = max(float(s["x"][-1]) for s in snaps)
     top = max(1.05, 1.3 * max(float(np.max(s["p_data"])) for s in snaps))
     return x_lo, x_hi, top
 
 
+D_TOP = 1.05                 # the top of every panel's D(x) axis (D lies in [0, 1])
+# what a panel's D means away from the data (lesson 04's sentence)
+D_FAR_FROM_DATA = ("Where p_data + p_g has little mass, D sees few samples and nothing pins it down: "
+                   "its value there is not learnt.")
+
+
+def _density_top(snap, limits):
+    """The top of one panel's density axis: the shared top, raised to cover the panel's
+    own p_g and p_data (a p_g sharper than p_data, as a fresh G's often is, is never cut off)."""
+    peak = max(float(np.max(snap["p_g"])), float(np.max(snap["p_data"])))
+    return max(limits[2], 1.08 * peak) if np.isfinite(peak) else limits[2]
+
+
+def _nice_ticks(top, n=4):
+    """Tick values in [0, top] for a density axis."""
+    from matplotlib.ticker import MaxNLocator
+    return [t for t in MaxNLocator(n).tick_values(0.0, top) if 0.0 <= t <= top]
+
+
 def _draw_figure1_panel(ax, snap, limits, label=None):
-    """One Figure 1 panel onto ``ax``."""
-    x_lo, x_hi, top = limits
+    """One Figure 1 panel onto ``ax``: p_data and p_g on ``ax``'s axis (left, "density", scaled
+    to cover both curves), D(x) on a twin axis (right, [0, 1]) whose 0 is level with the
+    densities' 0; below them the x line and the z line with the arrows z -> x = G(z).
+    Returns the twin axis of D."""
+    x_lo, x_hi = limits[0], limits[1]
+    top = _density_top(snap, limits)
     x, p_data, p_g, d = snap["x"], snap["p_data"], snap["p_g"], snap["d"]
-    # the two lines under the curves: x at y_x, z at y_z
+    # the two lines under the curves: x at y_x, z at y_z (fractions of the axis' height)
     y_x, y_z = -0.12 * top, -0.42 * top
+    bottom = y_z - 0.06 * top
     every = max(1, len(x) // 60)
     ax.plot(x[::every], p_data[::every], "o", color="black", markersize=2.5, label="p_data")
-    ax.plot(x, np.minimum(p_g, top * 1.5), "-", color="green", linewidth=1.6, label="p_g")
-    ax.plot(x, d, "--", color="blue", linewidth=1.4, label="D(x)")
+    ax.plot(x, p_g, "-", color="green", linewidth=1.6, label="p_g")
     ax.axhline(0.0, color="0.85", linewidth=0.6)
     ax.plot([x_lo, x_hi], [y_x, y_x], color="black", linewidth=1.0)
     ax.plot([x_lo, x_hi], [y_z, y_z], color="black", linewidth=1.0)
@@ -159,44 +188,77 @@ def _draw_figure1_panel(ax, snap, limits, label=None):
                     arrowprops={"arrowstyle": "->", "color": "0.35", "linewidth": 0.7,
                                 "shrinkA": 0, "shrinkB": 0})
     ax.set_xlim(x_lo, x_hi)
-    ax.set_ylim(y_z - 0.06 * top, top)
-    ax.set_yticks([0.0, 0.5, 1.0] if top < 2 else [0.0, 1.0])
+    ax.set_ylim(bottom, top)
+    ax.set_yticks(_nice_ticks(top))
+    ax.set_xlabel("x  (the z line below is stretched to the width)", fontsize=7)
+    ax.set_ylabel("density: p_data, p_g", fontsize=8)
+    # D on its own axis: [0, 1] whatever the densities' scale, its 0 level with theirs
+    d_ax = ax.twinx()
+    d_ax.plot(x, d, "--", color="blue", linewidth=1.4, label="D(x)")
+    d_ax.set_ylim(bottom / top * D_TOP, D_TOP)
+    d_ax.set_yticks([0.0, 0.5, 1.0])
+    d_ax.set_ylabel("D(x)", fontsize=8, color="blue")
+    d_ax.tick_params(labelsize=8, colors="blue", axis="y")
     title = snap.get("caption") or f"iteration {snap['iteration']}"     # a caption the caller gave
     if "jsd" in snap:
         title += f"   JSD {snap['jsd']:.3f}"
     ax.set_title(f"({label}) {title}" if label else title, fontsize=9)
     ax.tick_params(labelsize=8)
+    return d_ax
 
 
-def _figure1_legend(fig, ax, title):
-    """One legend for the figure, above the panels (never over a curve)."""
+def _figure1_legend(fig, ax, d_ax, title, note=None):
+    """One legend for the figure, in a row of its own just above the panels (never over a
+    curve), the title above it and ``note`` under the panels."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=3, fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    more, more_labels = d_ax.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+    handles += more + [Line2D([], [], color="0.35", linewidth=0.7, marker=">", markersize=4)]
+    labels += more_labels + ["z -> x = G(z)"]
+    inch = 1.0 / fig.get_figheight()             # one inch as a fraction of the figure's height
+    head = 1.0 - (0.5 if title else 0.28) * inch   # the legend's row, and the title's above it
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, head), ncol=len(labels),
+               fontsize=8, frameon=False)
+    if title:     # figure text, not a suptitle, so that tight_layout leaves no gap for it
+        fig.text(0.01, 1.0 - 0.06 * inch, title, fontsize=10, ha="left", va="top")
+    foot = 0.0
+    if note:
+        fig.text(0.01, 0.06 * inch, note, fontsize=7.5, ha="left", va="bottom")
+        foot = 0.25 * inch
+    fig.tight_layout(rect=(0, foot, 1, head))
 
 
-def plot_figure1(snapshots, path, title=None):
-    """Draw snapshots as the paper's Figure 1 panels (a), (b), ... in a row.
-
-    Black dots: p_data; green line: p_g (estimated from samples); blue dashed:
-    D(x); the lower horizontal line is z (its interval stretched to the panel
-    width), with arrows to x = G(z) on the line above it. All panels share
-    one x range (the union of the snapshots' grids): give every snapshot the
-    same ``grid`` for curves that span every panel. A panel's title is the
-    snapshot's ``"caption"`` when it has one (else its iteration), then its
-    JSD. Saves a PNG at ``path``
-    (folders created) and returns ``path``.
-    """
+def figure1_figure(snapshots, title=None, labels=_PANEL_LETTERS, note=None):
+    """The Figure 1 panels of ``snapshots`` in a row, as a ``matplotlib.figure.Figure``
+    (``plot_figure1`` saves it). ``labels``: the letters that open the panels' titles
+    ("abcd...", the paper's panels), or None for titles that are the snapshots' own
+    (their iteration, or their ``"caption"``). ``note``: a line of text under the panels."""
     snaps = _as_list(snapshots)
     limits = _figure1_limits(snaps)
     n = len(snaps)
-    fig = _figure(3.2 * n + 0.4, 3.4)
+    fig = _figure(3.4 * n + 0.6, 3.9 + (0.3 if note else 0.0))
     axes = fig.subplots(1, n, squeeze=False)[0]
-    for i, (ax, snap) in enumerate(zip(axes, snaps)):
-        _draw_figure1_panel(ax, snap, limits, _PANEL_LETTERS[i % 26])
-    _figure1_legend(fig, axes[0], title)
+    d_axes = [_draw_figure1_panel(ax, snap, limits, labels[i % len(labels)] if labels else None)
+              for i, (ax, snap) in enumerate(zip(axes, snaps))]
+    _figure1_legend(fig, axes[0], d_axes[0], title, note)
+    return fig
+
+
+def plot_figure1(snapshots, path, title=None, labels=_PANEL_LETTERS, note=None):
+    """Draw snapshots as Figure 1 panels in a row; save a PNG at ``path`` (folders created)
+    and return ``path``.
+
+    Black dots: p_data; green line: p_g (estimated from samples), both on the left axis
+    (density, scaled in each panel to cover both curves); blue dashed: D(x) on the right
+    axis, [0, 1]; the lower horizontal line is z (its interval stretched to the panel
+    width), with arrows to x = G(z) on the line above it. All panels share one x range
+    (the union of the snapshots' grids): give every snapshot the same ``grid`` for curves
+    that span every panel. A panel's title is its letter from ``labels`` ("(a)", "(b)",
+    ...: pass ``labels=None`` for panels that are not the paper's (a)-(d)), then the
+    snapshot's ``"caption"`` when it has one (else its iteration), then its JSD.
+    ``note``: a line under the panels.
+    """
+    fig = figure1_figure(snapshots, title, labels, note)
     path = _prepare_path(path)
     fig.savefig(path, format="png")
     return path
@@ -207,17 +269,15 @@ def animate_figure1(snapshots, path, fps=4, title=None):
     comes with matplotlib's own dependency on Pillow). Returns ``path``."""
     snaps = _as_list(snapshots)
     limits = _figure1_limits(snaps)
-    fig = _figure(5.0, 3.6)
-    ax = fig.add_subplot(1, 1, 1)
+    fig = _figure(5.4, 4.0)
     path = _prepare_path(path)
     writer = PillowWriter(fps=fps)
     with writer.saving(fig, path, dpi=80):
         for snap in snaps:
-            ax.clear()
-            for legend in fig.legends:
-                legend.remove()
-            _draw_figure1_panel(ax, snap, limits)
-            _figure1_legend(fig, ax, title)
+            fig.clear()                        # the axes, D's twin axis and the legend
+            ax = fig.add_subplot(1, 1, 1)
+            d_ax = _draw_figure1_panel(ax, snap, limits)
+            _figure1_legend(fig, ax, d_ax, title)
             writer.grab_frame()
     return path
 

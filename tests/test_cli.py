@@ -205,6 +205,30 @@ def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
     assert captured.err == "", "--no-progress must keep stderr quiet"
 
 
+def test_the_main_jobs_figure1_names_its_panels_by_iteration(tmp_path, capsys, monkeypatch):
+    """minigan train toy1d's Figure 1 holds snapshots of one run in time: titled by iteration,
+    not lettered as the paper's (a)-(d) (lesson 05 draws those); axes labelled and covering the
+    curves; the last panel's D far from the data explained under the figure (lesson 04)."""
+    from minigan import viz
+    drawn = []
+    real = viz.figure1_figure
+    monkeypatch.setattr(viz, "figure1_figure", lambda *a, **kw: drawn.append(real(*a, **kw)) or drawn[-1])
+    out = tmp_path / "run"
+    assert cli.train_main(["toy1d", "--iterations", "40", "--no-progress", "--out", str(out)]) == 0
+    (fig,) = drawn
+    density = [ax for ax in fig.get_axes() if ax.get_ylabel().startswith("density")]
+    assert [ax.get_title().split("   ")[0] for ax in density] == [f"iteration {i}" for i in (0, 2, 12, 40)]
+    assert not [ax for ax in fig.get_axes() if ax.get_title().startswith("(")]
+    texts = [t.get_text() for t in fig.texts]
+    assert any(t.startswith("toy1d: the run at iterations 0, 2, 12, 40") and "lesson 05" in t for t in texts)
+    assert any("nothing pins it down" in t and "iteration 40" in t for t in texts)
+    for ax in density:
+        p_g = next(line for line in ax.get_lines() if line.get_label() == "p_g").get_ydata()
+        assert ax.get_ylim()[1] >= p_g.max() and ax.get_xlabel()
+    listed = next(line for line in capsys.readouterr().out.splitlines() if "figure1.png" in line)
+    assert "at iterations 0, 2, 12, 40" in listed and "(a)-(d): lesson 05" in listed
+
+
 def test_train_flags_reach_the_trainer(tmp_path):
     out = tmp_path / "run"
     status = cli.train_main(["toy1d", "--iterations", "4", "--no-progress", "--out", str(out),
@@ -791,3 +815,137 @@ def test_divergence_advises_saving_more_often_only_when_it_could_help(tmp_path, 
         assert err[1] == "minigan train: no checkpoint was saved: it diverged in its first iteration"
     else:
         assert "use --checkpoint-every N to save more often" in err[1]
+
+
+# ---------------------------------------------------------------------- what --help says
+def _train_help(capsys):
+    assert cli.train_main(["--help"]) == 0
+    return capsys.readouterr().out
+
+
+def _block(text, name):
+    """The lines of preset ``name``'s block in minigan train --help, joined."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {name}: "))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines))
+    return " ".join(line.strip() for line in lines[start:end])
+
+
+def test_train_help_shows_each_presets_defaults_and_what_set_takes(capsys, monkeypatch):
+    from minigan.cli import describe
+    monkeypatch.setenv("COLUMNS", "100")
+    text = _train_help(capsys)
+    for name in presets.PRESETS:
+        block = _block(text, name)
+        used = presets.build(name, load_data=False).options
+        def shown(value):
+            return f"{value:.10g}" if isinstance(value, float) else str(value)
+        for key, flag in describe.FLAGS.items():
+            assert f"{flag} {shown(used[key])}" in block, (name, flag, block)
+        for option in presets.OPTIONS[name]:
+            if option in presets.COMMON_OPTIONS or option in presets.TECHNIQUE_OPTIONS:
+                continue
+            assert f"--set {option}=" in block, (name, option)
+            assert f"(default {shown(used[option])})" in block, (name, option)
+    paper = _block(text, "mnist-paper")
+    assert "--iterations 125000 (250 epochs of 500 minibatches)" in paper
+    assert "--set noise=uniform|gaussian (default uniform)" in paper
+    assert "--set sampling=random|epochs (default epochs)" in paper
+    assert "--set kind=mnist|fashion-mnist (default mnist)" in paper
+    assert "momentum 0.5 rising to 0.7 from epoch 1 to 250; the rate divided by 1.000004" in paper
+    assert "3 Maxout" in paper and "3 ReLU" in _block(text, "toy1d") and "5 ReLU" in _block(text, "grid25")
+    flat = " ".join(text.split())
+    for key in presets.TECHNIQUE_OPTIONS:
+        default = presets.build("toy1d", load_data=False).options[key]
+        shown = "off" if default is None else f"{default:g}"
+        assert f"--set {key}={describe.TECHNIQUES[key][0]} (default {shown}): " in flat, key
+    assert "--set real_label=ALPHA (default 1): " in flat and "--set batch_norm=0|1 (default 0): " in flat
+
+
+def test_train_helps_run_times_are_the_measured_ones(capsys, monkeypatch):
+    """mnist-paper's hours follow from the epoch times benchmarks/RESULTS.md measured; the toy
+    presets' seconds are copied from it. If RESULTS.md changes these figures, this fails."""
+    from minigan.cli import describe
+    monkeypatch.setenv("COLUMNS", "100")
+    paper = _block(_train_help(capsys), "mnist-paper")
+    lo, hi = (250 * s / 3600 for s in describe.MNIST_EPOCH_SECONDS)
+    assert f"125,000 iterations take about {lo:.1f}-{hi:.1f} hours on a 2-core CPU" in paper
+    assert (lo, hi) == pytest.approx((0.97, 1.875), abs=0.01)
+    with open(os.path.join(REPO, "benchmarks", "RESULTS.md")) as f:
+        results = " ".join(f.read().split())
+    assert "14-16 s per epoch on two threads alone, 20-27 s on one beside another job" in results
+    assert "took 247 s per epoch on two BLAS threads against 75 s on one" in results
+    assert "| 8 of 8 | 96.2 / 95.3 / 95.5% | 29 / 32 / 30 s |" in results
+    assert "| 13 / 15 / 15 of 25 | 85.6 / 85.4 / 75.1% | 48 / 52 / 50 s |" in results
+    assert "29-32 s" in describe.MEASURED_TIMES["ring8"] and "48-52 s" in describe.MEASURED_TIMES["grid25"]
+
+
+def test_every_option_a_preset_takes_has_its_values_described():
+    """A new preset option without a line in minigan train --help fails here."""
+    from minigan.cli import describe
+    described = set(describe.own_options()) | set(describe.TECHNIQUES)
+    for name, options in presets.OPTIONS.items():
+        missing = [o for o in options if o not in presets.COMMON_OPTIONS and o not in described]
+        assert not missing, f"preset {name}: options {missing} are not described in minigan/cli/describe.py"
+    assert set(describe.TECHNIQUES) == set(presets.TECHNIQUE_OPTIONS)
+
+
+def test_train_parses_without_building_the_presets_help(monkeypatch, tmp_path):
+    """The presets' help is built only for --help, not for every run."""
+    from minigan.cli import describe
+    monkeypatch.setattr(describe, "presets_help", lambda: pytest.fail("built the help for a plain run"))
+    assert cli.train_main(["toy1d", "--iterations", "2", "--no-progress", "--no-figures",
+                           "--out", str(tmp_path / "run")]) == 0
+
+
+def test_gradcheck_tol_explains_itself(capsys):
+    assert cli.main(["gradcheck", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    tol = text[text.index("--tol TOL largest"):text.rindex("--seed SEED")]
+    assert "max|a - n| / max(|a| + |n|)" in tol and "default 1e-06" in tol
+    assert "10 u max(|L|, 1) / eps (u = 1.1e-16" in tol and "1.1e-09 for |L| = 1 at the default --eps" in tol
+    assert "__init__" not in tol and "docstring" not in tol
+
+
+# ---------------------------------------------------------------------- the paper's figure, as a reference
+def test_a_short_mnist_run_does_not_present_the_papers_figure_as_its_own(tmp_path, no_mnist, capsys):
+    """The preset's description ends "(Table 1, Parzen 225 +- 2)": a 2-iteration run prints and records
+    it as the paper's figure for a fully trained model, with the run's length against the preset's."""
+    small = write_mnist(tmp_path / "d" / "mnist", 300)
+    out = tmp_path / "run"
+    assert presets.build("mnist-paper", data_dir=str(small)).description.endswith("(Table 1, Parzen 225 +- 2)")
+    assert cli.train_main(["mnist-paper", "--data-dir", str(small), "--iterations", "2", "--out", str(out),
+                           "--no-progress", "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    recorded = json.loads((out / "config.json").read_text())["description"]
+    for text in (printed, recorded):
+        assert "(Table 1, Parzen 225 +- 2)" not in text
+        assert ("for reference, the paper's fully trained model: Table 1, Parzen 225 +- 2 (this run trains 2 "
+                "of the preset's 125,000 iterations: its scores are not comparable)") in text
+    assert cli.resume_main([str(out / "checkpoint.npz"), "--iterations", "3", "--no-progress", "--no-figures"]) == 0
+    assert "this run trains 5 of the preset's 125,000" in json.loads((out / "config.json").read_text())["description"]
+    assert "this run trains 5 of the preset's 125,000" in capsys.readouterr().out
+
+
+def test_run_description_at_full_length_and_without_a_paper_figure():
+    from minigan.cli.describe import run_description
+    full = run_description("mnist-paper", "mnist as released (Table 1, Parzen 225 +- 2)", 125000)
+    assert full == ("mnist as released; for reference, the paper's fully trained model: Table 1, Parzen 225 +- 2 "
+                    "(the paper's result, not this run's)")
+    assert run_description("toy1d", "Figure 1 setting: 1-D Gaussian data", 10) == "Figure 1 setting: 1-D Gaussian data"
+
+
+def test_parzen_says_a_short_runs_ll_is_not_comparable_with_the_papers(tmp_path, capsys):
+    from test_lessons import mnist_available
+    if not mnist_available():
+        pytest.skip("MNIST files not found (set MINIGAN_DATA to the folder holding mnist/)")
+    out = tmp_path / "run"
+    assert cli.train_main(["mnist-paper", "--iterations", "2", "--out", str(out), "--no-progress",
+                           "--no-figures"]) == 0
+    capsys.readouterr()
+    assert cli.main(["parzen", str(out / "checkpoint.npz"), "--n-samples", "50", "--n-valid", "20",
+                     "--n-test", "30", "--no-ceiling"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("paper, Table 1 (MNIST), for reference: adversarial nets 225 +- 2")
+    assert lines[-1] == ("this G trained for 2 of mnist-paper's 125,000 iterations: its LL is not comparable "
+                         "with the paper's")

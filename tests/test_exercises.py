@@ -67,6 +67,31 @@ grad_z = grad_z.reshape(m, -1)
 self.grads["W"] = x.T @ grad_z
 self.grads["b"] += grad_z.sum(axis=0)
 return grad_z @ W.T""", ["grads accumulate"], ["dL/dx", "dL/dW", "dL/db"]),
+    ("maxout", "dL/dz built as (m, pieces, units)", """grad_z = np.zeros((m, self.pieces, self.units))
+np.put_along_axis(grad_z, winner[:, None, :], grad_out[:, None, :], axis=1)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], ["grads accumulate"]),
+    ("maxout", "the right dL/dz transposed before the reshape", """grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, winner[..., None], grad_out[..., None], axis=2)
+grad_z = grad_z.transpose(0, 2, 1).reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
+    ("maxout", "gradient sent to the losing piece", """z = (x @ W + self.params["b"]).reshape(m, self.units, self.pieces)
+grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, z.argmin(axis=2)[..., None], grad_out[..., None], axis=2)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
+    ("maxout", "winners get 1, not dL/dy", """grad_z = np.zeros((m, self.units, self.pieces))
+np.put_along_axis(grad_z, winner[..., None], 1.0, axis=2)
+grad_z = grad_z.reshape(m, -1)
+self.grads["W"] += x.T @ grad_z
+self.grads["b"] += grad_z.sum(axis=0)
+return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
     ("dropout", "mask without the scale", "return grad_out * (kept_scaled > 0)", ["dL/dx"], []),
     ("dropout", "a fresh mask in backward", "return grad_out * (self.rng.random(grad_out.shape) < self.keep) * self.scale",
      ["dL/dx"], []),
@@ -76,6 +101,22 @@ return grad_z @ W.T""", ["grads accumulate"], ["dL/dx", "dL/dW", "dL/db"]),
     ("bce", "sign flipped", "return grad_out * (t - sigmoid(logits)) / m", ["dCE/dlogits"], []),
     ("bce", "grad_out ignored", "return (sigmoid(logits) - t) / m", ["dCE/dlogits (input gradient)"], []),
 ]
+
+# (name, label) -> what the checker must say is wrong ("what is wrong: ..."); every other wrong
+# answer of WRONG must get no such line (a diagnosis only where the checker can tell)
+DIAGNOSIS = {
+    ("maxout", "gradient sent to every piece"):
+        "nonzero gradient at pieces that did not win the max: dL/dy_u went to every piece of unit u",
+    ("maxout", "dL/dz built as (m, pieces, units)"):
+        "dL/dz is in the wrong layout: its values are right, but in the columns of an (m, pieces, units) array",
+    ("maxout", "the right dL/dz transposed before the reshape"):
+        "dL/dz is in the wrong layout: its values are right, but in the columns of an (m, pieces, units) array",
+    ("maxout", "gradient sent to the losing piece"):
+        "nonzero gradient at pieces that did not win the max: the dL/dz behind your dL/dW (x^T dL/dz) is "
+        "nonzero at 12 of the 36 pieces that lost",
+    ("maxout", "winners get 1, not dL/dy"):
+        "the gradient reaches only the winning pieces, as it should, but not with the value dL/dy_u",
+}
 
 RAISE = re.compile(r"^( +)raise NotImplementedError\(.*\)\s*$", re.M)
 
@@ -129,6 +170,14 @@ def test_wrong_solution_fails_and_names_the_part(tmp_path, capsys, name, label, 
     for part in right:
         assert part not in verdict, out
         assert part_line(out, part).split()[-1] == "yes", out
+    said = [line.strip() for line in out.splitlines() if line.strip().startswith("what is wrong:")]
+    if (name, label) in DIAGNOSIS:
+        assert any(DIAGNOSIS[(name, label)] in line for line in said), out
+        # said after the verdict, before the formula hints
+        lines = out.splitlines()
+        assert lines.index(verdict) < min(i for i, line in enumerate(lines) if "what is wrong:" in line)
+    else:
+        assert not said, out
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))

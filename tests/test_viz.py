@@ -147,3 +147,69 @@ def test_viz_does_not_touch_pyplot_or_the_backend():
             "print('matplotlib.pyplot' in sys.modules, raw() == before)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+# ---------------------------------------------------------------------- the Figure 1 figure itself
+def _panels(fig):
+    """(density axes, D axes) of a Figure 1 figure, panel by panel (D's is the twin of each)."""
+    axes = fig.get_axes()
+    density = [ax for ax in axes if ax.get_ylabel().startswith("density")]
+    d = [ax for ax in axes if ax.get_ylabel() == "D(x)"]
+    assert len(density) == len(d) == len(axes) // 2
+    return density, d
+
+
+def _snapshots_with_a_sharp_p_g():
+    """Three snapshots, the first of a G that maps all z into [-0.01, 0.01] (p_g near 50: far
+    above p_data's 0.8 and above 1), as a fresh G's can be."""
+    grid = np.linspace(-2, 7, 301)
+    snaps = []
+    for a, b in ((0.01, 0.0), (0.3, 3.0), (0.5, 4.0)):
+        gan = _linear_gan(a=a, b=b)
+        snaps.append(viz.figure1_snapshot(gan, data.gaussian_1d(), gan.noise_sampler, grid=grid,
+                                          n_samples=4000))
+    return snaps
+
+
+def test_figure1_axes_cover_the_curves_and_are_labelled():
+    snaps = _snapshots_with_a_sharp_p_g()
+    assert np.max(snaps[0]["p_g"]) > 5.0              # the case that used to be cut off at y = 1.05
+    fig = viz.figure1_figure(snaps)
+    density, d_axes = _panels(fig)
+    for ax, d_ax, snap in zip(density, d_axes, snaps):
+        bottom, top = ax.get_ylim()
+        assert top >= np.max(snap["p_g"]) and top >= np.max(snap["p_data"])
+        assert bottom < 0                             # room for the x and z lines
+        # the curve drawn is p_g itself, not a clipped copy
+        p_g_line = next(line for line in ax.get_lines() if line.get_label() == "p_g")
+        np.testing.assert_array_equal(p_g_line.get_ydata(), snap["p_g"])
+        # D on its own [0, 1] axis whose 0 is level with the densities' 0
+        d_lo, d_hi = d_ax.get_ylim()
+        assert d_hi >= 1.0 and d_lo / d_hi == pytest.approx(bottom / top)
+        d_line = next(line for line in d_ax.get_lines() if line.get_label() == "D(x)")
+        np.testing.assert_array_equal(d_line.get_ydata(), snap["d"])
+        assert ax.get_xlabel().startswith("x")
+        assert min(ax.get_yticks()) >= 0.0            # no density ticks under the x line
+    # only the sharp panel is stretched: the others keep the common scale
+    assert density[0].get_ylim()[1] > 5.0 and density[1].get_ylim()[1] < 2.0
+
+
+def test_figure1_legend_sits_apart_from_every_panel():
+    fig = viz.figure1_figure(_snapshots_with_a_sharp_p_g(), title="a title", note="a note")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert [t.get_text() for t in legend.get_texts()] == ["p_data", "p_g", "D(x)", "z -> x = G(z)"]
+    for ax in fig.get_axes():
+        assert not box.overlaps(ax.get_window_extent(renderer)), "the legend covers a panel"
+    texts = [t.get_text() for t in fig.texts]
+    assert "a title" in texts and "a note" in texts
+
+
+def test_figure1_panel_letters_are_optional():
+    snaps = _snapshots_with_a_sharp_p_g()
+    lettered, _ = _panels(viz.figure1_figure(snaps))
+    assert [ax.get_title().split()[0] for ax in lettered] == ["(a)", "(b)", "(c)"]
+    plain, _ = _panels(viz.figure1_figure(snaps, labels=None))
+    assert [ax.get_title() for ax in plain] == [f"iteration 0   JSD {s['jsd']:.3f}" for s in snaps]

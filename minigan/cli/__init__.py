@@ -11,6 +11,8 @@ One idea per file:
     files.py     what a run's folder holds, and the checks before anything is written there
     fit.py       the training loop: checkpoints, Ctrl-C, divergence
     reports.py   a finished run's figures and final numbers
+    describe.py  a preset in words: its defaults and --set keys (train --help), measured run times,
+                 and the description a run records (a paper's figure said as a reference)
     train.py     minigan train PRESET
     resume.py    minigan resume CHECKPOINT
     sample.py    minigan sample CHECKPOINT (and ``restore_generator``: a run rebuilt to draw from)

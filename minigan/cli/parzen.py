@@ -91,6 +91,20 @@ def _parzen(argv):
         ceil = parzen_protocol(train[:args.n_samples], valid, test, dtype=dtype)
         print(f"real data    sigma {ceil.sigma:.4f}  LL {ceil.ll:8.1f} +- {ceil.se:.1f} nats  "
               f"(the ceiling: {ceil.n_samples} real training images in place of samples)")
-    print("paper, Table 1 (MNIST): adversarial nets 225 +- 2, Deep GSN 214 +- 1.1, DBN 138 +- 2, "
-          "Stacked CAE 121 +- 1.6")
+    print("paper, Table 1 (MNIST), for reference: adversarial nets 225 +- 2, Deep GSN 214 +- 1.1, "
+          "DBN 138 +- 2, Stacked CAE 121 +- 1.6 (fully trained models)")
+    shorter = shorter_than_the_preset(ckpt)
+    if shorter:
+        print(f"this G trained for {ckpt.iteration:,} of {ckpt.preset}'s {shorter:,} iterations: "
+              "its LL is not comparable with the paper's")
     return 0
+
+
+def shorter_than_the_preset(ckpt):
+    """The preset's full number of iterations where the checkpoint's run stopped short of it, else None."""
+    from .describe import preset_defaults
+    try:
+        full = int(preset_defaults(ckpt.preset)["iterations"])
+    except Exception:                  # no preset named, or one this minigan does not build
+        return None
+    return full if ckpt.iteration < full else None

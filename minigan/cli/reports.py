@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend, checkpoint
 from ..train import HISTORY_FIELDS
 from .common import EXIT_INTERRUPTED
+from .describe import run_description
 from .files import CHECKPOINT_NAME
 
 __all__ = ["Reporter", "report", "data_kind", "eval_rng", "histogram_1d", "viz", "N_EVAL"]
@@ -57,6 +58,19 @@ def _figure1_iterations(start, iterations):
     its = [start, start + max(1, round(0.05 * iterations)), start + round(0.3 * iterations),
            start + iterations]
     return sorted({min(i, start + iterations) for i in its})
+
+
+def figure1_title(preset, iterations):
+    """The main job's Figure 1 title: what its panels are (the run at these iterations), and
+    where the paper's panels are drawn."""
+    return (f"{preset}: the run at iterations {iterations} (snapshots in time, not the paper's "
+            "panels (a)-(d), which lesson 05 draws)")
+
+
+def figure1_note(last):
+    """The line under the main job's Figure 1: what D far from the data means (lesson 04)."""
+    return (f"D(x) far from the data, as at iteration {last} where it rises away from p_data: "
+            "where p_data + p_g has little mass, D sees few samples and nothing pins it down (lesson 04).")
 
 
 def _gif_iterations(start, iterations, frames=24):
@@ -118,11 +132,11 @@ class Reporter:
         if self.kind == "1d":
             panels = [self.panels[i] for i in self.panel_its if i in self.panels]
             if panels:
-                draw.plot_figure1(panels, os.path.join(out, self.figure1 + ".png"),
-                                 title=f"{preset}: Figure 1 panels at iterations "
-                                       f"{', '.join(str(i) for i in sorted(self.panels))}")
-                self._note(self.figure1 + ".png", "Figure 1 (a)-(d): p_data, p_g, D(x), z -> x at iterations "
-                           + ", ".join(str(i) for i in sorted(self.panels)))
+                its = ", ".join(str(i) for i in sorted(self.panels))
+                draw.plot_figure1(panels, os.path.join(out, self.figure1 + ".png"), labels=None,
+                                  title=figure1_title(preset, its), note=figure1_note(panels[-1]["iteration"]))
+                self._note(self.figure1 + ".png", f"Figure 1's view of the run at iterations {its}: p_data, p_g, "
+                           "D(x), z -> x (snapshots in time; the paper's panels (a)-(d): lesson 05)")
             if len(self.frames) > 1:
                 draw.animate_figure1(self.frames, os.path.join(out, self.figure1 + ".gif"))
                 self._note(self.figure1 + ".gif", f"the same view, animated ({len(self.frames)} frames)")
@@ -189,6 +203,7 @@ def report(prog, preset, run, out, reporter, seconds, done, status, started):
     print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s of training ({rate:.0f} it/s), now at "
           f"iteration {gan.iteration}; order={cfg['order']} g_loss={cfg['g_loss']} k={cfg['k']} "
           f"m={cfg['m']} seed={cfg['seed']} backend={cfg['backend']}")
+    print(f"  {preset}: {run_description(preset, run.description, gan.iteration)}")
     lines = reporter.finish(preset)
     for line in lines:
         print("  " + line)

@@ -14,6 +14,7 @@ from ..train import HISTORY_FIELDS
 from ..train.gan_state import StepsPerEpochChanged
 from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
                      use_backend)
+from .describe import run_description
 from .files import CHECKPOINT_NAME, make_folder, out_folder, write_json
 from .fit import checkpoint_every, fit
 from .reports import Reporter, report
@@ -95,7 +96,8 @@ def _resume(argv):
     every = checkpoint_every(args.checkpoint_every, iterations)
     config_path = os.path.join(out, "config.json")
     config = {
-        "preset": ckpt.preset, "description": run.description, "options": options,
+        "preset": ckpt.preset, "description": run_description(ckpt.preset, run.description, done + iterations),
+        "options": options,
         "config": run.trainer.config, "iterations": done + iterations, "checkpoint_every": every,
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},

@@ -7,6 +7,7 @@ back the folder and files this command made.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -14,6 +15,7 @@ from .. import __version__
 from ..train import HISTORY_FIELDS
 from .common import (EXIT_DIVERGED, OutOfMemory, UsageError, UsageParser, build_run, check_data_dir,
                      decay, entry, int_at_least, rate, use_backend)
+from .describe import run_description
 from .files import CHECKPOINT_NAME, clear_old_run, make_folder, out_folder, remove_created, write_json
 from .fit import checkpoint_every, fit
 from .reports import Reporter, report
@@ -25,9 +27,21 @@ def train_main(argv):
     return entry("minigan train", _train, argv)
 
 
+class TrainParser(UsageParser):
+    """The parser of ``minigan train``: its help ends with every preset's defaults and
+    ``--set`` keys (``describe.presets_help``), built only when the help is shown."""
+
+    def format_help(self):
+        from .describe import presets_help
+        return super().format_help().rstrip("\n") + "\n\n" + presets_help() + "\n"
+
+
 def parser():
     from .. import presets
-    p = UsageParser(prog="minigan train", description="Train a GAN with Algorithm 1 from a preset.")
+    p = TrainParser(prog="minigan train", formatter_class=argparse.RawDescriptionHelpFormatter,
+                    description="Train a GAN with Algorithm 1 from a preset. Each preset's defaults, the "
+                                "--set keys it takes\nwith their values, and measured run times are "
+                                "listed at the end.")
     p.add_argument("preset", nargs="?", default="toy1d",
                    help=f"one of: {', '.join(presets.PRESETS)} (default toy1d, the paper's Figure 1)")
     p.add_argument("--k", type=int_at_least(1, "--k"), help="D steps per iteration (Algorithm 1's k)")
@@ -55,23 +69,9 @@ def parser():
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
-    general = presets.COMMON_OPTIONS + presets.TECHNIQUE_OPTIONS
-    own = "; ".join(f"{name}: {', '.join(o for o in opts if o not in general)}"
-                    for name, opts in presets.OPTIONS.items() if any(o not in general for o in opts))
-    everywhere = [name for name, opts in presets.OPTIONS.items() if set(presets.TECHNIQUE_OPTIONS) <= set(opts)]
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"a preset's own option, repeatable ({own}); e.g. --set noise=gaussian. "
-                        f"The techniques of Salimans et al. (2016), options of {', '.join(everywhere)}: "
-                        "real_label=ALPHA (D's target for real data; < 1: one-sided label smoothing), "
-                        "fake_label=BETA (D's target for G's samples; > 0: two-sided), "
-                        "feature_matching=INDEX (G's loss: match the mean output of D.layers[INDEX]; D's last "
-                        "hidden layer is 3 in toy1d, ring8 and mnist-paper, 5 in grid25; another INDEX that "
-                        "is not a layer is refused with the list of D's layers), "
-                        "historical_averaging=WEIGHT (both players' costs get "
-                        "WEIGHT ||theta - mean of past theta||^2), "
-                        "minibatch_discrimination=KERNELSxDIM (e.g. 50x5: a minibatch discrimination layer "
-                        "on D's last hidden features), batch_norm=1 (batch norm after G's hidden layers), "
-                        "virtual_batch_norm=B (virtual batch norm there instead, B reference noise rows)")
+                   help="a preset's own option or a technique of Salimans et al. (2016), repeatable, e.g. "
+                        "--set noise=gaussian; the keys, their values and defaults: below")
     return p
 
 
@@ -149,7 +149,8 @@ def _train(argv):
         clear_old_run(out)
     config_path = os.path.join(out, "config.json")
     write_json(config_path, {
-        "preset": args.preset, "description": run.description, "options": options,
+        "preset": args.preset, "description": run_description(args.preset, run.description, iterations),
+        "options": options,
         "config": run.trainer.config, "iterations": iterations, "checkpoint_every": every,
         "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
         "command": "minigan train " + " ".join(argv),

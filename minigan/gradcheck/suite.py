@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend, layers, losses
 from ..layers import Dropout, Maxout
 from .checks import check_generator_step, check_layer, check_loss, check_two_forwards
-from .numeric import check_function
+from .numeric import NOISE_FACTOR, check_function
 from .results import DEFAULT_EPS, DEFAULT_TOL, format_results
 
 __all__ = ["all_checks", "main"]
@@ -194,10 +194,17 @@ def main(argv=None) -> int:
                     "two-forward D step) against float64 central differences.")
     parser.add_argument("--eps", type=rate("--eps"), default=DEFAULT_EPS,
                         help=f"finite-difference step (default {DEFAULT_EPS:g})")
+    u = np.finfo(np.float64).eps / 2
     parser.add_argument("--tol", type=rate("--tol"), default=DEFAULT_TOL,
-                        help=f"largest relative error that passes (default {DEFAULT_TOL:g}); a difference "
-                             "within the noise floor of central differences (about 10 u max(|L|, 1) / eps, "
-                             "u the float64 rounding unit) passes too: see minigan/gradcheck/__init__.py")
+                        help=f"largest relative error that passes (default {DEFAULT_TOL:g}). For each quantity "
+                             "(the input gradient, each parameter's), with a the gradient backward gives and n "
+                             "the central-difference one, the relative error is max|a - n| / max(|a| + |n|): "
+                             "a correct float64 backward gives about 1e-9 or less, a wrong one about 1e-1 or "
+                             "more. A quantity whose max|a - n| is below the noise floor of central "
+                             f"differences, {NOISE_FACTOR:g} u max(|L|, 1) / eps (u = {u:.2g}, float64's "
+                             "rounding unit; L the checked scalar sum(y * R), R random; "
+                             f"{NOISE_FACTOR * u / DEFAULT_EPS:.2g} for |L| = 1 at the default --eps), "
+                             "passes too, with a note: there the error measures rounding, not the backward")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs, weights, masks, R (default 0)")
     try:
         args = parser.parse_args(argv)             # --eps and --tol: positive numbers (rate)
