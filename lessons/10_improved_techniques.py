@@ -15,7 +15,7 @@
 # | 3.4 | one-sided label smoothing | `GAN(real_label=0.9)` | `--set real_label=0.9` |
 # | 3.5 | virtual batch normalisation | `layers.VirtualBatchNorm`, `layers.VirtualBatch` | `--set virtual_batch_norm=64` |
 #
-# (한국어 요약) 이 논문은 GAN 학습을 내시 균형을 찾는 비볼록 게임으로 보고, 경사 하강이 균형으로
+# (한국어 요약) 이 논문은 GAN 학습을 내시 균형을 찾는 비볼록 게임으로 보고, 기울기 하강이 균형으로
 # 수렴하지 않고 맴돌 수 있다고 지적합니다. 이를 돕는 다섯 가지 기법: 특징 매칭(3.1), 미니배치
 # 판별(3.2), 과거 평균(3.3), 단측 레이블 평활화(3.4), 가상 배치 정규화(3.5).
 #
