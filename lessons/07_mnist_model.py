@@ -61,6 +61,7 @@ import matplotlib.pyplot as plt
 
 from minigan import backend, metrics, presets, viz
 from minigan.layers import no_grad
+from minigan.cli.describe import run_description
 
 iterations = args.iterations if args.iterations is not None else (20 if args.quick else 2500)
 
@@ -89,13 +90,14 @@ if args.checkpoint:
     run = lesson_io.image_run_or_refuse("07", args.checkpoint, data_dir=args.data_dir)
     gan = run.trainer
     which_g = f"G of {os.path.basename(args.checkpoint)}, iteration {gan.iteration}"
-    print(f"loaded {args.checkpoint}: iteration {gan.iteration}, {run.description}")
+    print(f"loaded {args.checkpoint}: iteration {gan.iteration}, "
+          f"{run_description('mnist-paper', run.description, gan.iteration)}")
 else:
     run = presets.build("mnist-paper", data_dir=args.data_dir, kind=args.kind, seed=args.seed,
                         order=args.order)
     gan = run.trainer
     which_g = f"G after {iterations} iterations ({iterations / run.extra['steps_per_epoch']:.1f} epochs)"
-    print(f"{run.description}; order {gan.order}; training {iterations} iterations "
+    print(f"{run_description('mnist-paper', run.description, iterations)}; order {gan.order}; training {iterations} iterations "
           f"({iterations / run.extra['steps_per_epoch']:.1f} epochs)")
     t0 = time.perf_counter()
     progress = lesson_io.ProgressLines(iterations, "mnist-paper")
