@@ -411,12 +411,20 @@ def test_init_from_data_sets_the_nearest_neighbour_distance_and_centres_o():
         MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64).init_from_data(np.repeat(x[:1], 5, axis=0))
 
 
-def test_the_presets_initialise_it_from_real_data_and_mnist_paper_trains():
-    from minigan import presets
-    run = presets.build("ring8", m=32, minibatch_discrimination="5x3")
+def test_mnist_paper_initialises_it_from_training_images_and_the_toys_do_not(tmp_path):
+    from minigan import data, presets
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    data.write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    data.write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 60, dtype=np.uint8))
+    run = presets.build("mnist-paper", data_dir=str(tmp_path / "data"), m=20, minibatch_discrimination="4x3")
     mbd = run.trainer.D.layers[-2]
-    assert isinstance(mbd, MinibatchDiscrimination) and not np.any(backend.to_host(mbd.params["bias"]) == -1.0)
-    again = presets.build("ring8", m=32, minibatch_discrimination="5x3")
+    assert isinstance(mbd, MinibatchDiscrimination)
+    assert not np.any(backend.to_host(mbd.params["bias"]) == -1.0)        # set by init_from_data
+    again = presets.build("mnist-paper", data_dir=str(tmp_path / "data"), m=20, minibatch_discrimination="4x3")
     assert np.array_equal(backend.to_host(again.trainer.D.layers[-2].params["T"]), backend.to_host(mbd.params["T"]))
-    run.trainer.train(5)
+    run.trainer.train(3)
     assert np.isfinite(run.trainer.history.column("d_loss")).all()
+    toy = presets.build("ring8", m=32, minibatch_discrimination="5x3").trainer.D.layers[-2]
+    assert np.all(backend.to_host(toy.params["bias"]) == -1.0)                # T ~ N(0, 0.05), bias -1

@@ -94,9 +94,10 @@ class MinibatchDiscrimination(Layer):
     sum includes it, which only adds 1 to every o_ib). Its data-dependent init is
     ``init_from_data(x)``: each kernel's columns of T divided by half the mean
     nearest-neighbour distance of the batch in that kernel, then bias_b set to
-    minus the batch's mean o_ib, as there (the presets call it on a real batch
-    before training; without it the o_ib start near N - 1 and plain SGD with the
-    paper's rates diverges within 10 iterations on MNIST). Not here: the learned
+    minus the batch's mean o_ib, as there (mnist-paper calls it on a batch of
+    training images before training; without it the o_ib start near N - 1 and
+    plain SGD with the paper's rates diverges within 10 iterations; the toy
+    presets do not: see ``presets._architecture``). Not here: the learned
     log-scale (B, C) (W = T exp(ls) / ||T|| over A): the init's scale goes into T
     itself.
 
