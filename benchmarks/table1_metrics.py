@@ -75,7 +75,7 @@ def draw_figure(path, panels):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.9))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 4.3))
     for ax, (row, images) in zip(np.atleast_1d(axes), panels):
         grid = images[:100].reshape(10, 10, 28, 28).transpose(0, 2, 1, 3).reshape(280, 280)
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
@@ -85,7 +85,7 @@ def draw_figure(path, panels):
         if "parzen_ll" in row:
             title += f"\nParzen {row['parzen_ll']:.1f}"
         ax.set_title(title, fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
