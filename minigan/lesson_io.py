@@ -217,15 +217,12 @@ def draw_image_grid(ax, images, nrow=10, *, title=None, row_labels=None, col_lab
     matplotlib axes ``ax``, pixels drawn as they are, with a ``title``, a label to the
     left of each row and, optionally, one under each column."""
     import numpy as np
+    from .viz import tile_images
     a = np.asarray(images, dtype=np.float64).reshape(-1, *shape)
     n, (h, w) = len(a), shape
     cols = min(nrow, n)
     rows = -(-n // cols)
-    canvas = np.ones((rows * (h + padding) + padding, cols * (w + padding) + padding))
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = padding + r * (h + padding), padding + c * (w + padding)
-        canvas[top:top + h, left:left + w] = np.clip(a[i], 0.0, 1.0)
+    canvas = tile_images(a, nrow, padding)
     ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     centre = lambda k, size: padding + k * (size + padding) + size / 2 - 0.5
     ax.set_yticks([centre(r, h) for r in range(rows)] if row_labels else [],

@@ -396,6 +396,21 @@ def plot_history(history, path, title=None):
 
 
 # ----------------------------------------------------------------------------- images
+def tile_images(images, nrow, padding=2):
+    """Grey images (n, H, W) tiled ``nrow`` to a row on a white canvas, ``padding`` pixels
+    apart, values clipped to [0, 1] (float64 host array)."""
+    a = np.asarray(images, dtype=np.float64)
+    n, h, w = a.shape
+    cols = min(int(nrow), n)
+    rows = -(-n // cols)
+    canvas = np.ones((rows * (h + padding) + padding, cols * (w + padding) + padding))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        canvas[top:top + h, left:left + w] = np.clip(a[i], 0.0, 1.0)
+    return canvas
+
+
 def image_grid(images, path, nrow=10, shape=(28, 28), padding=2, scale=2):
     """Tile grey images (values in [0, 1]) into one PNG, ``nrow`` images per row.
 
@@ -415,14 +430,7 @@ def image_grid(images, path, nrow=10, shape=(28, 28), padding=2, scale=2):
     nrow, scale = int(nrow), int(scale)
     if nrow < 1 or scale < 1:
         raise ValueError(f"image_grid needs nrow >= 1 and scale >= 1, got {nrow}, {scale}")
-    n, h, w = a.shape
-    cols = min(nrow, n)
-    rows = -(-n // cols)
-    canvas = np.ones((rows * (h + padding) + padding, cols * (w + padding) + padding))
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = padding + r * (h + padding), padding + c * (w + padding)
-        canvas[top:top + h, left:left + w] = np.clip(a[i], 0.0, 1.0)
+    canvas = tile_images(a, nrow, padding)
     if scale > 1:
         canvas = np.kron(canvas, np.ones((scale, scale)))
     path = _prepare_path(path)
