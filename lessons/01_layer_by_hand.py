@@ -8,6 +8,10 @@
 # dL/d(parameters). This lesson writes that out for Linear, ReLU and Sigmoid
 # and checks it against `minigan.layers`.
 #
+# (한국어 요약) 논문의 3절과 Algorithm 1: G와 D는 다층 퍼셉트론이고, Algorithm 1은 확률적 기울기 grad_theta_d와 grad_theta_g를 따라
+# 둘을 갱신합니다. 그 기울기는 역전파에서 나옵니다. 각 층은 dL/d(출력)을 dL/d(입력)과 dL/d(파라미터)로 바꿉니다. 이 레슨은 Linear, ReLU,
+# Sigmoid에 대해 이를 직접 써 보고 `minigan.layers`와 비교합니다.
+#
 # **What to look at**
 # 1. dL/dW written as explicit sums over indices equals `x^T dL/dy` and equals
 #    what `minigan.layers.Linear.backward` adds into `grads["W"]`.

@@ -8,6 +8,9 @@
 # units and dropout, its generator ReLUs: exactly the layers where a careless
 # gradient check is fooled.
 #
+# (한국어 요약) Algorithm 1의 모든 갱신은 grad_theta_d와 grad_theta_g를 따릅니다(6절: 기울기는 역전파로만 구한다). 틀린 도함수는 오류를 내지
+# 않고 조용히 다른 것을 학습시킵니다. 논문의 판별자는 맥스아웃과 드롭아웃을, 생성자는 ReLU를 씁니다. 부주의한 기울기 확인이 속기 쉬운 바로 그 층들입니다.
+#
 # **What to look at**
 # 1. The central difference (f(x+h) - f(x-h)) / 2h and the relative error
 #    |a - n| / (|a| + |n|) -- `minigan.gradcheck.relative_error`.

@@ -9,6 +9,10 @@
 # function results in the same fixed point ... but provides much stronger
 # gradients early in learning."
 #
+# (한국어 요약) 식 1(가치 함수 V(D, G))과 3절의 그다음 문단: 학습 초기에 G가 약하면 D는 G의 표본을 높은 확신으로 거부하고, log(1 - D(G(z)))는
+# 포화됩니다. 그래서 G가 log(1 - D(G(z)))를 최소화하는 대신 log D(G(z))를 최대화하도록 학습시킵니다. 고정점은 같지만 학습 초기에 훨씬 강한 기울기를
+# 줍니다.
+#
 # **What to look at**
 # 1. D's loss is binary cross-entropy, and it equals -V(D, G). Computed from
 #    probabilities, log(1 - D(G(z))) is -inf once D saturates (and D's loss

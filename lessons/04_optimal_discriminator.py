@@ -8,6 +8,10 @@
 #   C(G) = max_D V(G, D) = -log 4 + 2 JSD(p_data || p_g)  (Equations 4-6),
 #   smallest (-log 4) exactly when p_g = p_data.
 #
+# (한국어 요약) 4.1절. 명제 1: G가 고정되면 최적 판별자는 D*_G(x) = p_data(x) / (p_data(x) + p_g(x))입니다(식 2). 정리 1: D*를
+# V(D, G)에 넣으면 가상 학습 기준 C(G) = -log 4 + 2 JSD(p_data || p_g)가 되고(식 4-6), p_g = p_data일 때 정확히 최솟값
+# -log 4를 가집니다.
+#
 # **What to look at**
 # 1. Figure `04_optimal_d.png`: p_data = N(4, 0.5^2) (the Figure 1 data), a
 #    fixed generator x = G(z) = 1.0 z + 3.0, z ~ N(0, 1), so p_g = N(3, 1)

@@ -14,6 +14,11 @@
 # (d) after several steps of training, if G and D have enough capacity, they
 #     reach a point where p_g = p_data and D(x) = 1/2.
 #
+# (한국어 요약) Algorithm 1과 Figure 1. 그림은 데이터 밀도 p_data(검은 점), 생성자의 밀도 p_g(초록 실선), 판별자 D(파란 점선)와, 그 아래에서
+# x = G(z)가 고르게 놓인 z를 x로 옮기는 모습을 보여 줍니다. (a) 수렴 근처의 적대적 쌍: p_g가 p_data에 가깝고 D는 부분적으로 정확함. (b) 알고리즘의
+# 안쪽 루프에서 D가 학습되어 D*(x) = p_data(x) / (p_data(x) + p_g(x))로 수렴함. (c) G를 갱신한 뒤, D의 기울기가 G(z)를 데이터로
+# 분류될 가능성이 높은 곳으로 흐르게 함. (d) 여러 단계 뒤, G와 D의 용량이 충분하면 p_g = p_data, D(x) = 1/2에 이름.
+#
 # **What to look at**
 # 1. Figure `05_figure1.png`: our panels (a)-(d), titled with the paper's
 #    meanings. (a) a pair in training: the run at an early iteration (40),

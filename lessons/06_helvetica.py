@@ -14,6 +14,11 @@
 # 3 sigma of its nearest mode; a mode is *captured* if at least one
 # high-quality sample is assigned to it (`GaussianMixture.mode_coverage`).
 #
+# (한국어 요약) 6절(장점과 단점): D는 G와 잘 동기화되어야 합니다. 특히 D를 갱신하지 않은 채 G를 너무 많이 학습시키면, G가 너무 많은 z 값을 같은 x로 보내
+# p_data를 표현할 다양성을 잃는 '헬베티카 시나리오'(모드 붕괴)가 일어납니다. 그리고 Algorithm 1의 k, 곧 G 한 단계마다의 D 단계 수(논문은 k = 1).
+# 그 뒤 표준이 된 시험대는 8개 가우시안 고리와 25개 가우시안 격자입니다. 가장 가까운 모드에서 3 sigma 안의 표본은 고품질이고, 고품질 표본이 하나라도 있는 모드는
+# 포착된 것으로 셉니다.
+#
 # **What to look at**
 # 1. Figure `06_samples.png`: 2,500 samples of G (500 with --quick; dots) on the modes
 #    (crosses), for three settings per data set: Algorithm 1 as printed

@@ -9,6 +9,10 @@
 # the model has not memorized the training set". Figure 3 shows "digits
 # obtained by linearly interpolating between coordinates in z space".
 #
+# (한국어 요약) 5절(실험)과 Figure 2, 3. G: z(100차원, 균등 분포) -> 1200 ReLU -> 1200 ReLU -> 784 시그모이드. D: 맥스아웃
+# 240 x 5 -> 맥스아웃 240 x 5 -> 시그모이드, 입력에 드롭아웃. Figure 2는 표본과 함께, 모델이 학습 집합을 외우지 않았음을 보이려고 맨 오른쪽 열에 이웃
+# 표본의 가장 가까운 학습 예제를 보여 줍니다. Figure 3은 z 공간의 좌표를 선형 보간해 얻은 숫자들입니다.
+#
 # **What to look at**
 # 1. `07_samples.png`: 100 samples of G (the title says which G). The default trains for 5 epochs
 #    only (minutes on a CPU), so expect rough, speckled strokes with a few

@@ -16,6 +16,10 @@
 # from logspace(-1, 0, 10) chosen on 1,000 validation images; mean +- standard
 # error over the 10,000 test images.
 #
+# (한국어 요약) 5절과 Table 1. G가 만든 표본에 가우시안 Parzen 창을 맞추고, 그 분포에서 시험 데이터의 로그 우도를 보고합니다. sigma는 검증 집합에서 교차
+# 검증으로 정합니다. 적대적 신경망의 결과는 MNIST에서 225 ± 2 nats입니다. 논문 스스로의 경고: 이 추정은 분산이 꽤 크고 고차원에서 잘 작동하지 않지만, 저자들이
+# 아는 가장 나은 방법이었습니다.
+#
 # **What to look at**
 # 1. `08_sigma_sweep.png`: validation log-likelihood against sigma for several
 #    sample sets: G's samples, real training images (often quoted as a

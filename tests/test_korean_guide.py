@@ -80,3 +80,12 @@ def test_its_table1_and_run_time_figures_are_the_measured_ones(guide, results):
     assert f"약 {lo:.1f}-{hi:.1f}시간" in times
     toy = next(row for row in _table(guide, "| 무엇 |") if row[0].startswith("`minigan train` (toy1d"))
     assert "time minigan train toy1d" in toy[2] and "2026-12-06" in toy[2] and "AMD EPYC 2코어" in toy[2]
+
+
+def test_every_lesson_opens_with_a_korean_summary_of_the_paper_text():
+    """Beside each lesson's **Paper:** text, before its "What to look at", a (한국어 요약)."""
+    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py")):
+        text = path.read_text(encoding="utf-8")
+        head = text[:text.index("**What to look at**")]
+        assert "**Paper:**" in head and "(한국어 요약)" in head, path.name
+        assert "경사" not in text, path.name            # the guide's one word for gradient is 기울기
