@@ -5,7 +5,8 @@ average of G, and which see its blur?
 
 RUN is a folder written by ``benchmarks/table1_parzen.py ... --average DECAY ...``: its
 ``last.npz`` (the trained G) and ``averages.npz`` (each running average of G's
-parameters, saved with the checkpoint of the same iteration). Every generator draws
+parameters, saved with the checkpoint of the same iteration); ``--g-params`` adds the
+G of other parameter files (the run's ``G_epochNNN.npz``). Every generator draws
 its samples from the same noise (``--seed``); real training images, as many, are the
 reference row. Each row is scored as ``minigan score`` scores one
 (``minigan.cli.score.score_row``): Inception score, FID, precision and recall (k = 3),
@@ -100,6 +101,9 @@ def main(argv=None):
                    "validation images; about a minute per row on 2 cores)")
     p.add_argument("--out", default=None, help="folder for metrics_itN.json/.md (default: the run folder)")
     p.add_argument("--figure", default=None, help="PNG: each row's first 100 samples under its scores")
+    p.add_argument("--g-params", nargs="+", default=[], metavar="FILE",
+                   help="also score G with the parameters of each file (the run's G_epochNNN.npz), "
+                        "a row named after the file")
     p.add_argument("--classifier-cache", metavar="FOLDER", default=None,
                    help="folder of the cached MNIST classifier (default ~/.cache/minigan; trained there if absent)")
     args = p.parse_args(argv)
@@ -119,14 +123,22 @@ def main(argv=None):
     test_sq_radii = kth_neighbour_radii(test_features, (3, 5), squared=True)
 
     generators = {"trained G": None, **averages}
+    for path in args.g_params:
+        with np.load(path) as z:
+            generators[Path(path).stem] = {k: z[k] for k in z.files}
+    trained = {k: v.copy() for k, v in gan.G.params.items()}
     rows, panels, seconds = [], [], {}
-    for name, avg in generators.items():
+    for name, how in generators.items():
         t = time.perf_counter()
         rng = backend.default_rng(args.seed)                      # the same z for every generator
-        if avg is None:
+        if how is None:
             images = gan.sample(args.n_samples, rng)
+        elif isinstance(how, dict):                               # parameters from a file
+            gan.G.load_state_dict({**gan.G.state_dict(), **how})
+            images = gan.sample(args.n_samples, rng)
+            gan.G.load_state_dict({**gan.G.state_dict(), **trained})
         else:
-            with avg.applied():
+            with how.applied():
                 images = gan.sample(args.n_samples, rng)
         images = backend.to_host(images).reshape(args.n_samples, -1)
         rows.append(score_row(name, images, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii))

@@ -233,17 +233,20 @@ def test_table1_metrics_scores_the_trained_G_and_each_average_from_the_same_nois
     averages["average 0"].update()
     t1p.save_averages(run_dir / "averages.npz", averages, run.trainer.iteration)
     figure = tmp_path / "fig.png"
+    trained = presets.restore_run(str(run_dir / "last.npz"), load_data=False)[0].trainer.G
+    np.savez(tmp_path / "G_same.npz", **{k: backend.to_host(v) for k, v in trained.state_dict().items()})
     assert t1m.main([str(run_dir), "--data-dir", data, "--n-samples", "150", "--classifier-cache", str(cache),
-                     "--figure", str(figure)]) == 0
+                     "--figure", str(figure), "--g-params", str(tmp_path / "G_same.npz")]) == 0
     result = json.loads((run_dir / f"metrics_it{run.trainer.iteration}.json").read_text())
     names = [r["generator"] for r in result["rows"]]
-    assert names == ["trained G", "average 0", "average 0.9", "real train"]
-    g, a0, a9, real = result["rows"]
+    assert names == ["trained G", "average 0", "average 0.9", "G_same", "real train"]
+    g, a0, a9, same, real = result["rows"]
     assert {k: v for k, v in a0.items() if k != "generator"} == {k: v for k, v in g.items() if k != "generator"}
+    assert {k: v for k, v in same.items() if k != "generator"} == {k: v for k, v in g.items() if k != "generator"}
     assert a9["fid"] != g["fid"]
     train = mnist.load_mnist("train", data_dir=data)[0][:150]
     test = mnist.load_mnist("test", data_dir=data)[0][:10000]
     want = score.score_row("real train", train.reshape(150, -1), clf.features(test), clf)
     assert real == want
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (run_dir / f"metrics_it{run.trainer.iteration}.md").read_text().count("\n| ") == 5
+    assert (run_dir / f"metrics_it{run.trainer.iteration}.md").read_text().count("\n| ") == 6
