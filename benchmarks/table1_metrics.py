@@ -32,29 +32,29 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))      # table1_parzen, beside this script
 
 from minigan import backend, presets  # noqa: E402
 from minigan.cli.score import default_classifier, score_row  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.metrics import kth_neighbour_radii  # noqa: E402
 from minigan.optim import ParameterAverage  # noqa: E402
+import table1_parzen  # noqa: E402 -- its averages.npz layout and loader
 
 
 def load_averages(run_dir, G, iteration):
-    """{'average DECAY': ParameterAverage} from RUN/averages.npz, which must hold ``iteration``."""
+    """{'average DECAY': ParameterAverage} from RUN/averages.npz, which must hold ``iteration``:
+    the decays named in the file, each restored by table1_parzen's own ``load_averages``."""
     path = Path(run_dir) / "averages.npz"
     if not path.exists():
         return {}
-    averages = {}
     with np.load(path) as z:
-        if int(z["iteration"]) != iteration:
-            raise SystemExit(f"{path} holds iteration {int(z['iteration'])}, last.npz {iteration}")
-        names = sorted({k.split("/", 1)[0] for k in z.files if "/" in k},
-                       key=lambda n: float(n.split()[-1]))
-        for name in names:
-            avg = ParameterAverage(G, float(name.split()[-1]))
-            avg.load_state_dict({k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(name + "/")})
-            averages[name] = avg
+        names = sorted({k.split("/", 1)[0] for k in z.files if "/" in k}, key=lambda n: float(n.split()[-1]))
+    averages = {name: ParameterAverage(G, float(name.split()[-1])) for name in names}
+
+    def error(msg):
+        raise SystemExit(msg)
+    table1_parzen.load_averages(path, averages, iteration, error)
     return averages
 
 
