@@ -124,6 +124,7 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
     results += _normalisation_checks(eps, tol, seed)
     results += _minibatch_discrimination_checks(seed, kw)
     results += _technique_checks(seed, kw)
+    results += _autoencoder_checks(seed, kw)
     return results
 
 
@@ -182,6 +183,36 @@ def _technique_checks(seed, kw):
                                 title="HistoricalAveraging(0.3) on Linear(4, 3) (theta_bar fixed)",
                                 input_names=names, eps=kw["eps"], tol=kw["tol"], seed=kw["seed"]))
     return found
+
+
+def _autoencoder_checks(seed, kw):
+    """The VAE's pieces, one at a time (Kingma & Welling 2014): the two reconstruction losses
+    (grey targets in [0, 1] for the Bernoulli one), the closed-form Gaussian KL (both gradients)
+    and the reparameterisation z = mu + sigma * eps with eps frozen. Inputs from a generator of
+    their own, so the checks above keep theirs."""
+    vrng = np.random.default_rng(seed + 3)
+    dev = backend.to_device
+    lk = dict(eps=kw["eps"], tol=kw["tol"])
+    out = dev(vrng.standard_normal((5, 7)))
+    target = dev(vrng.uniform(0, 1, (5, 7)))
+    mu, logvar = dev(vrng.standard_normal((4, 3))), dev(vrng.normal(0.0, 1.0, (4, 3)))
+    noise = dev(vrng.standard_normal((4, 3)))
+    cache = {}
+
+    def forward(m, v):                      # eps frozen: z is a fixed function of (mu, logvar)
+        z, cache["last"] = layers.reparameterise_forward(m, v, noise)
+        return z
+    return [
+        check_loss(losses.squared_error, out, target=target, names=["output"],
+                   title="squared_error(output (5, 7), target (5, 7))", **lk),
+        check_loss(losses.bernoulli_cross_entropy, 3 * out, target=target, names=["logits"],
+                   title="bernoulli_cross_entropy(logits (5, 7), grey targets in [0, 1])", **lk),
+        check_loss(losses.gaussian_kl, mu, logvar, names=["mu", "logvar"],
+                   title="gaussian_kl(mu (4, 3), logvar (4, 3)): KL(N(mu, exp(logvar)) || N(0, I))", **lk),
+        check_function(forward, lambda grad_z: layers.reparameterise_backward(grad_z, cache["last"]),
+                       (mu, logvar), title="reparameterise: z = mu + exp(logvar / 2) * eps (eps frozen)",
+                       input_names=["mu", "logvar"], **kw),
+    ]
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,8 @@ One idea per file: ``base`` (the protocol every layer follows), ``init``
 (initialisers), ``linear``, ``activations``, ``maxout``, ``dropout``,
 ``sequential``, and the layers of "Improved Techniques for Training GANs":
 ``batchnorm``, ``virtual_batchnorm`` (VirtualBatchNorm and the VirtualBatch
-wrapper) and ``minibatch_discrimination``. Everything is importable from here: ``from minigan.layers
+wrapper) and ``minibatch_discrimination``; and the VAE's ``reparameterisation``
+(z = mu + sigma * eps, a forward/backward function pair). Everything is importable from here: ``from minigan.layers
 import Linear``. The protocol is described in ``minigan/layers/base.py``.
 """
 from .base import MAX_PENDING, Layer, is_generator, no_grad
@@ -17,6 +18,7 @@ from .sequential import Sequential, backward_params_only, evaluating, frozen, wa
 from .batchnorm import BatchNorm
 from .virtual_batchnorm import VirtualBatch, VirtualBatchNorm
 from .minibatch_discrimination import MinibatchDiscrimination
+from .reparameterisation import reparameterise_backward, reparameterise_forward
 
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
@@ -24,3 +26,4 @@ __all__ = [
     "MAX_PENDING", "walk_layers", "backward_params_only", "frozen", "evaluating", "is_generator",
 ]
 __all__ += ["BatchNorm", "VirtualBatchNorm", "VirtualBatch", "MinibatchDiscrimination"]
+__all__ += ["reparameterise_forward", "reparameterise_backward"]

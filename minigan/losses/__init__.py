@@ -6,7 +6,10 @@ al. 2014), ``classification`` (log-sum-exp, softmax and the softmax
 cross-entropy of K class logits), ``penalties`` (terms a trainer adds to a
 player's loss: ``WeightDecay``, ``SupervisedLoss``), and two techniques of Salimans et al.
 (2016): ``feature_matching`` (G's loss on D's intermediate features, ``FeatureMatching``) and
-``historical_averaging`` (a penalty for either player, ``HistoricalAveraging``). Each function returns the
+``historical_averaging`` (a penalty for either player, ``HistoricalAveraging``); for the
+autoencoders and the VAE (Kingma & Welling 2014): ``reconstruction`` (squared error and the
+Bernoulli cross-entropy of a decoder's logits, per example and as a mean) and ``gaussian_kl``
+(KL(N(mu, diag exp(logvar)) || N(0, I)) in closed form). Each function returns the
 value and its gradient(s) with respect to its inputs. Everything is importable
 from here.
 
@@ -22,10 +25,15 @@ from .classification import log_softmax, logsumexp, softmax, softmax_cross_entro
 from .penalties import SupervisedLoss, WeightDecay
 from .feature_matching import FeatureMatching, feature_matching_loss
 from .historical_averaging import HistoricalAveraging
+from .reconstruction import (bernoulli_cross_entropy, bernoulli_cross_entropy_per_example, squared_error,
+                             squared_error_per_example)
+from .gaussian_kl import gaussian_kl, gaussian_kl_per_example
 
 __all__ = [
     "softplus", "sigmoid", "sigmoid_and_slope", "sigmoid_and_slope_fast", "value_function",
     "discriminator_loss", "bce_with_logits", "generator_loss_minimax", "generator_loss_nonsaturating",
     "GENERATOR_LOSSES", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "WeightDecay", "SupervisedLoss", "FeatureMatching", "feature_matching_loss", "HistoricalAveraging",
+    "squared_error", "squared_error_per_example", "bernoulli_cross_entropy",
+    "bernoulli_cross_entropy_per_example", "gaussian_kl", "gaussian_kl_per_example",
 ]
