@@ -92,6 +92,13 @@ def test_bernoulli_cross_entropy_is_finite_at_huge_logits():
         assert value.dtype == dtype and grad.dtype == dtype
 
 
+def test_bernoulli_cross_entropy_keeps_small_losses_of_confident_right_logits():
+    """x s(-a) + (1 - x) s(a), not s(a) - x a: at a = 40, x = 1 the loss is log(1 + e^-40) = 4.2e-18,
+    which the difference 40 + 4.2e-18 - 40 would round to 0."""
+    per = host(losses.bernoulli_cross_entropy_per_example(dev([[40.0, -40.0]]), dev([[1.0, 0.0]])))
+    assert per[0] == pytest.approx(2 * np.exp(-40.0), rel=1e-12, abs=0)
+
+
 def test_losses_keep_the_dtype_and_return_new_arrays(rng):
     o, x = dev(rng.normal(size=(3, 4)), np.float32), dev(rng.uniform(0, 1, (3, 4)), np.float32)
     keep_o, keep_x = host(o).copy(), host(x).copy()
@@ -181,10 +188,11 @@ def test_gaussian_kl_is_zero_exactly_at_the_prior_and_positive_elsewhere(rng):
     assert not host(losses.gaussian_kl_per_example(zeros, zeros)).any()
     mu, lv = rng.normal(size=(200, 4)), rng.normal(0, 3, (200, 4))
     mu[:50], lv[50:100] = 0.0, 0.0                                   # one of the two at the prior
-    lv[100:110] = rng.normal(0, 1e-7, (10, 4))                       # near logvar = 0: no cancellation
+    mu[100:110], lv[100:110] = 0.0, rng.normal(0, 1e-7, (10, 4))     # near the prior: KL = sum v^2/4 + O(v^3)
     per = host(losses.gaussian_kl_per_example(dev(mu), dev(lv)))
     assert (per > 0).all()
-    assert np.allclose(per[100:110], 0.5 * (mu[100:110] ** 2 + lv[100:110] ** 2 / 2).sum(axis=1), rtol=1e-6)
+    # 1 + v - e^v in floating point would lose all but two digits of v^2/2 ~ 5e-15 here
+    assert np.allclose(per[100:110], (lv[100:110] ** 2 / 4).sum(axis=1), rtol=1e-6, atol=0)
 
 
 # ----------------------------------------------------------------------------- reparameterisation
