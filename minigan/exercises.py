@@ -1,17 +1,19 @@
 """``python -m minigan check-exercise NAME [FILE]``: check a student's backward pass.
 
 The exercises live in ``lessons/exercises/NAME.py`` (sigmoid, relu, linear,
-maxout, dropout, bce, batchnorm): each has the forward pass written and the backward pass
-left as TODO. This command loads the student's class from FILE (default: the
-exercise file itself) and checks its backward pass twice:
+maxout, dropout, bce, batchnorm, and the VAE's reparameterisation and gaussian_kl):
+each has the forward pass written and the backward pass left as TODO. This command
+loads the student's class from FILE (default: the exercise file itself) and checks
+its backward pass twice:
 
 * against **central finite differences** of the student's own forward
-  (``minigan.gradcheck.check_layer``, or ``check_function`` for the loss:
-  float64, a random upstream gradient
-  dL/dy = R, relative error max|a - n| / max(|a| + |n|));
-* against the **reference solution**, the library's own layer
+  (``minigan.gradcheck.check_layer``, or ``check_function`` for the losses and the
+  reparameterisation, whose eps is the same in every forward: float64, a random upstream
+  gradient dL/dy = R, relative error max|a - n| / max(|a| + |n|));
+* against the **reference solution**, the library's own layer or function
   (``minigan.layers.Linear`` and friends, ``minigan.losses.bce_with_logits``,
-  ``minigan.layers.BatchNorm`` in training mode)
+  ``minigan.layers.BatchNorm`` in training mode, ``minigan.layers.reparameterise_backward``,
+  ``minigan.losses.gaussian_kl``)
   given the same parameters, the same input and the same upstream gradient.
 
 For layers with parameters it also checks that dL/dtheta is *added* into
@@ -25,7 +27,9 @@ own line, and the verdict names the part that is wrong. Where the checker can
 tell what went wrong it says so ("what is wrong: ..."): for maxout, dL/dy sent
 to every piece, or dL/dz in the (m, pieces, units) layout, are recognised by
 computing those answers; otherwise the dL/dz behind the student's dL/dW is
-recovered (dL/dW = x^T dL/dz) and read at the pieces that lost the max.
+recovered (dL/dW = x^T dL/dz) and read at the pieces that lost the max. A
+gradient that is the right one times a constant is named with its factor (a missing
+1/2 or 1/N, an unused grad_out, a flipped sign).
 
 Exit status: 0 PASS; 1 FAIL (including a backward that is not implemented
 yet, or a file that does not import); 2 bad usage (unknown exercise name,
@@ -94,6 +98,18 @@ EXERCISES = {e.name: e for e in [
               "dL/dgamma": "dL/dgamma = sum over the batch of dL/dy * xhat, shape (n,)",
               "dL/dbeta": "dL/dbeta = sum over the batch of dL/dy, shape (n,)",
               "accumulate": "add into self.grads[...] with +=, do not assign with ="}),
+    Exercise("reparameterisation", "Reparameterise", "minigan.layers.reparameterise_backward",
+             "z = mu + exp(logvar/2) * eps with eps given; write dL/dmu, dL/dlogvar",
+             {"dL/dmu": "z = mu + sigma * eps moves one for one with mu: dL/dmu = dL/dz (grad_z)",
+              "dL/dlogvar": "chain rule through sigma = exp(logvar / 2), whose derivative is sigma / 2: "
+                            "dL/dlogvar = dL/dz * eps * sigma / 2, with eps and sigma from the cache"}),
+    Exercise("gaussian_kl", "GaussianKL", "minigan.losses.gaussian_kl",
+             "KL = mean over rows of -1/2 sum(1 + logvar - mu^2 - exp(logvar)); write dKL/dmu, dKL/dlogvar",
+             {"dKL/dmu": "dKL/dmu = mu / N: -1/2 times -2 mu, and the 1/N of the mean over the N rows; "
+                         "times grad_out",
+              "dKL/dlogvar": "dKL/dlogvar = (exp(logvar) - 1) / (2 N): -1/2 times (1 - exp(logvar)), and the "
+                             "1/N of the mean; times grad_out",
+              "grad_out": "return grad_out * dKL/dmu and grad_out * dKL/dlogvar: grad_out is dL/dKL"}),
 ]}
 
 
@@ -545,6 +561,112 @@ def _check_bce(ex, cls, report, rng, eps, tol):
                                  note="" if e1 < tol or ref_err >= tol else "grad_out is not used as a factor"))
 
 
+def _constant_factor(label, got, want, tol, known):
+    """A sentence when ``got`` is the right gradient ``want`` times a constant other than 1
+    (a missing 1/2, a missing 1/N, an unused grad_out, a flipped sign), else None.
+    ``known``: (factor, what it means) pairs to name."""
+    if got is None or got.shape != want.shape or not np.any(want):
+        return None
+    k = float((got * want).sum() / (want * want).sum())          # the least-squares factor
+    if abs(k - 1) < 1e-3 or gradcheck.relative_error(got, k * want)[0] >= tol:
+        return None
+    for factor, meaning in known:
+        if abs(k - factor) <= 1e-6 * abs(factor):
+            return f"your {label} is {k:.4g} times the right one: {meaning}"
+    return f"your {label} is {k:.4g} times the right one (every entry off by the same factor)"
+
+
+def _pair_of_gradients(ex, out):
+    """The student's backward must return two arrays; each as float64 (None where missing)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise _Broken(f"{ex.cls}.backward must return a pair (dL/dmu, dL/dlogvar), got "
+                      f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+    return [_copy(a) for a in out]
+
+
+def _pair_parts(report, keys, got, want, fd, tol, known):
+    """One row per gradient of a pair: against finite differences and the reference, and the
+    constant factor it is off by, where it is."""
+    for key, a, b, row in zip(keys, got, want, fd.rows):
+        ref_err, note = _against_reference(a, b)
+        report.parts.append(Part(key, f"{key} (input gradient)", b.shape, row.rel_error, ref_err, tol, note))
+        said = _constant_factor(key, a, b, tol, known[key]) if ref_err >= tol else None
+        if said:
+            report.diagnoses.append(said)
+
+
+def _check_reparameterisation(ex, cls, report, rng, eps, tol):
+    n, j = 5, 3
+    mu, logvar = rng.standard_normal((n, j)), rng.normal(0.0, 1.0, (n, j))
+    noise = rng.standard_normal((n, j))                       # eps: one draw, frozen for the whole check
+    R = rng.standard_normal((n, j))                           # the upstream gradient dL/dz
+    student = cls()
+    report.header.append(f"  float64 (NumPy); mu, logvar, eps {mu.shape}; eps frozen (the same draw in every "
+                         f"forward); upstream gradient dL/dz random N(0, 1); finite-difference step {eps:g}")
+    z_ref, cache = layers.reparameterise_forward(mu, logvar, noise)
+    want = layers.reparameterise_backward(R, cache)
+    with layers.no_grad():
+        z = np.asarray(student.forward(mu.copy(), logvar.copy(), noise.copy()))
+    if z.shape != z_ref.shape:
+        raise _Broken(f"{ex.cls}.forward returned shape {z.shape}, expected {z_ref.shape} "
+                      "(the forward pass was given: did it get changed?)")
+    fwd_err = gradcheck.relative_error(z, z_ref)[0]
+    report.parts.append(Part("forward", "forward (given)", z.shape, None, fwd_err, tol,
+                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+    try:
+        student.forward(mu.copy(), logvar.copy(), noise.copy())
+        got = _pair_of_gradients(ex, student.backward(R.copy()))
+    except NotImplementedError as exc:
+        raise NotImplementedYet(str(exc)) from exc
+    fd = gradcheck.check_function(lambda m, v: student.forward(m, v, noise), lambda g: student.backward(g),
+                                  (mu.copy(), logvar.copy()), objective=lambda y: (float((y * R).sum()), R),
+                                  eps=eps, tol=tol, title=ex.cls, input_names=["mu", "logvar"])
+    sign = [(-1.0, "the sign is flipped")]
+    known = {"dL/dmu": sign,
+             "dL/dlogvar": [(2.0, "the 1/2 of dsigma/dlogvar = sigma / 2 is missing (sigma = exp(logvar / 2))"),
+                            (0.5, "one 1/2 too many: dsigma/dlogvar = sigma / 2, and nothing else halves it")]
+             + sign}
+    _pair_parts(report, ("dL/dmu", "dL/dlogvar"), got, want, fd, tol, known)
+
+
+def _check_gaussian_kl(ex, cls, report, rng, eps, tol):
+    n, j = 6, 3
+    mu, logvar = rng.standard_normal((n, j)), rng.normal(0.0, 1.0, (n, j))
+    c = 1.7                                                   # upstream gradient: L = c * KL
+    student = cls()
+    report.header.append(f"  float64 (NumPy); mu, logvar {mu.shape}; upstream gradient dL/dKL = {c}; "
+                         f"finite-difference step {eps:g}")
+    ref_kl, *ref = losses.gaussian_kl(mu, logvar)
+    want = [c * g for g in ref]
+    with layers.no_grad():
+        kl = student.forward(mu.copy(), logvar.copy())
+    fwd_err = gradcheck.relative_error(np.asarray(kl, dtype=np.float64), ref_kl)[0]
+    report.parts.append(Part("forward", "forward (given)", (), None, fwd_err, tol,
+                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+    try:
+        student.forward(mu.copy(), logvar.copy())
+        got = _pair_of_gradients(ex, student.backward(c))
+    except NotImplementedError as exc:
+        raise NotImplementedYet(str(exc)) from exc
+    fd = gradcheck.check_function(lambda m, v: student.forward(m, v), lambda upstream: student.backward(upstream),
+                                  (mu.copy(), logvar.copy()), objective=lambda v: (c * float(v), c),
+                                  eps=eps, tol=tol, title=ex.cls, input_names=["mu", "logvar"])
+    common = [(2.0, "the 1/2 of -1/2 sum(...) is missing"),
+              (float(n), f"the 1/N of the mean over the N = {n} rows is missing"),
+              (1 / c, f"grad_out (here {c}) is not used as a factor"), (-1.0, "the sign is flipped")]
+    known = {"dKL/dmu": common, "dKL/dlogvar": common + [(2.0 * n, "the 1/2 and the 1/N are both missing")]}
+    _pair_parts(report, ("dKL/dmu", "dKL/dlogvar"), got, want, fd, tol, known)
+    # a second upstream value: the answer must scale with grad_out (not ignore it)
+    student.forward(mu.copy(), logvar.copy())
+    once = _pair_of_gradients(ex, student.backward(1.0))
+    if all(a is not None and a.shape == b.shape for a, b in zip(once, ref)):
+        e1 = max(gradcheck.relative_error(a, b)[0] for a, b in zip(once, ref))
+        report.parts.append(Part("grad_out", "  ... both, with grad_out = 1", mu.shape, None, e1, tol))
+
+
+CHECKS = {"bce": _check_bce, "reparameterisation": _check_reparameterisation, "gaussian_kl": _check_gaussian_kl}
+
+
 def check(name, path=None, *, seed=0, eps=gradcheck.DEFAULT_EPS, tol=TOL) -> Report:
     """Run exercise ``name`` on the student's file ``path`` and return the report.
 
@@ -573,10 +695,7 @@ def check(name, path=None, *, seed=0, eps=gradcheck.DEFAULT_EPS, tol=TOL) -> Rep
     backend.use("numpy")
     rng = np.random.default_rng(seed)
     try:
-        if name == "bce":
-            _check_bce(ex, cls, report, rng, eps, tol)
-        else:
-            _check_layer(ex, cls, report, rng, eps, tol)
+        CHECKS.get(name, _check_layer)(ex, cls, report, rng, eps, tol)
     except NotImplementedYet as exc:
         report.status = "NOT IMPLEMENTED"
         report.problems.append(f"NotImplementedError: {exc}")
@@ -617,7 +736,7 @@ def main(argv=None) -> int:
         d = exercise_dir()
         for e in EXERCISES.values():
             where = d / f"{e.name}.py" if d else "?"
-            print(f"{e.name:9s} {e.summary}   [{where}]")
+            print(f"{e.name:{max(map(len, EXERCISES))}s} {e.summary}   [{where}]")
         return 0
     if not args.name:
         print("minigan check-exercise: name an exercise: " + ", ".join(EXERCISES), file=sys.stderr)

@@ -32,6 +32,8 @@ self.grads["b"] += grad_z.sum(axis=0)
 return grad_z @ W.T""",
     "dropout": "return grad_out * kept_scaled",
     "bce": "return grad_out * (sigmoid(logits) - t) / m",
+    "reparameterisation": "return grad_z, grad_z * eps * sigma / 2",
+    "gaussian_kl": "return grad_out * mu / n, grad_out * (np.exp(logvar) - 1) / (2 * n)",
 }
 
 # (name, label, body, parts the verdict must name as wrong, parts that must pass)
@@ -100,6 +102,23 @@ return grad_z @ W.T""", ["dL/dx", "dL/dW", "dL/db"], []),
     ("bce", "missing the 1/m of the mean", "return grad_out * (sigmoid(logits) - t)", ["dCE/dlogits"], []),
     ("bce", "sign flipped", "return grad_out * (t - sigmoid(logits)) / m", ["dCE/dlogits"], []),
     ("bce", "grad_out ignored", "return (sigmoid(logits) - t) / m", ["dCE/dlogits (input gradient)"], []),
+    ("reparameterisation", "the 1/2 of dsigma/dlogvar forgotten", "return grad_z, grad_z * eps * sigma",
+     ["dL/dlogvar"], ["dL/dmu"]),
+    ("reparameterisation", "eps forgotten", "return grad_z, grad_z * sigma / 2", ["dL/dlogvar"], ["dL/dmu"]),
+    ("reparameterisation", "sigma^2 instead of sigma", "return grad_z, grad_z * eps * sigma ** 2 / 2",
+     ["dL/dlogvar"], ["dL/dmu"]),
+    ("reparameterisation", "dL/dmu scaled by eps", "return grad_z * eps, grad_z * eps * sigma / 2",
+     ["dL/dmu"], ["dL/dlogvar"]),
+    ("gaussian_kl", "the 1/2 of dlogvar forgotten", "return grad_out * mu / n, grad_out * (np.exp(logvar) - 1) / n",
+     ["dKL/dlogvar"], ["dKL/dmu"]),
+    ("gaussian_kl", "the 1/N forgotten", "return grad_out * mu, grad_out * (np.exp(logvar) - 1) / 2",
+     ["dKL/dmu", "dKL/dlogvar"], []),
+    ("gaussian_kl", "sign of dlogvar flipped", "return grad_out * mu / n, grad_out * (1 - np.exp(logvar)) / (2 * n)",
+     ["dKL/dlogvar"], ["dKL/dmu"]),
+    ("gaussian_kl", "grad_out ignored", "return mu / n, (np.exp(logvar) - 1) / (2 * n)",
+     ["dKL/dmu", "dKL/dlogvar"], ["... both, with grad_out = 1"]),
+    ("gaussian_kl", "exp(logvar) left out of dlogvar", "return grad_out * mu / n, -grad_out / (2 * n) + 0 * logvar",
+     ["dKL/dlogvar"], ["dKL/dmu"]),
 ]
 
 # (name, label) -> what the checker must say is wrong ("what is wrong: ..."); every other wrong
@@ -116,6 +135,15 @@ DIAGNOSIS = {
         "nonzero at 12 of the 36 pieces that lost",
     ("maxout", "winners get 1, not dL/dy"):
         "the gradient reaches only the winning pieces, as it should, but not with the value dL/dy_u",
+    ("reparameterisation", "the 1/2 of dsigma/dlogvar forgotten"):
+        "your dL/dlogvar is 2 times the right one: the 1/2 of dsigma/dlogvar = sigma / 2 is missing",
+    ("gaussian_kl", "the 1/2 of dlogvar forgotten"):
+        "your dKL/dlogvar is 2 times the right one: the 1/2 of -1/2 sum(...) is missing",
+    ("gaussian_kl", "the 1/N forgotten"):
+        "your dKL/dmu is 6 times the right one: the 1/N of the mean over the N = 6 rows is missing",
+    ("gaussian_kl", "sign of dlogvar flipped"): "your dKL/dlogvar is -1 times the right one: the sign is flipped",
+    ("gaussian_kl", "grad_out ignored"):
+        "your dKL/dmu is 0.5882 times the right one: grad_out (here 1.7) is not used as a factor",
 }
 
 RAISE = re.compile(r"^( +)raise NotImplementedError\(.*\)\s*$", re.M)
@@ -153,7 +181,7 @@ def test_correct_solution_passes(tmp_path, capsys, name):
     assert code == 0, out
     assert verdict_line(out).startswith("verdict: PASS")
     # every part is listed with a measured error, and no part says NO
-    assert "dL/dx (input gradient)" in out or "dCE/dlogits (input gradient)" in out
+    assert "(input gradient)" in out
     assert not [line for line in out.splitlines() if line.rstrip().endswith(" NO")]
 
 
@@ -269,3 +297,30 @@ def test_a_solved_exercise_trains_inside_the_gan(tmp_path):
     ref.train(5)
     for a, b in ((mine.G, ref.G), (mine.D, ref.D)):
         assert all(np.allclose(a.params[k], b.params[k], rtol=1e-12, atol=1e-14) for k in a.params)
+
+
+@pytest.mark.parametrize("name", ["reparameterisation", "gaussian_kl"])
+def test_the_vae_exercises_are_listed_with_their_reference(name, capsys):
+    assert f"`{name}`" in (EXERCISE_DIR / "README.md").read_text()
+    assert name in exercises.__doc__
+    assert exercises.main(["--list"]) == 0
+    assert any(line.startswith(name + " ") for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("name,body", [("reparameterisation", "return grad_z"),
+                                       ("gaussian_kl", "return grad_out * mu / n")])
+def test_a_vae_backward_that_returns_one_array_fails_asking_for_the_pair(tmp_path, capsys, name, body):
+    code, out, _ = run_checker(capsys, name, write_solution(tmp_path, name, body, tag="one"))
+    assert code == 1 and verdict_line(out).startswith("verdict: FAIL")
+    assert "backward must return a pair (dL/dmu, dL/dlogvar), got ndarray" in out, out
+
+
+def test_the_reparameterisation_check_holds_eps_fixed(tmp_path, capsys):
+    """A forward that draws its own eps (ignoring the one given) gives finite differences of a
+    different function each time: the check must fail, not pass by luck."""
+    src = write_solution(tmp_path, "reparameterisation", CORRECT["reparameterisation"]).read_text()
+    path = tmp_path / "fresh_eps.py"
+    path.write_text(src.replace("z = mu + sigma * eps", "eps = np.random.standard_normal(mu.shape)\n"
+                                                        "        z = mu + sigma * eps"))
+    code, out, _ = run_checker(capsys, "reparameterisation", path)
+    assert code == 1 and "forward (given)" in verdict_line(out), out
