@@ -31,6 +31,7 @@ __all__ = ["PRESETS", "preset", "Run", "build", "restore_run", "run_options", "R
 
 PRESETS: dict = {}
 OPTIONS: dict = {}          # preset name -> the option names it accepts
+COMMON: dict = {}           # preset name -> those of them `minigan train` gives with its own flags
 
 # what `minigan train` may pass to any preset (data_dir is ignored by presets that need no data)
 COMMON_OPTIONS = ("seed", "k", "m", "d_lr", "g_lr", "g_loss", "order", "iterations", "data_dir", "g_average")
@@ -43,7 +44,7 @@ TECHNIQUE_OPTIONS = ("real_label", "fake_label", "feature_matching", "historical
 @dataclass
 class Run:
     """A built preset: the trainer plus what the command needs to report on it."""
-    trainer: GAN
+    trainer: object                  # a GAN, or an AutoencoderTrainer (ae, dae, vae)
     data: object                     # the p_data sampler (exact density for toy data)
     noise: object                    # the noise prior
     iterations: int                  # default number of iterations
@@ -52,10 +53,13 @@ class Run:
     options: dict = field(default_factory=dict)   # the options used, defaults included (set by build)
 
 
-def preset(name, options=()):
+def preset(name, options=(), common=COMMON_OPTIONS):
+    """Register ``build(opts) -> Run`` as preset ``name``, taking ``common`` (the options
+    ``minigan train`` gives with its own flags: a GAN's by default) and its own ``options``."""
     def register(fn):
         PRESETS[name] = fn
-        OPTIONS[name] = COMMON_OPTIONS + tuple(options)
+        OPTIONS[name] = tuple(common) + tuple(options)
+        COMMON[name] = tuple(common)
         return fn
     return register
 
@@ -458,3 +462,6 @@ def mnist_paper(opts):
     return Run(gan, data_sampler, noise, _opt(opts, "iterations", 250 * steps_per_epoch),
                f"{kind} as in the GAN paper's released configuration (Table 1, Parzen 225 +- 2)",
                extra={"steps_per_epoch": steps_per_epoch, "kind": kind, "data_dir": opts.get("data_dir")})
+
+
+from . import autoencoder_presets  # noqa: E402,F401  (registers ae, dae, vae: the textbook chapter's models)

@@ -34,7 +34,7 @@ from . import backend, theory
 from .layers import evaluating
 
 __all__ = ["figure1_snapshot", "figure1_figure", "plot_figure1", "animate_figure1", "plot_samples_2d",
-           "plot_history", "image_grid"]
+           "plot_history", "plot_curves", "plot_autoencoder_history", "image_grid"]
 
 LOG4 = math.log(4.0)
 _PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -345,46 +345,34 @@ def _smooth(y, width):
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def plot_history(history, path, title=None):
-    """Training curves vs iteration, raw (faint) and smoothed.
+def plot_curves(history, panels, path, title=None):
+    """Training curves vs iteration, raw (faint) and smoothed, one panel per entry of ``panels``.
 
-    Panels: V(D, G) with the -log 4 line (its value at the game's optimum);
-    mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses; and,
-    when the history has them, the gradient norms of D and G (log scale).
-    ``history``: ``GAN.history``, a list of row dicts or a dict of columns.
+    ``panels``: a list of dicts ``{"title": str, "curves": [(field, color, label), ...]}`` with
+    optional ``"line": (y, label)`` (a dotted reference line), ``"ylim": (lo, hi)`` and
+    ``"log": True`` (a log scale where every value is > 0). A field the history lacks is
+    skipped. ``history``: a trainer's ``History``, a list of row dicts or a dict of columns.
     Returns ``path``.
     """
     cols = _columns(history)
     it = cols["iteration"]
     width = max(1, len(it) // 50)
-    has_norms = "d_grad_norm" in cols or "g_grad_norm" in cols
-    n_panels = 4 if has_norms else 3
-    fig = _figure(3.7 * n_panels, 3.3)
-    axes = fig.subplots(1, n_panels)
-
-    def curve(ax, key, color, label):
-        if key in cols:
-            ax.plot(it, cols[key], color=color, alpha=0.25, linewidth=0.7)
-            ax.plot(it, _smooth(cols[key], width), color=color, linewidth=1.4, label=label)
-
-    curve(axes[0], "V", "black", "V(D, G)")
-    axes[0].axhline(-LOG4, color="red", linestyle=":", linewidth=1.0, label="-log 4")
-    curve(axes[1], "D_real", "blue", "D(x)")
-    curve(axes[1], "D_fake", "green", "D(G(z))")
-    axes[1].axhline(0.5, color="red", linestyle=":", linewidth=1.0, label="1/2")
-    axes[1].set_ylim(-0.02, 1.02)
-    curve(axes[2], "d_loss", "blue", "D loss")
-    curve(axes[2], "g_loss", "green", "G loss")
-    names = ["value function", "discriminator outputs", "losses"]
-    if has_norms:
-        curve(axes[3], "d_grad_norm", "blue", "|grad D|")
-        curve(axes[3], "g_grad_norm", "green", "|grad G|")
-        if all(np.all(cols[k] > 0) for k in ("d_grad_norm", "g_grad_norm") if k in cols):
-            axes[3].set_yscale("log")
-        names.append("gradient norms")
-    for ax, name in zip(axes, names):
+    fig = _figure(3.7 * len(panels), 3.3)
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, panel in zip(axes, panels):
+        shown = [key for key, _, _ in panel["curves"] if key in cols]
+        for key, color, label in panel["curves"]:
+            if key in cols:
+                ax.plot(it, cols[key], color=color, alpha=0.25, linewidth=0.7)
+                ax.plot(it, _smooth(cols[key], width), color=color, linewidth=1.4, label=label)
+        if "line" in panel:
+            ax.axhline(panel["line"][0], color="red", linestyle=":", linewidth=1.0, label=panel["line"][1])
+        if "ylim" in panel:
+            ax.set_ylim(*panel["ylim"])
+        if panel.get("log") and shown and all(np.all(cols[k] > 0) for k in shown):
+            ax.set_yscale("log")
         ax.set_xlabel("iteration", fontsize=8)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(panel["title"], fontsize=9)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, frameon=False)
     if title:
@@ -393,6 +381,40 @@ def plot_history(history, path, title=None):
     path = _prepare_path(path)
     fig.savefig(path, format="png")
     return path
+
+
+def plot_history(history, path, title=None):
+    """A GAN's training curves vs iteration, raw (faint) and smoothed (``plot_curves``).
+
+    Panels: V(D, G) with the -log 4 line (its value at the game's optimum);
+    mean D(x) and mean D(G(z)) with the 1/2 line; D's and G's losses; and,
+    when the history has them, the gradient norms of D and G (log scale).
+    ``history``: ``GAN.history``, a list of row dicts or a dict of columns.
+    Returns ``path``.
+    """
+    cols = _columns(history)
+    panels = [{"title": "value function", "curves": [("V", "black", "V(D, G)")], "line": (-LOG4, "-log 4")},
+              {"title": "discriminator outputs", "curves": [("D_real", "blue", "D(x)"),
+                                                            ("D_fake", "green", "D(G(z))")],
+               "line": (0.5, "1/2"), "ylim": (-0.02, 1.02)},
+              {"title": "losses", "curves": [("d_loss", "blue", "D loss"), ("g_loss", "green", "G loss")]}]
+    if "d_grad_norm" in cols or "g_grad_norm" in cols:
+        panels.append({"title": "gradient norms", "log": True,
+                       "curves": [("d_grad_norm", "blue", "|grad D|"), ("g_grad_norm", "green", "|grad G|")]})
+    return plot_curves(cols, panels, path, title)
+
+
+def plot_autoencoder_history(history, path, title=None):
+    """An autoencoder's training curves (``AutoencoderTrainer.history``): the loss per example
+    with its reconstruction and (a VAE) KL terms, and the gradient norm (log scale)."""
+    panels = [{"title": "loss per example (nats for the Bernoulli decoder)",
+               "curves": [("loss", "black", "loss"), ("reconstruction", "blue", "reconstruction")]},
+              {"title": "KL(q(z|x) || N(0, I)) per example", "curves": [("kl", "purple", "KL")]},
+              {"title": "gradient norm", "curves": [("grad_norm", "green", "|grad|")], "log": True}]
+    cols = _columns(history)
+    if "kl" not in cols or not np.any(np.isfinite(cols["kl"])):
+        panels.pop(1)                     # not variational: no KL term
+    return plot_curves(cols, panels, path, title)
 
 
 # ----------------------------------------------------------------------------- images

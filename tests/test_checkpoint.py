@@ -451,8 +451,12 @@ def test_build_refuses_an_option_the_preset_does_not_take(small_mnist):
     with pytest.raises(ValueError, match=r"preset 'ring8' has no option 'momentum'; it takes .*beta1"):
         presets.build("ring8", momentum=0.9)              # ring8 trains with Adam
     assert presets.build("toy1d", momentum=0.9, data_dir="ignored", iterations=5).iterations == 5
-    for name in presets.PRESETS:                          # every preset takes what `minigan train` passes
-        assert set(presets.COMMON_OPTIONS) <= set(presets.OPTIONS.get(name, presets.COMMON_OPTIONS))
+    from minigan.autoencoder_presets import AUTOENCODER_COMMON
+    from minigan.cli.train import FLAG_OF
+    for name in presets.PRESETS:     # every preset takes what `minigan train` passes it, each with a flag
+        common = set(presets.COMMON[name])
+        assert common in (set(presets.COMMON_OPTIONS), set(AUTOENCODER_COMMON)), name
+        assert common <= set(presets.OPTIONS[name]) and common <= set(FLAG_OF), name
 
 
 def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, monkeypatch):

@@ -34,6 +34,7 @@ MNIST_LESSONS = {
     "07_mnist_model.py": ["07_samples.png", "07_nearest.png", "07_interpolation.png", "07_history.png"],
     "08_parzen_table1.py": ["08_sigma_sweep.png", "08_sample_count.png", "08_samples.png"],
     "09_evaluating_gans.py": ["09_metrics.png"],
+    "11_autoencoders.py": ["11_bottleneck.png", "11_denoising.png", "11_samples.png", "11_walk.png"],
 }
 
 
@@ -167,11 +168,26 @@ def _key_numbers_10(out):
                                     "one-sided smoothing", "virtual batch norm", "all five"], out
 
 
+def _key_numbers_11(out):
+    # the bottleneck: a wider code gives back more of the digit
+    err = {int(k): float(v) for k, v in re.findall(rf"^ae, code of +(\d+) numbers: test squared error {NUM}", out, re.M)}
+    assert sorted(err) == [2, 8, 32] and err[32] < err[2], out
+    # denoising: both autoencoders remove most of the noise; the one trained for it removes more
+    e = dict(re.findall(rf"^squared error against the clean digit, (.+?) *: +{NUM} per image", out, re.M))
+    assert float(e["denoising autoencoder"]) < float(e["plain autoencoder"]) < float(e["noisy input"]) / 2, out
+    # the VAE's steps with their shapes, each piece's gradient check, and an ELBO that is -(rec + KL)
+    assert "h = encoder(x)      (4, 40)  = [mu | log sigma^2], 20 of each" in out, out
+    assert len(re.findall(r"^gradient check, float64, .*: PASS", out, re.M)) == 3, out
+    m = re.search(rf"reconstruction {NUM} \+ KL {NUM} nats; ELBO {NUM} nats per digit", out)
+    assert m and float(m.group(3)) == pytest.approx(-(float(m.group(1)) + float(m.group(2))), abs=0.11), out
+
+
 KEY_NUMBERS = {"01_layer_by_hand.py": _key_numbers_01, "02_gradient_checking.py": _key_numbers_02,
                "03_losses.py": _key_numbers_03, "04_optimal_discriminator.py": _key_numbers_04,
                "05_algorithm1_1d.py": _key_numbers_05, "06_helvetica.py": _key_numbers_06,
                "07_mnist_model.py": _key_numbers_07, "08_parzen_table1.py": _key_numbers_08,
-               "09_evaluating_gans.py": _key_numbers_09, "10_improved_techniques.py": _key_numbers_10}
+               "09_evaluating_gans.py": _key_numbers_09, "10_improved_techniques.py": _key_numbers_10,
+               "11_autoencoders.py": _key_numbers_11}
 
 
 def run_lesson(name, out, *extra, env_extra=None, timeout=300):
@@ -201,7 +217,7 @@ def check_outputs(name, proc, out, promised):
 
 # lessons that train, and print where they are while they do (lesson_io.ProgressLines)
 TRAINING_LESSONS = {"03_losses.py", "04_optimal_discriminator.py", "05_algorithm1_1d.py", "06_helvetica.py",
-                    "07_mnist_model.py", "08_parzen_table1.py"}
+                    "07_mnist_model.py", "08_parzen_table1.py", "11_autoencoders.py"}
 PROGRESS = re.compile(r"^  (.+): (\d+)/(\d+) (iterations|D steps) \((\d+)%\), (\d+\.\d) s elapsed"
                       r"(, about \d+:\d\d left)?(  .*)?$", re.M)
 

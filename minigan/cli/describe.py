@@ -20,7 +20,7 @@ __all__ = ["preset_defaults", "presets_help", "run_description", "own_options", 
            "MEASURED_TIMES", "MNIST_EPOCH_SECONDS"]
 
 # The common options' flags, in the order the help lists a preset's defaults.
-FLAGS = {"iterations": "--iterations", "m": "--m", "k": "--k", "d_lr": "--d-lr", "g_lr": "--g-lr",
+FLAGS = {"iterations": "--iterations", "m": "--m", "k": "--k", "lr": "--lr", "d_lr": "--d-lr", "g_lr": "--g-lr",
          "g_loss": "--g-loss", "order": "--order", "seed": "--seed"}
 
 
@@ -38,6 +38,15 @@ def own_options():
         "noise": ("|".join(presets.MNIST_PAPER_NOISE),
                   "the noise prior: 'uniform' U(-sqrt 3, sqrt 3)^100, 'gaussian' N(0, I)^100 (the released "
                   "repository holds both; which made Table 1 is not recorded)"),
+        "code_dim": ("K", "the width of the code (the bottleneck; a VAE's z), an integer >= 1"),
+        "hidden": ("H", "the units of the encoder's and the decoder's hidden layer, an integer >= 1"),
+        "reconstruction": ("bernoulli|squared", "the reconstruction loss: 'bernoulli' -log p(x | z) with a "
+                                                "logit per pixel, 'squared' ||x^ - x||^2 after a sigmoid"),
+        "corruption": ("|".join(data.CORRUPTIONS), "what the denoising autoencoder removes: 'gaussian' adds "
+                                                   "N(0, level^2) to each pixel, 'masking' zeroes each pixel "
+                                                   "with probability level"),
+        "corruption_level": ("LEVEL", "the corruption's level: the noise's standard deviation, or the share of "
+                                      "pixels zeroed"),
     }
 
 
@@ -89,11 +98,14 @@ def _summary(name):
     (kept, not the run: the help and a run's description ask for the same presets)."""
     from .. import presets
     run = presets.build(name, load_data=False)
-    gan = run.trainer
-    return {"options": dict(run.options), "extra": dict(run.extra), "description": run.description,
-            "d_opt": _optimizer(gan.d_opt), "g_opt": _optimizer(gan.g_opt),
-            "ramp": getattr(gan.d_opt, "final_momentum", None) is not None,
-            "d_layers": [type(layer).__name__ for layer in gan.D.layers]}
+    tr = run.trainer
+    found = {"options": dict(run.options), "extra": dict(run.extra), "description": run.description}
+    if not hasattr(tr, "D"):            # an autoencoder: one optimizer, no D
+        return {**found, "d_opt": _optimizer(tr.opt), "g_opt": _optimizer(tr.opt), "ramp": False,
+                "d_layers": None}
+    return {**found, "d_opt": _optimizer(tr.d_opt), "g_opt": _optimizer(tr.g_opt),
+            "ramp": getattr(tr.d_opt, "final_momentum", None) is not None,
+            "d_layers": [type(layer).__name__ for layer in tr.D.layers]}
 
 
 def preset_defaults(name):
@@ -155,15 +167,16 @@ def _preset_block(name):
     elif name in MEASURED_TIMES:
         lines.append(_wrap(f"time: {MEASURED_TIMES[name]}", "    "))
     own = [o for o in presets.OPTIONS[name]
-           if o not in presets.COMMON_OPTIONS and o not in presets.TECHNIQUE_OPTIONS]
+           if o not in presets.COMMON.get(name, presets.COMMON_OPTIONS) and o not in presets.TECHNIQUE_OPTIONS]
     known = own_options()
     for o in own:
         value, meaning = known[o]
         if o == "momentum" and summary["ramp"]:
             meaning += ", where the ramp above starts"
         lines.append(_wrap(f"--set {o}={value} (default {_value(opts.get(o))}): {meaning}", "    "))
-    layers = ", ".join(f"{i} {layer}" for i, layer in enumerate(summary["d_layers"]))
-    lines.append(_wrap(f"D's layers (for --set feature_matching=INDEX): {layers}", "    "))
+    if summary["d_layers"] is not None:
+        layers = ", ".join(f"{i} {layer}" for i, layer in enumerate(summary["d_layers"]))
+        lines.append(_wrap(f"D's layers (for --set feature_matching=INDEX): {layers}", "    "))
     return lines
 
 

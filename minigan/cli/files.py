@@ -93,12 +93,14 @@ def clear_old_run(out):
 
 
 def write_history(path, history):
-    """Write ``trainer.history`` as CSV (columns ``train.HISTORY_FIELDS``), atomically."""
+    """Write ``trainer.history`` as CSV (columns: its fields, ``train.HISTORY_FIELDS`` for a GAN),
+    atomically."""
+    fields = getattr(history, "fields", HISTORY_FIELDS)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HISTORY_FIELDS)
+    w.writerow(fields)
     for row in history:
-        w.writerow([row["iteration"]] + [repr(float(row[f])) for f in HISTORY_FIELDS[1:]])
+        w.writerow([row["iteration"]] + [repr(float(row[f])) for f in fields[1:]])
     data = buf.getvalue().encode()
     checkpoint.atomic_write(path, lambda f: f.write(data))
 

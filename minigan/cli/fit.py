@@ -19,6 +19,8 @@ from .files import CHECKPOINT_NAME, write_history
 
 __all__ = ["fit", "Interrupt", "checkpoint_every"]
 
+GAN_PROGRESS = {"V": "V", "Dx": "D_real", "DGz": "D_fake"}     # what the bar shows of a GAN's step
+
 
 def checkpoint_every(value, iterations):
     """``--checkpoint-every``: as given, else every 10% of the run."""
@@ -75,6 +77,7 @@ def fit(run, *, out, iterations, checkpoint_every, preset, options, progress, pr
         last_saved[0] = gan.iteration
 
     snapshot_at = set(snapshot_at)
+    fields = getattr(gan, "progress_fields", None) or GAN_PROGRESS     # label on the bar -> history field
     bar = Progress(iterations, desc=preset or "train", enabled=None if progress else False)
     t0 = time.perf_counter()
     extra_time = [0.0]                 # seconds spent on snapshots and checkpoints, not training
@@ -90,7 +93,7 @@ def fit(run, *, out, iterations, checkpoint_every, preset, options, progress, pr
                 timed(on_snapshot, gan)            # the state before this run's first iteration
             for _ in range(iterations):
                 row = gan.step()
-                bar.update(V=row["V"], Dx=row["D_real"], DGz=row["D_fake"])
+                bar.update(**{label: row[field] for label, field in fields.items()})
                 if on_snapshot is not None and gan.iteration in snapshot_at:
                     timed(on_snapshot, gan)
                 if checkpoint_every and gan.iteration % checkpoint_every == 0 and gan.iteration < target:

@@ -20,7 +20,7 @@ from .common import EXIT_INTERRUPTED
 from .describe import run_description
 from .files import CHECKPOINT_NAME
 
-__all__ = ["Reporter", "report", "data_kind", "eval_rng", "histogram_1d", "viz", "N_EVAL"]
+__all__ = ["Reporter", "reporter_for", "report", "data_kind", "eval_rng", "histogram_1d", "viz", "N_EVAL"]
 
 N_EVAL = 2500            # samples for mode coverage and final D(x), D(G(z)) (PacGAN protocol)
 
@@ -196,19 +196,33 @@ class Reporter:
                 "(eval mode; 1/2 and 1/2 at the game's equilibrium)")
 
 
+def reporter_for(run, out, start, iterations, figures=True):
+    """The reporter of ``run``'s kind: ``Reporter`` for a GAN, ``AutoencoderReporter`` for an
+    autoencoder (``minigan.cli.autoencoder_reports``)."""
+    if hasattr(run.trainer, "d_prob"):
+        return Reporter(run, out, start, iterations, figures=figures)
+    from .autoencoder_reports import AutoencoderReporter
+    return AutoencoderReporter(run, out, start, iterations, figures=figures)
+
+
+SUMMARY_KEYS = ("order", "g_loss", "k", "model", "reconstruction", "corruption", "corruption_level",
+                "code_dim", "m", "seed", "backend")     # what the first line of a report shows of the config
+
+
 def report(prog, preset, run, out, reporter, seconds, done, status, started):
     gan = run.trainer
     cfg = gan.config
     rate = done / seconds if seconds > 0 else float("inf")
+    settings = " ".join(f"{k}={cfg[k]:g}" if isinstance(cfg[k], float) else f"{k}={cfg[k]}"
+                        for k in SUMMARY_KEYS if cfg.get(k) is not None)
     print(f"{prog} {preset}: {done} iterations in {seconds:.1f} s of training ({rate:.0f} it/s), now at "
-          f"iteration {gan.iteration}; order={cfg['order']} g_loss={cfg['g_loss']} k={cfg['k']} "
-          f"m={cfg['m']} seed={cfg['seed']} backend={cfg['backend']}")
+          f"iteration {gan.iteration}; {settings}")
     print(f"  {preset}: {run_description(preset, run.description, gan.iteration)}")
     lines = reporter.finish(preset)
     for line in lines:
         print("  " + line)
     reporter.written += [(os.path.join(out, "history.csv"), "one row per iteration: "
-                          + ", ".join(HISTORY_FIELDS)),
+                          + ", ".join(getattr(gan.history, "fields", HISTORY_FIELDS))),
                          (os.path.join(out, "config.json"), "the run's settings"),
                          (os.path.join(out, CHECKPOINT_NAME),
                           f"everything at iteration {gan.iteration} (minigan resume / minigan sample)")]

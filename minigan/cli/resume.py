@@ -10,14 +10,13 @@ import time
 
 from .. import __version__, checkpoint, presets
 from ..data.mnist import MNISTMissingError
-from ..train import HISTORY_FIELDS
 from ..train.gan_state import StepsPerEpochChanged
 from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
                      use_backend)
 from .describe import run_description
 from .files import CHECKPOINT_NAME, make_folder, out_folder, write_json
 from .fit import checkpoint_every, fit
-from .reports import Reporter, report
+from .reports import report, reporter_for
 
 __all__ = ["resume_main"]
 
@@ -99,7 +98,7 @@ def _resume(argv):
         "preset": ckpt.preset, "description": run_description(ckpt.preset, run.description, done + iterations),
         "options": options,
         "config": run.trainer.config, "iterations": done + iterations, "checkpoint_every": every,
-        "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
+        "history_fields": list(run.trainer.history.fields), "minigan_version": __version__,
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
         "command": "minigan resume " + " ".join(argv),
     }
@@ -113,7 +112,7 @@ def _resume(argv):
         config["resumes"] = list(first.get("resumes") or []) + [
             {"command": config["command"], "from_iteration": done, "to_iteration": done + iterations}]
     write_json(config_path, config)
-    reporter = Reporter(run, out, done, iterations, figures=not args.no_figures)
+    reporter = reporter_for(run, out, done, iterations, figures=not args.no_figures)
     status, seconds = fit(run, out=out, iterations=iterations, checkpoint_every=every,
                           preset=ckpt.preset, options=options, progress=not args.no_progress,
                           prog=prog, snapshot_at=reporter.snapshot_at, on_snapshot=reporter.on_snapshot)

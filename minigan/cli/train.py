@@ -12,13 +12,12 @@ import os
 import time
 
 from .. import __version__
-from ..train import HISTORY_FIELDS
 from .common import (EXIT_DIVERGED, OutOfMemory, UsageError, UsageParser, build_run, check_data_dir,
                      decay, entry, int_at_least, rate, use_backend)
 from .describe import run_description
 from .files import CHECKPOINT_NAME, clear_old_run, make_folder, out_folder, remove_created, write_json
 from .fit import checkpoint_every, fit
-from .reports import Reporter, report
+from .reports import report, reporter_for
 
 __all__ = ["train_main", "parser", "preset_settings", "check_settings"]
 
@@ -39,14 +38,15 @@ class TrainParser(UsageParser):
 def parser():
     from .. import presets
     p = TrainParser(prog="minigan train", formatter_class=argparse.RawDescriptionHelpFormatter,
-                    description="Train a GAN with Algorithm 1 from a preset. Each preset's defaults, the "
-                                "--set keys it takes\nwith their values, and measured run times are "
+                    description="Train a model from a preset: a GAN with Algorithm 1, or one of the "
+                                "textbook chapter's\nautoencoders (ae, dae, vae). Each preset's defaults, "
+                                "the --set keys it takes with their\nvalues, and measured run times are "
                                 "listed at the end.")
     p.add_argument("preset", nargs="?", default="toy1d",
                    help=f"one of: {', '.join(presets.PRESETS)} (default toy1d, the paper's Figure 1)")
     p.add_argument("--k", type=int_at_least(1, "--k"), help="D steps per iteration (Algorithm 1's k)")
     p.add_argument("--m", "--batch", dest="m", type=int_at_least(1, "--m"), help="minibatch size m")
-    p.add_argument("--lr", type=rate("--lr"), help="learning rate of both players")
+    p.add_argument("--lr", type=rate("--lr"), help="learning rate of both players (an autoencoder's: its one rate)")
     p.add_argument("--d-lr", type=rate("--d-lr"), help="D's learning rate (overrides --lr)")
     p.add_argument("--g-lr", type=rate("--g-lr"), help="G's learning rate (overrides --lr)")
     p.add_argument("--g-loss", choices=("minimax", "nonsaturating"), help="G's loss (Section 3)")
@@ -75,6 +75,33 @@ def parser():
     return p
 
 
+# the flags that set a common option (presets.COMMON), by option
+FLAG_OF = {"k": "--k", "m": "--m", "lr": "--lr", "d_lr": "--d-lr", "g_lr": "--g-lr", "g_loss": "--g-loss",
+           "order": "--order", "iterations": "--iterations", "seed": "--seed", "data_dir": "--data-dir",
+           "g_average": "--g-average"}
+
+
+def common_options(preset, args):
+    """The options the flags give ``preset`` (those not given are left out): ``--lr`` is both players'
+    rate for a GAN and the one rate of an autoencoder. A flag the preset has no use for is an error
+    (an autoencoder has no --k, --d-lr, --g-loss, ...)."""
+    from .. import presets
+    common = presets.COMMON.get(preset, presets.COMMON_OPTIONS)
+    given = {"k": args.k, "m": args.m, "d_lr": args.d_lr, "g_lr": args.g_lr, "g_loss": args.g_loss,
+             "order": args.order, "iterations": args.iterations, "seed": args.seed, "data_dir": args.data_dir,
+             "g_average": args.g_average}
+    if "lr" in common:
+        given["lr"] = args.lr
+    else:                                   # a GAN: --lr is the rate of both players
+        given["d_lr"], given["g_lr"] = args.d_lr or args.lr, args.g_lr or args.lr
+    refused = [FLAG_OF[k] for k, v in given.items() if v is not None and k not in common]
+    if refused:
+        takes = ", ".join(FLAG_OF[k] for k in common if k in FLAG_OF)
+        raise UsageError(f"preset {preset!r} has no use for {', '.join(refused)}: of the training flags it "
+                         f"takes {takes}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def preset_settings(pairs):
     """``--set KEY=VALUE`` pairs as a dict; VALUE is read as an int, a float, or else a string."""
     from .. import presets
@@ -84,7 +111,7 @@ def preset_settings(pairs):
         key = key.strip()
         if not eq or not key or not text:
             raise UsageError(f"--set {pair}: expected KEY=VALUE, e.g. --set noise=gaussian")
-        if key in presets.COMMON_OPTIONS:
+        if key in FLAG_OF:
             raise UsageError(f"--set {pair}: {key} has its own flag, --{key.replace('_', '-')}")
         for kind in (int, float):
             try:
@@ -105,7 +132,7 @@ def check_settings(preset, settings):
     unknown = [k for k in settings if k not in accepted]
     if not unknown:
         return
-    own = [o for o in accepted if o not in presets.COMMON_OPTIONS]
+    own = [o for o in accepted if o not in presets.COMMON.get(preset, presets.COMMON_OPTIONS)]
     takes = (f"--set takes {', '.join(own)} for it" if own else "it takes no --set option")
     raise UsageError(f"preset {preset!r} has no option {', '.join(map(repr, unknown))}; {takes} "
                      f"(the other settings have their own flags: see minigan train --help)")
@@ -124,10 +151,7 @@ def _train(argv):
         use_backend(args.backend)
     else:
         use_backend(os.environ.get("MINIGAN_BACKEND") or "numpy", "MINIGAN_BACKEND=")
-    options = {"k": args.k, "m": args.m, "d_lr": args.d_lr or args.lr, "g_lr": args.g_lr or args.lr,
-               "g_loss": args.g_loss, "order": args.order, "iterations": args.iterations,
-               "seed": args.seed, "data_dir": args.data_dir, "g_average": args.g_average}
-    options = {k: v for k, v in options.items() if v is not None}
+    options = common_options(args.preset, args)
     settings = preset_settings(args.set)
     check_settings(args.preset, settings)
     options.update(settings)
@@ -152,10 +176,10 @@ def _train(argv):
         "preset": args.preset, "description": run_description(args.preset, run.description, iterations),
         "options": options,
         "config": run.trainer.config, "iterations": iterations, "checkpoint_every": every,
-        "history_fields": list(HISTORY_FIELDS), "minigan_version": __version__,
+        "history_fields": list(run.trainer.history.fields), "minigan_version": __version__,
         "command": "minigan train " + " ".join(argv),
     })
-    reporter = Reporter(run, out, run.trainer.iteration, iterations, figures=not args.no_figures)
+    reporter = reporter_for(run, out, run.trainer.iteration, iterations, figures=not args.no_figures)
     try:
         status, seconds = fit(run, out=out, iterations=iterations, checkpoint_every=every,
                               preset=args.preset, options=options, progress=not args.no_progress,

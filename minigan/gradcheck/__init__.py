@@ -84,7 +84,7 @@ checks and the command). Public entry points::
 and ``python -m minigan gradcheck [--eps E] [--tol T] [--seed S]`` runs all
 of them on every layer and loss of the package.
 """
-from .checks import check_generator_step, check_layer, check_loss, check_two_forwards
+from .checks import check_autoencoder, check_generator_step, check_layer, check_loss, check_two_forwards
 from .draws import frozen_dropout, frozen_random
 from .numeric import NOISE_FACTOR, check_function, numeric_gradient, random_projection, relative_error
 from .results import DEFAULT_EPS, DEFAULT_TOL, GradcheckResult, GradcheckRow, format_results
@@ -93,6 +93,6 @@ from .suite import all_checks, main
 __all__ = [
     "GradcheckRow", "GradcheckResult", "relative_error", "numeric_gradient",
     "random_projection", "check_function", "check_layer", "check_loss",
-    "check_generator_step", "check_two_forwards", "frozen_dropout", "frozen_random",
+    "check_generator_step", "check_two_forwards", "check_autoencoder", "frozen_dropout", "frozen_random",
     "format_results", "all_checks", "main", "DEFAULT_EPS", "DEFAULT_TOL",
 ]

@@ -17,7 +17,7 @@ from .model import Chain, default_input, float64_copy, pending_caches
 from .numeric import _to64, check_function
 from .results import DEFAULT_EPS, DEFAULT_TOL, GradcheckResult, GradcheckRow, nothing_checked
 
-__all__ = ["check_layer", "check_loss", "check_generator_step", "check_two_forwards"]
+__all__ = ["check_layer", "check_loss", "check_generator_step", "check_two_forwards", "check_autoencoder"]
 
 
 def _draws_note(res, frozen):
@@ -197,3 +197,47 @@ def check_two_forwards(D, x_real, x_fake, *, scale=1.0, real_label=1.0, eps=DEFA
     if left:
         res.failed_notes.append(f"{left} cache(s) left pending after both backwards")
     return res
+
+
+def check_autoencoder(trainer, x, *, noise=None, x_in=None, eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0,
+                      title=None) -> GradcheckResult:
+    """The whole loss of an ``AutoencoderTrainer`` (``forward_loss`` / ``backward_loss``): dL/dtheta
+    of every parameter of the encoder and the decoder, through the reconstruction loss, and for a VAE
+    through the reparameterisation and the KL, against central differences.
+
+    The trainer must be in float64 (build its networks with ``dtype=np.float64``); ``noise`` (a VAE's
+    eps, drawn here from ``seed`` if not given) and ``x_in`` (the corrupted input of a denoising
+    autoencoder, drawn with ``trainer.corrupt`` if not given) are held fixed, so the loss is a
+    function of the parameters alone. ``eps`` is the finite-difference step, as in every check.
+    """
+    if trainer.model.dtype != np.float64:
+        raise ValueError(f"check_autoencoder needs a float64 trainer, got {trainer.model.dtype}")
+    x = _to64(x)
+    rng = backend.default_rng(seed)
+    if x_in is None:
+        x_in = trainer.corrupt(x, rng)
+    if trainer.variational and noise is None:
+        noise = rng.standard_normal((len(x), trainer.code_dim), dtype=np.float64)
+    names = list(trainer.model.params)
+    pending = []
+
+    def forward(*params):                     # the parameters are perturbed in place
+        loss, _, _, held = trainer.forward_loss(x, eps=noise, x_in=x_in)
+        pending[:] = [held]
+        return loss
+
+    def backward(dv):
+        trainer.model.zero_grad()
+        trainer.backward_loss(pending[0])
+        return tuple(float(dv) * trainer.model.grads[k] for k in names)
+
+    was_training = trainer.model.training
+    trainer.model.train()
+    try:
+        return check_function(forward, backward, tuple(trainer.model.params[k] for k in names),
+                              objective=lambda v: (v, 1.0), eps=eps, tol=tol, seed=seed,
+                              title=title or f"{trainer.kind}: the whole loss, every parameter",
+                              input_names=names)
+    finally:
+        trainer.model.clear_cache()
+        trainer.model.train(was_training)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend, layers, losses
 from ..layers import Dropout, Maxout
-from .checks import check_generator_step, check_layer, check_loss, check_two_forwards
+from .checks import check_autoencoder, check_generator_step, check_layer, check_loss, check_two_forwards
 from .numeric import NOISE_FACTOR, check_function
 from .results import DEFAULT_EPS, DEFAULT_TOL, format_results
 
@@ -125,7 +125,35 @@ def all_checks(eps=DEFAULT_EPS, tol=DEFAULT_TOL, seed=0):
     results += _minibatch_discrimination_checks(seed, kw)
     results += _technique_checks(seed, kw)
     results += _autoencoder_checks(seed, kw)
+    results += _whole_autoencoder_checks(seed, kw)
     return results
+
+
+def _whole_autoencoder_checks(seed, kw):
+    """The three models of the textbook chapter whole (``AutoencoderTrainer``): an autoencoder with
+    the squared error, a denoising one (masking noise, the corrupted input fixed) and a VAE (eps
+    fixed), each 6 -> 5 tanh -> code -> 5 tanh -> 6, every parameter of encoder and decoder."""
+    from .. import data, optim
+    from ..train import AutoencoderTrainer
+    arng = np.random.default_rng(seed + 4)
+    x = backend.to_device(arng.uniform(0, 1, (4, 6)))
+    found = []
+    for title, how in (("autoencoder, squared error (sigmoid output)", dict(reconstruction="squared")),
+                       ("denoising autoencoder, masking noise 0.3 (corrupted input fixed), Bernoulli",
+                        dict(corruption="masking", corruption_level=0.3)),
+                       ("VAE: Bernoulli reconstruction + KL through the reparameterisation (eps fixed)",
+                        dict(variational=True))):
+        k = 2
+        enc = layers.Sequential(layers.Linear(6, 5, rng=arng), layers.Tanh(),
+                                layers.Linear(5, 2 * k if how.get("variational") else k, rng=arng))
+        dec = layers.Sequential(layers.Linear(k, 5, rng=arng), layers.Tanh(), layers.Linear(5, 6, rng=arng),
+                                *([layers.Sigmoid()] if how.get("reconstruction") == "squared" else []))
+        enc, dec = enc.astype(np.float64), dec.astype(np.float64)
+        model = AutoencoderTrainer.model_of(enc, dec)
+        trainer = AutoencoderTrainer(enc, dec, optim.SGD(model, 0.1), data.MNISTSampler(x, dtype=np.float64),
+                                     code_dim=k, m=2, seed=seed, **how)
+        found.append(check_autoencoder(trainer, x, title=f"{title}: every parameter", **kw))
+    return found
 
 
 def _normalisation_checks(eps, tol, seed):
