@@ -298,7 +298,8 @@ def test_readme_lesson_index_lists_every_lesson_with_its_command():
     section = _readme_section("Lessons")
     for name in sorted(set(LESSONS) | set(MNIST_LESSONS)):
         assert f"python lessons/{name}" in section, f"README lesson index has no command for {name}"
-    for ex in ("sigmoid", "relu", "linear", "maxout", "dropout", "bce"):
+    for ex in ("sigmoid", "relu", "linear", "maxout", "dropout", "bce", "batchnorm", "reparameterisation",
+               "gaussian_kl"):
         assert f"`{ex}`" in section
         assert (LESSON_DIR / "exercises" / f"{ex}.py").is_file()
 

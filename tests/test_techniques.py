@@ -490,3 +490,23 @@ def test_the_techniques_train_checkpoint_and_resume_on_an_emulated_gpu(monkeypat
         assert again.trainer.iteration == 5 and np.isfinite(again.trainer.history.column("g_loss")).all()
     finally:
         backend.use("numpy")
+
+
+def test_the_named_mnist_technique_presets_are_mnist_paper_in_the_measured_configuration(tmp_path):
+    """mnist-mbd and mnist-fm: mnist-paper with the technique on, Algorithm 1, G's rate 0.2, i.i.d.
+    minibatches; every option can still be given, and a checkpoint rebuilds the same run."""
+    folder = _write_mnist(tmp_path / "data" / "mnist", 60)
+    mbd = presets.build("mnist-mbd", data_dir=str(folder), m=20)
+    assert mbd.options["minibatch_discrimination"] == "100x5" and mbd.options["g_lr"] == 0.2
+    assert (mbd.trainer.order, mbd.options["sampling"]) == ("sequential", "random")
+    assert any(isinstance(layer, layers.MinibatchDiscrimination) for layer in mbd.trainer.D.layers)
+    assert "minibatch discrimination in D (100x5)" in mbd.description
+    plain = presets.build("mnist-paper", data_dir=str(folder), m=20)
+    assert plain.trainer.order == "simultaneous" and plain.options["g_lr"] == 0.1
+    fm = presets.build("mnist-fm", data_dir=str(folder), m=20, g_lr=0.05, minibatch_discrimination="4x2")
+    assert fm.trainer.config["g_loss"] == "FeatureMatching(layer=3)" and fm.options["g_lr"] == 0.05
+    assert fm.options["minibatch_discrimination"] == "4x2"
+    fm.trainer.train(2)
+    path = checkpoint.save(str(tmp_path / "fm.npz"), fm.trainer, preset="mnist-fm", options=fm.options)
+    rebuilt, _ = presets.restore_run(path)
+    assert rebuilt.options == fm.options and rebuilt.trainer.iteration == 2
