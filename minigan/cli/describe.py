@@ -74,6 +74,12 @@ TECHNIQUES = {
 MEASURED_TIMES = {
     "ring8": "10,000 iterations took 29-32 s (seeds 0-2, one CPU thread of a shared 2-core machine, "
              "commit cac6c61, 2026-11-22; benchmarks/RESULTS.md, \"Toy presets\")",
+    "ae": "10,000 iterations took 214 s of training on one BLAS thread beside other jobs (2-core machine, "
+          "2026-12-07; benchmarks/RESULTS.md, \"The textbook chapter\")",
+    "dae": "10,000 iterations took 108 s of training on one BLAS thread beside other jobs (2-core machine, "
+           "2026-12-07; benchmarks/RESULTS.md, \"The textbook chapter\")",
+    "vae": "10,000 iterations took 194 s of training on one BLAS thread beside other jobs (2-core machine, "
+           "2026-12-07; benchmarks/RESULTS.md, \"The textbook chapter\")",
     "grid25": "10,000 iterations took 48-52 s (seeds 0-2, one CPU thread of a shared 2-core machine, "
               "commit cac6c61, 2026-11-22; benchmarks/RESULTS.md, \"Toy presets\")",
 }
