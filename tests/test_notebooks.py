@@ -14,7 +14,6 @@ The tests that convert or execute need the ``notebook`` extra (``pip install -e
 import base64
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest

@@ -120,7 +120,7 @@ def _notebooks(argv):
                          f"folder of a minigan checkout")
     chosen = _choose(args.lessons, lessons)
     try:
-        import jupytext  # noqa: F401
+        import jupytext
     except ImportError:
         raise UsageError('needs jupytext, which is not installed: pip install -e ".[notebook]" '
                          "(or pip install jupytext)") from None
@@ -133,7 +133,6 @@ def _notebooks(argv):
         raise UsageError(f"--out {out} already holds {', '.join(taken)}; pass --force to replace "
                          f"{'it' if len(taken) == 1 else 'them'} (or another --out)")
     notebooks = [(src, dst, lesson_notebook(src)) for src, dst in targets]   # every lesson read before a write
-    import jupytext
     os.makedirs(out, exist_ok=True)
     for src, dst, nb in notebooks:
         dst.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
