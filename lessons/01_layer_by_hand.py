@@ -124,9 +124,7 @@ for ax, layer in zip(axes, (ReLU(), Sigmoid())):
     ax.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "01_activations.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 3. The chain rule through a small network
@@ -247,7 +245,5 @@ ax.set_title(f"Gradient size through {depth} layers (Glorot init)")
 ax.legend()
 fig.tight_layout()
 path = os.path.join(args.out, "01_chain_rule.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 print(f"figures are in {os.path.abspath(args.out)}")

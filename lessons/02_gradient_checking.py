@@ -136,9 +136,7 @@ ax.set_title("d sigma/dx at x = 0.7 by finite differences")
 ax.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "02_step_size.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 3. The kink trap: ReLU at 0 and maxout ties
@@ -203,9 +201,7 @@ ax1.set_title("Maxout: a correct backward, checked at a tie")
 ax1.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "02_kinks.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 4. Dropout: freeze the mask

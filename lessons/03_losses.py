@@ -119,9 +119,7 @@ for ax in (ax0, ax1):
     ax.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "03_saturation.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 3. The same thing in training
@@ -176,7 +174,5 @@ for ax in axes:
     ax.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "03_training.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 print(f"figures are in {os.path.abspath(args.out)}")

@@ -141,10 +141,10 @@ print(f"last iteration: V = {last['V']:.4f} (-log 4 = {-theory.LOG4:.4f}), "
 # %%
 # each panel titled with the paper's meaning, then what it is here
 captioned = [dict(panels[k], caption=f"{meanings[k]}\n{descriptions[k]}") for k in "abcd"]
-print("saved", viz.plot_figure1(captioned, os.path.join(args.out, "05_figure1.png"),
-                                title=f"Figure 1 on toy1d, k = {gan.k}, seed {args.seed}"))
-print("saved", viz.animate_figure1(frames, os.path.join(args.out, "05_figure1.gif"), fps=6,
-                                   title=f"toy1d, k = {gan.k}"))
-print("saved", viz.plot_history(gan.history, os.path.join(args.out, "05_history.png"),
-                                title="Algorithm 1 on N(4, 0.5^2)"))
+lesson_io.saved(viz.plot_figure1(captioned, os.path.join(args.out, "05_figure1.png"),
+                                  title=f"Figure 1 on toy1d, k = {gan.k}, seed {args.seed}"))
+lesson_io.saved(viz.animate_figure1(frames, os.path.join(args.out, "05_figure1.gif"), fps=6,
+                                     title=f"toy1d, k = {gan.k}"))
+lesson_io.saved(viz.plot_history(gan.history, os.path.join(args.out, "05_history.png"),
+                                  title="Algorithm 1 on N(4, 0.5^2)"))
 print(f"figures are in {os.path.abspath(args.out)}")

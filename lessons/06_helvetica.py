@@ -145,9 +145,7 @@ for row, dataset in enumerate(datasets):
 axes[0, 0].legend(fontsize=8, loc="lower left")
 fig.tight_layout()
 path = os.path.join(args.out, "06_samples.png")
-fig.savefig(path, dpi=100)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=100)
 
 # %% [markdown]
 # ## 4. Modes over training
@@ -169,7 +167,5 @@ for row, dataset in enumerate(datasets):
         ax.legend(fontsize=7)
 fig.tight_layout()
 path = os.path.join(args.out, "06_modes.png")
-fig.savefig(path, dpi=100)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=100)
 print(f"figures are in {os.path.abspath(args.out)}")

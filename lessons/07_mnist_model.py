@@ -111,17 +111,14 @@ else:
 
     gan.train(iterations, callback=report)
     print(f"trained in {time.perf_counter() - t0:.1f} s")
-    viz.plot_history(gan.history, os.path.join(args.out, "07_history.png"),
-                     title=f"mnist-paper, {iterations} iterations")
-    print("saved", os.path.join(args.out, "07_history.png"))
+    lesson_io.saved(viz.plot_history(gan.history, os.path.join(args.out, "07_history.png"),
+                                     title=f"mnist-paper, {iterations} iterations"))
 
 
 
 def save_figure(fig, name):
     path = os.path.join(args.out, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print("saved", path)
+    lesson_io.save_figure(fig, path, dpi=110)
 
 
 rng = backend.default_rng(args.seed + 99)

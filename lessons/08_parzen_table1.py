@@ -165,9 +165,7 @@ ax.set_ylim(max(lo, hi - 1500), hi + 0.05 * abs(hi) + 10)
 ax.legend(fontsize=8)
 fig.tight_layout()
 path = os.path.join(args.out, "08_sigma_sweep.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 4. Dimmer samples, higher score
@@ -215,9 +213,7 @@ ax.set_ylabel("test log-likelihood (nats)")
 ax.set_title("The same distribution, different m")
 fig.tight_layout()
 path = os.path.join(args.out, "08_sample_count.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 
 # %% [markdown]
 # ## 6. What it takes to reach the paper's row
@@ -324,7 +320,5 @@ for ax, (name, x) in zip(axes[0], panels):
     lesson_io.draw_image_grid(ax, x[:40], 8, title=name)
 fig.tight_layout()
 path = os.path.join(args.out, "08_samples.png")
-fig.savefig(path, dpi=110)
-plt.close(fig)
-print("saved", path)
+lesson_io.save_figure(fig, path, dpi=110)
 print(f"figures are in {os.path.abspath(args.out)}")

@@ -165,8 +165,7 @@ ax.set_ylabel("y (maximises)")
 ax.set_title("V(x, y) = (f(x) - 1)(y - 1), simultaneous gradient steps")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "10_historical_averaging.png"), dpi=110)
-plt.close(fig)
+lesson_io.save_figure(fig, os.path.join(args.out, "10_historical_averaging.png"), dpi=110)
 
 # %% [markdown]
 # ## 3.4 One-sided label smoothing
@@ -206,8 +205,7 @@ ax.set_ylabel("D*(x)")
 ax.set_title("The optimal discriminator under label smoothing")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "10_label_smoothing.png"), dpi=110)
-plt.close(fig)
+lesson_io.save_figure(fig, os.path.join(args.out, "10_label_smoothing.png"), dpi=110)
 
 # %% [markdown]
 # ## 3.5 Virtual batch normalisation
@@ -277,6 +275,5 @@ for ax, (name, opts) in zip(axes, CONFIGS):
     ax.set_xticks([])
     ax.set_yticks([])
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "10_ring8.png"), dpi=110)
-plt.close(fig)
+lesson_io.save_figure(fig, os.path.join(args.out, "10_ring8.png"), dpi=110)
 print(f"figures are in {os.path.abspath(args.out)}")

@@ -33,6 +33,18 @@ data set is not an error: the lesson says, in the command line's one line
 (``MNISTMissingError``), what is missing and how to say where it is, and exits
 with status 0. A bad ``--checkpoint`` is an error: one line on stderr, exit 2, as
 ``minigan parzen`` and ``minigan score`` give.
+
+In a notebook (a lesson opened with jupytext, or written as ``.ipynb`` by
+``minigan notebooks``; ``in_notebook`` says when) three things differ, and nothing
+else: ``save_figure`` and ``saved`` also show each figure file under its cell; a
+stop (no data, a bad option, ``--help``) prints the same lines and then raises
+``LessonStopped``, which IPython shows as one line instead of a traceback and which
+ends "Run all" there, where a script would exit (``SystemExit: 0`` in a notebook is
+a traceback and a warning); and the options, since the kernel's command line is not
+the lesson's, come from ``parser.parse_args([...])`` in the lesson's first code
+cell or from the environment variable ``MINIGAN_LESSON_ARGS`` (``lesson_argv``)::
+
+    %env MINIGAN_LESSON_ARGS=--quick --seed 1
 """
 from __future__ import annotations
 
@@ -40,17 +52,83 @@ import argparse
 import difflib
 import math
 import os
+import shlex
 import sys
 import time
 
 from .progress import format_time
 
 __all__ = ["parser", "LessonParser", "lesson_argv", "ProgressLines", "draw_image_grid",
-           "stop_without_data", "refuse", "image_run_or_refuse", "mnist_or_stop"]
+           "stop_without_data", "refuse", "image_run_or_refuse", "mnist_or_stop",
+           "in_notebook", "LessonStopped", "save_figure", "saved", "show", "NOTEBOOK_ARGS"]
 
 # The programs that start an IPython kernel: `python -m ipykernel_launcher -f FILE` (Jupyter,
 # VS Code), `colab_kernel_launcher.py -f FILE` (Colab), `python -m ipykernel -f FILE`.
 KERNEL_LAUNCHERS = ("ipykernel_launcher.py", "colab_kernel_launcher.py")
+# where a lesson run by a kernel launcher finds its options (none: its defaults)
+NOTEBOOK_ARGS = "MINIGAN_LESSON_ARGS"
+
+
+# ---------------------------------------------------------------------- in a notebook
+def in_notebook():
+    """True inside a Jupyter kernel (Jupyter, JupyterLab, Colab, VS Code, nbclient), whose
+    cells can show images; False in a script and in IPython at a terminal."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class LessonStopped(Exception):
+    """A lesson that stops in a notebook where a script would exit with ``status``.
+
+    The lines that say why (the missing data and how to give it, an option's error, the
+    ``--help`` text) are printed before it is raised; IPython shows ``_render_traceback_``,
+    one line, in place of a traceback, and, the cell having ended in an error, a
+    notebook's "Run all" (and nbclient) runs none of the cells below it.
+    """
+
+    def __init__(self, lesson, status, why):
+        super().__init__(f"lesson {lesson} stopped here: {why}")
+        self.lesson, self.status = lesson, status
+
+    def _render_traceback_(self):
+        return [str(self)]
+
+
+def _exit(lesson, status, why):
+    """Exit with ``status`` from a script; in a notebook, raise ``LessonStopped``."""
+    if in_notebook():
+        raise LessonStopped(lesson, status, why) from None
+    sys.exit(status)
+
+
+def show(path):
+    """In a notebook, show the figure file ``path`` (PNG or GIF) under the cell; elsewhere
+    nothing (a script never needs a display)."""
+    if in_notebook():
+        from IPython.display import Image, display
+        display(Image(filename=os.fspath(path)))
+
+
+def saved(path):
+    """A figure file written: ``saved PATH`` on stdout, and in a notebook the figure under
+    its cell (``show``). For files another function wrote (``viz.plot_figure1`` ...):
+    ``lesson_io.saved(viz.plot_history(history, path))``. Returns nothing, so that a cell
+    that ends with it shows no ``Out[n]``."""
+    print("saved", path)
+    show(path)
+
+
+def save_figure(fig, path, **savefig_kwargs):
+    """``fig.savefig(path, **savefig_kwargs)``, ``fig`` closed (pyplot keeps no copy to draw
+    again at the end of a notebook cell), then ``saved(path)``."""
+    fig.savefig(path, **savefig_kwargs)
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+    saved(path)
 
 
 def _is_connection_file(path):
@@ -62,6 +140,13 @@ def _is_connection_file(path):
 def _is_kernel_launcher(path):
     norm = path.replace("\\", "/")
     return os.path.basename(norm) in KERNEL_LAUNCHERS or norm.endswith("ipykernel/__main__.py")
+
+
+def _launched_by_kernel(argv, in_kernel=None):
+    """``argv`` is a kernel launcher's command line, and the code runs in that kernel."""
+    if in_kernel is None:
+        in_kernel = "ipykernel" in sys.modules
+    return bool(argv) and in_kernel and _is_kernel_launcher(argv[0])
 
 
 def lesson_argv(argv=None, *, in_kernel=None):
@@ -76,7 +161,9 @@ def lesson_argv(argv=None, *, in_kernel=None):
       or ``--f=...json`` and more flags from VS Code. None of it is for the lesson. So
       when the code runs inside a kernel (``ipykernel`` is imported; ``in_kernel``
       overrides the test) *and* ``argv[0]`` is a kernel launcher, every argument is
-      the launcher's: the lesson gets none and runs with its defaults.
+      the launcher's: the lesson gets those of the environment variable
+      ``MINIGAN_LESSON_ARGS`` (split as a shell would), else none and runs with its
+      defaults.
     * ``%run lessons/NN.py --quick`` in a kernel puts the script's own name in
       ``argv[0]`` and its own arguments after it: those are parsed strictly.
     * Anywhere, the pair ``-f FILE`` (or ``-f=FILE``, ``--f=FILE``) where ``FILE`` is
@@ -86,12 +173,10 @@ def lesson_argv(argv=None, *, in_kernel=None):
     Nothing else is dropped: any other unknown argument is an error.
     """
     argv = list(sys.argv if argv is None else argv)
-    if in_kernel is None:
-        in_kernel = "ipykernel" in sys.modules
     if not argv:
         return []
-    if in_kernel and _is_kernel_launcher(argv[0]):
-        return []
+    if _launched_by_kernel(argv, in_kernel):
+        return shlex.split(os.environ.get(NOTEBOOK_ARGS, ""))
     args, rest = [], argv[1:]
     i = 0
     while i < len(rest):
@@ -122,8 +207,10 @@ class LessonParser(argparse.ArgumentParser):
         return [max(a.option_strings, key=len) for a in self._actions if a.option_strings]
 
     def parse_args(self, args=None, namespace=None):
-        args = lesson_argv() if args is None else list(args)
-        parsed, unknown = self.parse_known_args(args, namespace)
+        # options a notebook took from the environment say so when they are wrong
+        self.source = f" (from {NOTEBOOK_ARGS})" if args is None and _launched_by_kernel(sys.argv) else ""
+        args = lesson_argv() if args is None else args
+        parsed, unknown = self.parse_known_args(list(args), namespace)
         if unknown:
             known = self.known_options()
             guesses = [self._meant(u.split("=", 1)[0], known) for u in unknown if u.startswith("-")]
@@ -144,8 +231,14 @@ class LessonParser(argparse.ArgumentParser):
         return close[0] if close else None
 
     def error(self, message):
-        print(f"lesson {self.lesson}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        print(f"lesson {self.lesson}: error: {message}{getattr(self, 'source', '')}", file=sys.stderr)
+        _exit(self.lesson, 2, "see the error above")
+
+    def exit(self, status=0, message=None):
+        """argparse's exit (after ``--help``): in a notebook, ``LessonStopped``."""
+        if message:
+            print(message, end="", file=sys.stderr)
+        _exit(self.lesson, status, "--help printed the options")
 
 
 def parser(lesson, description, *, out, quick, mnist=False):
@@ -237,15 +330,17 @@ def draw_image_grid(ax, images, nrow=10, *, title=None, row_labels=None, col_lab
 
 
 def stop_without_data(lesson, exc):
-    """No data: ``lesson NN skipped: <the command line's one line>``, and exit 0."""
+    """No data: ``lesson NN skipped: <the command line's one line>``, and exit 0 (in a
+    notebook, ``LessonStopped``: the cells below need the data)."""
     print(f"lesson {lesson} skipped: {exc.message(how='--data-dir FOLDER')}")
-    sys.exit(0)
+    _exit(lesson, 0, f"the cells below need the data (in a notebook, options go in the first code cell, "
+                     f'parser.parse_args(["--data-dir", "FOLDER"]), or in %env {NOTEBOOK_ARGS}=--download)')
 
 
 def refuse(lesson, message):
     """A bad argument: ``lesson NN: error: <message>`` on stderr, and exit 2."""
     print(f"lesson {lesson}: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    _exit(lesson, 2, "see the error above")
 
 
 def image_run_or_refuse(lesson, path, **how):

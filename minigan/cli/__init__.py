@@ -18,6 +18,7 @@ One idea per file:
     sample.py    minigan sample CHECKPOINT (and ``restore_generator``: a run rebuilt to draw from)
     parzen.py    minigan parzen CHECKPOINT (the metric itself is ``minigan.metrics``)
     score.py     minigan score CHECKPOINT (IS, FID, precision/recall, density/coverage; ``score_checkpoint``)
+    notebooks.py minigan notebooks [LESSON ...] (the lessons as .ipynb, through jupytext)
 
 ``minigan gradcheck`` and ``minigan check-exercise`` live with what they check
 (``minigan.gradcheck``, ``minigan.exercises``).
@@ -32,7 +33,7 @@ from .common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Argum
 
 __all__ = ["main", "usage", "COMMANDS", "ArgumentParser", "UsageError", "EXIT_OK", "EXIT_USAGE",
            "EXIT_DIVERGED", "EXIT_INTERRUPTED", "train_main", "resume_main", "sample_main", "parzen_main",
-           "score_main"]
+           "score_main", "notebooks_main"]
 
 # name -> ("module:function", one-line help)
 COMMANDS = {
@@ -43,6 +44,7 @@ COMMANDS = {
     "score": ("minigan.cli.score:score_main", "IS, FID, precision/recall, density/coverage of a checkpoint"),
     "gradcheck": ("minigan.gradcheck:main", "gradient-check every layer and loss"),
     "check-exercise": ("minigan.exercises:main", "gradient-check your own backward pass"),
+    "notebooks": ("minigan.cli.notebooks:notebooks_main", "write the lessons as Jupyter notebooks (.ipynb)"),
 }
 
 
