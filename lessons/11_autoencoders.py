@@ -112,7 +112,7 @@ lesson_io.draw_image_grid(ax, np.concatenate([backend.to_host(digits)] + [bottle
                           nrow=10, row_labels=["test digit"] + [f"code of {k}" for k in codes],
                           title=f"test digits through a bottleneck ({iterations} iterations each)")
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "11_bottleneck.png"), dpi=110)
+lesson_io.save_figure(fig, os.path.join(args.out, "11_bottleneck.png"), dpi=110)
 
 # %% [markdown]
 # ## 3. Denoising: what the autoencoder removes
@@ -144,7 +144,7 @@ lesson_io.draw_image_grid(ax, np.concatenate([backend.to_host(r) for r in rows])
                           row_labels=["clean", "noisy (0.5)", "autoencoder", "denoising AE"],
                           title="what each model gives back from a noisy digit")
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "11_denoising.png"), dpi=110)
+lesson_io.save_figure(fig, os.path.join(args.out, "11_denoising.png"), dpi=110)
 
 # %% [markdown]
 # The plain autoencoder already removes much of the noise: its code has no room for it. But
@@ -253,7 +253,7 @@ for ax, (name, model) in zip(axes, models):
 fig.suptitle(f"samples ({iterations} iterations each): AE and DAE decode a Gaussian fitted to their codes, "
              "the VAE decodes N(0, I)" + (", G maps its noise" if gan_run is not None else ""), fontsize=9)
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "11_samples.png"), dpi=110)
+lesson_io.save_figure(fig, os.path.join(args.out, "11_samples.png"), dpi=110)
 
 steps = 9
 ends = vae.sample_codes(10, backend.default_rng(args.seed + 6))
@@ -264,6 +264,5 @@ fig, ax = plt.subplots(figsize=(6, 3.6))
 lesson_io.draw_image_grid(ax, backend.to_host(vae.decode(walk)), nrow=steps,
                           title="VAE: decoding (1 - t) z_a + t z_b, t = 0 .. 1, z_a and z_b from N(0, I)")
 fig.tight_layout()
-fig.savefig(os.path.join(args.out, "11_walk.png"), dpi=110)
-print("samples: 11_samples.png; latent walk: 11_walk.png")
+lesson_io.save_figure(fig, os.path.join(args.out, "11_walk.png"), dpi=110)
 print(f"figures are in {os.path.abspath(args.out)}")
