@@ -3,7 +3,7 @@ on the same numbers.
 
     python benchmarks/chapter_table.py --models ae=runs/ae/checkpoint.npz dae=... vae=... \\
         [--gan-run RUN [--gan-average "average 0.999"]] --data-dir ../shared/data [--parzen] \\
-        [--out FOLDER] [--figure F.png] [--walk W.png]
+        [--out FOLDER] [--figure F.png] [--walk W.png] [--reconstructions R.png]
 
 Every model draws 10,000 samples (``--n-samples``) from its own prior: the VAE from N(0, I), a
 plain or denoising autoencoder from the Gaussian fitted to its training codes, the GAN from its
@@ -19,7 +19,8 @@ Real training images are the reference row.
 Written to ``--out``: ``chapter_table.json`` (every number, the command, the machine, the
 seconds) and ``chapter_table.md``. ``--figure`` draws each row's first 100 samples under its
 scores; ``--walk`` draws straight-line walks in each model's latent space (between two codes
-drawn from its prior), the view of the GAN paper's Figure 3.
+drawn from its prior), the view of the GAN paper's Figure 3; ``--reconstructions`` the first ten
+test digits and what each autoencoder gives back (the denoising one from noisy copies too).
 """
 from __future__ import annotations
 
@@ -100,6 +101,37 @@ def draw_walks(path, named):
     plt.close(fig)
 
 
+def draw_reconstructions(path, test, models, seed):
+    """Ten test digits, then each autoencoder's reconstruction of them (a denoising one's also of a
+    corrupted copy, with that copy above it)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x = backend.to_device(test[:10])
+    rows, labels = [backend.to_host(x)], ["test digits"]
+    for name, model in models.items():
+        if not isinstance(model, AutoencoderModel):
+            continue
+        tr = model.trainer
+        xs = x.astype(tr.model.dtype)
+        rows.append(backend.to_host(tr.reconstruct(xs)))
+        labels.append(f"{name}: reconstruction")
+        if tr.corruption is not None:
+            noisy = tr.corrupt(xs, backend.default_rng(seed + 5))
+            rows += [backend.to_host(noisy), backend.to_host(tr.reconstruct(noisy))]
+            labels += [f"{tr.corruption} corruption {tr.corruption_level:g}", f"{name}: from the corrupted"]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6.0, 0.75 * len(rows) + 0.3))
+    for ax, row, label in zip(np.atleast_1d(axes), rows, labels):
+        ax.imshow(np.clip(row.reshape(10, 28, 28).transpose(1, 0, 2).reshape(28, 280), 0, 1), cmap="gray",
+                  vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def format_markdown(result):
     parzen = "parzen_ll" in result["rows"][0]
     head = ("| model | IS | FID | precision | recall | density | coverage |" + (" Parzen LL |" if parzen else "")
@@ -131,6 +163,7 @@ def main(argv=None):
     p.add_argument("--out", default=".", help="folder for chapter_table.json/.md")
     p.add_argument("--figure", default=None, help="PNG: each row's first 100 samples under its scores")
     p.add_argument("--walk", default=None, help="PNG: walks in each model's latent space")
+    p.add_argument("--reconstructions", default=None, help="PNG: ten test digits through each autoencoder")
     p.add_argument("--classifier-cache", metavar="FOLDER", default=None)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -206,6 +239,9 @@ def main(argv=None):
     if args.walk:
         draw_walks(args.walk, walk_panels)
         print(f"wrote {args.walk}")
+    if args.reconstructions:
+        draw_reconstructions(args.reconstructions, test, models, args.seed)
+        print(f"wrote {args.reconstructions}")
     print(f"wrote {out / 'chapter_table.json'} and .md ({result['seconds']['total']:.1f} s)")
     return 0
 

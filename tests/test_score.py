@@ -250,3 +250,36 @@ def test_table1_metrics_scores_the_trained_G_and_each_average_from_the_same_nois
     assert real == want
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run_dir / f"metrics_it{run.trainer.iteration}.md").read_text().count("\n| ") == 6
+
+
+def test_chapter_table_scores_autoencoders_beside_a_gan(world, small_settings, tmp_path):
+    """benchmarks/chapter_table.py: each autoencoder checkpoint's samples come from its own prior and
+    are scored like a GAN's, with its test-set numbers beside (a VAE's ELBO = -(reconstruction + KL));
+    a GAN checkpoint is a row too; the figures are written."""
+    import importlib.util
+    from pathlib import Path
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("chapter_table", bench / "chapter_table.py")
+    chapter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chapter)
+    data, cache, _, _, plain = world
+    ckpts = {}
+    for preset in ("vae", "dae"):
+        out = tmp_path / preset
+        assert cli.train_main([preset, "--data-dir", data, "--iterations", "3", "--m", "20", "--out", str(out),
+                               "--no-progress", "--no-figures", "--set", "code_dim=2", "--set", "hidden=8"]) == 0
+        ckpts[preset] = out / "checkpoint.npz"
+    figures = {k: tmp_path / f"{k}.png" for k in ("figure", "walk", "reconstructions")}
+    assert chapter.main(["--models", f"vae={ckpts['vae']}", f"dae={ckpts['dae']}", f"gan={plain}",
+                         "--data-dir", data, "--n-samples", "120", "--classifier-cache", str(cache),
+                         "--out", str(tmp_path / "table"), *[a for k, p in figures.items()
+                                                             for a in (f"--{k}", str(p))]]) == 0
+    result = json.loads((tmp_path / "table" / "chapter_table.json").read_text())
+    assert [r["generator"] for r in result["rows"]] == ["vae", "dae", "gan", "real train"]
+    vae, dae, gan, _ = result["rows"]
+    assert vae["test"]["elbo"] == pytest.approx(-(vae["test"]["reconstruction"] + vae["test"]["kl"]))
+    assert "denoised_squared_error" in dae["test"] and "test" not in gan
+    assert all(r["n"] == 120 and np.isfinite(r["fid"]) for r in result["rows"])
+    assert "| vae |" in (tmp_path / "table" / "chapter_table.md").read_text()
+    for path in figures.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
