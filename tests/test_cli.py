@@ -395,13 +395,23 @@ class FakeClock:
         return self.t
 
 
-def test_progress_is_off_when_not_a_terminal():
-    s = FakeStream(tty=False)
-    bar = Progress(10, stream=s)
-    for _ in range(10):
-        bar.update()
+def test_progress_off_a_terminal_prints_plain_lines_now_and_then():
+    """A log file, a pipe or `!minigan` in a notebook: no bar, no carriage return; a line at each tenth of
+    the run and whenever a minute has passed since the last one."""
+    s, clock = FakeStream(tty=False), FakeClock()
+    bar = Progress(1000, desc="toy1d", stream=s, clock=clock)
+    for i in range(1000):
+        clock.t += 0.01 if i < 150 else 1.0            # slow after the first 150 steps
+        bar.update(V=-1.386)
     bar.close()
-    assert s.getvalue() == "" and not bar.enabled
+    text = s.getvalue()
+    assert "\r" not in text and "[" not in text
+    lines = text.splitlines()
+    counts = [int(line.split(": ")[1].split("/")[0]) for line in lines]
+    # the ten marks; from step 200 on, 100 s pass between marks, so a minute line falls 60 steps after each
+    assert counts == sorted([100 * k for k in range(1, 11)] + [100 * k + 60 for k in range(2, 10)])
+    assert lines[0] == "toy1d: 100/1000 iterations (10%), 1.0 s elapsed, about 0:09 left  V=-1.386"
+    assert lines[-1].startswith("toy1d: 1000/1000 iterations (100%), ") and "left" not in lines[-1]
 
 
 def test_progress_shows_rate_and_eta_on_a_terminal():

@@ -50,7 +50,8 @@ def _parser(prog):
                    help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: the one the checkpoint was trained on)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (on a terminal) and no progress lines (off one: a log, a pipe, a notebook)")
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")

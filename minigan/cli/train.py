@@ -65,7 +65,8 @@ def parser():
                    help="replace a run already in --out (its checkpoint, history, config and figures)")
     p.add_argument("--checkpoint-every", type=int_at_least(0, "--checkpoint-every"),
                    help="save a checkpoint every N iterations (default: every 10%%; 0 = only at the end)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (on a terminal) and no progress lines (off one: a log, a pipe, a notebook)")
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")

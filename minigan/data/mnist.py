@@ -283,7 +283,7 @@ def _progress_bar(label, total_bytes, enabled):
     total_kb = (total_bytes + 1023) // 1024 if total_bytes else 0
     try:
         from ..progress import Progress  # noqa: PLC0415
-        return Progress(total_kb, desc=f"{label} (kB)", enabled=enabled)
+        return Progress(total_kb, desc=f"{label} (kB)", enabled=enabled, unit="kB")
     except ImportError:                                   # pragma: no cover
         class _Plain:
             def update(self, n=1):
