@@ -86,7 +86,8 @@ def _sample(argv):
         histogram_1d(samples, run.data, png)
     else:
         png = None
-    print(f"{prog}: {args.n} samples of {'the averaged ' if args.averaged else ''}G at iteration "
+    who = "G" if hasattr(run.trainer, "G") else "the decoder"      # an autoencoder's samples: its decoder's
+    print(f"{prog}: {args.n} samples of {'the averaged ' if args.averaged else ''}{who} at iteration "
           f"{ckpt.iteration} ({ckpt.preset}), shape {samples.shape}")
     print(f"  {npy}")
     if png:
