@@ -190,18 +190,6 @@ def test_errors_name_what_was_expected():
 
 
 # ---------------------------------------------------------------------- presets and the command line
-@pytest.fixture
-def small_mnist(tmp_path, monkeypatch):
-    """200 generated training 'digits' and 30 test ones, in IDX form."""
-    from minigan.data import mnist
-    monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    rng = np.random.default_rng(5)
-    folder = tmp_path / "data" / "mnist"
-    folder.mkdir(parents=True)
-    for split, n in (("train", 200), ("t10k", 30)):
-        mnist.write_idx(folder / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        mnist.write_idx(folder / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8))
-    return str(tmp_path / "data")
 
 
 def test_presets_build_the_chapters_models(small_mnist):

@@ -365,17 +365,6 @@ def test_checkpoint_without_sampler_state_names_the_sampler(tmp_path):
 
 
 # ---------------------------------------------------------------------- mnist-paper: options a checkpoint implies
-@pytest.fixture
-def small_mnist(tmp_path, monkeypatch):
-    """A folder of 200 generated 'digits' in IDX form (mnist-paper needs only the train file)."""
-    from minigan.data import mnist
-    monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    rng = np.random.default_rng(5)
-    folder = tmp_path / "data" / "mnist"
-    folder.mkdir(parents=True)
-    mnist.write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (200, 28, 28), dtype=np.uint8))
-    mnist.write_idx(folder / "train-labels-idx1-ubyte", rng.integers(0, 10, 200, dtype=np.uint8))
-    return str(tmp_path / "data")
 
 
 def test_mnist_paper_noise_option(small_mnist):

@@ -45,8 +45,8 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        is_generator, layer_generators, optimizer_state, save_generators, save_history,
-                        save_optimizer, save_parts)
+                        is_generator, layer_generators, optimizer_state, repeat, save_generators,
+                        save_history, save_optimizer, save_parts)
 
 __all__ = ["AutoencoderTrainer", "AUTOENCODER_FIELDS", "RECONSTRUCTIONS"]
 
@@ -245,14 +245,7 @@ class AutoencoderTrainer:
 
     def train(self, iterations, callback=None):
         """Run ``iterations`` more steps; ``callback(trainer, row)`` after each. Returns their rows."""
-        if not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
-        rows = []
-        for _ in range(iterations):
-            rows.append(self.step())
-            if callback is not None:
-                callback(self, rows[-1])
-        return rows
+        return repeat(self.step, iterations, self, callback)
 
     # ------------------------------------------------------------------ inference (eval mode, no cache)
     def _blocks(self, fn, x):

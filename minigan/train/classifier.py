@@ -26,8 +26,8 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        is_generator, layer_generators, optimizer_state, save_generators, save_history,
-                        save_optimizer, save_parts)
+                        is_generator, layer_generators, optimizer_state, repeat, save_generators,
+                        save_history, save_optimizer, save_parts)
 
 __all__ = ["ClassifierTrainer", "CLASSIFIER_FIELDS"]
 
@@ -113,14 +113,7 @@ class ClassifierTrainer:
 
     def train(self, epochs, callback=None):
         """Run ``epochs`` more epochs; ``callback(trainer, row)`` after each. Returns their rows."""
-        if not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-        rows = []
-        for _ in range(epochs):
-            rows.append(self.train_epoch())
-            if callback is not None:
-                callback(self, rows[-1])
-        return rows
+        return repeat(self.train_epoch, epochs, self, callback, what="epochs")
 
     # ------------------------------------------------------------------ evaluation
     def logits(self, x):

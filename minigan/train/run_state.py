@@ -36,7 +36,8 @@ from .history import History
 
 __all__ = ["is_generator", "layer_generators", "generator_state", "save_generators",
            "check_generators", "apply_generators", "stateful_parts", "save_parts", "check_parts",
-           "apply_parts", "save_history", "check_history", "save_optimizer", "optimizer_state", "plain"]
+           "apply_parts", "save_history", "check_history", "save_optimizer", "optimizer_state", "plain",
+           "repeat"]
 
 
 def layer_generators(who, net):
@@ -218,3 +219,17 @@ def optimizer_state(d, who, t, opt):
     except StateError as exc:
         raise StateError(f"{who}: {exc}") from None
     return st
+
+
+# ---------------------------------------------------------------------- the loop of train()
+def repeat(step, count, trainer, callback=None, what="iterations"):
+    """``step()`` ``count`` times, ``callback(trainer, row)`` after each; their rows (every trainer's
+    ``train``: iterations of a GAN or an autoencoder, epochs of a classifier)."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"{what} must be an integer >= 0, got {count!r}")
+    rows = []
+    for _ in range(count):
+        rows.append(step())
+        if callback is not None:
+            callback(trainer, rows[-1])
+    return rows
