@@ -48,11 +48,26 @@ def mlp(sizes, activation="relu", output=None, *, irange=None, rng=None, dtype=N
     return Sequential(*found)
 
 
-def pixel_mean_logit(images):
-    """logit(clip(mean pixel, 1e-7, 1 - 1e-7)) per pixel: the paper's G output bias."""
-    # the mean accumulated in float64 without a float64 copy of the images (50,000 x 784 x 8
-    # bytes = 314 MB for MNIST); the same mean, bit for bit, as averaging such a copy
-    p = np.clip(np.asarray(backend.to_host(images)).mean(axis=0, dtype=np.float64), 1e-7, 1 - 1e-7)
+def pixel_mean_logit(images, block=4096):
+    """logit(clip(mean pixel, 1e-7, 1 - 1e-7)) per pixel: the paper's G output bias.
+
+    ``images``: values in [0, 1], or uint8 pixels (``load_mnist(..., as_uint8=True)``), whose
+    mean is that of their float32 values (``data.pixels_to_float``), bit for bit."""
+    x = np.asarray(backend.to_host(images))
+    if x.dtype != np.uint8:
+        # the mean accumulated in float64 without a float64 copy of the images (50,000 x 784 x 8
+        # bytes = 314 MB for MNIST); the same mean, bit for bit, as averaging such a copy
+        mean = x.mean(axis=0, dtype=np.float64)
+    else:
+        # the float32 values a block at a time, added row after row into one float64 sum as
+        # NumPy's mean over axis 0 adds them (the running sum leads each block's reduction)
+        from .data import pixels_to_float
+        total = np.zeros(x.shape[1:], dtype=np.float64)
+        for i in range(0, len(x), block):
+            rows = pixels_to_float(x[i:i + block])
+            total = np.add.reduce(np.concatenate([total[None], rows.astype(np.float64)]), axis=0)
+        mean = total / len(x)
+    p = np.clip(mean, 1e-7, 1 - 1e-7)
     return np.log(p) - np.log1p(-p)
 
 

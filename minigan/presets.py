@@ -429,7 +429,8 @@ def mnist_paper(opts):
     k = _opt(opts, "k", 1)
     order = _opt(opts, "sampling", "epochs")
     if getattr(opts, "load_data", True):
-        images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind)
+        # the images kept as bytes (39 MB for MNIST, not 157), each minibatch converted as drawn
+        images, _ = data.load_mnist("train", data_dir=opts.get("data_dir"), kind=kind, as_uint8=True)
         if m > images.shape[0]:
             raise ValueError(f"the minibatch size m = {m} is larger than the training set "
                              f"({images.shape[0]} images)")
@@ -443,7 +444,7 @@ def mnist_paper(opts):
     if architecture["minibatch_discrimination"] is not None and getattr(opts, "load_data", True):
         # the released code's data-dependent init, on m training images drawn with a generator of its own
         pick = np.random.default_rng(seed + 5000).choice(len(images), size=m, replace=False)
-        models.init_minibatch_discrimination(D, backend.to_device(images[pick]))
+        models.init_minibatch_discrimination(D, backend.to_device(data.pixels_to_float(images[pick])))
     mu = _opt(opts, "momentum", 0.5)
 
     def sgd(net, lr, steps):

@@ -11,11 +11,11 @@ from .toy import (GaussianMixture, gaussian_1d, ring8, grid25, uniform_noise,
                   gaussian_noise, FIGURE1_DATA_MEAN, FIGURE1_DATA_STD)
 
 from .mnist import (load_mnist, download_mnist, read_idx, write_idx, MNISTSampler, ImagesNotLoaded, IDXError,
-                    MNISTMissingError)
+                    MNISTMissingError, pixels_to_float)
 from . import corruption
 from .corruption import CORRUPTIONS, masking_noise
 
 __all__ = ["GaussianMixture", "gaussian_1d", "ring8", "grid25", "uniform_noise",
            "gaussian_noise", "FIGURE1_DATA_MEAN", "FIGURE1_DATA_STD",
            "load_mnist", "download_mnist", "read_idx", "write_idx", "MNISTSampler", "ImagesNotLoaded", "IDXError",
-           "MNISTMissingError", "corruption", "CORRUPTIONS", "masking_noise"]
+           "MNISTMissingError", "pixels_to_float", "corruption", "CORRUPTIONS", "masking_noise"]

@@ -56,7 +56,8 @@ from .. import backend
 
 __all__ = [
     "IDXError", "MNISTMissingError", "read_idx", "write_idx", "load_mnist", "download_mnist",
-    "find_mnist_files", "data_folders", "MNISTSampler", "ImagesNotLoaded", "SPLITS", "KINDS", "FILES",
+    "find_mnist_files", "data_folders", "MNISTSampler", "ImagesNotLoaded", "pixels_to_float", "SPLITS", "KINDS",
+    "FILES",
     "MIRRORS", "CHECKSUMS",
 ]
 
@@ -508,11 +509,13 @@ def _other_kind(kind, name, path, array):
 
 
 def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
-               mirrors=None, checksums=None, progress=None):
+               mirrors=None, checksums=None, progress=None, as_uint8=False):
     """Images and labels of one split of MNIST or Fashion-MNIST.
 
     Returns ``(images, labels)``: images float32 of shape (N, 784) with values
     pixel / 255 in [0, 1] (not binarised, as in the paper); labels int64 (N,).
+    ``as_uint8``: the images as the file's bytes, uint8 (N, 784), a quarter of the memory;
+    ``pixels_to_float`` gives the float32 values, bit for bit, of any rows of them.
     ``split``: "train" (train[0:50000]), "valid" (train[50000:60000]), "test"
     (10,000) or "train-full" (60,000). Missing files are downloaded into the
     first search folder when ``download`` is true (see the module docstring).
@@ -550,9 +553,17 @@ def load_mnist(split="train", data_dir=None, kind="mnist", download=True, *,
     if not len(range(images.shape[0])[rows]):
         raise IDXError(f"{found[names[0]]} holds {images.shape[0]} images: the {split!r} split, "
                        f"rows {rows.start}:{rows.stop} of it, is empty")
-    x = images[rows].reshape(-1, images.shape[1] * images.shape[2]).astype(np.float32)
-    x *= np.float32(1.0 / 255.0)
-    return x, labels[rows].astype(np.int64)
+    x = images[rows].reshape(-1, images.shape[1] * images.shape[2])
+    return (x.copy() if as_uint8 else pixels_to_float(x)), labels[rows].astype(np.int64)
+
+
+def pixels_to_float(pixels, dtype=np.float32):
+    """uint8 pixels (any shape, NumPy or CuPy) as values in [0, 1]: pixel * (1/255) in ``dtype``
+    (float32: exactly ``load_mnist``'s images)."""
+    xp = backend.array_module(pixels)
+    x = pixels.astype(dtype)
+    x *= xp.asarray(1.0 / 255.0, dtype=dtype)
+    return x
 
 
 # ---------------------------------------------------------------------- the sampler
@@ -585,7 +596,10 @@ class MNISTSampler:
         saved in checkpoints (``state_dict`` / ``load_state_dict``).
 
     The images are copied to the active backend's device once, at
-    construction. Works for any (N, d) array, not only MNIST.
+    construction. Works for any (N, d) array, not only MNIST. uint8 images
+    (``load_mnist(..., as_uint8=True)``) are kept as bytes, a quarter of the
+    memory, and each minibatch is converted as it is drawn (``pixels_to_float``:
+    the same values, bit for bit, as from float32 images).
     """
 
     ORDERS = ("random", "epochs")
@@ -598,21 +612,30 @@ class MNISTSampler:
             raise ValueError(f"MNISTSampler: order must be one of {self.ORDERS}, got {order!r}")
         self.order = order
         self.dtype = np.dtype(dtype or backend.DEFAULT_DTYPE)
-        self.images = backend.to_device(images, dtype=self.dtype)
+        self.as_bytes = images.dtype == np.uint8          # kept as uint8 pixels, converted per minibatch
+        self._store = backend.to_device(images, dtype=np.uint8 if self.as_bytes else self.dtype)
         self._perm = None        # "epochs": this pass's permutation (host int64), None before the first
         self._pos = 0            # "epochs": rows of _perm already served
 
     def __len__(self):
-        return int(self.images.shape[0])
+        return int(self._store.shape[0])
 
     @property
     def dim(self):
-        return int(self.images.shape[1])
+        return int(self._store.shape[1])
+
+    def _rows(self, rows):
+        return pixels_to_float(rows, self.dtype) if self.as_bytes else rows
+
+    @property
+    def images(self):
+        """Every image as values of ``dtype`` (a converted copy when the sampler keeps bytes)."""
+        return self._rows(self._store)
 
     def __call__(self, m, rng):
         m = int(m)
         if self.order == "random":
-            return self.images[rng.integers(0, len(self), size=m)]
+            return self._rows(self._store[rng.integers(0, len(self), size=m)])
         if m > len(self):
             raise ValueError(f"MNISTSampler(order='epochs'): a minibatch of {m} rows needs at least {m} "
                              f"images, this sampler has {len(self)}")
@@ -621,7 +644,7 @@ class MNISTSampler:
             self._pos = 0
         idx = self._perm[self._pos:self._pos + m]
         self._pos += m
-        return self.images[backend.to_device(idx)]
+        return self._rows(self._store[backend.to_device(idx)])
 
     def state_dict(self):
         """``{"perm", "pos"}`` for ``order="epochs"`` (empty perm before the first pass); ``{}`` for the
