@@ -25,6 +25,10 @@
 #    (`python -m minigan gradcheck`), and the exercises that use it
 #    (`python -m minigan check-exercise NAME`).
 #
+# Time: the default run took 6 s (2 s of CPU time) on a 2-core machine beside other jobs
+# (load about 7; one BLAS thread, 2026-12-07). (한국어: 기본 실행은 다른 작업이 도는 2코어
+# 기계에서 6초, CPU 시간 2초.)
+#
 # Run: `python lessons/02_gradient_checking.py [--out DIR] [--quick]`
 # (`--help` lists every option; an option the lesson does not know is an error.)
 

@@ -278,6 +278,9 @@ def test_lesson_is_a_notebook_that_cites_the_paper(name):
     assert text.count("# %%") >= 4                      # split into cells
     head = text.split("# %%\n", 1)[0]                  # the opening markdown cell
     assert "**Paper:**" in head and "**What to look at**" in head
+    # its measured run time, in English and in Korean
+    assert re.search(r"# Time: the default run took \d+ (s|min \d+ s) \(\d+ (s|min \d+ s) of CPU time\)", head)
+    assert "기본 실행은" in head and "2026-" in head
     assert "--quick" in head and "sys.path" not in text
 
 
