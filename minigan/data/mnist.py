@@ -632,6 +632,11 @@ class MNISTSampler:
         """Every image as values of ``dtype`` (a converted copy when the sampler keeps bytes)."""
         return self._rows(self._store)
 
+    @property
+    def stored(self):
+        """The images as the sampler keeps them, on the device: uint8 bytes or values of ``dtype``."""
+        return self._store
+
     def __call__(self, m, rng):
         m = int(m)
         if self.order == "random":

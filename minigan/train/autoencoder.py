@@ -85,8 +85,8 @@ class AutoencoderTrainer:
     m : minibatch size. seed : seeds ``self.rng`` (minibatches, corruptions, eps).
     penalties : callables ``(model, trainer) -> value`` that add their gradient into
         ``model.grads`` after each backward (``minigan.losses.WeightDecay``).
-    fit_data : None or the training inputs (N, D): what ``code_density`` is fitted to for a
-        non-variational autoencoder's samples.
+    fit_data : None or the training inputs (N, D), values or uint8 pixels: what ``code_density``
+        is fitted to for a non-variational autoencoder's samples.
     eval_batch : rows per forward when encoding or evaluating a large set.
     """
 
@@ -249,7 +249,12 @@ class AutoencoderTrainer:
 
     # ------------------------------------------------------------------ inference (eval mode, no cache)
     def _blocks(self, fn, x):
-        parts = [fn(x[i:i + self.eval_batch]) for i in range(0, len(x), self.eval_batch)]
+        """``fn`` over blocks of ``eval_batch`` rows of x (uint8 pixels converted a block at a time:
+        ``data.pixels_to_float``), its outputs concatenated."""
+        def rows(i):
+            xb = x[i:i + self.eval_batch]
+            return data.pixels_to_float(xb, self.model.dtype) if xb.dtype == np.uint8 else xb
+        parts = [fn(rows(i)) for i in range(0, len(x), self.eval_batch)]
         if isinstance(parts[0], tuple):
             xp = backend.array_module(parts[0][0])
             return tuple(xp.concatenate(p) for p in zip(*parts))
