@@ -74,7 +74,8 @@ def run(tree, workload, data_dir, out):
     if workload != "ring8":
         cmd += ["--data-dir", data_dir]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=os.path.dirname(out))
+    # (cwd: not the working tree, which `python -m` would put before PYTHONPATH)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(f"blas_threads: {' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
