@@ -189,8 +189,8 @@ def lesson_products(mnist):
 
 def use_in_lesson(lesson, *, mnist=False):
     """Apply the rule to a lesson (``minigan.lesson_io.parser`` calls it); when it runs on
-    more than one thread, say so: its numbers can differ a little from the printout it
-    documents, which is the one-thread one."""
+    more than one thread, say so: its numbers differ from the printout it documents, which
+    is the one-thread one."""
     import sys
     try:
         choice = apply(choose(lesson_products(mnist)))
@@ -199,6 +199,6 @@ def use_in_lesson(lesson, *, mnist=False):
         sys.exit(2)
     if choice.threads != 1:
         print(f"lesson {lesson}: matrix products on {choice.threads} BLAS threads ({choice.source}); "
-              f"the numbers can differ a little from the one-thread printout the lesson documents: "
-              f"{ENV}=1 gives that one")
+              f"its numbers and pictures differ from the one-thread run the lesson documents (float sums "
+              f"in another order): {ENV}=1 gives that one")
     return choice
