@@ -259,6 +259,8 @@ def parser(lesson, description, *, out, quick, mnist=False):
                    help="folder for the figures (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help=quick)
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: %(default)s)")
+    from . import threads
+    p.blas_threads = threads.use_in_lesson(lesson, mnist=mnist)    # BLAS threads from the work's size
     return p
 
 

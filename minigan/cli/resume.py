@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .. import __version__, checkpoint, presets
+from .. import __version__, checkpoint, presets, threads
 from ..data.mnist import MNISTMissingError
 from ..train.gan_state import StepsPerEpochChanged
 from .common import (EXIT_DIVERGED, UsageError, UsageParser, check_data_dir, entry, int_at_least,
@@ -22,7 +22,8 @@ __all__ = ["resume_main"]
 
 
 def resume_main(argv):
-    return entry("minigan resume", _resume, argv)
+    with threads.restored():            # the BLAS thread count it sets ends with the command
+        return entry("minigan resume", _resume, argv)
 
 
 def _other_data_size(args, ckpt, changed):
@@ -55,6 +56,9 @@ def _parser(prog):
     p.add_argument("--no-figures", action="store_true",
                    help="write no figures (history, checkpoint and the final numbers only)")
     p.add_argument("--data-dir", metavar="FOLDER", help="folder holding mnist/ etc. (presets that need real data)")
+    p.add_argument("--threads", type=int_at_least(1, "--threads"), metavar="N",
+                   help="threads of the matrix products (BLAS), chosen as minigan train chooses them; "
+                        "the run continues bit for bit only on the count it was trained on")
     return p
 
 
@@ -92,7 +96,12 @@ def _resume(argv):
     for note in ckpt.notes:
         print(f"{prog}: note: {note}", file=sys.stderr)
     options = run.options               # the stored ones, and any default an older checkpoint lacks
+    try:
+        blas = threads.choose(threads.products(run.trainer), args.threads)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     make_folder(out)
+    blas = threads.apply(blas)
     every = checkpoint_every(args.checkpoint_every, iterations)
     config_path = os.path.join(out, "config.json")
     config = {
@@ -101,6 +110,7 @@ def _resume(argv):
         "config": run.trainer.config, "iterations": done + iterations, "checkpoint_every": every,
         "history_fields": list(run.trainer.history.fields), "minigan_version": __version__,
         "resumed_from": {"checkpoint": os.path.abspath(args.checkpoint), "iteration": done},
+        "blas_threads": blas.as_config(),
         "command": "minigan resume " + " ".join(argv),
     }
     try:                                # the run's own config: keep how it was started, list the resumes
@@ -108,6 +118,11 @@ def _resume(argv):
             first = json.load(f)
     except (OSError, ValueError):
         first = None
+    trained_on = (first.get("blas_threads") or {}).get("threads") if isinstance(first, dict) else None
+    if trained_on is not None and trained_on != blas.threads:
+        print(f"{prog}: note: BLAS on {blas.threads} threads ({blas.source}), the run was trained on "
+              f"{trained_on} (config.json): the continuation differs from an uninterrupted run in the last "
+              f"digits; --threads {trained_on} continues it bit for bit", file=sys.stderr)
     if in_place and isinstance(first, dict) and first.get("preset") == ckpt.preset:
         config["started_with"] = first.get("started_with") or first.get("command")
         config["resumes"] = list(first.get("resumes") or []) + [

@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from .. import __version__
+from .. import __version__, threads
 from .common import (EXIT_DIVERGED, OutOfMemory, UsageError, UsageParser, build_run, check_data_dir,
                      decay, entry, int_at_least, rate, use_backend)
 from .describe import run_description
@@ -23,7 +23,8 @@ __all__ = ["train_main", "parser", "preset_settings", "check_settings"]
 
 
 def train_main(argv):
-    return entry("minigan train", _train, argv)
+    with threads.restored():            # the BLAS thread count it sets ends with the command
+        return entry("minigan train", _train, argv)
 
 
 class TrainParser(UsageParser):
@@ -60,6 +61,10 @@ def parser():
                         "training is unchanged, and 'minigan sample/parzen --averaged' use it")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None,
                    help="array backend (default: $MINIGAN_BACKEND or numpy)")
+    p.add_argument("--threads", type=int_at_least(1, "--threads"), metavar="N",
+                   help="threads of the matrix products (BLAS); default: $MINIGAN_BLAS_THREADS, else "
+                        "$OPENBLAS_NUM_THREADS, else 1 for small networks and every core for the MNIST "
+                        "model (minigan.threads); results depend on it, --threads 1 gives the reference")
     p.add_argument("--out", help="output folder (default runs/PRESET)")
     p.add_argument("--force", action="store_true",
                    help="replace a run already in --out (its checkpoint, history, config and figures)")
@@ -167,18 +172,23 @@ def _train(argv):
                          "train into another folder with --out, or replace it with --force")
     run = build_run(args.preset, options)   # nothing is written before the run is built
     options = run.options               # every option the preset used, defaults included
+    try:
+        blas = threads.choose(threads.products(run.trainer), args.threads)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     iterations = run.iterations
     every = checkpoint_every(args.checkpoint_every, iterations)
     created = make_folder(out)
     if args.force:
         clear_old_run(out)
+    blas = threads.apply(blas)
     config_path = os.path.join(out, "config.json")
     write_json(config_path, {
         "preset": args.preset, "description": run_description(args.preset, run.description, iterations),
         "options": options,
         "config": run.trainer.config, "iterations": iterations, "checkpoint_every": every,
         "history_fields": list(run.trainer.history.fields), "minigan_version": __version__,
-        "command": "minigan train " + " ".join(argv),
+        "blas_threads": blas.as_config(), "command": "minigan train " + " ".join(argv),
     })
     reporter = reporter_for(run, out, run.trainer.iteration, iterations, figures=not args.no_figures)
     try:
