@@ -716,3 +716,26 @@ def test_one_pass_plan_reads_the_layers_own_protocol():
     D.train()
     assert one_pass_plan(D.layers[1]) == ([D.layers[1]], [False])   # a single layer: itself
 
+
+
+def test_one_pass_on_the_emulated_gpu(monkeypatch, restore_backend):
+    """On CuPy (tests/fakecupy.py: CuPy's rules, CuPy's Generator over NumPy) the one pass
+    keeps every array on the device and equals the two passes as on NumPy. The two D's are
+    built from the same seeds (a CuPy generator cannot be copied)."""
+    import fakecupy
+    cp = fakecupy.install(monkeypatch)
+    restore_backend.use("cupy")
+    rng = np.random.default_rng(1)
+    x = cp.asarray(rng.random((8, 6)).astype(np.float32))
+    fake = cp.asarray(rng.random((8, 6)).astype(np.float32))
+    D_text, D_fast = _paper_like_D(np.float32), _paper_like_D(np.float32)
+    assert one_pass_plan(D_fast) is not None
+    for net in (D_text, D_fast):
+        net.zero_grad()
+    a_real, a_fake, loss = discriminator_gradients.textbook(D_text, x, fake, _d_loss)
+    a_real_f, a_fake_f, loss_f = discriminator_gradients_fast(D_fast, x, fake, _d_loss)
+    assert isinstance(a_real_f, cp.ndarray) and isinstance(D_fast.grads["1.W"], cp.ndarray)
+    assert bool(cp.all(a_real_f == a_real)) and bool(cp.all(a_fake_f == a_fake)) and float(loss_f) == float(loss)
+    for k, g in D_text.grads.items():
+        np.testing.assert_allclose(cp.asnumpy(D_fast.grads[k]), cp.asnumpy(g), rtol=2e-5,
+                                   atol=2e-5 * float(cp.abs(g).max()), err_msg=k)
