@@ -20,10 +20,10 @@ import pytest
 
 from minigan import train as gan_module
 from minigan import fast, layers, losses, models, optim
-from minigan.fast.gan import both_players_gradients_fast, discriminator_gradients_fast, one_pass_plan
+from minigan.fast.gan import discriminator_gradients_fast, one_pass_plan
 from minigan.fast.maxout import max_over_pieces_fast, route_to_winner_fast
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only
-from minigan.train.gan import both_players_gradients, discriminator_gradients
+from minigan.train.gan import discriminator_gradients
 
 DTYPES = (np.float32, np.float64)
 # the textbook functions themselves, whatever the switch says (a plain call runs the fast twin)
@@ -487,8 +487,7 @@ def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype, monkeypatch):
     the dtype's rounding (the fused step sums squares chunk by chunk, see momentum_update_all_fast).
     D's one pass (which reorders the sums of D's gradients) is left out here: see
     test_a_gan_run_with_ds_one_pass_follows_the_two_passes."""
-    for name in ("train.gan.discriminator_gradients", "train.gan.both_players_gradients"):
-        monkeypatch.delitem(fast._twins, name)
+    monkeypatch.delitem(fast._twins, "train.gan.discriminator_gradients")
     runs = {}
     for on in (True, False):
         with fast.enabled(on):
@@ -512,8 +511,7 @@ def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype, monkeypatch):
             assert row_a[q] == pytest.approx(row_b[q], rel=rtol)
 
 
-@pytest.mark.parametrize("order", ["sequential", "simultaneous"])
-def test_a_gan_run_with_ds_one_pass_follows_the_two_passes(order):
+def test_a_gan_run_with_ds_one_pass_follows_the_two_passes():
     """A float64 run with every fast kernel against the textbook: D's one pass moves only the
     last bits of D's gradients, so 10 iterations stay together to 1e-9, the first one's
     losses, V, D_real and D_fake bit for bit."""
@@ -521,7 +519,6 @@ def test_a_gan_run_with_ds_one_pass_follows_the_two_passes(order):
     for on in (True, False):
         with fast.enabled(on):
             g = _small_paper_like_gan(np.float64)
-            g.order = order
             g.train(10)
         runs[on] = g
     a, b = runs[True], runs[False]
@@ -547,7 +544,6 @@ def test_every_twin_names_its_textbook_function_and_back():
         "minigan.layers.minibatch_discrimination.similarities_backward":
             layers.minibatch_discrimination.similarities_backward,
         "minigan.train.gan.discriminator_gradients": discriminator_gradients,
-        "minigan.train.gan.both_players_gradients": both_players_gradients,
     }
     assert set(fast.twins()) == set(names)
     for name, wrapper in names.items():
@@ -658,25 +654,6 @@ def test_one_pass_d_step_equals_the_two_passes(rng, dtype, fast_mode):
         np.testing.assert_allclose(D_fast.grads[k], g, rtol=GRAD_RTOL[dtype],
                                    atol=GRAD_RTOL[dtype] * float(np.abs(g).max()), err_msg=k)
     assert all(len(l._cache) == 0 for l in D_fast.layers)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_one_pass_simultaneous_gradients_equal_the_two_passes(rng, dtype, fast_mode):
-    """The simultaneous order: logits and both losses bit for bit, the same masks drawn;
-    dL/dG(z) and D's gradients equal to the rounding of a reordered sum."""
-    D = _paper_like_D(dtype)
-    x, fake = rng.random((8, 6)).astype(dtype), rng.random((8, 6)).astype(dtype)
-    (text, D_text), (quick, D_fast) = _both_ways(D, both_players_gradients.textbook, both_players_gradients_fast,
-                                                 x, fake, _d_loss, losses.generator_loss_nonsaturating)
-    for i in range(4):                                  # a_real, a_fake, d_loss, g_loss
-        assert np.array_equal(quick[i], text[i])
-    assert _generator_states(D_fast) == _generator_states(D_text)
-    tol = GRAD_RTOL[dtype]
-    np.testing.assert_allclose(quick[4], text[4], rtol=tol, atol=tol * float(np.abs(text[4]).max()))
-    for k, g in D_text.grads.items():
-        np.testing.assert_allclose(D_fast.grads[k], g, rtol=tol, atol=tol * float(np.abs(g).max()), err_msg=k)
-    assert all(len(l._cache) == 0 for l in D_fast.layers)
-    assert all(l.requires_grad for l in D_fast.layers)
 
 
 def _coupled_Ds(dtype):

@@ -1,9 +1,9 @@
-"""Fast twins of the discriminator's two passes (textbook: ``minigan/train/gan.py``).
+"""Fast twin of the discriminator's two passes (textbook: ``minigan/train/gan.py``).
 
 Algorithm 1's D step needs D(x) on m real rows and D(G(z)) on m fake rows. The
-textbook (``discriminator_gradients``, ``both_players_gradients``) runs them as two
-m-row passes, forward and backward, so that every layer of D sees each minibatch
-as a batch of its own. Each weight gradient is then two products and an add:
+textbook (``discriminator_gradients``) runs them as two m-row passes, forward and
+backward, so that every layer of D sees each minibatch as a batch of its own.
+Each weight gradient is then two products and an add:
 
     dL/dW = x_real^T dL/dz_real + x_fake^T dL/dz_fake.
 
@@ -38,17 +38,18 @@ A layer that fixes something to the minibatch's shape (a Dropout with
 ``fixed_mask`` of m rows, which a gradient check sets) cannot see 2m rows; the
 trainer never sets one.
 
-Where the one pass is taken, ``both_players_gradients_fast`` (the simultaneous
-order) also sends G's gradient back through the 2m-row caches: the real rows then
-carry zeros through the products that give dL/dG(z) (rows do not mix, so the
-fake rows are unchanged).
+The simultaneous order (``GAN.simultaneous_step``) keeps the two passes: there
+G's gradient must also go back through D, and through one 2m-row pass it would
+go through the real rows too (zeros in them: m rows more in the two dL/dx
+products of D's maxout layers, which cost more than the one pass saved: 1.036
+of the iteration at one BLAS thread, benchmarks/RESULTS.md, "Speed (issue 21)").
 """
 from __future__ import annotations
 
 from .. import backend
 from . import textbook, twin_of
 
-__all__ = ["discriminator_gradients_fast", "both_players_gradients_fast", "one_pass_plan"]
+__all__ = ["discriminator_gradients_fast", "one_pass_plan"]
 
 
 def _chain(D):
@@ -102,35 +103,25 @@ def _forward(layers, apart, blocks):
     return xp.concatenate(h) if isinstance(h, list) else h
 
 
-def _backward(layers, apart, grad, sizes, *, input_grad, keep_cache=False):
-    """The backward of ``_forward``'s pass: each layer in reverse, a drawing layer once per
-    block (last block first: last in, first out). ``input_grad=False``: as
-    ``Sequential.backward`` (no dL/dx below the first layer with parameters; the layers in
-    front of it only drop their caches). ``keep_cache``: each layer's cache is duplicated
-    first (``retain_cache``), so the pass can be backpropagated again; a drawing layer then
-    backpropagates the last block only (G's gradient reads the fake rows)."""
+def _backward_params_only(layers, apart, grad, sizes):
+    """The backward of ``_forward``'s pass for D's parameters, as ``Sequential.backward``
+    with ``input_grad=False`` does it (no dL/dx below the first layer with parameters; the
+    layers in front of it only drop their caches); a drawing layer once per block, last
+    block first (last in, first out)."""
     xp = backend.array_module(grad)
-    first = 0 if input_grad else next((i for i, l in enumerate(layers) if l.params), len(layers))
+    first = next((i for i, l in enumerate(layers) if l.params), len(layers))
     g = grad
     for i in reversed(range(len(layers))):
         layer = layers[i]
         if i < first:
             for _ in (sizes if apart[i] else (None,)):
                 layer._drop_cache()
-            continue
-        wants_x = input_grad or i > first
-        if keep_cache:
-            layer.retain_cache()
-        if apart[i] and keep_cache:          # only the last block's cache was duplicated
-            g_last = layer.backward(g[-sizes[-1]:], input_grad=wants_x)
-            g = None if g_last is None else xp.concatenate(
-                [xp.zeros((len(g) - sizes[-1],) + g_last.shape[1:], dtype=g_last.dtype), g_last])
         elif apart[i]:
-            parts = [layer.backward(b, input_grad=wants_x) for b in reversed(_split(g, sizes))]
-            g = xp.concatenate(parts[::-1]) if wants_x else None
+            parts = [layer.backward(b, input_grad=i > first) for b in reversed(_split(g, sizes))]
+            g = xp.concatenate(parts[::-1]) if i > first else None
         else:
-            g = layer.backward(g, input_grad=wants_x)
-    return g
+            g = layer.backward(g, input_grad=i > first)
+    return None
 
 
 @twin_of("minigan.train.gan.discriminator_gradients")
@@ -148,29 +139,5 @@ def discriminator_gradients_fast(D, x, fake, d_loss):
     a_real, a_fake = logits[:m], logits[m:]
     value, grad_real, grad_fake = d_loss(a_real, a_fake)
     xp = backend.array_module(logits)
-    _backward(layers, apart, xp.concatenate([grad_real, grad_fake]), [m, len(fake)], input_grad=False)
+    _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake]), [m, len(fake)])
     return a_real, a_fake, value
-
-
-@twin_of("minigan.train.gan.both_players_gradients")
-def both_players_gradients_fast(D, x, fake, d_loss, g_loss):
-    """``both_players_gradients`` (the simultaneous order) as one 2m-row forward of D,
-    G's gradient back through it (D frozen, zeros in the real rows), then D's own
-    backward over the 2m rows; the textbook's two passes where D's rows are not
-    independent. Returns ``(a_real, a_fake, d_loss value, g_loss value, dL/dG(z))``."""
-    from ..layers import frozen
-    plan = one_pass_plan(D)
-    if plan is None:
-        return textbook(both_players_gradients_fast)(D, x, fake, d_loss, g_loss)
-    layers, apart = plan
-    m, sizes = len(x), [len(x), len(fake)]
-    logits = _forward(layers, apart, [x, fake])
-    a_real, a_fake = logits[:m], logits[m:]
-    xp = backend.array_module(logits)
-    g_value, grad_a = g_loss(a_fake)
-    with frozen(D):
-        grad_in = _backward(layers, apart, xp.concatenate([xp.zeros_like(a_real), grad_a]), sizes,
-                            input_grad=True, keep_cache=True)
-    d_value, grad_real, grad_fake = d_loss(a_real, a_fake)
-    _backward(layers, apart, xp.concatenate([grad_real, grad_fake]), sizes, input_grad=False)
-    return a_real, a_fake, d_value, g_value, grad_in[m:]

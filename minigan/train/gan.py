@@ -70,14 +70,14 @@ import numbers
 from types import FunctionType, MethodType
 
 from .. import backend, fast, losses
-from ..fast.gan import both_players_gradients_fast, discriminator_gradients_fast  # noqa: F401 -- the fast twins
+from ..fast.gan import discriminator_gradients_fast  # noqa: F401 -- the fast twin
 from ..layers import backward_params_only, evaluating, frozen, no_grad
 from .run_state import is_generator, layer_generators
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
 
-__all__ = ["GAN", "TrainingDiverged", "ORDERS", "discriminator_gradients", "both_players_gradients"]
+__all__ = ["GAN", "TrainingDiverged", "ORDERS", "discriminator_gradients"]
 
 ORDERS = ("sequential", "simultaneous")
 
@@ -148,30 +148,6 @@ def discriminator_gradients(D, x, fake, d_loss):
     backward_params_only(D, grad_fake)
     backward_params_only(D, grad_real)
     return a_real, a_fake, value
-
-
-@fast.has_twin
-def both_players_gradients(D, x, fake, d_loss, g_loss):
-    """The simultaneous order's gradients through D: D(x) and D(G(z)) once, G's loss
-    backpropagated through D held fixed (dL/dG(z), D's grads untouched), then D's loss
-    into ``D.grads``. Returns ``(a_real, a_fake, d_loss value, g_loss value, dL/dG(z))``.
-
-    D(G(z)) is backpropagated twice (G's loss, then D's), so its caches are duplicated
-    first (``retain_cache``); the two passes of D, as in ``discriminator_gradients``.
-
-    Fast twin: ``minigan.fast.gan.both_players_gradients_fast`` (one 2m-row pass where
-    no layer of D couples rows).
-    """
-    a_real = D.forward(x)
-    a_fake = D.forward(fake)
-    D.retain_cache()
-    g_value, grad_a = g_loss(a_fake)
-    with frozen(D):                      # each layer's own requires_grad comes back after
-        grad_fake = D.backward(grad_a)
-    d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
-    backward_params_only(D, grad_fake_d)
-    backward_params_only(D, grad_real)
-    return a_real, a_fake, d_value, g_value, grad_fake
 
 
 class GAN:
@@ -384,8 +360,16 @@ class GAN:
         self.D.zero_grad()
         self.G.zero_grad()
         fake = self.G.forward(z)
-        a_real, a_fake, d_loss, g_loss, grad_fake = both_players_gradients(
-            self.D, x, fake, self._d_loss, self._g_loss)
+        # two passes of D, whatever its layers: one pass of 2m rows would send G's gradient
+        # back through m rows of zeros too (minigan/fast/gan.py)
+        a_real = self.D.forward(x)
+        a_fake = self.D.forward(fake)
+        self.D.retain_cache()            # D(G(z)) is backpropagated twice: G's loss, then D's
+        g_loss, grad_a = self._g_loss(a_fake)
+        grad_fake = self._backprop_through_frozen_D(grad_a)
+        d_loss, g_real, g_fake = self._d_loss(a_real, a_fake)
+        backward_params_only(self.D, g_fake)
+        backward_params_only(self.D, g_real)
         backward_params_only(self.G, grad_fake)
         d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)
         g_loss = self._add_penalties(g_loss, self.G, self.g_penalties)
