@@ -328,6 +328,7 @@ class GAN:
         #   grad_theta_d (1/m) sum_i [log D(x(i)) + log(1 - D(G(z(i))))]
         # (the optimizer descends d_loss = -scale * V, or the d_loss given; see minigan.losses)
         self.D.zero_grad()
+        # D(x) and D(G(z)): two passes of m rows (one of 2m where D's rows stay apart: the fast twin)
         a_real, a_fake, d_loss = discriminator_gradients(self.D, x, fake, self._d_loss)
         d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)   # none in Algorithm 1
         row = {"d_loss": d_loss, "V": losses.value_function(a_real, a_fake)[0],
