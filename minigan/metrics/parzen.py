@@ -33,9 +33,9 @@ How it is computed here:
   one BLAS thread (``WORKER_BLAS_THREADS``, through threadpoolctl when it is
   installed): the workers already keep the cores busy, and a BLAS that splits
   each block's GEMM over its own threads as well makes them wait on each other
-  (2 workers on 2 cores: 0.84 of the time with one BLAS thread each; measured in
-  benchmarks/parzen_speed.py --compare-blas, see benchmarks/RESULTS.md). The
-  numbers are the same either way.
+  (2 workers on 2 cores: 0.8 of the time with one BLAS thread each,
+  ``benchmarks/parzen_speed.py --compare-blas``; benchmarks/RESULTS.md, "Speed
+  (issue 21)"). The log-likelihoods are the same either way.
 """
 from __future__ import annotations
 
