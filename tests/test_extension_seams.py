@@ -180,8 +180,17 @@ class BatchSpy(Layer):
         return grad_out if input_grad else None
 
 
-def _spied_gan(order, couples_rows):
-    spy = BatchSpy()
+class WeightedBatchSpy(BatchSpy):
+    """A BatchSpy with a parameter (never moved: its gradient stays zero): the one pass
+    gives the layers with parameters the 2m rows."""
+
+    def __init__(self):
+        super().__init__()
+        self._add_param("unused", np.zeros(1, np.float32))
+
+
+def _spied_gan(order, couples_rows, spy=None):
+    spy = BatchSpy() if spy is None else spy
     spy.couples_rows = couples_rows
     inner = models.mlp([1, 8, 1], rng=1, dtype=np.float32)
     D = Sequential(spy, *inner.layers)
@@ -207,9 +216,10 @@ def test_D_sees_the_real_and_the_fake_batch_apart(order):
 @pytest.mark.parametrize("order", ["sequential", "simultaneous"])
 def test_a_D_whose_rows_stay_apart_sees_both_batches_in_one_pass(order):
     """Where no layer couples rows, the fast path (minigan.fast.gan) runs the D step's real
-    and fake batch as one pass of 2m rows; with fast kernels off, and in the simultaneous
-    order (where G's gradient goes back through D too), two passes of m."""
-    gan, spy = _spied_gan(order, couples_rows=False)
+    and fake batch through D's layers with parameters as one pass of 2m rows; with fast
+    kernels off, and in the simultaneous order (where G's gradient goes back through D
+    too), two passes of m."""
+    gan, spy = _spied_gan(order, couples_rows=False, spy=WeightedBatchSpy())
     with fast.enabled(True):
         gan.train(3)
     assert spy.rows == ([14, 7] if order == "sequential" else [7, 7]) * 3

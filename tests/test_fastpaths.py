@@ -699,15 +699,35 @@ def test_a_d_whose_rows_meet_keeps_the_two_passes(rng, dtype, fast_mode):
 
 
 def test_one_pass_plan_reads_the_layers_own_protocol():
-    """Which layers see the two minibatches apart: those that draw (a Dropout in training
-    mode), from ``draws_random``; none in eval mode, where one pass needs no split."""
+    """Which layers see the two minibatches apart: those without parameters (``params``)
+    and those that draw (``draws_random``); the layers with parameters see the 2m rows."""
     D = _paper_like_D(np.float32)
     layers_, apart = one_pass_plan(D)
     assert layers_ == D.layers and apart == [True, False, True, False, True, False]
     D.eval()
-    assert one_pass_plan(D)[1] == [False] * 6
+    assert one_pass_plan(D)[1] == [True, False, True, False, True, False]
     D.train()
     assert one_pass_plan(D.layers[1]) == ([D.layers[1]], [False])   # a single layer: itself
+    plain = Sequential(Linear(6, 5, rng=1), ReLU(), Linear(5, 1, rng=2))
+    assert one_pass_plan(plain)[1] == [False, True, False]
+
+
+def test_one_pass_with_fixed_dropout_masks(rng):
+    """A Dropout with a ``fixed_mask`` of m rows (as a gradient check or bench_iteration.py
+    sets) applies it to each minibatch, as the two passes do."""
+    x, fake = _batches(rng, np.float64)
+
+    def make_D():
+        D = _paper_like_D(np.float64)
+        for i, width in ((0, 6), (2, 5), (4, 4)):
+            D.layers[i].fixed_mask = np.random.default_rng(i).random((8, width)) < D.layers[i].keep
+        return D
+    assert one_pass_plan(make_D()) is not None
+    (text, D_text), (quick, D_fast) = _both_ways(
+        make_D, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
+    assert all(np.array_equal(a, b) for a, b in zip(quick, text))
+    for k, g in D_text.grads.items():
+        np.testing.assert_allclose(D_fast.grads[k], g, rtol=1e-12, atol=1e-12 * float(np.abs(g).max()), err_msg=k)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -17,15 +17,20 @@ the same operations, and
 is the same sum as one product over 2m rows (the 2m-row products also split over
 BLAS threads better than two m-row ones).
 
-Random draws. A layer that draws (``draws_random()``: a Dropout mask) is applied
-to the real rows and then to the fake rows apart, each an m-row call, so its
-generator gives what the two passes would have drawn: on every backend, whatever
-one 2m-row draw would give. The two passes draw every layer's real mask before
-any fake mask; drawing layer by layer keeps that stream only if no two drawing
-layers share a generator (their ``generators()``), so a D whose drawing layers
-share one, or draw from a generator they do not name, takes the textbook path,
-as does a D that couples rows. Everything is read from the layers' own protocol
-(``couples_rows``, ``draws_random``, ``generators``), never from class names.
+Which layers see the 2m rows. Only the layers with parameters that draw nothing:
+the products are what the one pass is for. Every other layer (a Dropout, an
+activation) is applied to the real rows and then to the fake rows apart, each an
+m-row call, exactly as the two passes call it: a layer that draws (a Dropout
+mask) takes from its generator what the two passes would have taken, on every
+backend and whatever one 2m-row draw would give, and one that holds something of
+the minibatch's shape (a Dropout's ``fixed_mask``, as a gradient check or
+benchmarks/bench_iteration.py sets) gets its m rows. The two passes draw every
+layer's real mask before any fake mask; drawing layer by layer keeps that stream
+only if no two drawing layers share a generator (their ``generators()``), so a D
+whose drawing layers share one, or draw from a generator they do not name, takes
+the textbook path, as does a D that couples rows. Everything is read from the
+layers' own protocol (``couples_rows``, ``draws_random``, ``generators``,
+``params``), never from class names.
 
 What is equal. D(x), D(G(z)), the losses, D_real, D_fake and V: bit for bit (the
 same operations on the same rows; tests/test_fastpaths.py). D's weight and bias
@@ -33,10 +38,6 @@ gradients: the same sum in another order (a 2m-row product and a 2m-row column
 sum, where the textbook adds two m-row ones), equal to float32 rounding, about
 1e-6 relative. So the parameters after a step differ from the textbook's in
 their last bits, and a run's later iterations drift apart as rounding does.
-
-A layer that fixes something to the minibatch's shape (a Dropout with
-``fixed_mask`` of m rows, which a gradient check sets) cannot see 2m rows; the
-trainer never sets one.
 
 The simultaneous order (``GAN.simultaneous_step``) keeps the two passes: there
 G's gradient must also go back through D, and through one 2m-row pass it would
@@ -64,14 +65,15 @@ def _chain(D):
 
 def one_pass_plan(D):
     """``(layers, apart)`` when the real and the fake minibatch can go through D as one
-    pass with the same results as two, else None. ``apart[i]``: layer i draws random
-    numbers and is applied to each minibatch on its own (see the module docstring)."""
+    pass with the same results as two, else None. ``apart[i]``: layer i (one without
+    parameters, or one that draws random numbers) is applied to each minibatch on its
+    own (see the module docstring)."""
     from ..layers import walk_layers
     if getattr(D, "couples_rows", False):
         return None
     layers = _chain(D)
-    apart = [bool(layer.draws_random()) for layer in layers]
-    drawing = [layer for layer, a in zip(layers, apart) if a]
+    drawing = [layer for layer in layers if layer.draws_random()]
+    apart = [not layer.params or layer in drawing for layer in layers]
     seen = set()
     for layer in drawing:
         gens = {id(g) for _, sub in walk_layers(layer) for g in sub.generators().values()}
@@ -91,7 +93,7 @@ def _split(h, sizes):
 
 
 def _forward(layers, apart, blocks):
-    """concat(D(block) for block in blocks) as one pass; a drawing layer sees each block apart."""
+    """concat(D(block) for block in blocks) as one pass; a layer marked ``apart`` sees each block on its own."""
     xp = backend.array_module(blocks[0])
     sizes = [len(b) for b in blocks]
     h = list(blocks)
@@ -106,8 +108,8 @@ def _forward(layers, apart, blocks):
 def _backward_params_only(layers, apart, grad, sizes):
     """The backward of ``_forward``'s pass for D's parameters, as ``Sequential.backward``
     with ``input_grad=False`` does it (no dL/dx below the first layer with parameters; the
-    layers in front of it only drop their caches); a drawing layer once per block, last
-    block first (last in, first out)."""
+    layers in front of it only drop their caches); a layer marked ``apart`` once per block,
+    last block first (last in, first out)."""
     xp = backend.array_module(grad)
     first = next((i for i, l in enumerate(layers) if l.params), len(layers))
     g = grad
