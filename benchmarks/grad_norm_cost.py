@@ -8,10 +8,12 @@ chunk, and takes sum g^2 (the history's ``d_grad_norm`` / ``g_grad_norm``) and s
 theta^2 (the divergence check) as one dot product per 64k chunk while the chunk is in
 the cache. Timed here, interleaved, per update of both players:
 
-* ``as now``: the fused step as it is (g . g before the update, theta . theta after);
+* ``as now``: the fused step as it is (g . g once the multiply lr g has brought g into
+  the cache, theta . theta after the update);
 * ``no sums``: the same update without either dot product (what the sums cost);
-* ``g sum hot``: g . g after the multiply lr g has brought g into the cache (the same
-  numbers, bit for bit: only the order of independent operations changes);
+* ``g sum first``: g . g before the update, reading g from memory (the step before
+  issue 21; the same numbers, bit for bit: only the order of independent operations
+  differs);
 * ``(lr g) sum``: sum (lr g)^2 / lr^2 from the buffer the update fills anyway (equal to
   float32 rounding, about 1e-7 relative);
 * ``einsum``: g . g and theta . theta by ``np.einsum`` (NumPy's own loop, no BLAS).
@@ -60,10 +62,10 @@ def _no_sums(theta, v, g, lr_g, lr, mu):
     return 0.0, 0.0
 
 
-def _g_sum_hot(theta, v, g, lr_g, lr, mu):
+def _g_sum_first(theta, v, g, lr_g, lr, mu):
+    g_sq = float(np.dot(g, g))
     v *= mu
     np.multiply(g, lr, out=lr_g)
-    g_sq = float(np.dot(g, g))
     v -= lr_g
     theta += v
     return g_sq, float(np.dot(theta, theta))
@@ -88,7 +90,7 @@ def _einsum(theta, v, g, lr_g, lr, mu):
 
 
 VARIANTS = {"as now": fast_sgd._momentum_chunks, "no sums": _chunks(_no_sums),
-            "g sum hot": _chunks(_g_sum_hot), "(lr g) sum": _chunks(_lr_g_sum), "einsum": _chunks(_einsum)}
+            "g sum first": _chunks(_g_sum_first), "(lr g) sum": _chunks(_lr_g_sum), "einsum": _chunks(_einsum)}
 
 
 def main(argv=None):
@@ -133,7 +135,7 @@ def main(argv=None):
           f"OPENBLAS_NUM_THREADS={blas}; load {os.getloadavg()[0]:.2f}")
     for name in names:
         ratios = [a / b for a, b in zip(times[name], times["as now"])]
-        print(f"{name:>11}: median {statistics.median(times[name]):.2f} ms, ratio to 'as now' "
+        print(f"{name:>12}: median {statistics.median(times[name]):.2f} ms, ratio to 'as now' "
               f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f})")
     return 0
 
