@@ -529,7 +529,8 @@ def test_a_gan_run_with_ds_one_pass_follows_the_two_passes():
             assert row_a[q] == pytest.approx(row_b[q], rel=1e-9), q
     for net in ("G", "D"):
         for k, p in getattr(a, net).params.items():
-            np.testing.assert_allclose(p, getattr(b, net).params[k], rtol=1e-9, atol=1e-12, err_msg=f"{net} {k}")
+            np.testing.assert_allclose(*_host(p, getattr(b, net).params[k]), rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{net} {k}")
 
 
 def test_every_twin_names_its_textbook_function_and_back():
@@ -720,14 +721,15 @@ def test_one_pass_with_fixed_dropout_masks(rng):
     def make_D():
         D = _paper_like_D(np.float64)
         for i, width in ((0, 6), (2, 5), (4, 4)):
-            D.layers[i].fixed_mask = np.random.default_rng(i).random((8, width)) < D.layers[i].keep
+            D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
         return D
     assert one_pass_plan(make_D()) is not None
     (text, D_text), (quick, D_fast) = _both_ways(
         make_D, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
-    assert all(np.array_equal(a, b) for a, b in zip(quick, text))
+    assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text)))
     for k, g in D_text.grads.items():
-        np.testing.assert_allclose(D_fast.grads[k], g, rtol=1e-12, atol=1e-12 * float(np.abs(g).max()), err_msg=k)
+        g, g_fast = _host(g, D_fast.grads[k])
+        np.testing.assert_allclose(g_fast, g, rtol=1e-12, atol=1e-12 * float(np.abs(g).max()), err_msg=k)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
