@@ -16,12 +16,19 @@ noise added. With no data folder, random sparse 784-d vectors stand in
 
 The machine's load average is printed before and after: on a shared machine
 timings are only comparable at equal load.
+
+``--compare-blas ROUNDS`` instead times the float32 protocol (on the blurred
+samples) with each worker's GEMM on one BLAS thread (the default,
+``minigan.metrics.parzen.WORKER_BLAS_THREADS = 1``) and with the BLAS's own
+thread count (``None``, as before), interleaved, and prints the median of the
+per-round ratios.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -71,6 +78,8 @@ def main(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: min(cores, 4))")
+    p.add_argument("--compare-blas", type=int, default=0, metavar="ROUNDS",
+                   help="time one BLAS thread per worker against the BLAS's own count, interleaved")
     args = p.parse_args(argv)
     samples, valid, test, what = load_or_fake(args.data_dir)
     print(f"data: {what}; samples {samples.shape}, valid {valid.shape}, test {test.shape}")
@@ -81,6 +90,8 @@ def main(argv=None):
         r = metrics.parzen_protocol(s, valid, test, dtype=dtype, threads=args.threads)
         return r.sigma, r.valid_lls, r.ll, r.se
 
+    if args.compare_blas:
+        return compare_blas(args, lambda: protocol(blur_and_noise(samples), np.float32))
     cases = [("real training images (ceiling)", samples), ("blurred + noisy images", blur_and_noise(samples))]
     for name, s in cases:
         t32, (sig32, v32, ll32, se32) = timed(lambda: protocol(s, np.float32), args.repeats)
@@ -94,6 +105,30 @@ def main(argv=None):
               f"({'OK' if abs(ll32 - ll64) < 0.01 else 'OVER'} vs 0.01)")
         print(f"  target <= 2 s: float32 protocol took {t32 / 2.0:.2f}x the target")
     print(f"\nload average after {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def compare_blas(args, run):
+    """Interleaved rounds: the protocol with WORKER_BLAS_THREADS 1, then None (order
+    alternating); the median per-round ratio one / own."""
+    from minigan.metrics import parzen
+    times = {1: [], None: []}
+    results = {}
+    for r in range(args.compare_blas):
+        for n in ((1, None) if r % 2 == 0 else (None, 1)):
+            parzen.WORKER_BLAS_THREADS = n
+            t = time.perf_counter()
+            results[n] = run()
+            times[n].append(time.perf_counter() - t)
+        print(f"round {r + 1}: one BLAS thread per worker {times[1][-1]:.2f} s, "
+              f"the BLAS's own count {times[None][-1]:.2f} s, load {os.getloadavg()[0]:.2f}", flush=True)
+    parzen.WORKER_BLAS_THREADS = 1
+    ratios = [a / b for a, b in zip(times[1], times[None])]
+    print(f"medians: one BLAS thread per worker {statistics.median(times[1]):.2f} s, "
+          f"the BLAS's own count {statistics.median(times[None]):.2f} s; median per-round ratio "
+          f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}); test LL "
+          f"{results[1][2]:.4f} vs {results[None][2]:.4f}")
+    print(f"load average after {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -21,7 +21,7 @@ techniques fit without a rewrite.
 import numpy as np
 import pytest
 
-from minigan import backend, data, losses, models, optim
+from minigan import backend, data, fast, losses, models, optim
 from minigan.train import GAN
 from minigan.gradcheck import check_generator_step, check_layer
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, no_grad
@@ -180,19 +180,52 @@ class BatchSpy(Layer):
         return grad_out if input_grad else None
 
 
-@pytest.mark.parametrize("order", ["sequential", "simultaneous"])
-def test_D_sees_the_real_and_the_fake_batch_apart(order):
-    """Every forward of D during training holds one batch of m rows: real and fake
-    are never concatenated (what minibatch discrimination needs)."""
-    spy = BatchSpy()
+class WeightedBatchSpy(BatchSpy):
+    """A BatchSpy with a parameter (never moved: its gradient stays zero): the one pass
+    gives the layers with parameters the 2m rows."""
+
+    def __init__(self):
+        super().__init__()
+        self._add_param("unused", np.zeros(1, np.float32))
+
+
+def _spied_gan(order, couples_rows, spy=None):
+    spy = BatchSpy() if spy is None else spy
+    spy.couples_rows = couples_rows
     inner = models.mlp([1, 8, 1], rng=1, dtype=np.float32)
     D = Sequential(spy, *inner.layers)
     G = models.mlp([1, 8, 1], rng=0, dtype=np.float32)
     gan = GAN(G, D, data.gaussian_1d(dtype=np.float32), data.uniform_noise(1, dtype=np.float32),
               d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5),
               m=7, order=order, seed=0)
+    return gan, spy
+
+
+@pytest.mark.parametrize("order", ["sequential", "simultaneous"])
+def test_D_sees_the_real_and_the_fake_batch_apart(order):
+    """Where a layer of D couples rows (``couples_rows``, as minibatch discrimination),
+    every forward of D during training holds one batch of m rows: real and fake are
+    never concatenated."""
+    gan, spy = _spied_gan(order, couples_rows=True)
     gan.train(3)
     # sequential: D(x), D(G(z)) for D's step, D(G(z')) for G's; simultaneous: D(x), D(G(z))
+    assert spy.rows == [7] * (3 if order == "sequential" else 2) * 3
+    assert not spy._cache
+
+
+@pytest.mark.parametrize("order", ["sequential", "simultaneous"])
+def test_a_D_whose_rows_stay_apart_sees_both_batches_in_one_pass(order):
+    """Where no layer couples rows, the fast path (minigan.fast.gan) runs the D step's real
+    and fake batch through D's layers with parameters as one pass of 2m rows; with fast
+    kernels off, and in the simultaneous order (where G's gradient goes back through D
+    too), two passes of m."""
+    gan, spy = _spied_gan(order, couples_rows=False, spy=WeightedBatchSpy())
+    with fast.enabled(True):
+        gan.train(3)
+    assert spy.rows == ([14, 7] if order == "sequential" else [7, 7]) * 3
+    spy.rows.clear()
+    with fast.enabled(False):
+        gan.train(3)
     assert spy.rows == [7] * (3 if order == "sequential" else 2) * 3
     assert not spy._cache
 

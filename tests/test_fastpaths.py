@@ -3,7 +3,8 @@
 Fast kernels (``minigan.fast``), each against its textbook twin: maxout's
 max/winner and its gradient routing, the sigmoid with its slope, SGD's fused
 step (and the chunked momentum update under it); the registry and its switch;
-a whole GAN run with fast kernels on and off. Layers: the in-place bias add,
+D's real and fake minibatches as one pass (and the D's that keep two); a whole GAN
+run with fast kernels on and off. Layers: the in-place bias add,
 backward without dL/dx (``input_grad=False``). Trainer: the gradient norm as
 dot products and the fast finiteness check. Speed itself is measured in
 benchmarks/, never here.
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 
 from minigan import train as gan_module
-from minigan import fast, layers, losses, models, optim
+from minigan import backend, fast, layers, losses, models, optim
+from minigan.fast.gan import discriminator_gradients_fast, one_pass_plan
 from minigan.fast.maxout import max_over_pieces_fast, route_to_winner_fast
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only
+from minigan.train.gan import discriminator_gradients
 
 DTYPES = (np.float32, np.float64)
 # the textbook functions themselves, whatever the switch says (a plain call runs the fast twin)
@@ -456,7 +459,8 @@ def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
     g = _small_paper_like_gan()
     with fast.enabled(True):                     # the default (unless MINIGAN_FAST=0)
         row = g.step()
-    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
+    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast",
+                   "discriminator_gradients_fast"}
     assert all(np.isfinite(v) for v in row.values())
     for net in (g.G, g.D):
         assert all(p.dtype == np.float32 for p in net.params.values())
@@ -472,14 +476,18 @@ def test_with_fast_kernels_off_no_twin_runs(monkeypatch):
     assert ran == set()
     with fast.enabled(True):
         g.step()
-    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast"}
+    assert ran == {"momentum_update_all_fast", "max_over_pieces_fast", "route_to_winner_fast", "sigmoid_and_slope_fast",
+                   "discriminator_gradients_fast"}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype):
+def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype, monkeypatch):
     """20 iterations of Algorithm 1 (two of them with SGD's velocity flush): the same
     parameters and velocities bit for bit, the same losses; the gradient norms agree to
-    the dtype's rounding (the fused step sums squares chunk by chunk, see momentum_update_all_fast)."""
+    the dtype's rounding (the fused step sums squares chunk by chunk, see momentum_update_all_fast).
+    D's one pass (which reorders the sums of D's gradients) is left out here: see
+    test_a_gan_run_with_ds_one_pass_follows_the_two_passes."""
+    monkeypatch.delitem(fast._twins, "train.gan.discriminator_gradients")
     runs = {}
     for on in (True, False):
         with fast.enabled(on):
@@ -503,6 +511,28 @@ def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype):
             assert row_a[q] == pytest.approx(row_b[q], rel=rtol)
 
 
+def test_a_gan_run_with_ds_one_pass_follows_the_two_passes():
+    """A float64 run with every fast kernel against the textbook: D's one pass moves only the
+    last bits of D's gradients, so 10 iterations stay together to 1e-9, the first one's
+    losses, V, D_real and D_fake bit for bit."""
+    runs = {}
+    for on in (True, False):
+        with fast.enabled(on):
+            g = _small_paper_like_gan(np.float64)
+            g.train(10)
+        runs[on] = g
+    a, b = runs[True], runs[False]
+    for q in ("d_loss", "g_loss", "V", "D_real", "D_fake"):
+        assert a.history[0][q] == b.history[0][q], q
+    for row_a, row_b in zip(a.history, b.history):
+        for q in ("d_loss", "g_loss", "V", "d_grad_norm", "g_grad_norm"):
+            assert row_a[q] == pytest.approx(row_b[q], rel=1e-9), q
+    for net in ("G", "D"):
+        for k, p in getattr(a, net).params.items():
+            np.testing.assert_allclose(*_host(p, getattr(b, net).params[k]), rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{net} {k}")
+
+
 def test_every_twin_names_its_textbook_function_and_back():
     """Each registered kernel stands for a textbook function marked @fast.has_twin,
     whose docstring names the kernel; the kernel's docstring names the textbook function."""
@@ -514,6 +544,7 @@ def test_every_twin_names_its_textbook_function_and_back():
         "minigan.layers.minibatch_discrimination.similarities": layers.minibatch_discrimination.similarities,
         "minigan.layers.minibatch_discrimination.similarities_backward":
             layers.minibatch_discrimination.similarities_backward,
+        "minigan.train.gan.discriminator_gradients": discriminator_gradients,
     }
     assert set(fast.twins()) == set(names)
     for name, wrapper in names.items():
@@ -571,3 +602,153 @@ def test_sigmoid_fast_equals_the_plain_one_bit_for_bit(rng, dtype):
     dx_layer = layer.backward(np.ones_like(a))
     assert y_layer.dtype == dtype
     assert np.array_equal(y_layer, y_text) and np.array_equal(dx_layer, dx_text)
+
+
+# ----------------------------------------------------------------------------- D's two passes as one
+
+# D's weight gradients as one 2m-row product and one 2m-row column sum, where the textbook
+# adds two m-row ones: the same sum in another order, equal to the dtype's rounding.
+GRAD_RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def _paper_like_D(dtype, seed=0, shared_rng=False):
+    """Dropout-Maxout-Dropout-Maxout-Dropout-Linear (a logit): the paper's D in small,
+    each Dropout with its own generator (or, ``shared_rng``, all three with one), on the
+    active backend."""
+    rngs = [backend.default_rng(seed + 10)] * 3 if shared_rng else [seed + 10, seed + 11, seed + 12]
+    return Sequential(Dropout(0.8, scale=1.25, rng=rngs[0]), Maxout(6, 5, 3, rng=seed + 3, dtype=dtype),
+                      Dropout(0.5, scale=2.0, rng=rngs[1]), Maxout(5, 4, 2, rng=seed + 5, dtype=dtype),
+                      Dropout(0.5, scale=2.0, rng=rngs[2]), Linear(4, 1, rng=seed + 6, dtype=dtype))
+
+
+def _d_loss(a_real, a_fake):
+    return losses.discriminator_loss(a_real, a_fake, scale=0.5)
+
+
+def _next_draws(D):
+    """What each Dropout's generator draws next: the same for two D's built alike iff they
+    drew the same numbers so far (a CuPy generator's state cannot be read)."""
+    return [backend.to_host(l.rng.random(4)) for l in D.layers if isinstance(l, Dropout)]
+
+
+def _both_ways(make_D, textbook, twin, *args):
+    """``textbook(D, *args)`` and ``twin(D, *args)``, each on its own D from ``make_D()``
+    (the same seeds), the other kernels as the switch says; returns
+    ((outputs, D) textbook, (outputs, D) fast)."""
+    D_text, D_fast = make_D(), make_D()
+    for net in (D_text, D_fast):
+        net.zero_grad()
+    return (textbook(D_text, *args), D_text), (twin(D_fast, *args), D_fast)
+
+
+def _batches(rng, dtype):
+    """x and G(z) stand-ins, (8, 6) each, on the active backend."""
+    return (backend.to_device(rng.random((8, 6)).astype(dtype)),
+            backend.to_device(rng.random((8, 6)).astype(dtype)))
+
+
+def _host(*arrays):
+    return [backend.to_host(a) for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_pass_d_step_equals_the_two_passes(rng, dtype, fast_mode):
+    """D(x), D(G(z)) and the loss bit for bit, the dropout generators left in the same state
+    (the same masks were drawn), D's gradients equal to the rounding of a reordered sum."""
+    assert one_pass_plan(_paper_like_D(dtype)) is not None
+    x, fake = _batches(rng, dtype)
+    ((a_real, a_fake, loss), D_text), ((a_real_f, a_fake_f, loss_f), D_fast) = _both_ways(
+        lambda: _paper_like_D(dtype), discriminator_gradients.textbook, discriminator_gradients_fast,
+        x, fake, _d_loss)
+    assert backend.array_module(a_real_f) is backend.array_module(x)
+    a_real, a_fake, a_real_f, a_fake_f, loss, loss_f = _host(a_real, a_fake, a_real_f, a_fake_f, loss, loss_f)
+    assert np.array_equal(a_real_f, a_real) and np.array_equal(a_fake_f, a_fake)
+    assert loss_f == loss and loss_f.dtype == dtype
+    assert all(np.array_equal(a, b) for a, b in zip(_next_draws(D_fast), _next_draws(D_text)))
+    for k, g in D_text.grads.items():
+        g, g_fast = _host(g, D_fast.grads[k])
+        assert g_fast.dtype == dtype
+        np.testing.assert_allclose(g_fast, g, rtol=GRAD_RTOL[dtype],
+                                   atol=GRAD_RTOL[dtype] * float(np.abs(g).max()), err_msg=k)
+    assert all(len(l._cache) == 0 for l in D_fast.layers)
+
+
+def _coupled_Ds(dtype):
+    """D's whose one pass would not be two (name, builder): rows coupled by minibatch
+    discrimination or batch norm, or three Dropouts drawing from one generator (the two
+    passes draw every real mask before any fake one)."""
+    yield "minibatch discrimination", lambda: Sequential(
+        Dropout(0.8, rng=1), layers.MinibatchDiscrimination(6, 3, 2, rng=2, dtype=dtype),
+        Linear(9, 1, rng=3, dtype=dtype))
+    yield "batch norm", lambda: Sequential(Linear(6, 5, rng=4, dtype=dtype), layers.BatchNorm(5, dtype=dtype),
+                                           ReLU(), Linear(5, 1, rng=5, dtype=dtype))
+    yield "shared generator", lambda: _paper_like_D(dtype, shared_rng=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_d_whose_rows_meet_keeps_the_two_passes(rng, dtype, fast_mode):
+    """Where one pass would change the results, the twin runs the textbook's two passes:
+    everything bit for bit."""
+    x, fake = _batches(rng, dtype)
+    for what, make_D in _coupled_Ds(dtype):
+        assert one_pass_plan(make_D()) is None, what
+        (text, D_text), (quick, D_fast) = _both_ways(
+            make_D, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
+        assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text))), what
+        for k, g in D_text.grads.items():
+            assert np.array_equal(*_host(D_fast.grads[k], g)), f"{what}: {k}"
+
+
+def test_one_pass_plan_reads_the_layers_own_protocol():
+    """Which layers see the two minibatches apart: those without parameters (``params``)
+    and those that draw (``draws_random``); the layers with parameters see the 2m rows."""
+    D = _paper_like_D(np.float32)
+    layers_, apart = one_pass_plan(D)
+    assert layers_ == D.layers and apart == [True, False, True, False, True, False]
+    D.eval()
+    assert one_pass_plan(D)[1] == [True, False, True, False, True, False]
+    D.train()
+    assert one_pass_plan(D.layers[1]) == ([D.layers[1]], [False])   # a single layer: itself
+    plain = Sequential(Linear(6, 5, rng=1), ReLU(), Linear(5, 1, rng=2))
+    assert one_pass_plan(plain)[1] == [False, True, False]
+
+
+def test_one_pass_with_fixed_dropout_masks(rng):
+    """A Dropout with a ``fixed_mask`` of m rows (as a gradient check or bench_iteration.py
+    sets) applies it to each minibatch, as the two passes do."""
+    x, fake = _batches(rng, np.float64)
+
+    def make_D():
+        D = _paper_like_D(np.float64)
+        for i, width in ((0, 6), (2, 5), (4, 4)):
+            D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
+        return D
+    assert one_pass_plan(make_D()) is not None
+    (text, D_text), (quick, D_fast) = _both_ways(
+        make_D, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
+    assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text)))
+    for k, g in D_text.grads.items():
+        g, g_fast = _host(g, D_fast.grads[k])
+        np.testing.assert_allclose(g_fast, g, rtol=1e-12, atol=1e-12 * float(np.abs(g).max()), err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_pass_on_the_emulated_gpu(monkeypatch, restore_backend, dtype):
+    """The same on CuPy (tests/fakecupy.py: CuPy's rules and CuPy's Generator over NumPy):
+    every array stays on the device, and the masks are the two passes' (each drawing
+    layer sees each minibatch apart, whatever a generator would give for one 2m-row draw)."""
+    import fakecupy
+    cp = fakecupy.install(monkeypatch)
+    restore_backend.use("cupy")
+    x, fake = _batches(np.random.default_rng(1), dtype)
+    assert isinstance(x, cp.ndarray)
+    (text, D_text), (quick, D_fast) = _both_ways(
+        lambda: _paper_like_D(dtype), discriminator_gradients.textbook, discriminator_gradients_fast,
+        x, fake, _d_loss)
+    assert all(isinstance(a, cp.ndarray) for a in quick[:2]) and isinstance(D_fast.grads["1.W"], cp.ndarray)
+    assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text)))
+    assert all(np.array_equal(a, b) for a, b in zip(_next_draws(D_fast), _next_draws(D_text)))
+    for k, g in D_text.grads.items():
+        g, g_fast = _host(g, D_fast.grads[k])
+        np.testing.assert_allclose(g_fast, g, rtol=GRAD_RTOL[dtype],
+                                   atol=GRAD_RTOL[dtype] * float(np.abs(g).max()), err_msg=k)

@@ -142,6 +142,40 @@ def test_float32_distances_change_the_ll_by_little():
         assert abs(ll32.mean() - ll64.mean()) < 1e-3
 
 
+def test_workers_run_their_gemms_on_one_blas_thread(monkeypatch):
+    """With several workers each GEMM runs on one BLAS thread (WORKER_BLAS_THREADS), the
+    BLAS's own count comes back after; the log-likelihoods are those of the BLAS's own
+    count, within the float32 budget above (in practice bit for bit)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"}
+    before = blas_threads()
+    seen = []
+    real = metrics.parzen._dots
+
+    def spying(*a, **k):
+        seen.append(blas_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(metrics.parzen, "_dots", spying)
+    rng = np.random.default_rng(2)
+    mu = (rng.random((300, 784)) < 0.2) * rng.random((300, 784))
+    x = np.clip(mu[:100] + rng.normal(0, 0.05, (100, 784)), 0, 1)
+    one = parzen_log_likelihood(x, mu, [0.1, 0.17], threads=2, block=10)
+    assert seen and all(s == {1} for s in seen if s)
+    assert blas_threads() == before
+    monkeypatch.setattr(metrics.parzen, "WORKER_BLAS_THREADS", None)
+    seen.clear()
+    own = parzen_log_likelihood(x, mu, [0.1, 0.17], threads=2, block=10)
+    assert all(s == before for s in seen)
+    assert np.abs(one - own).max() < 0.01
+    seen.clear()
+    monkeypatch.setattr(metrics.parzen, "WORKER_BLAS_THREADS", 1)
+    parzen_log_likelihood(x, mu, 0.1, threads=1)                   # one worker: the BLAS's own count
+    assert all(s == before for s in seen)
+
+
 def test_protocol(small):
     rng = np.random.default_rng(3)
     samples, valid, test = rng.random((40, 5)), rng.random((15, 5)), rng.random((30, 5))

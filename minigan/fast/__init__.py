@@ -15,6 +15,7 @@ registered with ``@twin_of("<the textbook function's full name>")``:
     minigan.optim.sgd.momentum_update_all         sgd.momentum_update_all_fast (momentum_update_many)
     minigan.layers.minibatch_discrimination.similarities(_backward)
                                                   minibatch_discrimination.similarities(_backward)_fast
+    minigan.train.gan.discriminator_gradients     gan.discriminator_gradients_fast (one 2m-row pass)
 
 When fast kernels are on (the default) a call of the textbook function runs its
 twin. ``MINIGAN_FAST=0`` in the environment, ``fast.enabled(False)``, or a block
@@ -124,4 +125,4 @@ def twins():
     return {kernel.textbook_name: kernel for kernel in _twins.values()}
 
 
-from . import logistic, maxout, minibatch_discrimination, sgd  # noqa: E402,F401 -- registers the twins
+from . import gan, logistic, maxout, minibatch_discrimination, sgd  # noqa: E402,F401 -- registers the twins

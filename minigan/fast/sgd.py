@@ -61,9 +61,9 @@ def _momentum_chunks(work, lr, mu, buf, flush_below=None):
             np.less(np.abs(v, out=lr_g), flush_below, out=small[:len(v)])
             if small[:len(v)].any():
                 np.copyto(v, 0, where=small[:len(v)])
-        g_sq = float(np.dot(g, g))            # g is read into the cache here ...
-        v *= mu                               # ... and used from it below
-        np.multiply(g, lr, out=lr_g)
+        v *= mu
+        np.multiply(g, lr, out=lr_g)          # g is read into the cache here ...
+        g_sq = float(np.dot(g, g))            # ... and its sum of squares taken from there
         v -= lr_g
         theta += v
         theta_sq = float(np.dot(theta, theta))

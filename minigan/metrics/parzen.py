@@ -29,10 +29,17 @@ How it is computed here:
   sums are float64 either way. What the float32 GEMM changes is measured in
   tests/test_metrics.py and benchmarks/parzen_speed.py.
 * Blocks are spread over ``threads`` worker threads (NumPy's element-wise loops
-  and BLAS release the GIL).
+  and BLAS release the GIL). With more than one worker each worker's GEMM runs on
+  one BLAS thread (``WORKER_BLAS_THREADS``, through threadpoolctl when it is
+  installed): the workers already keep the cores busy, and a BLAS that splits
+  each block's GEMM over its own threads as well makes them wait on each other
+  (2 workers on 2 cores: 0.8 of the time with one BLAS thread each,
+  ``benchmarks/parzen_speed.py --compare-blas``; benchmarks/RESULTS.md, "Speed
+  (issue 21)"). The log-likelihoods are the same either way.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -49,6 +56,7 @@ __all__ = ["SIGMAS", "squared_distances", "parzen_log_likelihood", "select_sigma
 SIGMAS = np.logspace(-1, 0, 10)       # the paper's grid: 0.1 ... 1.0
 DEFAULT_BLOCK_BYTES = 256 * 2 ** 20   # one block's float64 distance matrix stays under this
 CACHED_BYTES = 2 ** 19                # rows of float64 terms worked on at once: stay in the CPU cache
+WORKER_BLAS_THREADS = 1               # BLAS threads per worker when there are several (None: the BLAS's own)
 
 
 def _gemm_dtype(dtype, what="Parzen"):
@@ -202,9 +210,22 @@ def _log_likelihoods(x, mu, sigmas, dtype, block, threads=None, x_name="x (the i
         for start in starts:
             run(start)
     else:
-        with ThreadPoolExecutor(threads) as ex:
+        with _blas_threads(WORKER_BLAS_THREADS), ThreadPoolExecutor(threads) as ex:
             list(ex.map(run, starts))
     return out - log_norm[None, :]
+
+
+def _blas_threads(n):
+    """A block in which NumPy's BLAS uses at most ``n`` threads (threadpoolctl; the count
+    before comes back after). Without threadpoolctl, or with ``n`` None, the BLAS keeps
+    its own count."""
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        import threadpoolctl
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpoolctl.threadpool_limits(limits=int(n), user_api="blas")
 
 
 def _default_threads():

@@ -69,14 +69,15 @@ import math
 import numbers
 from types import FunctionType, MethodType
 
-from .. import backend, losses
+from .. import backend, fast, losses
+from ..fast.gan import discriminator_gradients_fast  # noqa: F401 -- the fast twin
 from ..layers import backward_params_only, evaluating, frozen, no_grad
 from .run_state import is_generator, layer_generators
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
 
-__all__ = ["GAN", "TrainingDiverged", "ORDERS"]
+__all__ = ["GAN", "TrainingDiverged", "ORDERS", "discriminator_gradients"]
 
 ORDERS = ("sequential", "simultaneous")
 
@@ -125,6 +126,28 @@ def _check_labels(real_label, fake_label):
     if not 0 <= fake_label < real_label:
         raise ValueError(f"fake_label (D's target for G's samples; above 0 is two-sided label smoothing) "
                          f"must be in [0, real_label) = [0, {real_label!r}), got {fake_label!r}")
+
+
+@fast.has_twin
+def discriminator_gradients(D, x, fake, d_loss):
+    """D's half of Algorithm 1's D step: D(x) and D(G(z)), D's loss, and its gradient
+    added into ``D.grads``. Returns ``(a_real, a_fake, loss value)``.
+
+    The real and the fake minibatch are two m-row passes through D, backpropagated
+    last in, first out (the fake batch's cache is on top of each layer's stack).
+    dL/dx is not needed (x and G(z) are constants of D's step), so
+    ``backward_params_only`` skips it. ``d_loss(a_real, a_fake) -> (value,
+    grad_real, grad_fake)``.
+
+    Fast twin: ``minigan.fast.gan.discriminator_gradients_fast`` (one 2m-row pass where
+    no layer of D couples rows).
+    """
+    a_real = D.forward(x)
+    a_fake = D.forward(fake)
+    value, grad_real, grad_fake = d_loss(a_real, a_fake)
+    backward_params_only(D, grad_fake)
+    backward_params_only(D, grad_real)
+    return a_real, a_fake, value
 
 
 class GAN:
@@ -305,13 +328,8 @@ class GAN:
         #   grad_theta_d (1/m) sum_i [log D(x(i)) + log(1 - D(G(z(i))))]
         # (the optimizer descends d_loss = -scale * V, or the d_loss given; see minigan.losses)
         self.D.zero_grad()
-        a_real = self.D.forward(x)
-        a_fake = self.D.forward(fake)
-        d_loss, grad_real, grad_fake = self._d_loss(a_real, a_fake)
-        # last in, first out: the fake batch's cache is on top. dL/dx is not needed
-        # (x and G(z) are constants of D's step), so backward_params_only skips it.
-        backward_params_only(self.D, grad_fake)
-        backward_params_only(self.D, grad_real)
+        # D(x) and D(G(z)): two passes of m rows (one of 2m where D's rows stay apart: the fast twin)
+        a_real, a_fake, d_loss = discriminator_gradients(self.D, x, fake, self._d_loss)
         d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)   # none in Algorithm 1
         row = {"d_loss": d_loss, "V": losses.value_function(a_real, a_fake)[0],
                "D_real": losses.sigmoid(a_real).mean(), "D_fake": losses.sigmoid(a_fake).mean()}
@@ -343,6 +361,8 @@ class GAN:
         self.D.zero_grad()
         self.G.zero_grad()
         fake = self.G.forward(z)
+        # two passes of D, whatever its layers: one pass of 2m rows would send G's gradient
+        # back through m rows of zeros too (minigan/fast/gan.py)
         a_real = self.D.forward(x)
         a_fake = self.D.forward(fake)
         self.D.retain_cache()            # D(G(z)) is backpropagated twice: G's loss, then D's
