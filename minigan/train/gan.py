@@ -72,7 +72,7 @@ from types import FunctionType, MethodType
 from .. import backend, fast, losses
 from ..fast.gan import discriminator_gradients_fast  # noqa: F401 -- the fast twin
 from ..layers import backward_params_only, evaluating, frozen, no_grad
-from .run_state import is_generator, layer_generators
+from .run_state import is_generator, layer_generators, repeat
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
@@ -429,14 +429,7 @@ class GAN:
 
         Returns the history rows of this call.
         """
-        if not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
-        rows = []
-        for _ in range(iterations):
-            rows.append(self.step())
-            if callback is not None:
-                callback(self, rows[-1])
-        return rows
+        return repeat(self.step, iterations, self, callback)
 
     # ------------------------------------------------------------------ inference
     def d_prob(self, x):
