@@ -44,9 +44,9 @@ from ..layers import Sequential, evaluating
 from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
-from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        is_generator, layer_generators, optimizer_state, repeat, save_generators,
-                        save_history, save_optimizer, save_parts)
+from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_model_and_optimizer,
+                        check_parts, is_generator, layer_generators, repeat, save_generators, save_history,
+                        save_optimizer, save_parts)
 
 __all__ = ["AutoencoderTrainer", "AUTOENCODER_FIELDS", "RECONSTRUCTIONS"]
 
@@ -413,13 +413,7 @@ class AutoencoderTrainer:
         for key in _CONFIG_KEYS if strict else ():
             if saved.get(key) != mine[key]:
                 raise StateError(f"it is a run with {key} = {saved.get(key)!r}, this one has {mine[key]!r}")
-        info = d["optimizer"]
-        if not isinstance(info, dict) or info.get("class") != type(self.opt).__name__:
-            cls = info.get("class") if isinstance(info, dict) else repr(info)
-            raise StateError(f"its optimizer is {cls}, this run's {type(self.opt).__name__}")
-        model = {k[len("model/"):]: v for k, v in d.items() if k.startswith("model/")}
-        self.model.check_state_dict(model)
-        opt = optimizer_state(d, "opt", info["t"], self.opt)
+        model, opt = check_model_and_optimizer(d, self.model, self.opt)
         sampler = {}
         for key in d.get("sampler", []):
             if f"sampler/data/{key}" not in d:

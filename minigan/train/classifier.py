@@ -25,9 +25,9 @@ from ..layers import backward_params_only, evaluating
 from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
-from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_parts,
-                        is_generator, layer_generators, optimizer_state, repeat, save_generators,
-                        save_history, save_optimizer, save_parts)
+from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_model_and_optimizer,
+                        check_parts, is_generator, layer_generators, repeat, save_generators, save_history,
+                        save_optimizer, save_parts)
 
 __all__ = ["ClassifierTrainer", "CLASSIFIER_FIELDS"]
 
@@ -177,13 +177,7 @@ class ClassifierTrainer:
         for key in ("iteration", "epoch", "optimizer", "history", "history_fields"):
             if key not in d:
                 raise StateError(f"the state lacks {key!r} (not a classifier trainer's state, or a damaged one)")
-        info = d["optimizer"]
-        if not isinstance(info, dict) or info.get("class") != type(self.opt).__name__:
-            saved = info.get("class") if isinstance(info, dict) else repr(info)
-            raise StateError(f"its optimizer is {saved}, this run's {type(self.opt).__name__}")
-        model = {k[len("model/"):]: v for k, v in d.items() if k.startswith("model/")}
-        self.model.check_state_dict(model)
-        opt = optimizer_state(d, "opt", info["t"], self.opt)
+        model, opt = check_model_and_optimizer(d, self.model, self.opt)
         return {"model": model, "opt": opt, "rng": check_generators(d, self.random_generators()),
                 "parts": check_parts(d, self.parts()), "history": check_history(d, self.history.fields)}
 

@@ -37,7 +37,7 @@ from .history import History
 __all__ = ["is_generator", "layer_generators", "generator_state", "save_generators",
            "check_generators", "apply_generators", "stateful_parts", "save_parts", "check_parts",
            "apply_parts", "save_history", "check_history", "save_optimizer", "optimizer_state", "plain",
-           "repeat"]
+           "repeat", "check_model_and_optimizer"]
 
 
 def layer_generators(who, net):
@@ -233,3 +233,16 @@ def repeat(step, count, trainer, callback=None, what="iterations"):
         if callback is not None:
             callback(trainer, rows[-1])
     return rows
+
+
+def check_model_and_optimizer(d, model, opt):
+    """``(model state, optimizer state)`` of a one-network trainer's state dict (``model/<name>``
+    entries; the optimizer's as ``save_optimizer("opt", ...)`` wrote them, its class, step count and
+    settings under ``"optimizer"``), each checked against ``model`` and ``opt``; nothing changes."""
+    info = d["optimizer"]
+    if not isinstance(info, dict) or info.get("class") != type(opt).__name__:
+        saved = info.get("class") if isinstance(info, dict) else repr(info)
+        raise StateError(f"its optimizer is {saved}, this run's {type(opt).__name__}")
+    state = {k[len("model/"):]: v for k, v in d.items() if k.startswith("model/")}
+    model.check_state_dict(state)
+    return state, optimizer_state(d, "opt", info["t"], opt)
