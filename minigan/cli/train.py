@@ -110,7 +110,6 @@ def common_options(preset, args):
 
 def preset_settings(pairs):
     """``--set KEY=VALUE`` pairs as a dict; VALUE is read as an int, a float, or else a string."""
-    from .. import presets
     found = {}
     for pair in pairs:
         key, eq, text = pair.partition("=")
