@@ -37,6 +37,12 @@
 # cache folder; without them the lesson says so and stops (exit status 0).
 # `--download` fetches them (about 11 MB) into the cache.
 #
+# Threads: the numbers quoted in this lesson are from one-thread runs. Results depend on the thread
+# count (the BLAS adds in another order, and a GAN amplifies the difference): `MINIGAN_BLAS_THREADS=1`
+# gives the reference run (the lesson prints a note when it runs on more threads). (한국어: 이 레슨에
+# 인용한 수치는 BLAS 스레드 1개로 실행한 결과입니다. 스레드 수가 바뀌면 덧셈 순서가 바뀌고 GAN이 그
+# 차이를 키우므로 결과가 달라집니다. 같은 결과를 보려면 `MINIGAN_BLAS_THREADS=1`.)
+#
 # Time: the default run took 7 min 45 s (2 min 23 s of CPU time) on a 2-core machine beside other jobs
 # (load about 9; one BLAS thread, 2026-12-07). (한국어: 기본 실행은 다른 작업이 도는 2코어
 # 기계에서 7분 45초, CPU 시간 2분 23초.)
