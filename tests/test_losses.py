@@ -5,22 +5,10 @@ import pytest
 
 from minigan import losses
 from minigan.layers import Sigmoid
+from minigan.gradcheck import numeric_gradient
 
 F64 = np.float64
 LOGIT_1E12 = float(np.log(1e-12) - np.log1p(-1e-12))      # D = 1e-12  (about -27.63)
-
-
-def finite_diff(f, a, eps=1e-6):
-    g = np.empty(a.shape)
-    for idx in np.ndindex(*a.shape):
-        keep = a[idx]
-        a[idx] = keep + eps
-        up = float(f())
-        a[idx] = keep - eps
-        down = float(f())
-        a[idx] = keep
-        g[idx] = (up - down) / (2 * eps)
-    return g
 
 
 def rel_err(a, n):
@@ -58,8 +46,8 @@ def test_two_input_loss_gradients(name, shape, rng):
     r, f = 3 * rng.normal(size=shape), 3 * rng.normal(size=(5,) + shape[1:])
     _, gr, gf = fn(r, f)
     assert gr.shape == r.shape and gf.shape == f.shape
-    assert rel_err(gr, finite_diff(lambda: fn(r, f)[0], r)) < 1e-6
-    assert rel_err(gf, finite_diff(lambda: fn(r, f)[0], f)) < 1e-6
+    assert rel_err(gr, numeric_gradient(lambda: fn(r, f)[0], r)) < 1e-6
+    assert rel_err(gf, numeric_gradient(lambda: fn(r, f)[0], f)) < 1e-6
 
 
 @pytest.mark.parametrize("shape", [(7,), (7, 1)])
@@ -69,7 +57,7 @@ def test_one_input_loss_gradients(name, shape, rng):
     a = 3 * rng.normal(size=shape)
     _, g = fn(a)
     assert g.shape == a.shape
-    assert rel_err(g, finite_diff(lambda: fn(a)[0], a)) < 1e-6
+    assert rel_err(g, numeric_gradient(lambda: fn(a)[0], a)) < 1e-6
 
 
 # ----------------------------------------------------------------------------- equal to the naive formulas
@@ -224,7 +212,7 @@ def test_weight_decay_adds_lam_W_to_the_weights_gradient_and_returns_its_value(r
                                              if k.endswith("W")), rel=1e-14)
     # its gradient is the gradient of its value
     w = net.params["0.W"]
-    assert rel_err(0.1 * w, finite_diff(lambda: losses.WeightDecay(0.1)(_Params(net.params), None), w)) < 1e-8
+    assert rel_err(0.1 * w, numeric_gradient(lambda: losses.WeightDecay(0.1)(_Params(net.params), None), w)) < 1e-8
     everything = losses.WeightDecay(0.1, weights=lambda name: True)
     net.zero_grad()
     everything(net, None)

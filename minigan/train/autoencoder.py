@@ -45,7 +45,7 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_model_and_optimizer,
-                        check_parts, is_generator, layer_generators, repeat, save_generators, save_history,
+                        check_parts, one_network_generators, repeat, save_generators, save_history,
                         save_optimizer, save_parts)
 
 __all__ = ["AutoencoderTrainer", "AUTOENCODER_FIELDS", "RECONSTRUCTIONS"]
@@ -364,11 +364,7 @@ class AutoencoderTrainer:
     def random_generators(self):
         """(key, owner, attribute) of every generator the run draws from: the trainer's
         (minibatches, corruptions, eps), each layer's and each penalty's."""
-        yield "trainer", self, "rng"
-        yield from layer_generators("model", self.model)
-        for name, obj in self.parts():
-            if is_generator(getattr(obj, "rng", None)):
-                yield name, obj, "rng"
+        return one_network_generators(self)
 
     def _sampler_state(self):
         method = getattr(self.data_sampler, "state_dict", None)

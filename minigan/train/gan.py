@@ -72,7 +72,7 @@ from types import FunctionType, MethodType
 from .. import backend, fast, losses
 from ..fast.gan import discriminator_gradients_fast  # noqa: F401 -- the fast twin
 from ..layers import backward_params_only, evaluating, frozen, no_grad
-from .run_state import is_generator, layer_generators, repeat
+from .run_state import layer_generators, part_generators, repeat
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
@@ -264,9 +264,7 @@ class GAN:
         yield "trainer", self, "rng"
         for who, net in (("G", self.G), ("D", self.D)):
             yield from layer_generators(who, net)
-        for name, obj in self.parts():
-            if is_generator(getattr(obj, "rng", None)):
-                yield name, obj, "rng"
+        yield from part_generators(self.parts())
 
     def copy(self):
         """An independent copy of the run, to branch from it (lesson 05's panels (b), (c)).

@@ -37,7 +37,7 @@ from .history import History
 __all__ = ["is_generator", "layer_generators", "generator_state", "save_generators",
            "check_generators", "apply_generators", "stateful_parts", "save_parts", "check_parts",
            "apply_parts", "save_history", "check_history", "save_optimizer", "optimizer_state", "plain",
-           "repeat", "check_model_and_optimizer"]
+           "repeat", "check_model_and_optimizer", "part_generators", "one_network_generators"]
 
 
 def layer_generators(who, net):
@@ -52,6 +52,22 @@ def layer_generators(who, net):
         base = f"{who}/{path}" if path else who
         for attr in sorted(found, key=lambda a: (a != "rng", a)):
             yield (base if attr == "rng" else f"{base}:{attr}"), layer, attr
+
+
+def part_generators(named):
+    """``(name, part, "rng")`` for each ``(name, part)`` (a trainer's ``parts()``: losses and
+    penalties given as arguments) that holds a random generator in ``rng``."""
+    for name, obj in named:
+        if is_generator(getattr(obj, "rng", None)):
+            yield name, obj, "rng"
+
+
+def one_network_generators(trainer):
+    """The generators of a trainer of one network (``trainer.model``): its own (``"trainer"``, its
+    ``rng``), each layer's (``model/<path>``) and each part's (``trainer.parts()``)."""
+    yield "trainer", trainer, "rng"
+    yield from layer_generators("model", trainer.model)
+    yield from part_generators(trainer.parts())
 
 
 def generator_state(gen):
