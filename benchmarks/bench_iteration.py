@@ -1,6 +1,7 @@
 """Time one Algorithm 1 iteration of the paper's MNIST GAN: minigan vs PyTorch.
 
-The workload (issue 5): k = 1, sequential order, batch 100, float32, the
+The workload (issue 5): k = 1, sequential order (``--order simultaneous``: the
+released code's order, what ``mnist-paper`` runs), batch 100, float32, the
 paper's G (100-1200-1200-784) and D (dropout, maxout 240x5 twice, a logit),
 momentum SGD (lr 0.1, mu 0.5: v <- mu v - lr g; theta <- theta + v) on both
 players, the non-saturating G loss, synthetic data (uniform in [0, 1]) unless
@@ -17,8 +18,8 @@ What it does, in one process:
    ``GAN.step()``, the PyTorch eager step, the same step under
    ``torch.compile`` (unless ``--no-compile`` or it fails), and the
    "GEMM floor": the iteration's own matrix products replayed back to back
-   with NumPy (only the products the sequential order needs: no dL/dx of D's
-   input in the D step, no weight gradients of D in the G step, no dL/dz);
+   with NumPy (only the products the order needs: no dL/dx of D's input for
+   D's loss, no weight gradients of D for G's loss, no dL/dz);
 4. prints the median ms per iteration of each and the median of the per-round
    ratios (a round is one block of every contestant, so a ratio compares
    figures taken seconds apart on a machine whose speed drifts).
@@ -28,6 +29,7 @@ CPU wheel); minigan itself never imports it.
 
     python benchmarks/bench_iteration.py                    # CPU, all cores
     python benchmarks/bench_iteration.py --threads 1
+    python benchmarks/bench_iteration.py --threads 1 --order simultaneous
     python benchmarks/bench_iteration.py --device cuda      # CuPy vs PyTorch CUDA, batch 100 and 1000
 """
 from __future__ import annotations
@@ -58,6 +60,10 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("MINIGAN_DATA"),
                    help="folder holding mnist/train-images-idx3-ubyte.gz (default: $MINIGAN_DATA; "
                         "synthetic uniform data when unset)")
+    p.add_argument("--order", choices=("sequential", "simultaneous"), default="sequential",
+                   help="sequential: Algorithm 1 (D step, then a G step on fresh noise); simultaneous: "
+                        "one x and one z, both players' gradients at the same parameters (mnist-paper's "
+                        "default). Default: sequential")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -122,13 +128,13 @@ class Queue:
 
 
 # ----------------------------------------------------------------------------- minigan
-def build_minigan(images, m, seed, dtype=np.float32, data_sampler=None, noise=None):
+def build_minigan(images, m, seed, dtype=np.float32, data_sampler=None, noise=None, order="sequential"):
     G = models.paper_mnist_generator(models.pixel_mean_logit(images), rng=seed, dtype=dtype)
     D = models.paper_mnist_discriminator(rng=seed + 1, dropout_seed=seed + 2, dtype=dtype)
     data = data_sampler or RowSampler(backend.to_device(images, dtype=dtype), seed + 3)
     noise = noise or uniform_noise(NZ, -NOISE_RANGE, NOISE_RANGE, dtype=dtype)
     return GAN(G, D, data, noise, d_optimizer=optim.SGD(D, LR, MOMENTUM),
-               g_optimizer=optim.SGD(G, LR, MOMENTUM), k=1, m=m, seed=seed + 4)
+               g_optimizer=optim.SGD(G, LR, MOMENTUM), k=1, m=m, seed=seed + 4, order=order)
 
 
 def param_layers(net):
@@ -149,7 +155,7 @@ class TorchGAN:
     def __init__(self, torch, gan, images, device="cpu", seed=0):
         self.torch, self.F = torch, torch.nn.functional
         self.device = device
-        self.m = gan.m
+        self.m, self.order = gan.m, gan.order
         self.pieces = [(l.units, l.pieces) for l in param_layers(gan.D) if hasattr(l, "pieces")]
         self.keeps = [l.keep for l in gan.D.layers if hasattr(l, "keep")]
 
@@ -202,6 +208,13 @@ class TorchGAN:
     def g_loss(self, gp, dp, z, masks):
         return self.F.binary_cross_entropy_with_logits(self.d_forward(dp, self.g_forward(gp, z), masks), self.ones)
 
+    def both_losses(self, gp, dp, z, x, masks):
+        """The simultaneous order's two losses from one D(x) and one D(G(z))."""
+        bce = self.F.binary_cross_entropy_with_logits
+        a_fake = self.d_forward(dp, self.g_forward(gp, z), masks)
+        d_loss = bce(self.d_forward(dp, x, masks), self.ones) + bce(a_fake, self.zeros)
+        return d_loss, bce(a_fake, self.ones)
+
     def noise(self):
         z = self.torch.rand(self.m, NZ, generator=self.gen, dtype=self.gp[0].dtype, device=self.device)
         return z * (2 * NOISE_RANGE) - NOISE_RANGE
@@ -211,10 +224,18 @@ class TorchGAN:
         return self.images[idx]
 
     def step(self, z1=None, x=None, z2=None):
-        """One iteration: a D step on (z1, x), then a G step on fresh noise z2."""
+        """One iteration: a D step on (z1, x), then a G step on fresh noise z2 (sequential);
+        or both players' gradients from (z1, x) at the same parameters, then both updates."""
         torch = self.torch
         z1 = self.noise() if z1 is None else z1
         x = self.batch() if x is None else x
+        if self.order == "simultaneous":
+            d_loss, g_loss = self.both_losses(self.gp, self.dp, z1, x, self.masks)
+            self.d_grads = torch.autograd.grad(d_loss, self.dp, retain_graph=True)
+            self.g_grads = torch.autograd.grad(g_loss, self.gp)
+            self.update(self.dp, self.dv, self.d_grads, LR, MOMENTUM)
+            self.update(self.gp, self.gv, self.g_grads, LR, MOMENTUM)
+            return d_loss.item(), g_loss.item()
         with torch.no_grad():
             fake = self.g_forward(self.gp, z1)
         d_loss = self.d_loss(self.dp, x, fake, self.masks)
@@ -230,10 +251,11 @@ class TorchGAN:
         """Compile both networks' losses and the update with torch.compile (inductor)."""
         c = self.torch.compile
         self.d_loss, self.g_loss, self.update = c(self.d_loss), c(self.g_loss), c(self._sgd)
+        self.both_losses = c(self.both_losses)
 
 
 # ----------------------------------------------------------------------------- equality check
-def check_same(torch, images, m, seed, dtype, device, tol, compiled=False):
+def check_same(torch, images, m, seed, dtype, device, tol, compiled=False, order="sequential"):
     """Same weights, batch, noise and masks -> same gradients and updates. Returns max rel. error."""
     host = np.random.default_rng(seed + 100)
     z1 = host.uniform(-NOISE_RANGE, NOISE_RANGE, (m, NZ))
@@ -241,7 +263,8 @@ def check_same(torch, images, m, seed, dtype, device, tol, compiled=False):
     x = images[host.integers(0, len(images), m)]
     xp = backend.xp
     dev = [xp.asarray(a, dtype=dtype) for a in (z1, x, z2)]
-    gan = build_minigan(images, m, seed, dtype, data_sampler=Queue(dev[1]), noise=Queue(dev[0], dev[2]))
+    gan = build_minigan(images, m, seed, dtype, data_sampler=Queue(dev[1]), noise=Queue(dev[0], dev[2]),
+                        order=order)
     drops = [l for l in gan.D.layers if hasattr(l, "keep")]
     masks = [host.random((m, n)) < l.keep for l, n in zip(drops, (784, 240, 240))]
     for layer, mask in zip(drops, masks):
@@ -264,7 +287,7 @@ def check_same(torch, images, m, seed, dtype, device, tol, compiled=False):
         errs[f"{who} grads"] = max(rel(g, t) for (g, _), t in zip(ours, grads))
         errs[f"{who} params after"] = max(rel(p, t) for (_, p), t in zip(ours, params))
     worst = max(errs.values())
-    label = f"{np.dtype(dtype).name}{' compiled' if compiled else ''}"
+    label = f"{np.dtype(dtype).name}{' compiled' if compiled else ''}, {order}"
     print(f"  equality check ({label}): " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
           + f"  -> {'OK' if worst < tol else 'MISMATCH'} (tolerance {tol:g})")
     return worst < tol
@@ -272,7 +295,7 @@ def check_same(torch, images, m, seed, dtype, device, tol, compiled=False):
 
 # ----------------------------------------------------------------------------- GEMM floor
 def gemm_plan(gan):
-    """The matrix products of one sequential k=1 iteration, as (name, M, K, N, layout).
+    """The matrix products of one k=1 iteration in ``gan.order``, as (name, M, K, N, layout).
 
     layout "NN": (M,K) @ (K,N) forward; "TN": x^T @ g weight gradient (x stored (K,M));
     "NT": g @ W^T input gradient (W stored (N,K)). Only the products the order needs.
@@ -282,12 +305,13 @@ def gemm_plan(gan):
     D = [(l.params["W"].shape) for l in param_layers(gan.D)]
     fwd = lambda shapes, tag: [(f"{tag} fwd", m, a, b, "NN") for a, b in shapes]  # noqa: E731
     plan = fwd(G, "G") + fwd(D, "D(x)") + fwd(D, "D(G(z))")
-    for batch in ("D(G(z))", "D(x)"):                # D step: weight grads, no dL/dx at the input
+    for batch in ("D(G(z))", "D(x)"):                # D's loss: weight grads, no dL/dx at the input
         for i, (a, b) in reversed(list(enumerate(D))):
             plan.append((f"{batch} dW", a, m, b, "TN"))
             if i > 0:
                 plan.append((f"{batch} dx", m, b, a, "NT"))
-    plan += fwd(G, "G") + fwd(D, "D(G(z))")          # G step
+    if gan.order != "simultaneous":                  # G step on fresh noise; simultaneous: the same D(G(z))
+        plan += fwd(G, "G") + fwd(D, "D(G(z))")
     plan += [("frozen D dx", m, b, a, "NT") for a, b in reversed(D)]
     for i, (a, b) in reversed(list(enumerate(G))):
         plan.append(("G dW", a, m, b, "TN"))
@@ -378,18 +402,19 @@ def run_cpu(args, torch):
         torch.set_num_threads(threads)
     images, source = load_images(args.data_dir, seed=args.seed)
     for m in args.batch or [100]:
-        print(f"\n== CPU, minigan NumPy vs PyTorch CPU; batch {m}, float32, {threads} thread(s), data {source}")
-        gan = build_minigan(images, m, args.seed)
+        print(f"\n== CPU, minigan NumPy vs PyTorch CPU; batch {m}, float32, {threads} thread(s), "
+              f"{args.order} order, data {source}")
+        gan = build_minigan(images, m, args.seed, order=args.order)
         contestants = {"minigan": gan.step}
         if torch is not None:
             print("checking that both compute the same iteration (same weights, batch, noise, masks):")
-            ok = check_same(torch, images, m, args.seed, np.float64, "cpu", 1e-9)
-            ok &= check_same(torch, images, m, args.seed, np.float32, "cpu", F32_TOL)
+            ok = check_same(torch, images, m, args.seed, np.float64, "cpu", 1e-9, order=args.order)
+            ok &= check_same(torch, images, m, args.seed, np.float32, "cpu", F32_TOL, order=args.order)
             if not ok:
                 sys.exit("bench_iteration: minigan and PyTorch disagree; not timing")
             contestants["torch eager"] = TorchGAN(torch, gan, images, "cpu", args.seed).step
             if not args.no_compile:
-                contestants.update(compiled(torch, gan, images, m, args.seed, "cpu"))
+                contestants.update(compiled(torch, gan, images, m, args.seed, "cpu", args.order))
         floor = GemmFloor(gemm_plan(gan), np, np.float32)
         contestants["GEMM floor"] = floor.step
         times = interleaved(contestants, args.rounds, args.iters, args.warmup, lambda: None)
@@ -399,11 +424,11 @@ def run_cpu(args, torch):
                        ("minigan", "GEMM floor"), ("torch eager", "GEMM floor")], floor.flops)
 
 
-def compiled(torch, gan, images, m, seed, device):
+def compiled(torch, gan, images, m, seed, device, order="sequential"):
     """{"torch compile": step} if torch.compile works here, else {} with the reason printed."""
     t0 = time.perf_counter()
     try:
-        ok = check_same(torch, images, m, seed, np.float32, device, F32_TOL, compiled=True)
+        ok = check_same(torch, images, m, seed, np.float32, device, F32_TOL, compiled=True, order=order)
         ref = TorchGAN(torch, gan, images, device, seed)
         ref.compile()
         ref.step()
@@ -434,16 +459,16 @@ def run_cuda(args, torch):
     print(f"GPU: {torch.cuda.get_device_name()}, cupy {cupy.__version__}, CUDA runtime "
           f"{cupy.cuda.runtime.runtimeGetVersion()}")
     for m in args.batch or [100, 1000]:
-        print(f"\n== CUDA, minigan CuPy vs PyTorch CUDA; batch {m}, float32, data {source}")
-        gan = build_minigan(images, m, args.seed)
+        print(f"\n== CUDA, minigan CuPy vs PyTorch CUDA; batch {m}, float32, {args.order} order, data {source}")
+        gan = build_minigan(images, m, args.seed, order=args.order)
         print("checking that both compute the same iteration (same weights, batch, noise, masks):")
-        ok = check_same(torch, images, m, args.seed, np.float64, "cuda", 1e-9)
-        ok &= check_same(torch, images, m, args.seed, np.float32, "cuda", F32_TOL)
+        ok = check_same(torch, images, m, args.seed, np.float64, "cuda", 1e-9, order=args.order)
+        ok &= check_same(torch, images, m, args.seed, np.float32, "cuda", F32_TOL, order=args.order)
         if not ok:
             sys.exit("bench_iteration: minigan and PyTorch disagree; not timing")
         contestants = {"minigan": gan.step, "torch eager": TorchGAN(torch, gan, images, "cuda", args.seed).step}
         if not args.no_compile:
-            contestants.update(compiled(torch, gan, images, m, args.seed, "cuda"))
+            contestants.update(compiled(torch, gan, images, m, args.seed, "cuda", args.order))
         floor = GemmFloor(gemm_plan(gan), cupy, np.float32)
         contestants["GEMM floor"] = floor.step
         times = interleaved(contestants, args.rounds, args.iters, args.warmup, sync)

@@ -20,10 +20,11 @@ import pytest
 
 from minigan import train as gan_module
 from minigan import backend, fast, layers, losses, models, optim
-from minigan.fast.gan import discriminator_gradients_fast, one_pass_plan
+from minigan.fast import gan as fast_gan
+from minigan.fast.gan import both_players_gradients_fast, discriminator_gradients_fast, one_pass_plan
 from minigan.fast.maxout import max_over_pieces_fast, route_to_winner_fast
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only
-from minigan.train.gan import discriminator_gradients
+from minigan.train.gan import both_players_gradients, discriminator_gradients
 
 DTYPES = (np.float32, np.float64)
 # the textbook functions themselves, whatever the switch says (a plain call runs the fast twin)
@@ -441,7 +442,7 @@ def _spy_on_twins(monkeypatch):
     return ran
 
 
-def _small_paper_like_gan(dtype=np.float32, seed=0):
+def _small_paper_like_gan(dtype=np.float32, seed=0, order="sequential"):
     """G: Linear-ReLU-Linear-Sigmoid; D: Dropout-Maxout-Dropout-Maxout-Linear (a logit);
     momentum SGD on both players, the paper's MNIST model in small."""
     G = Sequential(Linear(3, 8, rng=seed, dtype=dtype), ReLU(), Linear(8, 6, rng=seed + 1, dtype=dtype),
@@ -451,7 +452,7 @@ def _small_paper_like_gan(dtype=np.float32, seed=0):
     data = lambda m, rng: rng.random((m, 6)).astype(dtype)                    # noqa: E731
     noise = lambda m, rng: rng.standard_normal((m, 3)).astype(dtype)          # noqa: E731
     return gan_module.GAN(G, D, data, noise, d_optimizer=optim.SGD(D, 0.1, momentum=0.5),
-                          g_optimizer=optim.SGD(G, 0.1, momentum=0.5), m=8, seed=seed)
+                          g_optimizer=optim.SGD(G, 0.1, momentum=0.5), m=8, seed=seed, order=order)
 
 
 def test_gan_step_uses_the_fast_paths_and_stays_float32(monkeypatch):
@@ -545,6 +546,7 @@ def test_every_twin_names_its_textbook_function_and_back():
         "minigan.layers.minibatch_discrimination.similarities_backward":
             layers.minibatch_discrimination.similarities_backward,
         "minigan.train.gan.discriminator_gradients": discriminator_gradients,
+        "minigan.train.gan.both_players_gradients": both_players_gradients,
     }
     assert set(fast.twins()) == set(names)
     for name, wrapper in names.items():
@@ -752,3 +754,126 @@ def test_one_pass_on_the_emulated_gpu(monkeypatch, restore_backend, dtype):
         g, g_fast = _host(g, D_fast.grads[k])
         np.testing.assert_allclose(g_fast, g, rtol=GRAD_RTOL[dtype],
                                    atol=GRAD_RTOL[dtype] * float(np.abs(g).max()), err_msg=k)
+
+
+# ----------------------------------------------------------------------------- the simultaneous order's one pass
+
+def _g_loss(a_fake):
+    return losses.GENERATOR_LOSSES["nonsaturating"](a_fake)
+
+
+def _check_both_players(text, D_text, quick, D_fast, dtype, grad_rtol):
+    """The twin against the textbook: logits, both losses and dL/dG(z) bit for bit, the same
+    draws, D's gradients to ``grad_rtol``, no cache left, D's requires_grad back."""
+    a_real, a_fake, d_value, g_value, grad_fake = _host(*text)
+    a_real_f, a_fake_f, d_value_f, g_value_f, grad_fake_f = _host(*quick)
+    assert np.array_equal(a_real_f, a_real) and np.array_equal(a_fake_f, a_fake)
+    assert d_value_f == d_value and g_value_f == g_value
+    assert grad_fake_f.dtype == dtype and np.array_equal(grad_fake_f, grad_fake)
+    assert all(np.array_equal(a, b) for a, b in zip(_next_draws(D_fast), _next_draws(D_text)))
+    for k, g in D_text.grads.items():
+        g, g_fast = _host(g, D_fast.grads[k])
+        np.testing.assert_allclose(g_fast, g, rtol=grad_rtol, atol=grad_rtol * float(np.abs(g).max()), err_msg=k)
+    assert all(len(l._cache) == 0 for l in D_fast.layers)
+    assert all(l.requires_grad for l in D_fast.layers)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simultaneous_one_pass_equals_the_two_passes(rng, dtype, fast_mode):
+    """D(x), D(G(z)), both losses and G's gradient dL/dG(z) bit for bit (G's backward gets the
+    fake rows' own cache: the same m-row operations), the same masks drawn, D's gradients
+    equal to the rounding of a reordered sum."""
+    x, fake = _batches(rng, dtype)
+    (text, D_text), (quick, D_fast) = _both_ways(
+        lambda: _paper_like_D(dtype), both_players_gradients.textbook, both_players_gradients_fast,
+        x, fake, _d_loss, _g_loss)
+    _check_both_players(text, D_text, quick, D_fast, dtype, GRAD_RTOL[dtype])
+
+
+def test_simultaneous_one_pass_wrong_without_the_fake_rows_cache(rng, monkeypatch):
+    """The check above can fail: G's backward through the first rows of each 2m-row cache
+    (the real rows') instead of the last gives another dL/dG(z)."""
+    x, fake = _batches(rng, np.float64)
+    real_rows = lambda layers, apart, m: [  # noqa: E731
+        layer.retain_cache() if a else layer._save(*(t[:m] for t in layer._cache[-1]))
+        for layer, a in zip(layers, apart)]
+    monkeypatch.setattr(fast_gan, "_push_fake_rows", real_rows)
+    (text, _), (quick, _) = _both_ways(
+        lambda: _paper_like_D(np.float64), both_players_gradients.textbook, both_players_gradients_fast,
+        x, fake, _d_loss, _g_loss)
+    assert not np.array_equal(*_host(quick[4], text[4]))
+
+
+class _WholeBatchCache(Linear):
+    """A Linear that does not say its cache is one row per input row."""
+    per_row_cache = False
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simultaneous_keeps_the_two_passes_where_a_cache_is_not_per_row(rng, dtype, monkeypatch):
+    """Coupled rows, a shared generator, or a 2m-row layer without ``per_row_cache``: the
+    textbook's two passes, everything bit for bit."""
+    def no_one_pass(*args):
+        raise AssertionError("the one pass ran")
+    monkeypatch.setattr(fast_gan, "_forward", no_one_pass)
+    x, fake = _batches(rng, dtype)
+    makers = list(_coupled_Ds(dtype)) + [("a cache not per row", lambda: Sequential(
+        Dropout(0.8, rng=1), Maxout(6, 5, 3, rng=3, dtype=dtype), _WholeBatchCache(5, 1, rng=2, dtype=dtype)))]
+    for what, make_D in makers:
+        (text, D_text), (quick, D_fast) = _both_ways(
+            make_D, both_players_gradients.textbook, both_players_gradients_fast, x, fake, _d_loss, _g_loss)
+        assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text))), what
+        for k, g in D_text.grads.items():
+            assert np.array_equal(*_host(D_fast.grads[k], g)), f"{what}: {k}"
+
+
+def test_simultaneous_one_pass_with_fixed_dropout_masks(rng):
+    """Fixed masks of m rows (bench_iteration.py's equality check sets them): each minibatch gets them."""
+    x, fake = _batches(rng, np.float64)
+
+    def make_D():
+        D = _paper_like_D(np.float64)
+        for i, width in ((0, 6), (2, 5), (4, 4)):
+            D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
+        return D
+    (text, D_text), (quick, D_fast) = _both_ways(
+        make_D, both_players_gradients.textbook, both_players_gradients_fast, x, fake, _d_loss, _g_loss)
+    _check_both_players(text, D_text, quick, D_fast, np.float64, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simultaneous_one_pass_on_the_emulated_gpu(monkeypatch, restore_backend, dtype):
+    """The same on CuPy (tests/fakecupy.py): every array stays on the device."""
+    import fakecupy
+    cp = fakecupy.install(monkeypatch)
+    restore_backend.use("cupy")
+    x, fake = _batches(np.random.default_rng(1), dtype)
+    (text, D_text), (quick, D_fast) = _both_ways(
+        lambda: _paper_like_D(dtype), both_players_gradients.textbook, both_players_gradients_fast,
+        x, fake, _d_loss, _g_loss)
+    assert all(isinstance(a, cp.ndarray) for a in quick) and isinstance(D_fast.grads["1.W"], cp.ndarray)
+    _check_both_players(text, D_text, quick, D_fast, dtype, GRAD_RTOL[dtype])
+
+
+def test_a_simultaneous_run_with_the_one_pass_follows_the_two_passes(monkeypatch):
+    """A float64 run in the released code's order with every fast kernel against the textbook:
+    the first iteration's losses, V, D_real and D_fake bit for bit, 10 iterations together to
+    1e-9; the one pass is what ran."""
+    ran = _spy_on_twins(monkeypatch)
+    runs = {}
+    for on in (True, False):
+        with fast.enabled(on):
+            g = _small_paper_like_gan(np.float64, order="simultaneous")
+            g.train(10)
+        runs[on] = g
+    assert "both_players_gradients_fast" in ran and "discriminator_gradients_fast" not in ran
+    a, b = runs[True], runs[False]
+    for q in ("d_loss", "g_loss", "V", "D_real", "D_fake"):
+        assert a.history[0][q] == b.history[0][q], q
+    for row_a, row_b in zip(a.history, b.history):
+        for q in ("d_loss", "g_loss", "V", "d_grad_norm", "g_grad_norm"):
+            assert row_a[q] == pytest.approx(row_b[q], rel=1e-9), q
+    for net in ("G", "D"):
+        for k, p in getattr(a, net).params.items():
+            np.testing.assert_allclose(*_host(p, getattr(b, net).params[k]), rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{net} {k}")

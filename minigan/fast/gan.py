@@ -39,18 +39,26 @@ sum, where the textbook adds two m-row ones), equal to float32 rounding, about
 1e-6 relative. So the parameters after a step differ from the textbook's in
 their last bits, and a run's later iterations drift apart as rounding does.
 
-The simultaneous order (``GAN.simultaneous_step``) keeps the two passes: there
-G's gradient must also go back through D, and through one 2m-row pass it would
-go through the real rows too (zeros in them: m rows more in the two dL/dx
-products of D's maxout layers, which cost more than the one pass saved: 1.036
-of the iteration at one BLAS thread, benchmarks/RESULTS.md, "Speed (issue 21)").
+The simultaneous order (``GAN.simultaneous_step``, textbook
+``both_players_gradients``) sends G's loss back through the same D(G(z)) as well.
+Through the 2m-row pass it would go through the real rows too (zeros in them: m
+rows more in the dL/dx products of D's maxout layers, which cost more than the
+one pass saves: 1.036 of the iteration at one BLAS thread, benchmarks/RESULTS.md,
+"Speed (issue 21)"). So G's backward gets the fake rows' own cache: a layer that
+saw the 2m rows hands it on if it says its cache is one row per input row
+(``per_row_cache``: then the cache of a forward on the fake rows is the last m
+rows of each cached array), and a layer that saw each minibatch apart keeps the
+fake minibatch's cache on top of its stack already (``retain_cache``). G's
+gradient dL/dG(z) then comes from the same m-row operations as the textbook's,
+bit for bit; D's gradients are one 2m-row backward, as in the D step. A D with a
+2m-row layer that does not say ``per_row_cache`` takes the textbook path.
 """
 from __future__ import annotations
 
 from .. import backend
 from . import textbook, twin_of
 
-__all__ = ["discriminator_gradients_fast", "one_pass_plan"]
+__all__ = ["discriminator_gradients_fast", "both_players_gradients_fast", "one_pass_plan"]
 
 
 def _chain(D):
@@ -143,3 +151,37 @@ def discriminator_gradients_fast(D, x, fake, d_loss):
     xp = backend.array_module(logits)
     _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake]), [m, len(fake)])
     return a_real, a_fake, value
+
+
+def _push_fake_rows(layers, apart, m):
+    """Give every layer the cache of a forward on the fake rows alone, on top of its stack:
+    a layer that saw the minibatches apart duplicates its top cache (the fake one's); a
+    layer that saw the 2m rows (``per_row_cache``) pushes the last rows of each cached array."""
+    for layer, a in zip(layers, apart):
+        if a:
+            layer.retain_cache()
+        else:
+            layer._save(*(t[m:] for t in layer._cache[-1]))
+
+
+@twin_of("minigan.train.gan.both_players_gradients")
+def both_players_gradients_fast(D, x, fake, d_loss, g_loss):
+    """``both_players_gradients`` as one 2m-row pass where ``one_pass_plan`` allows it and
+    every 2m-row layer says ``per_row_cache``; the textbook's two passes otherwise.
+    Returns ``(a_real, a_fake, d_value, g_value, dL/dG(z))`` as the textbook does."""
+    from ..layers import frozen
+    plan = one_pass_plan(D)
+    if plan is None or not all(a or getattr(layer, "per_row_cache", False) for layer, a in zip(*plan)):
+        return textbook(both_players_gradients_fast)(D, x, fake, d_loss, g_loss)
+    layers, apart = plan
+    m = len(x)
+    logits = _forward(layers, apart, [x, fake])
+    a_real, a_fake = logits[:m], logits[m:]
+    g_value, grad_a = g_loss(a_fake)
+    _push_fake_rows(layers, apart, m)
+    with frozen(D):                      # dL/dG(z): the fake rows' m-row backward, as the textbook's
+        grad_fake = D.backward(grad_a)
+    d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
+    xp = backend.array_module(logits)
+    _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake_d]), [m, len(fake)])
+    return a_real, a_fake, d_value, g_value, grad_fake

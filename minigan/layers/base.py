@@ -231,6 +231,13 @@ class Layer:
     minibatch discrimination): a gradient check then checks the whole batch and,
     to move away from kinks, re-draws the whole batch, never single rows."""
 
+    per_row_cache = False
+    """True when every array the forward caches holds one row per input row (first
+    axis), so that the cache of a forward on rows a..b of a batch is those rows of
+    each array (Linear: x; Maxout: x and the winning pieces). Read by the fast
+    twin of the simultaneous step (``minigan/fast/gan.py``), which sends G's loss
+    back through the fake rows of a pass made over real and fake rows together."""
+
     def kink_gaps(self, x):
         """None for a smooth layer (this default); a layer with kinks returns a
         float64 host array of shape (n, k): for each row of the input ``x`` it

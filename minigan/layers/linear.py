@@ -26,6 +26,8 @@ class Linear(Layer):
         self._add_param("W", W)
         self._add_param("b", backend.array_module(W).full(self.n_out, bias, dtype=W.dtype))
 
+    per_row_cache = True                 # the cache is x: one row per input row
+
     def forward(self, x):
         x = self._check(x, self.n_in)
         self._save(x)

@@ -53,6 +53,8 @@ class Maxout(Layer):
         self._add_param("W", W)
         self._add_param("b", backend.array_module(W).zeros(shape[1], dtype=W.dtype))
 
+    per_row_cache = True                 # the cache is x and the winning pieces: one row per input row
+
     def forward(self, x):
         x = self._check(x, self.n_in)
         z = x @ self.params["W"]

@@ -70,14 +70,14 @@ import numbers
 from types import FunctionType, MethodType
 
 from .. import backend, fast, losses
-from ..fast.gan import discriminator_gradients_fast  # noqa: F401 -- the fast twin
+from ..fast.gan import both_players_gradients_fast, discriminator_gradients_fast  # noqa: F401 -- the fast twins
 from ..layers import backward_params_only, evaluating, frozen, no_grad
 from .run_state import layer_generators, part_generators, repeat
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
 from .history import HISTORY_FIELDS, History
 
-__all__ = ["GAN", "TrainingDiverged", "ORDERS", "discriminator_gradients"]
+__all__ = ["GAN", "TrainingDiverged", "ORDERS", "discriminator_gradients", "both_players_gradients"]
 
 ORDERS = ("sequential", "simultaneous")
 
@@ -148,6 +148,35 @@ def discriminator_gradients(D, x, fake, d_loss):
     backward_params_only(D, grad_fake)
     backward_params_only(D, grad_real)
     return a_real, a_fake, value
+
+
+@fast.has_twin
+def both_players_gradients(D, x, fake, d_loss, g_loss):
+    """The simultaneous order's pass through D: D(x) and D(G(z)) once, both players'
+    losses from them, D's gradient added into ``D.grads`` and G's loss sent back
+    through D (held fixed) to G(z). Returns ``(a_real, a_fake, d_value, g_value,
+    dL/dG(z))``.
+
+    D(G(z)) is backpropagated twice, so its cache is kept (``retain_cache``): first
+    G's loss goes back through D frozen (dL/dG(z), for G's backward; D's gradients
+    untouched), then D's loss through the same dropped-out pass, last in, first out,
+    parameters only. ``d_loss(a_real, a_fake) -> (value, grad_real, grad_fake)``,
+    ``g_loss(a_fake) -> (value, grad)``.
+
+    Fast twin: ``minigan.fast.gan.both_players_gradients_fast`` (one 2m-row pass where
+    no layer of D couples rows and every layer it gives the 2m rows can hand G's
+    backward the cache of the fake rows).
+    """
+    a_real = D.forward(x)
+    a_fake = D.forward(fake)
+    D.retain_cache()                     # D(G(z)) is backpropagated twice: G's loss, then D's
+    g_value, grad_a = g_loss(a_fake)
+    with frozen(D):                      # dL/dG(z) without touching D's gradients
+        grad_fake = D.backward(grad_a)
+    d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
+    backward_params_only(D, grad_fake_d)
+    backward_params_only(D, grad_real)
+    return a_real, a_fake, d_value, g_value, grad_fake
 
 
 class GAN:
@@ -359,16 +388,10 @@ class GAN:
         self.D.zero_grad()
         self.G.zero_grad()
         fake = self.G.forward(z)
-        # two passes of D, whatever its layers: one pass of 2m rows would send G's gradient
-        # back through m rows of zeros too (minigan/fast/gan.py)
-        a_real = self.D.forward(x)
-        a_fake = self.D.forward(fake)
-        self.D.retain_cache()            # D(G(z)) is backpropagated twice: G's loss, then D's
-        g_loss, grad_a = self._g_loss(a_fake)
-        grad_fake = self._backprop_through_frozen_D(grad_a)
-        d_loss, g_real, g_fake = self._d_loss(a_real, a_fake)
-        backward_params_only(self.D, g_fake)
-        backward_params_only(self.D, g_real)
+        # D(x) and D(G(z)); D's gradient, and G's loss back through D frozen to G(z)
+        # (two passes of m rows; one of 2m where D's rows stay apart: the fast twin)
+        a_real, a_fake, d_loss, g_loss, grad_fake = both_players_gradients(
+            self.D, x, fake, self._d_loss, self._g_loss)
         backward_params_only(self.G, grad_fake)
         d_loss = self._add_penalties(d_loss, self.D, self.d_penalties)
         g_loss = self._add_penalties(g_loss, self.G, self.g_penalties)
