@@ -512,16 +512,20 @@ def test_a_gan_run_is_the_same_with_fast_kernels_on_and_off(dtype, monkeypatch):
             assert row_a[q] == pytest.approx(row_b[q], rel=rtol)
 
 
-def test_a_gan_run_with_ds_one_pass_follows_the_two_passes():
-    """A float64 run with every fast kernel against the textbook: D's one pass moves only the
-    last bits of D's gradients, so 10 iterations stay together to 1e-9, the first one's
-    losses, V, D_real and D_fake bit for bit."""
+@pytest.mark.parametrize("order, twin", [("sequential", "discriminator_gradients_fast"),
+                                         ("simultaneous", "both_players_gradients_fast")])
+def test_a_gan_run_with_ds_one_pass_follows_the_two_passes(order, twin, monkeypatch):
+    """A float64 run with every fast kernel against the textbook, in either order: D's one pass
+    (its twin is what ran) moves only the last bits of D's gradients, so 10 iterations stay
+    together to 1e-9, the first one's losses, V, D_real and D_fake bit for bit."""
+    ran = _spy_on_twins(monkeypatch)
     runs = {}
     for on in (True, False):
         with fast.enabled(on):
-            g = _small_paper_like_gan(np.float64)
+            g = _small_paper_like_gan(np.float64, order=order)
             g.train(10)
         runs[on] = g
+    assert twin in ran and not {"discriminator_gradients_fast", "both_players_gradients_fast"} - {twin} & ran
     a, b = runs[True], runs[False]
     for q in ("d_loss", "g_loss", "V", "D_real", "D_fake"):
         assert a.history[0][q] == b.history[0][q], q
@@ -715,19 +719,21 @@ def test_one_pass_plan_reads_the_layers_own_protocol():
     assert one_pass_plan(plain)[1] == [False, True, False]
 
 
+def _paper_like_D_with_fixed_masks():
+    """``_paper_like_D`` in float64 with a fixed mask of 8 rows in each Dropout."""
+    D = _paper_like_D(np.float64)
+    for i, width in ((0, 6), (2, 5), (4, 4)):
+        D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
+    return D
+
+
 def test_one_pass_with_fixed_dropout_masks(rng):
     """A Dropout with a ``fixed_mask`` of m rows (as a gradient check or bench_iteration.py
     sets) applies it to each minibatch, as the two passes do."""
     x, fake = _batches(rng, np.float64)
-
-    def make_D():
-        D = _paper_like_D(np.float64)
-        for i, width in ((0, 6), (2, 5), (4, 4)):
-            D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
-        return D
-    assert one_pass_plan(make_D()) is not None
+    assert one_pass_plan(_paper_like_D_with_fixed_masks()) is not None
     (text, D_text), (quick, D_fast) = _both_ways(
-        make_D, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
+        _paper_like_D_with_fixed_masks, discriminator_gradients.textbook, discriminator_gradients_fast, x, fake, _d_loss)
     assert all(np.array_equal(a, b) for a, b in zip(_host(*quick), _host(*text)))
     for k, g in D_text.grads.items():
         g, g_fast = _host(g, D_fast.grads[k])
@@ -830,14 +836,8 @@ def test_simultaneous_keeps_the_two_passes_where_a_cache_is_not_per_row(rng, dty
 def test_simultaneous_one_pass_with_fixed_dropout_masks(rng):
     """Fixed masks of m rows (bench_iteration.py's equality check sets them): each minibatch gets them."""
     x, fake = _batches(rng, np.float64)
-
-    def make_D():
-        D = _paper_like_D(np.float64)
-        for i, width in ((0, 6), (2, 5), (4, 4)):
-            D.layers[i].fixed_mask = backend.to_device(np.random.default_rng(i).random((8, width)) < D.layers[i].keep)
-        return D
     (text, D_text), (quick, D_fast) = _both_ways(
-        make_D, both_players_gradients.textbook, both_players_gradients_fast, x, fake, _d_loss, _g_loss)
+        _paper_like_D_with_fixed_masks, both_players_gradients.textbook, both_players_gradients_fast, x, fake, _d_loss, _g_loss)
     _check_both_players(text, D_text, quick, D_fast, np.float64, 1e-12)
 
 
@@ -854,26 +854,3 @@ def test_simultaneous_one_pass_on_the_emulated_gpu(monkeypatch, restore_backend,
     assert all(isinstance(a, cp.ndarray) for a in quick) and isinstance(D_fast.grads["1.W"], cp.ndarray)
     _check_both_players(text, D_text, quick, D_fast, dtype, GRAD_RTOL[dtype])
 
-
-def test_a_simultaneous_run_with_the_one_pass_follows_the_two_passes(monkeypatch):
-    """A float64 run in the released code's order with every fast kernel against the textbook:
-    the first iteration's losses, V, D_real and D_fake bit for bit, 10 iterations together to
-    1e-9; the one pass is what ran."""
-    ran = _spy_on_twins(monkeypatch)
-    runs = {}
-    for on in (True, False):
-        with fast.enabled(on):
-            g = _small_paper_like_gan(np.float64, order="simultaneous")
-            g.train(10)
-        runs[on] = g
-    assert "both_players_gradients_fast" in ran and "discriminator_gradients_fast" not in ran
-    a, b = runs[True], runs[False]
-    for q in ("d_loss", "g_loss", "V", "D_real", "D_fake"):
-        assert a.history[0][q] == b.history[0][q], q
-    for row_a, row_b in zip(a.history, b.history):
-        for q in ("d_loss", "g_loss", "V", "d_grad_norm", "g_grad_norm"):
-            assert row_a[q] == pytest.approx(row_b[q], rel=1e-9), q
-    for net in ("G", "D"):
-        for k, p in getattr(a, net).params.items():
-            np.testing.assert_allclose(*_host(p, getattr(b, net).params[k]), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{net} {k}")
