@@ -372,7 +372,8 @@ def test_main_runs_every_check_and_sets_the_exit_status(capsys):
 
 
 def test_python_m_minigan_gradcheck():
-    r = subprocess.run([sys.executable, "-m", "minigan", "gradcheck", "--seed", "1"],
+    import fakecupy
+    r = subprocess.run(fakecupy.python_command() + ["-m", "minigan", "gradcheck", "--seed", "1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 failed" in r.stdout
