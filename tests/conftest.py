@@ -11,9 +11,13 @@ def rng():
     return np.random.default_rng(20140610)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_backend():
-    """Lets a test switch or reset the backend; the previous choice is put back."""
+    """Lets a test switch or reset the backend; the previous choice is put back.
+
+    Used by every test (autouse), so that a test or a module's fixture that picks NumPy
+    leaves the next test on the backend the run chose (MINIGAN_BACKEND=cupy under the CuPy
+    stand-in or on a GPU), not on NumPy."""
     saved = dict(backend._state)
     yield backend
     backend._state.clear()

@@ -33,6 +33,7 @@ Speed and the XORWOW stream are not emulated: the numbers are NumPy's.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -326,6 +327,7 @@ def make_module(device_count=1):
     """The fake ``cupy`` module."""
     mod = types.ModuleType("cupy")
     mod.__doc__ = __doc__
+    mod.stand_in = os.path.abspath(__file__)   # what python_command() looks for; real CuPy has no such name
     mod.ndarray = ndarray
     mod.asarray, mod.array, mod.asnumpy, mod.get_array_module = asarray, array, asnumpy, get_array_module
     mod.random = types.SimpleNamespace(default_rng=Generator, Generator=Generator)
@@ -343,6 +345,14 @@ def make_module(device_count=1):
         return obj
     mod.__getattr__ = __getattr__
     return mod
+
+
+def python_command():
+    """``[python]`` that starts a Python with the ``cupy`` this one has: ``[python,
+    tests/fakecupy.py]`` while the stand-in is installed, so that a test's subprocess
+    sees the same backend as the test (MINIGAN_BACKEND is inherited)."""
+    stand_in = getattr(sys.modules.get("cupy"), "stand_in", None)
+    return [sys.executable] + ([stand_in] if stand_in else [])
 
 
 def install(monkeypatch, device_count=1):

@@ -88,8 +88,8 @@ def test_resume_in_a_new_process_is_bit_identical(builder, tmp_path, order, k):
                                    for k, v in net.params.items()}},
                  history=np.array([[r[f] for f in r] for r in gan.history]))
     ''')
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,   # on NumPy, as here
+                          cwd=REPO, timeout=120, env={**os.environ, "MINIGAN_BACKEND": "numpy"})
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as z:
         resumed = {k: z[k] for k in z.files}

@@ -23,13 +23,14 @@ from minigan import backend, fast, layers, losses, models, optim
 from minigan.fast import gan as fast_gan
 from minigan.fast.gan import both_players_gradients_fast, discriminator_gradients_fast, one_pass_plan
 from minigan.fast.maxout import max_over_pieces_fast, route_to_winner_fast
-from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only
+from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, backward_params_only, walk_layers
 from minigan.train.gan import both_players_gradients, discriminator_gradients
 
 DTYPES = (np.float32, np.float64)
 # the textbook functions themselves, whatever the switch says (a plain call runs the fast twin)
 max_over_pieces = layers.max_over_pieces.textbook
 route_to_winner = layers.route_to_winner.textbook
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 @pytest.fixture(params=[True, False], ids=["fast", "textbook"])
@@ -90,30 +91,30 @@ def test_route_to_winner_fast_takes_a_non_contiguous_gradient(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_maxout_layer_equals_the_textbook_formulas(rng, dtype, fast_mode):
     layer = Maxout(6, 4, 3, rng=1, dtype=dtype)
-    layer.params["b"][...] = rng.standard_normal(12)
-    x = rng.standard_normal((5, 6)).astype(dtype)
+    layer.params["b"][...] = dev(rng.standard_normal(12))
+    x = dev(rng.standard_normal((5, 6)).astype(dtype))
     x[0] = 0.0                                                       # a row where z = b for every piece
     W, b = layer.params["W"], layer.params["b"]
     z = (x @ W + b).reshape(5, 4, 3)
     y_plain, winner = max_over_pieces(z)
-    assert np.array_equal(layer.forward(x), y_plain)
+    assert np.array_equal(host(layer.forward(x)), host(y_plain))
 
-    grad_y = rng.standard_normal((5, 4)).astype(dtype)
+    grad_y = dev(rng.standard_normal((5, 4)).astype(dtype))
     grad_z = route_to_winner(grad_y, winner, 3).reshape(5, 12)
     dx = layer.backward(grad_y)
-    np.testing.assert_array_equal(dx, grad_z @ W.T)
-    np.testing.assert_array_equal(layer.grads["W"], x.T @ grad_z)
-    np.testing.assert_array_equal(layer.grads["b"], grad_z.sum(axis=0))
+    np.testing.assert_array_equal(host(dx), host(grad_z @ W.T))
+    np.testing.assert_array_equal(host(layer.grads["W"]), host(x.T @ grad_z))
+    np.testing.assert_array_equal(host(layer.grads["b"]), host(grad_z.sum(axis=0)))
 
 
 # ----------------------------------------------------------------------------- Linear
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_in_place_bias_equals_x_w_plus_b(rng, dtype):
     layer = Linear(7, 5, bias=0.3, rng=2, dtype=dtype)
-    x = rng.standard_normal((4, 7)).astype(dtype)
+    x = dev(rng.standard_normal((4, 7)).astype(dtype))
     y = layer.forward(x)
     assert y.dtype == dtype
-    assert np.array_equal(y, x @ layer.params["W"] + layer.params["b"])
+    assert np.array_equal(host(y), host(x @ layer.params["W"] + layer.params["b"]))
 
 
 # ----------------------------------------------------------------------------- zero_grad, then write
@@ -126,44 +127,44 @@ def test_first_backward_after_zero_grad_equals_adding_to_zeros(rng, dtype, make)
     fast, plain = make(dtype), make(dtype)
     fast.zero_grad()
     assert fast._zeroed == {"W", "b"} and plain._zeroed == set()
-    xs = [rng.standard_normal((5, 6)).astype(dtype) for _ in range(3)]
+    xs = [dev(rng.standard_normal((5, 6)).astype(dtype)) for _ in range(3)]
     for layer in (fast, plain):
         outs = [layer.forward(x) for x in xs]                  # three forwards, three backwards
         for y in reversed(outs):
-            layer.backward(np.ones_like(y))
+            layer.backward(backend.array_module(y).ones_like(y))
     for k in ("W", "b"):
         assert fast.grads[k].dtype == dtype
-        np.testing.assert_array_equal(fast.grads[k], plain.grads[k])
+        np.testing.assert_array_equal(host(fast.grads[k]), host(plain.grads[k]))
     assert not fast._zeroed, "after the first backward the grads are no longer known to be zero"
 
 
 def test_zero_grad_then_backward_resets_every_time(rng):
     lin = Linear(3, 2, rng=0, dtype=np.float64)
-    x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    x, g = dev(rng.standard_normal((4, 3))), dev(rng.standard_normal((4, 2)))
     for _ in range(3):
         lin.zero_grad()
         lin.forward(x)
         lin.backward(g)
-        np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+        np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ g))
     W_grad = lin.grads["W"]
     lin.forward(x)
     lin.backward(g)                                            # no zero_grad: accumulates
     assert lin.grads["W"] is W_grad
-    np.testing.assert_allclose(W_grad, 2 * (x.T @ g), rtol=1e-14)
+    np.testing.assert_allclose(host(W_grad), host(2 * (x.T @ g)), rtol=1e-14)
 
 
 def test_frozen_backward_keeps_the_zeroed_state(rng):
     lin = Linear(3, 2, rng=0, dtype=np.float64)
     lin.zero_grad()
     lin.requires_grad = False
-    lin.forward(rng.standard_normal((2, 3)))
-    lin.backward(np.ones((2, 2)))                              # no parameter gradient: still all zero
+    lin.forward(dev(rng.standard_normal((2, 3))))
+    lin.backward(dev(np.ones((2, 2))))                         # no parameter gradient: still all zero
     assert lin._zeroed == {"W", "b"} and not lin.grads["W"].any()   # (a look at grads drops the marks)
     lin.requires_grad = True
-    x = rng.standard_normal((2, 3))
+    x = dev(rng.standard_normal((2, 3)))
     lin.forward(x)
-    lin.backward(np.ones((2, 2)))
-    np.testing.assert_array_equal(lin.grads["W"], x.T @ np.ones((2, 2)))
+    lin.backward(dev(np.ones((2, 2))))
+    np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ dev(np.ones((2, 2)))))
 
 
 # ----------------------------------------------------------------------------- input_grad=False
@@ -172,7 +173,10 @@ def _grads(net):
 
 
 def _two_copies(net):
-    return net, copy.deepcopy(net)
+    """``net`` and a deep copy that shares its layers' random generators (a CuPy Generator
+    cannot be deep-copied; the tests fix the dropout masks, so neither copy draws)."""
+    memo = {id(g): g for _, layer in walk_layers(net) for g in layer.generators().values()}
+    return net, copy.deepcopy(net, memo)
 
 
 @pytest.mark.parametrize("make", [
@@ -184,18 +188,18 @@ def _two_copies(net):
 def test_backward_without_input_grad_gives_the_same_parameter_gradients(rng, make):
     full, params_only = _two_copies(make())
     n_in = 784 if isinstance(full, Sequential) and isinstance(full.layers[0], Dropout) else 5
-    x = rng.random((4, n_in))
+    x = dev(rng.random((4, n_in)))
     for net in (full, params_only):
         if isinstance(net, Sequential):
             for d in net.layers:
                 if isinstance(d, Dropout):
-                    d.fixed_mask = np.random.default_rng(0).random((4, 784 if d is net.layers[0] else 240)) < d.keep
-    g = rng.standard_normal(full.forward(x).shape)
+                    d.fixed_mask = dev(np.random.default_rng(0).random((4, 784 if d is net.layers[0] else 240)) < d.keep)
+    g = dev(rng.standard_normal(full.forward(x).shape))
     params_only.forward(x)
     assert full.backward(g) is not None
     assert params_only.backward(g, input_grad=False) is None
     for k, v in _grads(full).items():
-        np.testing.assert_array_equal(params_only.grads[k], v)
+        np.testing.assert_array_equal(host(params_only.grads[k]), host(v))
     sub = params_only.layers if isinstance(params_only, Sequential) else [params_only]
     assert all(len(l._cache) == 0 for l in sub), "every cache popped, the dropout in front too"
 
@@ -206,7 +210,7 @@ def test_backward_params_only_on_a_users_layer(rng):
     class Scale(Layer):                       # y = a * x, one parameter
         def __init__(self):
             super().__init__()
-            self._add_param("a", np.array([2.0]))
+            self._add_param("a", dev(np.array([2.0])))
 
         def forward(self, x):
             self._save(x)
@@ -214,33 +218,33 @@ def test_backward_params_only_on_a_users_layer(rng):
 
         def backward(self, grad_out, *, input_grad=True):
             (x,) = self._load()
-            self._accumulate("a", np.array([(grad_out * x).sum()]))
+            self._accumulate("a", (grad_out * x).sum().reshape(1))
             return grad_out * self.params["a"] if input_grad else None
 
     net = Sequential(ReLU(), Scale(), Linear(3, 1, rng=0, dtype=np.float64))
-    x, g = rng.random((4, 3)), rng.standard_normal((4, 1))
+    x, g = dev(rng.random((4, 3))), dev(rng.standard_normal((4, 1)))
     ref = copy.deepcopy(net)
     net.forward(x)
     ref.forward(x)
     ref.backward(g)
     assert backward_params_only(net, g) is None
     for k, v in ref.grads.items():
-        np.testing.assert_array_equal(net.grads[k], v)
+        np.testing.assert_array_equal(host(net.grads[k]), host(v))
     assert all(len(l._cache) == 0 for l in net.layers)
 
 
 def test_backward_without_input_grad_on_a_parameter_free_network(rng):
     net = Sequential(ReLU(), Dropout(0.5, rng=0))
-    net.forward(rng.random((3, 4)))
-    assert net.backward(np.ones((3, 4)), input_grad=False) is None
+    net.forward(dev(rng.random((3, 4))))
+    assert net.backward(dev(np.ones((3, 4))), input_grad=False) is None
     assert all(len(l._cache) == 0 for l in net.layers)
 
 
 def test_frozen_layer_without_input_grad_only_pops_its_cache(rng):
     lin = Linear(3, 2, rng=0, dtype=np.float64)
     lin.requires_grad = False
-    lin.forward(rng.random((2, 3)))
-    assert lin.backward(np.ones((2, 2)), input_grad=False) is None
+    lin.forward(dev(rng.random((2, 3))))
+    assert lin.backward(dev(np.ones((2, 2))), input_grad=False) is None
     assert lin._cache == [] and not lin.grads["W"].any()
 
 
@@ -283,7 +287,7 @@ def test_sgd_step_equals_the_plain_rule_over_several_steps(rng, fast_mode):
     v = {k: np.zeros_like(p) for k, p in theta.items()}
     for _ in range(4):
         for k, g in net.grads.items():
-            g[...] = rng.standard_normal(g.shape)
+            g[...] = dev(rng.standard_normal(g.shape))
         lr, mu = opt.lr, opt.momentum
         for k in theta:
             v[k] = v[k] * np.float32(mu) - np.float32(lr) * net.grads[k]
@@ -291,8 +295,8 @@ def test_sgd_step_equals_the_plain_rule_over_several_steps(rng, fast_mode):
         opt.step()
     for k in theta:
         assert net.params[k].dtype == np.float32
-        np.testing.assert_allclose(net.params[k], theta[k], rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(opt.state["velocity"][k], v[k], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(host(net.params[k]), host(theta[k]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(host(opt.state["velocity"][k]), host(v[k]), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -319,18 +323,21 @@ def test_sgd_step_records_the_norms_the_trainer_reads(rng, fast_mode):
     net = Sequential(Linear(30, 40, rng=0), ReLU(), Linear(40, 3, rng=1))
     opt = optim.SGD(net, lr=0.05, momentum=0.5)
     for g in net.grads.values():
-        g[...] = rng.standard_normal(g.shape)
+        g[...] = dev(rng.standard_normal(g.shape))
     opt.step()
     assert opt.grad_norm == pytest.approx(gan_module._grad_norm(net), rel=1e-5)
-    for k, p in net.params.items():
-        assert opt.param_sq[k] == pytest.approx(float((p.astype(np.float64) ** 2).sum()), rel=1e-5)
+    for k, p in net.params.items():                  # a 0-d array on the parameter's device
+        assert float(opt.param_sq[k]) == pytest.approx(float((p.astype(np.float64) ** 2).sum()), rel=1e-5)
 
 
-def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng, fast_mode):
+def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng, fast_mode, restore_backend):
     """Half the weights get zero gradients for 400 steps (dead units): their
     velocities shrink by mu each step. SGD zeroes them below 1e-30 every 16 steps,
     so none is ever subnormal, and every parameter ends bit-identical to the
-    textbook rule's (which lets them pass through the subnormals)."""
+    textbook rule's (which lets them pass through the subnormals). On NumPy whatever
+    the run's backend: the flush is for x86 CPUs, slow on subnormals; CuPy keeps the
+    plain rule (``SGD``'s docstring)."""
+    restore_backend.use("numpy")
     net = Sequential(Linear(40, 30, rng=0))                                   # float32
     opt = optim.SGD(net, lr=0.1, momentum=0.5)
     theta = {k: p.copy() for k, p in net.params.items()}
@@ -339,9 +346,9 @@ def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng, fast_mode)
     plain_subnormal = 0
     for step in range(400):
         for k, g in net.grads.items():
-            g[...] = rng.standard_normal(g.shape) if step == 0 else 0
+            g[...] = dev(rng.standard_normal(g.shape)) if step == 0 else 0
             if g.ndim == 2:
-                g[:, 15:] = rng.standard_normal((g.shape[0], 15)) * 1e-3   # live half
+                g[:, 15:] = dev(rng.standard_normal((g.shape[0], 15)) * 1e-3)   # live half
         for k in theta:
             optim.momentum_update(theta[k], v[k], net.grads[k], opt.lr, opt.momentum)
             plain_subnormal += int(((v[k] != 0) & (np.abs(v[k]) < tiny)).sum())
@@ -350,7 +357,7 @@ def test_sgd_flushes_dying_velocities_before_they_turn_subnormal(rng, fast_mode)
             assert not ((vel != 0) & (np.abs(vel) < tiny)).any(), f"subnormal velocity at step {step}"
     assert plain_subnormal > 0, "the textbook rule should have met subnormals here"
     for k in theta:
-        np.testing.assert_array_equal(net.params[k], theta[k])
+        np.testing.assert_array_equal(host(net.params[k]), host(theta[k]))
 
 
 def test_num_threads_follows_the_environment(monkeypatch):
@@ -373,23 +380,23 @@ def test_zero_grad_writes_no_zeros_that_a_backward_overwrites(rng):
     lin.grads["W"][...] = 7.0
     lin.zero_grad()
     assert (lin._grads["W"] == 7.0).all(), "no pass of zeros yet"
-    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    x, g = dev(rng.standard_normal((5, 4))), dev(rng.standard_normal((5, 3)))
     lin.forward(x)
     lin.backward(g)
-    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
-    np.testing.assert_array_equal(lin.grads["b"], g.sum(axis=0))
+    np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ g))
+    np.testing.assert_array_equal(host(lin.grads["b"]), host(g.sum(axis=0)))
     lin.zero_grad()
     assert not lin.grads["W"].any() and not lin.grads["b"].any()   # looked at: zeros
     lin.forward(x)
     lin.backward(g)
-    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ g))
 
 
 # ----------------------------------------------------------------------------- trainer checks
 def test_grad_norm_as_dot_products_equals_the_plain_sum(rng):
     net = Sequential(Linear(50, 60, rng=0), ReLU(), Linear(60, 7, rng=1))
     for g in net.grads.values():
-        g[...] = rng.standard_normal(g.shape)
+        g[...] = dev(rng.standard_normal(g.shape))
     plain = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in net.grads.values()))
     assert gan_module._grad_norm(net) == pytest.approx(plain, rel=1e-5)
 

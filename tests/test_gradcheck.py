@@ -6,10 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from minigan import gradcheck, layers, losses
+from minigan import backend, gradcheck, layers, losses
 from minigan.gradcheck import (check_function, check_generator_step, check_layer, check_loss,
                                check_two_forwards, format_results, relative_error)
 from minigan.layers import Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequential, Sigmoid, Tanh, no_grad
+
+dev = backend.to_device          # inputs on the active backend (check_layer & co. take them there)
 
 
 def paper_like_D(rng, n_in=5):
@@ -26,7 +28,7 @@ def paper_like_D(rng, n_in=5):
 ], ids=["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout", "Dropout", "paper D", "G"])
 def test_correct_layers_pass(make, rng):
     layer = make(rng)
-    res = check_layer(layer, rng.normal(size=(4, 5)).astype(np.float32))
+    res = check_layer(layer, dev(rng.normal(size=(4, 5)).astype(np.float32)))
     assert res.passed, res.table()
     assert [r.name for r in res.rows] == ["x"] + list(layer.params)
     assert all(r.rel_error < 1e-8 for r in res.rows)
@@ -34,7 +36,7 @@ def test_correct_layers_pass(make, rng):
 
 
 def test_losses_pass(rng):
-    r, f = rng.normal(size=6), rng.normal(size=(5, 1))
+    r, f = dev(rng.normal(size=6)), dev(rng.normal(size=(5, 1)))
     for res in (check_loss(losses.value_function, r, f),
                 check_loss(losses.discriminator_loss, r, f, scale=0.5, real_label=0.9),
                 check_loss(losses.bce_with_logits, r, target=0.2),
@@ -60,7 +62,7 @@ class WrongBiasLinear(Linear):
 
 
 def test_wrong_backward_fails(rng):
-    x = rng.normal(size=(4, 5))
+    x = dev(rng.normal(size=(4, 5)))
     res = check_layer(WrongSigmoid(), x)
     assert not res.passed and res.rows[0].rel_error > 0.1
     res = check_layer(WrongBiasLinear(5, 3, rng=0), x)
@@ -74,13 +76,13 @@ def test_wrong_loss_gradient_fails(rng):
     def bad_nonsaturating(a):
         v, g = losses.generator_loss_nonsaturating(a)
         return v, g * a.shape[0]               # forgot the 1/m
-    assert not check_loss(bad_nonsaturating, rng.normal(size=6)).passed
+    assert not check_loss(bad_nonsaturating, dev(rng.normal(size=6))).passed
 
 
 def test_random_upstream_gradient_catches_what_all_ones_would_miss(rng):
-    W = rng.normal(size=(3, 4))
+    W = dev(rng.normal(size=(3, 4)))
     params, grads = {"W": W}, {"W": np.zeros_like(W)}
-    x = rng.normal(size=(2, 3))
+    x = dev(rng.normal(size=(2, 3)))
 
     def forward(x):
         return x @ W
@@ -96,7 +98,7 @@ def test_random_upstream_gradient_catches_what_all_ones_would_miss(rng):
 
 
 def test_backward_returning_wrong_shape_or_nothing_fails(rng):
-    x = rng.normal(size=(3, 2))
+    x = dev(rng.normal(size=(3, 2)))
     res = check_function(lambda x: 2 * x, lambda g: (2 * g)[:, :1], x)
     assert not res.passed and "expected shape (3, 2)" in " ".join(res.failed_notes)
     assert not check_function(lambda x: 2 * x, lambda g: None, x).passed
@@ -106,30 +108,30 @@ def test_backward_returning_wrong_shape_or_nothing_fails(rng):
 def test_dropout_mask_is_frozen_and_restored(rng):
     d = Dropout(0.5, rng=4)
     state = d.rng.bit_generator.state
-    res = check_layer(d, rng.normal(size=(6, 5)))
+    res = check_layer(d, dev(rng.normal(size=(6, 5))))
     assert res.passed and "random draws of 1 layer(s) frozen for the check (1 Dropout)" in res.table()
     assert d.fixed_mask is None                              # the caller's layer is untouched
     assert d.rng.bit_generator.state == state
-    user_mask = np.ones((6, 5), bool)                        # a mask the user froze draws nothing: kept
+    user_mask = dev(np.ones((6, 5), bool))                   # a mask the user froze draws nothing: kept
     d.fixed_mask = user_mask
-    res = check_layer(d, rng.normal(size=(6, 5)))
+    res = check_layer(d, dev(rng.normal(size=(6, 5))))
     assert res.passed and "frozen" not in res.table()
     assert d.fixed_mask is user_mask
-    d.fixed_mask = np.ones((2, 2), bool)                     # ... so one that does not fit is refused
+    d.fixed_mask = dev(np.ones((2, 2), bool))                # ... so one that does not fit is refused
     with pytest.raises(ValueError, match=r"fixed_mask has shape \(2, 2\), input \(6, 5\)"):
-        check_layer(d, rng.normal(size=(6, 5)))
+        check_layer(d, dev(rng.normal(size=(6, 5))))
 
 
 def test_frozen_dropout_context_sets_and_restores_masks(rng):
     D = paper_like_D(rng)
-    user_mask = np.ones((3, 4), bool)
+    user_mask = dev(np.ones((3, 4), bool))
     D.layers[2].fixed_mask = user_mask
-    x = rng.uniform(0, 1, (3, 5)).astype(np.float32)
+    x = dev(rng.uniform(0, 1, (3, 5)).astype(np.float32))
     with gradcheck.frozen_dropout(D, x, seed=1) as frozen:
         assert frozen == [D.layers[0], D.layers[4]]               # a user's mask draws nothing: kept
         assert D.layers[2].fixed_mask is user_mask and D.layers[0].fixed_mask.shape == (3, 5)
         with no_grad():
-            assert np.array_equal(D.forward(x), D.forward(x))       # no resampling inside
+            assert np.array_equal(backend.to_host(D.forward(x)), backend.to_host(D.forward(x)))   # no resampling inside
     assert D.layers[0].fixed_mask is None and D.layers[2].fixed_mask is user_mask
     with pytest.raises(KeyError):
         with gradcheck.frozen_dropout(D, x):
@@ -147,13 +149,13 @@ def test_module_exports():
 def test_resampled_dropout_would_fail(rng):
     """Without frozen masks, numeric forwards would redraw them: the check must fail."""
     d = Dropout(0.5, rng=0)
-    x = rng.normal(size=(6, 5))
+    x = dev(rng.normal(size=(6, 5)))
     assert not check_function(d.forward, d.backward, x).passed
 
 
 def test_two_forwards_get_different_masks_and_pass(rng):
     D = paper_like_D(rng)
-    res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)), scale=0.5, real_label=0.9)
+    res = check_two_forwards(D, dev(rng.uniform(0, 1, (4, 5))), dev(rng.uniform(0, 1, (3, 5))), scale=0.5, real_label=0.9)
     assert res.passed, res.table()
     assert [r.name for r in res.rows][:2] == ["x_real", "x_fake"]
     assert "(3 Dropout) frozen, with different draws for the real and the fake forward" in res.table()
@@ -173,7 +175,7 @@ class SingleSlotLinear(Linear):
 
 def test_single_slot_cache_fails_the_two_forward_check(rng):
     D = Sequential(SingleSlotLinear(5, 4, rng=0), Tanh(), Linear(4, 1, rng=1))
-    xr, xf = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    xr, xf = dev(rng.normal(size=(3, 5))), dev(rng.normal(size=(3, 5)))
     res = check_two_forwards(D, xr, xf)
     assert not res.passed
     good = Sequential(Linear(5, 4, rng=0), Tanh(), Linear(4, 1, rng=1))
@@ -182,7 +184,7 @@ def test_single_slot_cache_fails_the_two_forward_check(rng):
 
 # ----------------------------------------------------------------------------- kinks
 def test_relu_kinks_are_moved_and_reported(rng):
-    x = rng.normal(size=(5, 4))
+    x = dev(rng.normal(size=(5, 4)))
     x[[0, 2], 1] = 0.0                           # two rows sit exactly on the kink
     relu = ReLU()
     assert not check_function(relu.forward, relu.backward, x.copy()).passed   # why kinks matter
@@ -195,7 +197,7 @@ def test_relu_kinks_are_moved_and_reported(rng):
 def test_maxout_ties_are_moved_or_skipped_and_reported(rng):
     mo = Maxout(2, 1, 2, irange=1.0, rng=0)
     mo.params["W"][...] = [[1.0, 0.0], [0.0, 1.0]]        # piece 1 = x0, piece 2 = x1
-    x = rng.normal(size=(6, 2))
+    x = dev(rng.normal(size=(6, 2)))
     x[[1, 4], 1] = x[[1, 4], 0]                            # two rows tie exactly
     assert not check_function(*_as64(mo), x.copy(), *_params64(mo)).passed
     res = check_layer(mo, x)
@@ -218,7 +220,7 @@ def _params64(layer):
 def test_a_kink_everywhere_fails_instead_of_passing_vacuously(rng):
     mo = Maxout(3, 2, 2, rng=0)
     mo.params["W"][:, 1] = mo.params["W"][:, 0]            # unit 0's two pieces identical: always tied
-    res = check_layer(mo, rng.normal(size=(4, 3)))
+    res = check_layer(mo, dev(rng.normal(size=(4, 3))))
     assert not res.passed and res.kinks_skipped == 4
     assert "every input row sits at a kink" in res.table()
 
@@ -227,7 +229,7 @@ def test_kinks_inside_a_stack_are_found(rng):
     """A ReLU after a Linear: the kink is in the hidden pre-activation, not the input."""
     net = Sequential(Linear(2, 1, rng=0), ReLU())
     net.layers[0].params["W"][...] = [[1.0], [-1.0]]
-    x = rng.normal(size=(5, 2))
+    x = dev(rng.normal(size=(5, 2)))
     x[3, 1] = x[3, 0]                                       # hidden unit exactly 0 in row 3
     res = check_layer(net, x)
     assert res.passed and res.kinks_moved == 1
@@ -238,7 +240,7 @@ def test_kinks_inside_a_stack_are_found(rng):
 def test_generator_step_check(rng, g_loss):
     G = Sequential(Linear(3, 6, rng=rng), ReLU(), Linear(6, 5, rng=rng), Sigmoid())
     D = paper_like_D(rng)
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=g_loss)
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))), g_loss=g_loss)
     assert res.passed, res.table()
     names = [r.name for r in res.rows]
     assert names == ["z"] + list(G.params) + ["D.grads (frozen)"]
@@ -256,7 +258,7 @@ class UnfreezableLinear(Linear):
 def test_generator_step_check_catches_a_d_that_is_not_frozen(rng):
     G = Sequential(Linear(3, 4, rng=rng), Tanh())
     D = Sequential(UnfreezableLinear(4, 1, rng=rng))
-    res = check_generator_step(G, D, rng.normal(size=(3, 3)))
+    res = check_generator_step(G, D, dev(rng.normal(size=(3, 3))))
     frozen_row = res.rows[-1]
     assert not res.passed and not frozen_row.passed and frozen_row.rel_error > 0
     assert all(r.passed for r in res.rows[:-1])            # G's own gradients are still right
@@ -283,12 +285,12 @@ class StudentAffine:
 
 
 def test_any_object_with_the_protocol(rng):
-    W, b = rng.normal(size=(3, 2)), rng.normal(size=2)
-    assert check_layer(StudentAffine(W.copy(), b.copy()), rng.normal(size=(4, 3))).passed
-    res = check_layer(StudentAffine(W.copy(), b.copy(), wrong=True), rng.normal(size=(4, 3)))
+    W, b = dev(rng.normal(size=(3, 2))), dev(rng.normal(size=2))
+    assert check_layer(StudentAffine(W.copy(), b.copy()), dev(rng.normal(size=(4, 3)))).passed
+    res = check_layer(StudentAffine(W.copy(), b.copy(), wrong=True), dev(rng.normal(size=(4, 3))))
     assert not res.passed and [r.passed for r in res.rows] == [True, False, True]
     with pytest.raises(TypeError, match="float64"):
-        check_layer(StudentAffine(W.astype(np.float32), b.astype(np.float32)), rng.normal(size=(4, 3)))
+        check_layer(StudentAffine(W.astype(np.float32), b.astype(np.float32)), dev(rng.normal(size=(4, 3))))
 
 
 def test_numeric_forwards_run_in_no_grad_and_leave_no_cache(rng):
@@ -300,7 +302,7 @@ def test_numeric_forwards_run_in_no_grad_and_leave_no_cache(rng):
         modes.append(layers.base._grad_enabled[0])
         return real_forward(x)
 
-    res = check_function(forward, lin.backward, rng.normal(size=(2, 3)), lin.params, lin.grads)
+    res = check_function(forward, lin.backward, dev(rng.normal(size=(2, 3))), lin.params, lin.grads)
     assert res.passed
     assert modes[0] is True and len(modes) == 1 + 2 * (6 + 6 + 2) and not any(modes[1:])
     assert lin._cache == []
@@ -312,7 +314,7 @@ def test_leftover_cache_fails(rng):
             out = super().backward(g)
             self._cache.append(self._cache[-1] if self._cache else (None,))
             return out
-    res = check_layer(LeakyCache(3, 2, rng=0), rng.normal(size=(2, 3)))
+    res = check_layer(LeakyCache(3, 2, rng=0), dev(rng.normal(size=(2, 3))))
     assert not res.passed and "left pending" in res.table()
 
 
@@ -335,8 +337,8 @@ def test_numeric_gradient_restores_the_array():
 
 
 def test_format_results_table(rng):
-    good = check_layer(Linear(3, 2, rng=0), rng.normal(size=(2, 3)))
-    bad = check_layer(WrongSigmoid(), rng.normal(size=(2, 3)))
+    good = check_layer(Linear(3, 2, rng=0), dev(rng.normal(size=(2, 3))))
+    bad = check_layer(WrongSigmoid(), dev(rng.normal(size=(2, 3))))
     text = format_results([good, bad])
     assert "PASS  Linear(3, 2)" in text and "FAIL  WrongSigmoid()" in text
     assert "rel. error" in text and "kinks mv/sk" in text
@@ -372,7 +374,8 @@ def test_main_runs_every_check_and_sets_the_exit_status(capsys):
 
 
 def test_python_m_minigan_gradcheck():
-    r = subprocess.run([sys.executable, "-m", "minigan", "gradcheck", "--seed", "1"],
+    import fakecupy
+    r = subprocess.run(fakecupy.python_command() + ["-m", "minigan", "gradcheck", "--seed", "1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 failed" in r.stdout
@@ -387,9 +390,9 @@ def test_zeros_a_dropout_mask_made_are_not_kinks():
         assert res.passed and res.kinks_skipped == 0, res.table()
     for seed in range(5):                  # a row Dropout removed before a Linear: its zero bias is at a kink
         model = Sequential(Dropout(0.5, rng=seed), Linear(2, 3, rng=seed), ReLU(), Linear(3, 1, rng=seed + 100))
-        res = gradcheck.check_layer(model, np.random.default_rng(seed).standard_normal((6, 2)))
+        res = gradcheck.check_layer(model, dev(np.random.default_rng(seed).standard_normal((6, 2))))
         assert res.passed, res.table()
-    x = np.zeros((3, 5))                   # a zero row through zero biases IS at the kink: moved, not ignored
+    x = dev(np.zeros((3, 5)))              # a zero row through zero biases IS at the kink: moved, not ignored
     res = gradcheck.check_layer(Sequential(Linear(5, 4, bias=False, rng=0), ReLU()), x)
     assert res.kinks_moved == 3 and res.passed
 
@@ -408,7 +411,7 @@ def test_saturated_layers_pass_within_the_noise_floor_and_wrong_ones_still_fail(
             return grad_out * y                        # forgot the (1 - y)
 
     for c in (12.0, 18.0):                             # sigma'(x) ~ 6e-6 and 1.5e-8
-        x = rng.standard_normal((4, 5)) + c
+        x = dev(rng.standard_normal((4, 5))) + c
         res = gradcheck.check_layer(Sigmoid(), x)
         assert res.passed and any("noise floor" in n for n in res.notes), res.table()
         assert not gradcheck.check_layer(SigmoidWithoutOneMinusY(), x).passed
@@ -419,7 +422,7 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     is checked as a whole; Dropout inside it cannot be frozen from outside, and the check says so."""
     class Around(Sequential):
         def forward(self, x):
-            return np.concatenate([self.layers[0].forward(x), x], axis=1)
+            return backend.array_module(x).concatenate([self.layers[0].forward(x), x], axis=1)
 
         def backward(self, grad_out, *, input_grad=True):
             g = self.layers[0].backward(grad_out[:, :2], input_grad=input_grad)
@@ -428,17 +431,17 @@ def test_a_composite_that_is_not_a_chain_is_walked_as_one_leaf():
     rng = np.random.default_rng(0)
     G = Around(Sequential(Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
     D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
-    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    assert check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3)))).passed
     G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64)))
     with pytest.raises(ValueError, match=r"cannot freeze the random draws of Dropout inside Around"):
-        check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
+        check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))))
     G.eval()                                       # no active Dropout: checked as a whole
-    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    assert check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3)))).passed
     G.train()
-    G.layers[0].layers[0].fixed_mask = np.ones((4, 3), bool)     # a mask the user froze: accepted
-    assert check_generator_step(G, D, rng.uniform(-1, 1, (4, 3))).passed
+    G.layers[0].layers[0].fixed_mask = dev(np.ones((4, 3), bool))     # a mask the user froze: accepted
+    assert check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3)))).passed
     G = Around(Sequential(Dropout(1.0), Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))  # keep 1, scale 1: the identity
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))))  # keep 1, scale 1: the identity
     assert res.passed and any("Around: its forward is not a chain" in n for n in res.notes)
 
 
@@ -448,7 +451,7 @@ def test_a_composite_can_pass_the_check_protocol_down_to_an_inner_sequential():
     Dropout is then frozen and its kinks searched, with no note."""
     class Around(Sequential):
         def forward(self, x):
-            return np.concatenate([self.layers[0].forward(x), x], axis=1)
+            return backend.array_module(x).concatenate([self.layers[0].forward(x), x], axis=1)
 
         def backward(self, grad_out, *, input_grad=True):
             g = self.layers[0].backward(grad_out[:, :2], input_grad=input_grad)
@@ -466,7 +469,7 @@ def test_a_composite_can_pass_the_check_protocol_down_to_an_inner_sequential():
     rng = np.random.default_rng(0)
     G = Around(Sequential(Dropout(0.5, rng=1), Linear(3, 2, rng=rng, dtype=np.float64), ReLU()))
     D = Sequential(Linear(5, 4, rng=rng, dtype=np.float64), ReLU(), Linear(4, 1, rng=rng, dtype=np.float64))
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)))
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))))
     assert res.passed, res.table()
     assert not any("not a chain" in n for n in res.notes)
     assert G.layers[0].layers[0].fixed_mask is None              # put back after the check
@@ -509,7 +512,7 @@ class CenteredReLU(CenterRows):
         positive = c > 0
         self._save(positive)
         if layers.base._grad_enabled[0]:
-            self.checked.append(np.array(x))
+            self.checked.append(backend.to_host(x).copy())
         return c * positive
 
     def backward(self, grad_out, *, input_grad=True):
@@ -518,7 +521,8 @@ class CenteredReLU(CenterRows):
         return g - g.mean(axis=0) if input_grad else None
 
     def kink_gaps(self, x):
-        return np.abs(np.asarray(x, dtype=np.float64) - np.asarray(x, dtype=np.float64).mean(axis=0))
+        x = backend.to_host(x).astype(np.float64)
+        return np.abs(x - x.mean(axis=0))
 
 
 class GaussianNoise(layers.Layer):
@@ -528,7 +532,7 @@ class GaussianNoise(layers.Layer):
     def __init__(self, sigma=0.5, rng=None):
         super().__init__()
         self.sigma = sigma
-        self.rng = np.random.default_rng(rng)
+        self.rng = backend.default_rng(rng)
         self.fixed_eps = None
 
     def forward(self, x):
@@ -546,7 +550,7 @@ class GaussianNoise(layers.Layer):
         return self.training and self.fixed_eps is None
 
     def freeze_random(self, x, rng):
-        token, self.fixed_eps = self.fixed_eps, rng.standard_normal(x.shape)
+        token, self.fixed_eps = self.fixed_eps, dev(rng.standard_normal(x.shape))   # the check draws on the host
         return token
 
     def unfreeze_random(self, token):
@@ -561,7 +565,7 @@ class SilentNoise(GaussianNoise):
 
 
 def test_a_layer_with_coupled_rows_is_checked_on_the_whole_batch(rng):
-    x = rng.standard_normal((5, 3))
+    x = dev(rng.standard_normal((5, 3)))
     res = check_layer(CenterRows(), x)
     assert res.passed, res.table()
     assert res.rows[0].shape == (5, 3)
@@ -581,7 +585,7 @@ def test_a_layer_with_coupled_rows_is_checked_on_the_whole_batch(rng):
 @pytest.mark.parametrize("make", [CenteredReLU, lambda: Sequential(CenterRows(), ReLU())],
                          ids=["CenteredReLU", "CenterRows-ReLU"])
 def test_coupled_rows_at_a_kink_redraw_the_whole_batch(rng, make):
-    x = rng.standard_normal((4, 3))
+    x = dev(rng.standard_normal((4, 3)))
     x[0, 1] = x[1:, 1].mean()                  # row 0 exactly at the kink: x_01 - mean_j x_j1 = 0
     layer = make()
     assert not check_function(*_as64(make()), x.copy()).passed       # why kinks matter
@@ -593,7 +597,7 @@ def test_coupled_rows_at_a_kink_redraw_the_whole_batch(rng, make):
                for n in res.notes), res.table()
     if isinstance(layer, CenteredReLU):        # the checked batch: every row differs from the given one
         assert len(CenteredReLU.checked) == 1
-        assert all((CenteredReLU.checked[0][i] != x[i]).all() for i in range(4))
+        assert all((CenteredReLU.checked[0][i] != backend.to_host(x)[i]).all() for i in range(4))
     res = check_layer(make(), x, max_redraws=0)                   # no re-draw allowed: no row is dropped
     assert not res.passed and res.kinks_skipped == 4 and not res.rows
     assert "its rows are coupled" in res.table() and "no single row can be dropped" in res.table()
@@ -602,14 +606,14 @@ def test_coupled_rows_at_a_kink_redraw_the_whole_batch(rng, make):
 def test_rows_coupled_in_D_redraw_the_whole_z_batch_in_the_generator_step(rng):
     G = Sequential(Linear(3, 4, rng=0), Tanh())
     D = Sequential(CenteredReLU(), Linear(4, 1, rng=1))
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (5, 3)))
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (5, 3))))
     assert res.passed and "z: rows are coupled (CenteredReLU)" in res.table(), res.table()
 
 
 def test_random_draws_are_learnt_from_the_protocol(rng):
     """Gaussian noise is frozen only because the layer says it draws: the same layer
     that does not say so fails, since every numeric forward draws new noise."""
-    x = rng.standard_normal((4, 3))
+    x = dev(rng.standard_normal((4, 3)))
     noisy = Sequential(Linear(3, 4, rng=0), GaussianNoise(0.5, rng=1), Tanh(), Linear(4, 2, rng=2))
     state = noisy.layers[1].rng.bit_generator.state
     res = check_layer(noisy, x)
@@ -626,7 +630,7 @@ def test_random_draws_are_learnt_from_the_protocol(rng):
 
 def test_noise_gets_different_draws_for_the_real_and_the_fake_forward(rng):
     D = Sequential(Linear(5, 4, rng=0), GaussianNoise(0.3, rng=1), Tanh(), Linear(4, 1, rng=2))
-    res = check_two_forwards(D, rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (3, 5)))
+    res = check_two_forwards(D, dev(rng.uniform(0, 1, (4, 5))), dev(rng.uniform(0, 1, (3, 5))))
     assert res.passed, res.table()
     assert "(1 GaussianNoise) frozen, with different draws for the real and the fake forward" in res.table()
     assert D.layers[1].fixed_eps is None
@@ -634,11 +638,11 @@ def test_noise_gets_different_draws_for_the_real_and_the_fake_forward(rng):
 
 def test_frozen_random_freezes_every_draw_and_frozen_dropout_is_its_old_name(rng):
     net = Sequential(Dropout(0.5, rng=0), Linear(3, 4, rng=0, dtype=np.float64), GaussianNoise(rng=1), Tanh())
-    x = rng.standard_normal((4, 3))
+    x = dev(rng.standard_normal((4, 3)))
     with gradcheck.frozen_random(net, x) as frozen:
         assert frozen == [net.layers[0], net.layers[2]]
         with no_grad():
-            assert np.array_equal(net.forward(x), net.forward(x))
+            assert np.array_equal(backend.to_host(net.forward(x)), backend.to_host(net.forward(x)))
     assert net.layers[0].fixed_mask is None and net.layers[2].fixed_eps is None
     assert gradcheck.frozen_dropout is gradcheck.frozen_random
 
@@ -657,7 +661,7 @@ def test_a_layer_that_draws_but_cannot_freeze_is_refused():
             return True
 
     with pytest.raises(NotImplementedError, match="Unfreezable draws random numbers"):
-        check_layer(Sequential(Linear(3, 2, rng=0), Unfreezable()), np.ones((2, 3)))
+        check_layer(Sequential(Linear(3, 2, rng=0), Unfreezable()), dev(np.ones((2, 3))))
 
 
 def test_the_checker_holds_no_list_of_layer_classes():

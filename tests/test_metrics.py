@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from minigan import metrics
+from minigan import backend, metrics
 from minigan.metrics import (SIGMAS, parzen_log_likelihood, parzen_protocol, select_sigma,
                              squared_distances)
 
@@ -262,10 +262,10 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
     gen_line = next(ln for ln in out.splitlines() if ln.startswith("generator"))
     ceil_line = next(ln for ln in out.splitlines() if ln.startswith("real data"))
     # the printed number is the protocol's on the same samples
-    samples = run.trainer.sample(60, rng=__import__("minigan").backend.default_rng(0))
+    samples = run.trainer.sample(60, rng=backend.default_rng(0))
     valid = mnist.load_mnist("valid", data_dir=tmp_path / "data")[0][:20]
     test = mnist.load_mnist("test", data_dir=tmp_path / "data")[0]
-    want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
+    want = parzen_protocol(backend.to_host(samples), valid, test, dtype=np.float64)
     assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in gen_line and f"sigma {want.sigma:.4f}" in gen_line
     assert "ceiling" in ceil_line and "225" in out
     # without --data-dir: the folder the run was trained with (its checkpoint's data_dir), as resume looks
@@ -295,8 +295,8 @@ def test_parzen_command_on_a_checkpoint(tmp_path, monkeypatch, capsys):
             "--float64", "--no-ceiling"]
     assert main(["parzen", str(avg_ckpt), "--averaged"] + args) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("averaged G"))
-    samples = avg_run.trainer.sample(60, rng=__import__("minigan").backend.default_rng(0), averaged=True)
-    want = parzen_protocol(np.asarray(samples), valid, test, dtype=np.float64)
+    samples = avg_run.trainer.sample(60, rng=backend.default_rng(0), averaged=True)
+    want = parzen_protocol(backend.to_host(samples), valid, test, dtype=np.float64)
     assert f"LL {want.ll:8.1f} +- {want.se:.1f}" in line and f"sigma {want.sigma:.4f}" in line
     assert main(["parzen", str(ckpt), "--averaged"] + args) == 2
     err = capsys.readouterr().err.strip().splitlines()

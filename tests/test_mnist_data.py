@@ -461,7 +461,10 @@ def rows_of(batch):
     return backend.to_host(batch)[:, 0].astype(int) // 3
 
 
-def test_sampler_epochs_serves_every_row_once_per_epoch():
+def test_sampler_epochs_serves_every_row_once_per_epoch(restore_backend):
+    """On NumPy whatever the run's backend: it checks the epochs against NumPy's
+    ``Generator.permutation``, which CuPy's Generator lacks (the next test covers that case)."""
+    restore_backend.use("numpy")
     images = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
     s = MNISTSampler(images, order="epochs")
     rng = backend.default_rng(3)
@@ -499,7 +502,10 @@ def test_sampler_epochs_skips_a_short_remainder_and_never_repeats_within_a_batch
         assert len(set(rows.tolist())) == 3
 
 
-def test_sampler_state_resumes_exactly_and_random_order_has_none():
+def test_sampler_state_resumes_exactly_and_random_order_has_none(restore_backend):
+    """On NumPy whatever the run's backend: it resumes the trainer's generator by copying
+    its state, which a CuPy Generator does not let anyone read."""
+    restore_backend.use("numpy")
     images = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
     a = MNISTSampler(images, order="epochs")
     assert MNISTSampler(images).state_dict() == {}

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from minigan import backend
 from minigan.layers import Layer, Linear, Sequential, Tanh
 from minigan.optim import SGD, Adam, ParameterAverage
 
@@ -158,16 +159,16 @@ def test_state_dict_round_trip_through_npz(make, rng):
 
     def step(opt, g):
         for k, v in g.items():
-            opt.model.grads[k][...] = v
+            opt.model.grads[k][...] = backend.to_device(v)
         opt.step()
 
     a = make(net())
     for g in grads[:3]:
         step(a, g)
     sd = a.state_dict()
-    assert sd["t"] == 3 and all(isinstance(v, np.ndarray) for k, v in sd.items() if k != "t")
+    assert sd["t"] == 3 and all(isinstance(v, backend.xp.ndarray) for k, v in sd.items() if k != "t")
     buf = io.BytesIO()
-    np.savez(buf, **sd)                       # plain arrays: no pickle needed
+    np.savez(buf, **sd)                       # plain arrays (CuPy's copied to the host): no pickle needed
     buf.seek(0)
     loaded = dict(np.load(buf, allow_pickle=False))
 
@@ -183,7 +184,7 @@ def test_state_dict_round_trip_through_npz(make, rng):
         assert np.array_equal(a.model.params[k], b.model.params[k]), k
     assert set(sd) == {"t"} | {f"{s}/{k}" for s in a.slots for k in a.model.params}
     # a snapshot: the three steps taken since did not change what state_dict() returned
-    assert all(np.array_equal(sd[k], v) for k, v in loaded.items())
+    assert all(np.array_equal(backend.to_host(sd[k]), v) for k, v in loaded.items())
 
 
 def test_load_state_dict_errors():
@@ -289,10 +290,10 @@ def test_decay_zero_follows_the_parameters(rng):
 def test_applied_swaps_the_average_in_and_back_even_on_error(rng):
     net = Sequential(Linear(3, 2, rng=rng, dtype=np.float64), Tanh())
     avg = ParameterAverage(net, decay=0.5)
-    x = rng.normal(size=(4, 3))
+    x = backend.to_device(rng.normal(size=(4, 3)))
     for _ in range(3):
         for p in net.params.values():
-            p += rng.normal(size=p.shape)
+            p += backend.to_device(rng.normal(size=p.shape))
         avg.update()
     trained = {k: p.copy() for k, p in net.params.items()}
     y_trained = net.forward(x)

@@ -22,8 +22,8 @@ N_TRAIN, N_TEST = 50200, 150          # 200 rows past 50,000: a 'valid' split fo
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """(data folder, classifier cache, the classifier, checkpoint with an average of G, one without)."""
-    backend.use("numpy")
+    """(data folder, classifier cache, the classifier, checkpoint with an average of G, one without),
+    made on the run's backend."""
     root = tmp_path_factory.mktemp("score")
     rng = np.random.default_rng(5)
     protos = rng.integers(0, 256, (10, 784))
