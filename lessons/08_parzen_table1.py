@@ -33,7 +33,8 @@
 #    tens of nats higher (+27 in our default run), and so do a trained G's
 #    samples (our epoch-250 model: 185.4 -> 217.9, benchmarks/RESULTS.md); the
 #    few-iteration G this lesson trains by default is too far from the data to
-#    gain (-2.7 in our default run).
+#    gain much (+3.0 in the reference run: one BLAS thread, 2026-12-07; real images
+#    +27.0; G's own score -58.4 +- 0.9, its average's -44.6 +- 1.0).
 # 5. `08_sample_count.png`: the same estimate with fewer samples is lower --
 #    the estimator is biased by the number of samples, so only numbers with the
 #    same protocol compare.
@@ -49,9 +50,9 @@
 # 인용한 수치는 BLAS 스레드 1개로 실행한 결과입니다. 스레드 수가 바뀌면 덧셈 순서가 바뀌고 GAN이 그
 # 차이를 키우므로 결과가 달라집니다. 같은 결과를 보려면 `MINIGAN_BLAS_THREADS=1`.)
 #
-# Time: the default run took 4 min 22 s (1 min 47 s of CPU time) on a 2-core machine beside other jobs
-# (load about 7; one BLAS thread, 2026-12-07). (한국어: 기본 실행은 다른 작업이 도는 2코어
-# 기계에서 4분 22초, CPU 시간 1분 47초.)
+# Time: the default run took 2 min 54 s (1 min 30 s of CPU time) on a 2-core machine beside other jobs
+# (load about 3; one BLAS thread, 2026-12-07). (한국어: 기본 실행은 다른 작업이 도는 2코어
+# 기계에서 2분 54초, CPU 시간 1분 30초.)
 #
 # Run: `python lessons/08_parzen_table1.py [--data-dir DIR] [--out DIR] [--quick] [--checkpoint CKPT] [--iterations N]`
 # (`--help` lists every option; an option the lesson does not know is an error.)
