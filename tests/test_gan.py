@@ -1,4 +1,8 @@
-"""The trainer is Algorithm 1: who moves when, what is sampled, what is recorded."""
+"""The trainer is Algorithm 1: who moves when, what is sampled, what is recorded.
+
+On the active backend (NumPy, or CuPy on a GPU or under the stand-in): minibatches given by
+hand go through ``dev``, asserts read ``host`` copies; a test that reads or copies a NumPy
+generator's state runs on NumPy and says so."""
 import copy
 import math
 
@@ -9,10 +13,7 @@ from minigan import backend, data, losses, models, optim
 from minigan.train import GAN, HISTORY_FIELDS, History, TrainingDiverged
 from minigan.layers import Dropout, Linear, Sequential, Tanh
 
-
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    backend.use("numpy")
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 def snapshot(net):
@@ -110,8 +111,8 @@ def _sgd_first_step(params, grads, lr):
 
 def test_simultaneous_uses_one_x_one_z_and_the_same_parameters():
     rng = np.random.default_rng(5)
-    x = (4 + 0.5 * rng.standard_normal((16, 1)))
-    z = rng.uniform(-1, 1, (16, 1))
+    x = dev(4 + 0.5 * rng.standard_normal((16, 1)))
+    z = dev(rng.uniform(-1, 1, (16, 1)))
     xs, zs = Fixed(x), Fixed(z)
     gan = toy_gan(order="simultaneous", data_sampler=xs, noise_sampler=zs, dtype=np.float64, lr=0.1)
     G0, D0 = copy.deepcopy(gan.G), copy.deepcopy(gan.D)
@@ -132,16 +133,16 @@ def test_simultaneous_uses_one_x_one_z_and_the_same_parameters():
     want_D = _sgd_first_step(D0.params, Dd.grads, 0.1)
     want_G = _sgd_first_step(G0.params, Gg.grads, 0.1)
     for k in want_D:
-        np.testing.assert_allclose(gan.D.params[k], want_D[k], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(host(gan.D.params[k]), host(want_D[k]), rtol=0, atol=1e-12)
     for k in want_G:
-        np.testing.assert_allclose(gan.G.params[k], want_G[k], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(host(gan.G.params[k]), host(want_G[k]), rtol=0, atol=1e-12)
 
     # Algorithm 1 (sequential) on the same x and z moves G differently: its G step sees the updated D
     seq = toy_gan(order="sequential", data_sampler=Fixed(x), noise_sampler=Fixed(z),
                   dtype=np.float64, lr=0.1)
     seq.step()
     for k in want_D:                     # the D step is the same update
-        np.testing.assert_allclose(seq.D.params[k], want_D[k], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(host(seq.D.params[k]), host(want_D[k]), rtol=0, atol=1e-12)
     assert max(float(np.abs(seq.G.params[k] - want_G[k]).max()) for k in want_G) > 1e-8
 
 
@@ -158,7 +159,7 @@ def _linear_pair(w_g, b_g, w_d, b_d, g_loss, z):
     G.layers[0].params["b"][...] = b_g
     D.layers[0].params["W"][...] = w_d
     D.layers[0].params["b"][...] = b_d
-    return toy_gan(G=G, D=D, g_loss=g_loss, noise_sampler=Fixed(z), dtype=np.float64)
+    return toy_gan(G=G, D=D, g_loss=g_loss, noise_sampler=Fixed(dev(z)), dtype=np.float64)
 
 
 @pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
@@ -178,8 +179,8 @@ def test_generator_gradient_matches_the_formula(g_loss):
     else:
         dL_da, value = -(1 - s) / len(z), -np.mean(np.log(s))
     np.testing.assert_allclose(float(row["g_loss"]), value, rtol=1e-12)
-    np.testing.assert_allclose(gan.G.grads["0.W"], [[np.sum(dL_da * w_d * z)]], rtol=1e-10)
-    np.testing.assert_allclose(gan.G.grads["0.b"], [np.sum(dL_da * w_d)], rtol=1e-10)
+    np.testing.assert_allclose(host(gan.G.grads["0.W"]), [[np.sum(dL_da * w_d * z)]], rtol=1e-10)
+    np.testing.assert_allclose(host(gan.G.grads["0.b"]), [np.sum(dL_da * w_d)], rtol=1e-10)
 
 
 def test_nonsaturating_keeps_gradient_where_minimax_saturates():
@@ -246,9 +247,9 @@ def test_a_penalty_adds_its_gradient_after_backward_and_before_the_step(step):
         mine, other = getattr(decayed, who), getattr(plain, who)
         for k, w in mine.params.items():
             extra = -0.05 * lam * net0[k] if k.endswith("W") else 0.0
-            np.testing.assert_allclose(w, other.params[k] + extra, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(host(w), host(other.params[k] + extra), rtol=1e-12, atol=1e-15)
         value = 0.5 * lam * sum(float((w ** 2).sum()) for k, w in net0.items() if k.endswith("W"))
-        assert q[loss] == pytest.approx(p[loss] + value, rel=1e-12)
+        assert float(q[loss]) == pytest.approx(float(p[loss]) + value, rel=1e-12)   # (a step's loss: 0-d on CuPy)
 
 
 def test_a_penalty_sees_the_loss_gradient_and_the_trainer():
@@ -301,7 +302,7 @@ def test_history_rows():
     assert gan.iteration == 4
     cfg = gan.config
     assert (cfg["order"], cfg["g_loss"], cfg["k"], cfg["m"], cfg["seed"], cfg["backend"]) == \
-        ("sequential", "minimax", 2, 16, 0, "numpy")
+        ("sequential", "minimax", 2, 16, 0, backend.name())
 
 
 def _row(i):
@@ -422,18 +423,21 @@ def test_d_prob_is_eval_mode_and_pushes_no_cache():
     D = Sequential(Dropout(0.5, rng=3), Linear(1, 8, rng=1), Tanh(), Dropout(0.5, rng=4),
                    Linear(8, 1, rng=2))
     gan = toy_gan(D=D)
-    x = np.linspace(2, 6, 32, dtype=np.float32).reshape(-1, 1)
-    p1, p2 = gan.d_prob(x), gan.d_prob(x)
+    x = dev(np.linspace(2, 6, 32, dtype=np.float32).reshape(-1, 1))
+    p1, p2 = host(gan.d_prob(x)), host(gan.d_prob(x))
     np.testing.assert_array_equal(p1, p2)                    # no dropout noise
     assert _all_caches(D) == 0, "d_prob pushed a cache"
     assert D.training and all(layer.training for layer in D.layers), "train mode not restored"
     plain = Sequential(*[l for l in D.layers if not isinstance(l, Dropout)])
-    with_no_dropout = losses.sigmoid(plain.forward(x)).reshape(-1)
+    with_no_dropout = host(losses.sigmoid(plain.forward(x)).reshape(-1))
     np.testing.assert_allclose(p1, with_no_dropout, rtol=1e-6)
     assert p1.shape == (32,) and np.all((p1 > 0) & (p1 < 1))
 
 
-def test_sample_is_eval_mode_and_does_not_touch_training_stream():
+def test_sample_is_eval_mode_and_does_not_touch_training_stream(restore_backend):
+    """On NumPy whatever the run's backend: it reads the training generator's state, which
+    a CuPy Generator does not expose."""
+    restore_backend.use("numpy")
     G = Sequential(Linear(1, 8, rng=0), Tanh(), Dropout(0.5, rng=7), Linear(8, 1, rng=1))
     gan = toy_gan(G=G)
     state = copy.deepcopy(gan.rng.bit_generator.state)
@@ -446,9 +450,11 @@ def test_sample_is_eval_mode_and_does_not_touch_training_stream():
     assert s1.shape == (64, 1)
 
 
-def test_copy_branches_the_run_exactly_on_numpy():
+def test_copy_branches_the_run_exactly_on_numpy(restore_backend):
     """GAN.copy(): an independent run that draws what the original would have drawn
-    (NumPy generators are copied exactly), Dropout generators included."""
+    (NumPy generators are copied exactly), Dropout generators included. On NumPy whatever
+    the run's backend: a CuPy generator cannot be copied (the copy gets a stream of its own)."""
+    restore_backend.use("numpy")
     G = models.mlp([1, 8, 1], rng=0)
     D = Sequential(Dropout(0.5, rng=3), Linear(1, 8, rng=1), Tanh(), Linear(8, 1, rng=2))
     gan = toy_gan(G=G, D=D)
@@ -476,15 +482,15 @@ def test_g_average_is_updated_after_every_iteration_and_sampled_on_request():
         gan.step()
         shadow.update()
     assert gan.g_average.t == 12
-    assert all(np.array_equal(gan.g_average.average[k], shadow.average[k]) for k in shadow.average)
-    rng = np.random.default_rng(5)
-    z = gan.noise_sampler(40, np.random.default_rng(5))
+    assert all(np.array_equal(host(gan.g_average.average[k]), host(shadow.average[k])) for k in shadow.average)
+    rng = backend.default_rng(5)
+    z = gan.noise_sampler(40, backend.default_rng(5))
     with shadow.applied():
-        want = gan.G.forward(z)
-    trained = {k: p.copy() for k, p in gan.G.params.items()}
-    assert np.array_equal(gan.sample(40, rng=rng, averaged=True), want)
-    assert all(np.array_equal(gan.G.params[k], trained[k]) for k in trained)      # G as trained again
-    assert not np.array_equal(gan.sample(40, rng=np.random.default_rng(5)), want)
+        want = host(gan.G.forward(z))
+    trained = {k: host(p) for k, p in gan.G.params.items()}
+    assert np.array_equal(host(gan.sample(40, rng=rng, averaged=True)), want)
+    assert all(np.array_equal(host(gan.G.params[k]), trained[k]) for k in trained)   # G as trained again
+    assert not np.array_equal(host(gan.sample(40, rng=backend.default_rng(5))), want)
     with pytest.raises(ValueError, match="this run keeps no average of G to sample"):
         presets.build("toy1d").trainer.sample(5, averaged=True)
     with pytest.raises(ValueError, match="ParameterAverage decay must be < 1"):

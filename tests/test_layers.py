@@ -1,17 +1,21 @@
 """Layers: derivatives by an independent finite-difference helper (not
 minigan.gradcheck), the cache stack (two forwards before one backward, the
-simultaneous step's retained cache), frozen players, dtypes and errors."""
+simultaneous step's retained cache), frozen players, dtypes and errors.
+
+Every test runs on the active backend (NumPy, or CuPy on a GPU or under the stand-in):
+inputs, masks and written parameters go through ``dev``, asserts read ``host`` copies."""
 import copy
 
 import numpy as np
 import pytest
 
-from minigan import layers, losses
+from minigan import backend, layers, losses
 from minigan.layers import (MAX_PENDING, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequential,
                             Sigmoid, Tanh, no_grad)
 
 F64 = np.float64
 TOL = 1e-6
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 # ----------------------------------------------------------------------------- an independent checker
@@ -21,7 +25,7 @@ def finite_diff(f, a, eps=1e-6):
     flat, g = a.reshape(-1), out.reshape(-1)
     assert np.shares_memory(flat, a)
     for i in range(flat.size):
-        keep = flat[i]
+        keep = flat[i].copy()            # (a CuPy element is a 0-d view of the array)
         flat[i] = keep + eps
         up = f()
         flat[i] = keep - eps
@@ -33,7 +37,7 @@ def finite_diff(f, a, eps=1e-6):
 
 def rel_err(a, n):
     """max |a - n| / (max|a| + max|n|): close to, but not the same formula as gradcheck's."""
-    a, n = np.asarray(a, F64), np.asarray(n, F64)
+    a, n = np.asarray(host(a), F64), np.asarray(host(n), F64)
     return float(np.abs(a - n).max() / max(np.abs(a).max() + np.abs(n).max(), 1e-300))
 
 
@@ -41,7 +45,7 @@ def grad_errors(layer, x, seed=1):
     """Relative errors of dL/dx and every dL/dtheta, L = sum(layer(x) * R), R random."""
     layer.zero_grad()
     y = layer.forward(x)
-    R = np.random.default_rng(seed).normal(size=y.shape)
+    R = dev(np.random.default_rng(seed).normal(size=y.shape))
     dx = layer.backward(R)
     analytic = {k: g.copy() for k, g in layer.grads.items()}
 
@@ -61,10 +65,10 @@ def kink_margin(layer, x):
     with no_grad():
         for sub in (layer.layers if isinstance(layer, Sequential) else [layer]):
             if isinstance(sub, (ReLU, LeakyReLU)):
-                margin = min(margin, np.abs(x).min())
+                margin = min(margin, float(np.abs(x).min()))
             if isinstance(sub, Maxout) and sub.pieces > 1:
                 z = np.sort((x @ sub.params["W"] + sub.params["b"]).reshape(len(x), sub.units, -1), 2)
-                margin = min(margin, (z[..., -1] - z[..., -2]).min())
+                margin = min(margin, float((z[..., -1] - z[..., -2]).min()))
             x = sub.forward(x)
     return margin
 
@@ -86,7 +90,7 @@ def fix_masks(model, x, rng):
     with no_grad():
         for sub in model.layers:
             if isinstance(sub, Dropout):
-                sub.fixed_mask = rng.random(x.shape) < sub.keep
+                sub.fixed_mask = dev(rng.random(x.shape) < sub.keep)
                 masks.append(sub.fixed_mask)
             x = sub.forward(x)
     return masks
@@ -99,13 +103,13 @@ def set_masks(model, masks):
 
 # ----------------------------------------------------------------------------- every layer's derivatives
 def _cases(rng):
-    x = rng.normal(size=(4, 5))
+    x = dev(rng.normal(size=(4, 5)))
     return {
         "Linear": (Linear(5, 3, rng=rng, dtype=F64), x),
         "Linear irange+bias": (Linear(5, 2, irange=0.05, bias=-0.7, rng=rng, dtype=F64), x),
-        "ReLU": (ReLU(), away_from_zero(rng, (4, 5))),
-        "LeakyReLU": (LeakyReLU(0.2), away_from_zero(rng, (4, 5))),
-        "LeakyReLU 0.01": (LeakyReLU(0.01), away_from_zero(rng, (3, 2))),
+        "ReLU": (ReLU(), dev(away_from_zero(rng, (4, 5)))),
+        "LeakyReLU": (LeakyReLU(0.2), dev(away_from_zero(rng, (4, 5)))),
+        "LeakyReLU 0.01": (LeakyReLU(0.01), dev(away_from_zero(rng, (3, 2)))),
         "Sigmoid": (Sigmoid(), 3 * x),
         "Tanh": (Tanh(), 2 * x),
         "Maxout": (Maxout(5, 3, 4, rng=rng, dtype=F64), x),
@@ -134,38 +138,38 @@ def test_every_gradient_matches_finite_differences(name):
 def test_dropout_with_fixed_mask(rng):
     for keep, scale in ((0.5, None), (0.8, 1.25), (0.5, 2.0)):
         d = Dropout(keep, scale=scale, rng=0)
-        x = rng.normal(size=(6, 4))
-        d.fixed_mask = rng.random(x.shape) < keep
+        x = dev(rng.normal(size=(6, 4)))
+        d.fixed_mask = dev(rng.random(x.shape) < keep)
         errs = grad_errors(d, x)
         assert errs["x"] < TOL
         # y = x * m * scale exactly, the derivative the same mask times scale
-        assert np.array_equal(d.forward(x), x * d.fixed_mask * d.scale)
-        assert np.array_equal(d.backward(np.ones_like(x)), d.fixed_mask * d.scale)
+        assert np.array_equal(host(d.forward(x)), host(x * d.fixed_mask * d.scale))
+        assert np.array_equal(host(d.backward(np.ones_like(x))), host(d.fixed_mask * d.scale))
 
 
 def test_dropout_without_fixed_mask_resamples_so_a_fd_check_would_fail(rng):
     d = Dropout(0.5, rng=0)
-    x = rng.normal(size=(6, 4))
+    x = dev(rng.normal(size=(6, 4)))
     assert grad_errors(d, x)["x"] > 1e-2   # why the mask must be frozen for a gradient check
 
 
 def test_dropout_modes_and_rate(rng):
     d = Dropout(0.8, rng=1)
     assert d.scale == pytest.approx(1.25)
-    x = np.ones((400, 250))
-    y = d.forward(x)
+    x = dev(np.ones((400, 250)))
+    y = host(d.forward(x))
     kept = y != 0
     assert abs(kept.mean() - 0.8) < 0.01
     assert np.allclose(y[kept], 1.25)
     d.backward(x)
     d.eval()
-    assert np.array_equal(d.forward(x), x)
-    assert np.array_equal(d.backward(2 * x), 2 * x)
+    assert np.array_equal(host(d.forward(x)), host(x))
+    assert np.array_equal(host(d.backward(2 * x)), host(2 * x))
 
 
 def test_paper_like_discriminator_with_fixed_masks(rng):
     D = paper_like_D(rng)
-    x = rng.uniform(0, 1, size=(5, 6))
+    x = dev(rng.uniform(0, 1, size=(5, 6)))
     fix_masks(D, x, rng)
     assert kink_margin(D, x) > 1e-3
     errs = grad_errors(D, x)
@@ -178,20 +182,28 @@ def test_astype_float64_copy_checks_too(rng):
     assert layer.dtype == np.float32
     layer.astype(F64)
     assert layer.dtype == F64 and all(g.dtype == F64 for g in layer.grads.values())
-    errs = grad_errors(layer, rng.normal(size=(3, 3)))
+    errs = grad_errors(layer, dev(rng.normal(size=(3, 3))))
     assert max(errs.values()) < TOL
 
 
 # ----------------------------------------------------------------------------- the G step through a frozen D
-def _g_and_d(rng):
+def _g_and_d(rng, d_seeds=(1, 2, 3)):
     G = Sequential(Linear(3, 7, rng=rng, dtype=F64), ReLU(), Linear(7, 6, rng=rng, dtype=F64), Sigmoid())
-    return G, paper_like_D(rng)
+    return G, paper_like_D(rng, seeds=d_seeds)
+
+
+def _g_and_d_twins(rng, n, d_seeds=(1, 2, 3)):
+    """(G, D) and n twins built from copies of ``rng``'s state: the same weights and, seeded
+    alike, the same Dropout streams (what deep copies give on NumPy; a CuPy Generator
+    cannot be deep-copied)."""
+    start = copy.deepcopy(rng)
+    return [_g_and_d(rng, d_seeds)] + [_g_and_d(copy.deepcopy(start), d_seeds) for _ in range(n)]
 
 
 @pytest.mark.parametrize("g_loss", ["minimax", "nonsaturating"])
 def test_generator_gradient_through_frozen_discriminator(rng, g_loss):
     G, D = _g_and_d(rng)
-    z = rng.uniform(-1, 1, size=(5, 3))
+    z = dev(rng.uniform(-1, 1, size=(5, 3)))
     with no_grad():
         fix_masks(D, G.forward(z), rng)
     assert kink_margin(G, z) > 1e-3
@@ -219,14 +231,14 @@ def test_generator_gradient_through_frozen_discriminator(rng, g_loss):
 
 def test_requires_grad_false_leaves_grads_but_gives_the_same_input_gradient(rng):
     lin = Linear(4, 3, rng=0, dtype=F64)
-    x, g = rng.normal(size=(2, 4)), rng.normal(size=(2, 3))
+    x, g = dev(rng.normal(size=(2, 4))), dev(rng.normal(size=(2, 3)))
     lin.forward(x)
     dx_live = lin.backward(g)
     lin.zero_grad()
     lin.requires_grad = False
     lin.forward(x)
     dx_frozen = lin.backward(g)
-    assert np.array_equal(dx_live, dx_frozen)
+    assert np.array_equal(host(dx_live), host(dx_frozen))
     assert not lin.grads["W"].any() and not lin.grads["b"].any()
     seq = Sequential(Linear(2, 2, rng=0), Tanh(), Linear(2, 1, rng=1))
     seq.requires_grad = False
@@ -245,10 +257,10 @@ def test_two_forwards_then_two_backwards_equals_separate_passes(rng, masks):
     D = paper_like_D(rng) if masks != "no dropout" else Sequential(
         Linear(6, 5, rng=rng, dtype=F64), LeakyReLU(0.2), Maxout(5, 3, 2, rng=rng, dtype=F64),
         Linear(3, 1, rng=rng, dtype=F64))
-    xr, xf = rng.uniform(0, 1, size=(5, 6)), rng.normal(size=(5, 6))
+    xr, xf = dev(rng.uniform(0, 1, size=(5, 6))), dev(rng.normal(size=(5, 6)))
     m_real = fix_masks(D, xr, rng) if masks != "no dropout" else []
     m_fake = fix_masks(D, xf, rng) if masks == "different fixed masks" else m_real
-    gr, gf = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
+    gr, gf = dev(rng.normal(size=(5, 1))), dev(rng.normal(size=(5, 1)))
 
     D.zero_grad()                                   # the GAN way: both forwards, then LIFO backwards
     set_masks(D, m_real)
@@ -268,37 +280,39 @@ def test_two_forwards_then_two_backwards_equals_separate_passes(rng, masks):
     dxf2 = D.backward(gf)
     separate = _snapshot(D)
 
-    assert np.array_equal(ar, ar2) and np.array_equal(af, af2)
-    assert np.allclose(dxr, dxr2, rtol=1e-12, atol=0) and np.allclose(dxf, dxf2, rtol=1e-12, atol=0)
+    assert np.array_equal(host(ar), host(ar2)) and np.array_equal(host(af), host(af2))
+    assert np.allclose(host(dxr), host(dxr2), rtol=1e-12, atol=0)
+    assert np.allclose(host(dxf), host(dxf2), rtol=1e-12, atol=0)
     for k in separate:
-        assert np.allclose(stacked[k], separate[k], rtol=1e-12, atol=1e-15), k
+        assert np.allclose(host(stacked[k]), host(separate[k]), rtol=1e-12, atol=1e-15), k
     # and the sum really has two different terms (the real batch's term is not lost)
     D.zero_grad()
     set_masks(D, m_fake)
     D.forward(xf)
     D.backward(gf)
-    assert not np.allclose(_snapshot(D)["0.W" if masks == "no dropout" else "1.W"],
-                           separate["0.W" if masks == "no dropout" else "1.W"])
+    assert not np.allclose(host(_snapshot(D)["0.W" if masks == "no dropout" else "1.W"]),
+                           host(separate["0.W" if masks == "no dropout" else "1.W"]))
 
 
 def test_real_and_fake_masks_independent_when_not_fixed(rng):
     d = Dropout(0.5, rng=3)
-    x = np.ones((40, 30))
-    y_real, y_fake = d.forward(x), d.forward(x)
+    x = dev(np.ones((40, 30)))
+    y_real, y_fake = host(d.forward(x)), host(d.forward(x))
     assert not np.array_equal(y_real, y_fake)
     assert 0.4 < ((y_real != 0) == (y_fake != 0)).mean() < 0.6    # about half agree by chance
     # LIFO: the first backward uses the fake batch's mask, the second the real one's
-    assert np.array_equal(d.backward(np.ones_like(x)), y_fake)
-    assert np.array_equal(d.backward(np.ones_like(x)), y_real)
+    assert np.array_equal(host(d.backward(np.ones_like(x))), y_fake)
+    assert np.array_equal(host(d.backward(np.ones_like(x))), y_real)
 
 
 def test_two_forwards_with_random_masks_match_separate_passes(rng):
-    """Random (unfixed) masks: a copy with the same Dropout rng state, run forward/backward
-    pairs in the same forward order, draws the same masks and must give the same grads."""
+    """Random (unfixed) masks: a twin with the same weights and Dropout seeds, run forward/
+    backward pairs in the same forward order, draws the same masks and must give the same grads."""
+    start = copy.deepcopy(rng)
     D = paper_like_D(rng, seeds=(11, 12, 13))
-    D2 = copy.deepcopy(D)
-    xr, xf = rng.uniform(0, 1, size=(5, 6)), rng.uniform(0, 1, size=(4, 6))
-    gr, gf = rng.normal(size=(5, 1)), rng.normal(size=(4, 1))
+    D2 = paper_like_D(start, seeds=(11, 12, 13))
+    xr, xf = dev(rng.uniform(0, 1, size=(5, 6))), dev(rng.uniform(0, 1, size=(4, 6)))
+    gr, gf = dev(rng.normal(size=(5, 1))), dev(rng.normal(size=(4, 1)))
     D.forward(xr)
     D.forward(xf)
     dxf = D.backward(gf)
@@ -307,20 +321,17 @@ def test_two_forwards_with_random_masks_match_separate_passes(rng):
     dxr2 = D2.backward(gr)
     D2.forward(xf)
     dxf2 = D2.backward(gf)
-    assert np.allclose(dxr, dxr2, rtol=1e-12) and np.allclose(dxf, dxf2, rtol=1e-12)
+    assert np.allclose(host(dxr), host(dxr2), rtol=1e-12) and np.allclose(host(dxf), host(dxf2), rtol=1e-12)
     for k in D.grads:
-        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-12, atol=1e-15), k
+        assert np.allclose(host(D.grads[k]), host(D2.grads[k]), rtol=1e-12, atol=1e-15), k
 
 
 def test_simultaneous_step_retain_cache(rng):
     """The released code's step: D(x), D(G(z)) once; D(G(z)) backpropagated twice
     (G's loss through frozen D, then D's loss) thanks to retain_cache()."""
-    G, D = _g_and_d(rng)
-    for d in D.layers:
-        if isinstance(d, Dropout):
-            d.rng = np.random.default_rng(int(rng.integers(1 << 30)))
-    G2, D2, D3 = copy.deepcopy(G), copy.deepcopy(D), copy.deepcopy(D)
-    z, x = rng.uniform(-1, 1, size=(5, 3)), rng.uniform(0, 1, size=(5, 6))
+    d_seeds = tuple(int(rng.integers(1 << 30)) for _ in range(3))
+    (G, D), (G2, D2), (_, D3) = _g_and_d_twins(rng, 2, d_seeds)
+    z, x = dev(rng.uniform(-1, 1, size=(5, 3))), dev(rng.uniform(0, 1, size=(5, 6)))
 
     fake = G.forward(z)
     ar = D.forward(x)
@@ -350,27 +361,27 @@ def test_simultaneous_step_retain_cache(rng):
     G2.backward(D3.backward(losses.generator_loss_nonsaturating(af3)[1]))
     assert all(not g.any() for g in D3.grads.values())
     for k in D.grads:
-        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-12, atol=1e-15), k
+        assert np.allclose(host(D.grads[k]), host(D2.grads[k]), rtol=1e-12, atol=1e-15), k
     for k in G.grads:
-        assert np.allclose(G.grads[k], G2.grads[k], rtol=1e-12, atol=1e-15), k
+        assert np.allclose(host(G.grads[k]), host(G2.grads[k]), rtol=1e-12, atol=1e-15), k
 
 
 def test_without_retain_cache_the_second_use_fails_loudly(rng):
     D = Sequential(Linear(3, 2, rng=0), Tanh())
-    D.forward(rng.normal(size=(2, 3)).astype(np.float32))
-    D.backward(np.ones((2, 2), np.float32))
+    D.forward(dev(rng.normal(size=(2, 3)).astype(np.float32)))
+    D.backward(dev(np.ones((2, 2), np.float32)))
     with pytest.raises(RuntimeError, match="no pending forward"):
-        D.backward(np.ones((2, 2), np.float32))
+        D.backward(dev(np.ones((2, 2), np.float32)))
 
 
 def test_retain_cache_backprops_the_last_forward_twice(rng):
     lin = Linear(3, 2, rng=0, dtype=F64)
-    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    x, g = dev(rng.normal(size=(4, 3))), dev(rng.normal(size=(4, 2)))
     lin.forward(x)
     lin.retain_cache()
     lin.backward(g)
     lin.backward(g)
-    assert np.allclose(lin.grads["W"], 2 * x.T @ g)
+    assert np.allclose(host(lin.grads["W"]), host(2 * x.T @ g))
     assert lin._cache == []
 
 
@@ -378,12 +389,12 @@ def test_simultaneous_step_of_the_gan_class(rng):
     """GAN.simultaneous_step's grads equal the separate D-step and G-step gradients."""
     from minigan.train import GAN
     from minigan.optim import SGD
-    G, D = _g_and_d(rng)
+    (G, D), (G2, D2), (_, D3) = _g_and_d_twins(rng, 2)
     data = lambda m, r: r.uniform(0, 1, size=(m, 6))      # noqa: E731
     noise = lambda m, r: r.uniform(-1, 1, size=(m, 3))    # noqa: E731
     gan = GAN(G, D, data, noise, d_optimizer=SGD(D, lr=0.1), g_optimizer=SGD(G, lr=0.1),
-              m=5, order="simultaneous", g_loss="minimax", d_loss_scale=0.5)
-    G2, D2, D3, rng2 = (copy.deepcopy(o) for o in (G, D, D, gan.rng))
+              m=5, order="simultaneous", g_loss="minimax", d_loss_scale=0.5, seed=7)
+    rng2 = backend.default_rng(7)                       # the GAN's generator, seeded alike
     gan.simultaneous_step()
     z, x = noise(5, rng2), data(5, rng2)
     fake = G2.forward(z)
@@ -396,22 +407,22 @@ def test_simultaneous_step_of_the_gan_class(rng):
     D3.requires_grad = False
     G2.backward(D3.backward(losses.generator_loss_minimax(D3.forward(fake))[1]))
     for k in D.grads:
-        assert np.allclose(D.grads[k], D2.grads[k], rtol=1e-10, atol=1e-14), k
+        assert np.allclose(host(D.grads[k]), host(D2.grads[k]), rtol=1e-10, atol=1e-14), k
     for k in G.grads:
-        assert np.allclose(G.grads[k], G2.grads[k], rtol=1e-10, atol=1e-14), k
+        assert np.allclose(host(G.grads[k]), host(G2.grads[k]), rtol=1e-10, atol=1e-14), k
 
 
 # ----------------------------------------------------------------------------- protocol
 def test_backward_accumulates_and_zero_grad_is_in_place(rng):
     lin = Linear(3, 2, rng=0, dtype=F64)
     W_grad = lin.grads["W"]
-    x1, x2, g = rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2, 2))
+    x1, x2, g = dev(rng.normal(size=(2, 3))), dev(rng.normal(size=(2, 3))), dev(rng.normal(size=(2, 2)))
     lin.forward(x1)
     lin.forward(x2)
     lin.backward(g)
     lin.backward(g)
-    assert np.allclose(lin.grads["W"], x1.T @ g + x2.T @ g)
-    assert np.allclose(lin.grads["b"], 2 * g.sum(0))
+    assert np.allclose(host(lin.grads["W"]), host(x1.T @ g + x2.T @ g))
+    assert np.allclose(host(lin.grads["b"]), host(2 * g.sum(0)))
     lin.zero_grad()
     assert lin.grads["W"] is W_grad and not W_grad.any()
 
@@ -427,37 +438,37 @@ def test_params_and_grads_same_keys_and_shapes(rng):
 
 def test_initialisers(rng):
     lin = Linear(50, 40, irange=0.05, bias=0.25, rng=0)
-    assert np.abs(lin.params["W"]).max() <= 0.05 and np.abs(lin.params["W"]).max() > 0.045
-    assert np.all(lin.params["b"] == np.float32(0.25))
-    assert np.array_equal(Linear(5, 3, rng=7).params["W"], Linear(5, 3, rng=7).params["W"])
+    assert np.abs(host(lin.params["W"])).max() <= 0.05 and np.abs(host(lin.params["W"])).max() > 0.045
+    assert np.all(host(lin.params["b"]) == np.float32(0.25))
+    assert np.array_equal(host(Linear(5, 3, rng=7).params["W"]), host(Linear(5, 3, rng=7).params["W"]))
     # Glorot-uniform by default: U(-r, r), r = sqrt(6 / (fan_in + fan_out)); with 2,000 draws the
     # largest |w| sits within a few per cent of r, so a range too small fails as well as one too large
     r = np.sqrt(6 / (50 + 40))
-    assert 0.98 * r < np.abs(Linear(50, 40, rng=0).params["W"]).max() <= r
+    assert 0.98 * r < np.abs(host(Linear(50, 40, rng=0).params["W"])).max() <= r
     mo = Maxout(10, 4, 5, irange=0.005, rng=0)
-    assert mo.params["W"].shape == (10, 20) and np.abs(mo.params["W"]).max() <= 0.005
+    assert mo.params["W"].shape == (10, 20) and np.abs(host(mo.params["W"])).max() <= 0.005
     # Maxout's default: Glorot with fan_out = units (not units x pieces), as its docstring says
     r_maxout = np.sqrt(6 / (100 + 40))
-    assert 0.98 * r_maxout < np.abs(Maxout(100, 40, 5, rng=0).params["W"]).max() <= r_maxout
+    assert 0.98 * r_maxout < np.abs(host(Maxout(100, 40, 5, rng=0).params["W"])).max() <= r_maxout
     with pytest.raises(ValueError, match="irange"):
         Linear(3, 2, irange=0)
 
 
 def test_maxout_routes_gradient_to_the_winning_piece():
     mo = Maxout(1, 1, 3, irange=1.0, rng=0, dtype=F64)
-    mo.params["W"][...] = [[1.0, -1.0, 0.5]]
-    x = np.array([[2.0], [-3.0]])
+    mo.params["W"][...] = dev(np.array([[1.0, -1.0, 0.5]]))
+    x = dev(np.array([[2.0], [-3.0]]))
     y = mo.forward(x)
-    assert np.array_equal(y, [[2.0], [3.0]])
-    dx = mo.backward(np.ones((2, 1)))
-    assert np.array_equal(dx, [[1.0], [-1.0]])
-    assert np.array_equal(mo.grads["W"], [[2.0, -3.0, 0.0]])
-    assert np.array_equal(mo.grads["b"], [1.0, 1.0, 0.0])
+    assert np.array_equal(host(y), [[2.0], [3.0]])
+    dx = mo.backward(dev(np.ones((2, 1))))
+    assert np.array_equal(host(dx), [[1.0], [-1.0]])
+    assert np.array_equal(host(mo.grads["W"]), [[2.0, -3.0, 0.0]])
+    assert np.array_equal(host(mo.grads["b"]), [1.0, 1.0, 0.0])
 
 
 def test_no_grad_pushes_nothing_and_restores():
     lin = Linear(3, 2, rng=0)
-    x = np.ones((2, 3), np.float32)
+    x = dev(np.ones((2, 3), np.float32))
     with no_grad():
         lin.forward(x)
         with no_grad():
@@ -465,7 +476,7 @@ def test_no_grad_pushes_nothing_and_restores():
         lin.forward(x)
     assert lin._cache == []
     with pytest.raises(RuntimeError, match="Linear.backward called with no pending forward"):
-        lin.backward(np.ones((2, 2), np.float32))
+        lin.backward(dev(np.ones((2, 2), np.float32)))
     with pytest.raises(ZeroDivisionError):
         with no_grad():
             1 / 0
@@ -478,26 +489,27 @@ def test_no_grad_pushes_nothing_and_restores():
                          ids=lambda l: type(l).__name__)
 def test_backward_without_forward_is_a_clear_error(layer):
     with pytest.raises(RuntimeError, match=r"backward called with no pending forward"):
-        layer.backward(np.ones((2, 2), np.float32))
+        layer.backward(dev(np.ones((2, 2), np.float32)))
 
 
 def test_max_pending_bounds_the_cache_stack():
     lin = Linear(2, 1, rng=0)
-    xs = [np.full((1, 2), i, np.float32) for i in range(MAX_PENDING + 5)]
+    xs = [dev(np.full((1, 2), i, np.float32)) for i in range(MAX_PENDING + 5)]
     for x in xs:
         lin.forward(x)
     assert len(lin._cache) == MAX_PENDING
-    lin.backward(np.ones((1, 1), np.float32))            # pops the most recent forward
-    assert np.array_equal(lin.grads["W"], xs[-1].T)
+    one = dev(np.ones((1, 1), np.float32))
+    lin.backward(one)                                    # pops the most recent forward
+    assert np.array_equal(host(lin.grads["W"]), host(xs[-1].T))
     for _ in range(MAX_PENDING - 1):
-        lin.backward(np.ones((1, 1), np.float32))
+        lin.backward(one)
     with pytest.raises(RuntimeError):
-        lin.backward(np.ones((1, 1), np.float32))         # the oldest 5 were dropped
+        lin.backward(one)                                # the oldest 5 were dropped
 
 
 def test_clear_cache(rng):
     seq = Sequential(Linear(3, 2, rng=0), ReLU())
-    seq.forward(np.ones((2, 3), np.float32))
+    seq.forward(dev(np.ones((2, 3), np.float32)))
     seq.clear_cache()
     assert all(l._cache == [] for l in seq.layers)
 
@@ -505,9 +517,9 @@ def test_clear_cache(rng):
 # ----------------------------------------------------------------------------- dtype kept
 def _float32_layers():
     d_fixed = Dropout(0.5, rng=0)
-    d_fixed.fixed_mask = np.random.default_rng(0).random((4, 6)) < 0.5   # bool mask
+    d_fixed.fixed_mask = dev(np.random.default_rng(0).random((4, 6)) < 0.5)   # bool mask
     d_fixed64 = Dropout(0.5, rng=0)
-    d_fixed64.fixed_mask = (np.random.default_rng(0).random((4, 6)) < 0.5).astype(np.float64)
+    d_fixed64.fixed_mask = dev((np.random.default_rng(0).random((4, 6)) < 0.5).astype(np.float64))
     rng = np.random.default_rng(0)
     return {
         "Linear": Linear(6, 3, rng=0), "ReLU": ReLU(), "LeakyReLU": LeakyReLU(0.2), "Sigmoid": Sigmoid(),
@@ -522,7 +534,7 @@ def _float32_layers():
 @pytest.mark.parametrize("name", list(_float32_layers()))
 def test_float32_in_float32_out_and_float32_grads(name):
     layer = _float32_layers()[name]
-    x = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    x = dev(np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32))
     y = layer.forward(x)
     assert y.dtype == np.float32
     dx = layer.backward(np.ones_like(y))
@@ -533,33 +545,33 @@ def test_float32_in_float32_out_and_float32_grads(name):
 
 def test_float64_stays_float64(rng):
     for layer in (Linear(3, 2, rng=0, dtype=F64), Maxout(3, 2, 2, rng=0, dtype=F64), Sigmoid(), Dropout(0.5)):
-        y = layer.forward(rng.normal(size=(2, 3)))
+        y = layer.forward(dev(rng.normal(size=(2, 3))))
         assert y.dtype == F64 and layer.backward(np.ones_like(y)).dtype == F64
 
 
 # ----------------------------------------------------------------------------- errors at the boundary
 def test_shape_errors_name_the_layer_and_expected_shape():
     with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 3\), got \(2, 4\)"):
-        Linear(3, 2).forward(np.ones((2, 4), np.float32))
+        Linear(3, 2).forward(dev(np.ones((2, 4), np.float32)))
     with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 3\), got \(3,\)"):
-        Linear(3, 2).forward(np.ones(3, np.float32))
+        Linear(3, 2).forward(dev(np.ones(3, np.float32)))
     with pytest.raises(ValueError, match=r"Maxout\.forward expects shape \(batch, 5\)"):
-        Maxout(5, 2, 3).forward(np.ones((2, 4), np.float32))
+        Maxout(5, 2, 3).forward(dev(np.ones((2, 4), np.float32)))
     with pytest.raises(ValueError, match=r"Linear\.forward expects shape \(batch, 2\), got \(4, 3\)"):
-        Sequential(Linear(3, 3), ReLU(), Linear(2, 1)).forward(np.ones((4, 3), np.float32))
+        Sequential(Linear(3, 3), ReLU(), Linear(2, 1)).forward(dev(np.ones((4, 3), np.float32)))
     d = Dropout(0.5)
-    d.fixed_mask = np.ones((2, 2), bool)
+    d.fixed_mask = dev(np.ones((2, 2), bool))
     with pytest.raises(ValueError, match=r"Dropout\.fixed_mask has shape \(2, 2\), input \(3, 2\)"):
-        d.forward(np.ones((3, 2), np.float32))
+        d.forward(dev(np.ones((3, 2), np.float32)))
 
 
 def test_dtype_errors_name_the_layer_and_expected_dtype():
     with pytest.raises(TypeError, match=r"Linear\.forward expects dtype float32.*got float64"):
-        Linear(3, 2).forward(np.ones((2, 3)))
+        Linear(3, 2).forward(dev(np.ones((2, 3))))
     with pytest.raises(TypeError, match=r"Maxout\.forward expects dtype float64.*got float32"):
-        Maxout(3, 2, 2, dtype=F64).forward(np.ones((2, 3), np.float32))
+        Maxout(3, 2, 2, dtype=F64).forward(dev(np.ones((2, 3), np.float32)))
     with pytest.raises(TypeError, match=r"ReLU\.forward expects a floating-point array, got dtype int64"):
-        ReLU().forward(np.ones((2, 3), np.int64))
+        ReLU().forward(dev(np.ones((2, 3), np.int64)))
     with pytest.raises(TypeError, match=r"Tanh\.forward expects an array, got list"):
         Tanh().forward([[1.0, 2.0]])
 
@@ -590,21 +602,21 @@ def test_module_exports():
 ])
 def test_backward_rejects_a_grad_out_of_the_wrong_shape(make):
     layer = make()
-    x = np.random.default_rng(1).standard_normal((4, 3))
+    x = dev(np.random.default_rng(1).standard_normal((4, 3)))
     y = layer.forward(x)
-    wrong = np.ones(y.shape[1:])                   # would broadcast silently into dL/dW
+    wrong = dev(np.ones(y.shape[1:]))                   # would broadcast silently into dL/dW
     with pytest.raises(ValueError, match=rf"{type(layer).__name__}\.backward expects grad_out of shape"):
         layer.backward(wrong)
 
 
 def test_dropout_as_the_identity_still_checks_grad_out():
     for layer in (Dropout(0.5, rng=0), Dropout(1.0, scale=1.0, rng=0)):
-        x = np.ones((3, 4))
+        x = dev(np.ones((3, 4)))
         if layer.keep == 0.5:
             layer.eval()
         assert layer.forward(x) is x
         with pytest.raises(ValueError, match=r"Dropout.backward expects grad_out of shape \(3, 4\)"):
-            layer.backward(np.ones((4, 3)))
+            layer.backward(dev(np.ones((4, 3))))
 
 
 @pytest.mark.parametrize("make", [
@@ -618,23 +630,23 @@ def test_backward_rejects_a_grad_out_of_another_dtype(make):
     """A float64 dL/dy into a float32 layer would be rounded into its float32
     grads and upcast every dL/dx below it: refused, naming the layer."""
     layer = make()
-    y = layer.forward(np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32))
+    y = layer.forward(dev(np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)))
     with pytest.raises(TypeError, match=rf"{type(layer).__name__}\.backward expects grad_out of "
                                         r"dtype float32 \(its forward output's\), got float64"):
-        layer.backward(np.ones(y.shape, np.float64))
-    layer.forward(np.ones((4, 3), np.float32))
-    assert layer.backward(np.ones(y.shape, np.float32)).dtype == np.float32
+        layer.backward(dev(np.ones(y.shape, np.float64)))
+    layer.forward(dev(np.ones((4, 3), np.float32)))
+    assert layer.backward(dev(np.ones(y.shape, np.float32))).dtype == np.float32
 
 
 def test_retain_cache_keeps_the_stack_within_max_pending():
     lin = Linear(2, 1, rng=0)
     for i in range(MAX_PENDING):
-        lin.forward(np.full((1, 2), i, np.float32))
+        lin.forward(dev(np.full((1, 2), i, np.float32)))
     lin.retain_cache()
     assert len(lin._cache) == MAX_PENDING
-    lin.backward(np.ones((1, 1), np.float32))            # the retained copy: the last forward
-    lin.backward(np.ones((1, 1), np.float32))            # the last forward itself
-    assert np.array_equal(lin.grads["W"], 2 * np.full((2, 1), MAX_PENDING - 1, np.float32))
+    lin.backward(dev(np.ones((1, 1), np.float32)))       # the retained copy: the last forward
+    lin.backward(dev(np.ones((1, 1), np.float32)))       # the last forward itself
+    assert np.array_equal(host(lin.grads["W"]), 2 * np.full((2, 1), MAX_PENDING - 1, np.float32))
 
 
 # ----------------------------------------------------------------------------- written after zero_grad, counted
@@ -658,9 +670,9 @@ def test_a_penalty_added_into_grads_after_zero_grad_counts(rng, make, input_grad
     the penalty (the lazy zero_grad used to let the first backward overwrite it)."""
     layer = make()
     layer.eval()                                             # no Dropout draws: the two runs agree
-    plain = copy.deepcopy(layer)
-    x = rng.standard_normal((6, 4))
-    g = rng.standard_normal(_output_shape(layer, x))
+    plain = make().eval()                                    # a second build: the same weights
+    x = dev(rng.standard_normal((6, 4)))
+    g = dev(rng.standard_normal(_output_shape(layer, x)))
     plain.zero_grad()
     plain.forward(x)
     plain.backward(g, input_grad=input_grad)
@@ -676,15 +688,15 @@ def test_a_penalty_added_into_grads_after_zero_grad_counts(rng, make, input_grad
     out = layer.backward(g, input_grad=input_grad)
     assert (out is None) == (not input_grad)
     for k in backward_term:
-        np.testing.assert_allclose(layer.grads[k], backward_term[k] + penalty[k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(host(layer.grads[k]), host(backward_term[k] + penalty[k]), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("input_grad", [True, False], ids=["input_grad", "params_only"])
 def test_the_issue_example_a_constant_added_to_one_gradient(rng, input_grad):
     D = PARAM_LAYERS["Sequential"]().eval()
-    x = rng.standard_normal((3, 4))
-    g = rng.standard_normal(_output_shape(D, x))
-    ref = copy.deepcopy(D)
+    x = dev(rng.standard_normal((3, 4)))
+    g = dev(rng.standard_normal(_output_shape(D, x)))
+    ref = PARAM_LAYERS["Sequential"]().eval()                # a second build: the same weights
     ref.zero_grad()
     ref.forward(x)
     ref.backward(g, input_grad=input_grad)
@@ -692,17 +704,17 @@ def test_the_issue_example_a_constant_added_to_one_gradient(rng, input_grad):
     D.grads["0.W"] += 1.0
     D.forward(x)
     D.backward(g, input_grad=input_grad)
-    np.testing.assert_allclose(D.grads["0.W"], ref.grads["0.W"] + 1.0, rtol=1e-12)
+    np.testing.assert_allclose(host(D.grads["0.W"]), host(ref.grads["0.W"] + 1.0), rtol=1e-12)
     for k in ref.grads:
         if k != "0.W":
-            np.testing.assert_array_equal(D.grads[k], ref.grads[k])
+            np.testing.assert_array_equal(host(D.grads[k]), host(ref.grads[k]))
 
 
 def test_a_penalty_written_through_a_dict_fetched_after_zero_grad_counts(rng):
     """One look (grads = D.grads) after zero_grad() is enough: writes through it count."""
     D = PARAM_LAYERS["Sequential"]().eval()
-    x = rng.standard_normal((3, 4))
-    g = rng.standard_normal(_output_shape(D, x))
+    x = dev(rng.standard_normal((3, 4)))
+    g = dev(rng.standard_normal(_output_shape(D, x)))
     D.zero_grad()
     grads = D.grads
     for k in grads:
@@ -714,7 +726,7 @@ def test_a_penalty_written_through_a_dict_fetched_after_zero_grad_counts(rng):
     D2.forward(x)
     D2.backward(g)
     for k in grads:
-        np.testing.assert_allclose(D.grads[k], D2.grads[k] + 2.0, rtol=1e-12)
+        np.testing.assert_allclose(host(D.grads[k]), host(D2.grads[k] + 2.0), rtol=1e-12)
 
 
 def test_the_lazy_zero_grad_still_writes_straight_into_the_array(rng):
@@ -725,15 +737,15 @@ def test_the_lazy_zero_grad_still_writes_straight_into_the_array(rng):
     lin.grads["W"][...] = 7.0
     lin.zero_grad()
     assert lin._zeroed == {"W", "b"} and (lin._grads["W"] == 7.0).all()
-    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    x, g = dev(rng.standard_normal((5, 4))), dev(rng.standard_normal((5, 3)))
     lin.forward(x)
     lin.backward(g)
-    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ g))
     lin.zero_grad()
     assert not lin.grads["W"].any() and lin._zeroed == set() and lin._unfilled == set()
     lin.forward(x)
     lin.backward(g)
-    np.testing.assert_array_equal(lin.grads["W"], x.T @ g)
+    np.testing.assert_array_equal(host(lin.grads["W"]), host(x.T @ g))
 
 
 # ----------------------------------------------------------------------------- every backward takes input_grad
@@ -750,15 +762,15 @@ def test_every_backward_takes_input_grad(rng, make):
     """backward(g, input_grad=False) pops the cache, adds the same parameter gradients
     as backward(g) and returns None; layers.backward_params_only is exactly that."""
     layer = make()
-    twin = copy.deepcopy(layer)
-    x = rng.standard_normal((3, 4))
+    twin = make()                                            # the same weights and Dropout seed
+    x = dev(rng.standard_normal((3, 4)))
     y = layer.forward(x)
-    g = rng.standard_normal(y.shape)
-    twin.forward(x)                                          # a copied generator: the same Dropout mask
+    g = dev(rng.standard_normal(y.shape))
+    twin.forward(x)                                          # a generator seeded alike: the same Dropout mask
     assert twin.backward(g) is not None
     assert layer.backward(g, input_grad=False) is None
     for k in twin.grads:
-        np.testing.assert_array_equal(layer.grads[k], twin.grads[k])
+        np.testing.assert_array_equal(host(layer.grads[k]), host(twin.grads[k]))
     assert all(not l._cache for _, l in layers.walk_layers(layer) if not isinstance(l, Sequential))
     layer.forward(x)
     assert layers.backward_params_only(layer, g) is None
@@ -785,13 +797,13 @@ def test_backward_params_only_is_backward_without_input_grad():
 
 # ----------------------------------------------------------------------------- what a gradient check learns
 def test_kink_gaps(rng):
-    x = rng.standard_normal((5, 3))
+    x = dev(rng.standard_normal((5, 3)))
     for layer in (ReLU(), LeakyReLU(0.1)):
         gaps = layer.kink_gaps(x)
         assert gaps.dtype == F64 and gaps.shape == (5, 3)
-        np.testing.assert_array_equal(gaps, np.abs(x))
+        np.testing.assert_array_equal(gaps, np.abs(host(x)))
     mo = Maxout(3, 2, 3, rng=0, dtype=F64)
-    z = np.sort((x @ mo.params["W"] + mo.params["b"]).reshape(5, 2, 3), axis=2)
+    z = np.sort(host(x @ mo.params["W"] + mo.params["b"]).reshape(5, 2, 3), axis=2)
     np.testing.assert_allclose(mo.kink_gaps(x), z[..., -1] - z[..., -2])
     assert mo.kink_gaps(x).shape == (5, 2) and (mo.kink_gaps(x) >= 0).all()
     for smooth in (Linear(3, 2, rng=0), Sigmoid(), Tanh(), Dropout(0.5), Maxout(3, 2, 1, rng=0),
@@ -802,11 +814,11 @@ def test_kink_gaps(rng):
 def test_dropout_says_when_it_draws_and_freezes_its_mask(rng):
     d = Dropout(0.5, rng=0)
     assert d.draws_random()
-    x = rng.standard_normal((4, 3)).astype(np.float32)
+    x = dev(rng.standard_normal((4, 3)).astype(np.float32))
     token = d.freeze_random(x, np.random.default_rng(1))
     assert token is None and d.fixed_mask.shape == (4, 3) and not d.draws_random()
     with no_grad():
-        assert np.array_equal(d.forward(x), d.forward(x))
+        assert np.array_equal(host(d.forward(x)), host(d.forward(x)))
     d.unfreeze_random(token)
     assert d.fixed_mask is None and d.draws_random()
     assert not d.eval().draws_random() and not Dropout(1.0).draws_random()
@@ -844,15 +856,15 @@ def test_frozen_restores_each_layer_s_own_flag(rng):
     D = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Linear(4, 1, rng=1, dtype=F64))
     D.layers[0].requires_grad = False                   # a layer the user froze
     D.zero_grad()
-    D.forward(rng.standard_normal((5, 3)))
+    D.forward(dev(rng.standard_normal((5, 3))))
     with layers.frozen(D):
         assert not any(l.requires_grad for _, l in layers.walk_layers(D))
-        D.backward(np.ones((5, 1)))
+        D.backward(dev(np.ones((5, 1))))
     assert not D.grads["2.W"].any()                     # nothing added while frozen
     assert D.layers[0].requires_grad is False and D.layers[1].requires_grad and D.layers[2].requires_grad
     with pytest.raises(RuntimeError):                   # restored on an error too
         with layers.frozen(D):
-            D.backward(np.ones((5, 1)))                 # no pending forward
+            D.backward(dev(np.ones((5, 1))))            # no pending forward
     assert [l.requires_grad for l in D.layers] == [False, True, True]
 
 
@@ -871,10 +883,10 @@ def test_g_step_leaves_a_layer_the_user_froze_frozen():
 def test_evaluating_restores_each_layer_s_own_mode_and_keeps_no_cache(rng):
     G = Sequential(Dropout(0.5, rng=0), Linear(3, 2, rng=0, dtype=F64), Dropout(0.5, rng=1))
     G.layers[2].eval()                                  # a layer the user put in eval mode
-    x = rng.standard_normal((4, 3))
+    x = dev(rng.standard_normal((4, 3)))
     with layers.evaluating(G):
         assert not any(l.training for _, l in layers.walk_layers(G))
-        np.testing.assert_array_equal(G.forward(x), x @ G.params["1.W"] + G.params["1.b"])
+        np.testing.assert_array_equal(host(G.forward(x)), host(x @ G.params["1.W"] + G.params["1.b"]))
     assert [l.training for l in G.layers] == [True, True, False] and G.training
     assert not any(l._cache for l in G.layers)          # ran under no_grad
     with pytest.raises(ValueError):
@@ -893,7 +905,7 @@ def test_gan_sample_and_d_prob_leave_each_layer_s_mode():
     gan = GAN(G, D, data.gaussian_1d(), data.uniform_noise(1), d_optimizer=optim.SGD(D, 0.05, 0.5),
               g_optimizer=optim.SGD(G, 0.05, 0.5), m=8, seed=0)
     gan.sample(4)
-    gan.d_prob(np.zeros((3, 1), np.float32))
+    gan.d_prob(dev(np.zeros((3, 1), np.float32)))
     assert G.layers[1].training is False and G.layers[0].training is True
     assert D.layers[1].training is False and D.layers[0].training is True
 
@@ -901,16 +913,16 @@ def test_gan_sample_and_d_prob_leave_each_layer_s_mode():
 # ----------------------------------------------------------------------------- Sequential and the check protocol
 def test_sequential_freezes_and_unfreezes_its_layers_draws(rng):
     net = Sequential(Dropout(0.5, rng=0), Linear(3, 4, rng=0, dtype=F64), ReLU(), Dropout(0.5, rng=1))
-    x = rng.standard_normal((5, 3))
+    x = dev(rng.standard_normal((5, 3)))
     assert net.draws_random()
     tokens = net.freeze_random(x, np.random.default_rng(2))
     assert not net.draws_random() and not any(l._cache for l in net.layers)
     assert net.layers[0].fixed_mask.shape == (5, 3) and net.layers[3].fixed_mask.shape == (5, 4)
     with no_grad():
-        np.testing.assert_array_equal(net.forward(x), net.forward(x))
+        np.testing.assert_array_equal(host(net.forward(x)), host(net.forward(x)))
     net.unfreeze_random(tokens)
     assert net.layers[0].fixed_mask is None and net.layers[3].fixed_mask is None and net.draws_random()
-    mine = np.ones((5, 3), bool)                        # a mask the user set is left as it is
+    mine = dev(np.ones((5, 3), bool))                   # a mask the user set is left as it is
     net.layers[0].fixed_mask = mine
     net.unfreeze_random(net.freeze_random(x, np.random.default_rng(2)))
     assert net.layers[0].fixed_mask is mine and net.layers[3].fixed_mask is None
@@ -918,12 +930,12 @@ def test_sequential_freezes_and_unfreezes_its_layers_draws(rng):
 
 def test_sequential_kink_gaps_are_its_layers_gaps_side_by_side(rng):
     net = Sequential(Linear(3, 4, rng=0, dtype=F64), ReLU(), Maxout(4, 2, 3, rng=1, dtype=F64))
-    x = rng.standard_normal((5, 3))
-    h = x @ net.params["0.W"] + net.params["0.b"]
+    x = dev(rng.standard_normal((5, 3)))
+    h = host(x @ net.params["0.W"] + net.params["0.b"])
     gaps = net.kink_gaps(x)
     assert gaps.shape == (5, 4 + 2) and gaps.dtype == F64
     np.testing.assert_array_equal(gaps[:, :4], np.abs(h))
-    np.testing.assert_array_equal(gaps[:, 4:], net.layers[2].kink_gaps(np.maximum(h, 0)))
+    np.testing.assert_array_equal(gaps[:, 4:], net.layers[2].kink_gaps(dev(np.maximum(h, 0))))
     assert not any(l._cache for l in net.layers)
     assert Sequential(Linear(3, 2, rng=0, dtype=F64), Tanh()).kink_gaps(x) is None
 
@@ -940,6 +952,6 @@ def test_a_buffer_added_to_a_sequential_is_refused_by_name():
 
 def test_relu_backward_checks_the_gradient_dtype():
     relu = ReLU()
-    relu.forward(np.ones((2, 3), np.float32))
+    relu.forward(dev(np.ones((2, 3), np.float32)))
     with pytest.raises(TypeError, match="ReLU.backward expects grad_out of dtype float32"):
-        relu.backward(np.ones((2, 3), np.float64))
+        relu.backward(dev(np.ones((2, 3), np.float64)))

@@ -14,18 +14,19 @@ from minigan.losses import feature_matching as fm_module
 from minigan.train import GAN
 
 F64 = np.float64
-
-
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    backend.use("numpy")
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 def small_D(rng, n_in=5):
-    """The paper's D in miniature: dropout - maxout - dropout - maxout - linear."""
-    return Sequential(Dropout(0.8, scale=1.25, rng=rng), Maxout(n_in, 4, 3, irange=0.5, rng=rng, dtype=F64),
-                      Dropout(0.5, scale=2.0, rng=rng), Maxout(4, 3, 2, irange=0.5, rng=rng, dtype=F64),
+    """The paper's D in miniature: dropout - maxout - dropout - maxout - linear. The dropouts draw
+    from generators on the active backend, seeded from ``rng``."""
+    return Sequential(Dropout(0.8, scale=1.25, rng=_seed(rng)), Maxout(n_in, 4, 3, irange=0.5, rng=rng, dtype=F64),
+                      Dropout(0.5, scale=2.0, rng=_seed(rng)), Maxout(4, 3, 2, irange=0.5, rng=rng, dtype=F64),
                       Linear(3, 1, irange=0.5, rng=rng, dtype=F64))
+
+
+def _seed(rng):
+    return int(rng.integers(1 << 30))
 
 
 def small_G(rng):
@@ -33,7 +34,9 @@ def small_G(rng):
 
 
 def normal_sampler(m, rng):
-    return rng.normal(0.5, 1.0, size=(m, 5))
+    """N(0.5, 1) rows (NumPy's normal(0.5, 1.0) draws the same numbers; CuPy's Generator has
+    only standard_normal)."""
+    return 0.5 + rng.standard_normal(size=(m, 5))
 
 
 # ---------------------------------------------------------------------- feature matching
@@ -60,7 +63,7 @@ def test_feature_matching_is_G_step_gradient_checked_through_D_frozen():
     assert all(p is D.params[k] for k, p in fm.network.params.items())       # a view: D's own arrays
     assert len(fm.network.layers) == 4
     mu = fm.real_mean(8)
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=fm.against(mu), seed=1)
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))), g_loss=fm.against(mu), seed=1)
     assert res.passed, res
     frozen = next(r for r in res.rows if r.name == "D.grads (frozen)")
     assert frozen.passed and frozen.shape == (sum(p.size for p in fm.network.params.values()),)
@@ -77,13 +80,15 @@ def test_a_wrong_feature_matching_gradient_fails_the_check(monkeypatch):
         value, grad = right(f_fake, real_mean)
         return value, grad * f_fake[0].size
     monkeypatch.setattr(fm_module, "feature_matching_loss", wrong)
-    assert not check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=fm.against(fm.real_mean(8)),
+    assert not check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))), g_loss=fm.against(fm.real_mean(8)),
                                     seed=1).passed
 
 
-def test_feature_matching_draws_its_own_real_minibatch():
+def test_feature_matching_draws_its_own_real_minibatch(restore_backend):
     """A call draws m real rows (the fake batch's size by default) with its own generator and
-    takes their features in training mode (dropout on), adding no cache to D."""
+    takes their features in training mode (dropout on), adding no cache to D. On NumPy whatever
+    the run's backend: it reads and sets generators' states, which CuPy's do not expose."""
+    restore_backend.use("numpy")
     rng = np.random.default_rng(3)
     D = small_D(rng)
     fm = losses.FeatureMatching(D, 3, normal_sampler, seed=7)
@@ -114,9 +119,12 @@ def test_feature_matching_refuses_what_is_not_an_intermediate_layer(layer):
         losses.FeatureMatching(D, layer, normal_sampler)
 
 
-def test_feature_matching_in_the_trainer_keeps_D_fixed_and_the_trainer_draws():
+def test_feature_matching_in_the_trainer_keeps_D_fixed_and_the_trainer_draws(restore_backend):
     """G's step through D's features moves no D parameter; the trainer's generator draws what it
-    draws without feature matching; a sampler that keeps state is not advanced by the loss."""
+    draws without feature matching; a sampler that keeps state is not advanced by the loss. On
+    NumPy whatever the run's backend: it compares generators' states (CuPy's are not readable)
+    and the epoch sampler shuffles with NumPy's permutation."""
+    restore_backend.use("numpy")
     images = np.random.default_rng(0).uniform(0, 1, (40, 5))
 
     def run(g_loss_layer):
@@ -165,7 +173,7 @@ def _check_penalty(ha, model, **kw):
 
 def _moved(model, rng):
     for p in model.params.values():
-        p += rng.normal(size=p.shape)
+        p += dev(rng.normal(size=p.shape))
 
 
 def test_historical_averaging_is_the_mean_of_the_parameters_at_each_update():
@@ -175,18 +183,18 @@ def test_historical_averaging_is_the_mean_of_the_parameters_at_each_update():
     model.zero_grad()
     assert float(ha(model)) == 0.0 and ha.t == 1                       # theta_bar = theta at the first update
     assert all(not g.any() for g in model.grads.values())
-    seen.append({k: p.copy() for k, p in model.params.items()})
+    seen.append({k: np.array(host(p)) for k, p in model.params.items()})
     for _ in range(4):
         _moved(model, rng)
-        seen.append({k: p.copy() for k, p in model.params.items()})
+        seen.append({k: np.array(host(p)) for k, p in model.params.items()})
         model.zero_grad()
         value = ha(model, None)
     assert ha.t == 5
     for k, p in model.params.items():
         bar = np.mean([s[k] for s in seen], axis=0)
-        assert np.allclose(ha.mean[k], bar)
-        assert np.allclose(model.grads[k], 2 * 0.5 * (p - bar))
-    assert np.isclose(float(value), 0.5 * sum(((p - np.mean([s[k] for s in seen], axis=0)) ** 2).sum()
+        assert np.allclose(host(ha.mean[k]), bar)
+        assert np.allclose(host(model.grads[k]), 2 * 0.5 * (host(p) - bar))
+    assert np.isclose(float(value), 0.5 * sum(((host(p) - np.mean([s[k] for s in seen], axis=0)) ** 2).sum()
                                               for k, p in model.params.items()))
 
 
@@ -308,8 +316,11 @@ def _same_state(a, b):
 
 
 @pytest.mark.parametrize("technique", list(TECHNIQUES))
-def test_ring8_with_a_technique_resumes_bit_identically(tmp_path, technique):
-    """6 iterations straight == 3, a checkpoint, a run rebuilt from it (restore_run), 3 more."""
+def test_ring8_with_a_technique_resumes_bit_identically(tmp_path, technique, restore_backend):
+    """6 iterations straight == 3, a checkpoint, a run rebuilt from it (restore_run), 3 more. On
+    NumPy whatever the run's backend: a bit-identical resume needs the generators' states, which
+    CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     opts = dict(m=16, iterations=6, **TECHNIQUES[technique])
     straight = presets.build("ring8", **opts)
     straight.trainer.train(6)
@@ -335,9 +346,11 @@ def _write_mnist(folder, n, seed=0):
     return folder.parent
 
 
-def test_mnist_paper_with_feature_matching_resumes_bit_identically(tmp_path):
+def test_mnist_paper_with_feature_matching_resumes_bit_identically(tmp_path, restore_backend):
     """The real minibatches of feature matching pass over the images in a permutation of their
-    own (saved as part/g_loss/sampler.*); the default order becomes Algorithm 1's."""
+    own (saved as part/g_loss/sampler.*); the default order becomes Algorithm 1's. On NumPy
+    whatever the run's backend, as the resume above."""
+    restore_backend.use("numpy")
     folder = _write_mnist(tmp_path / "data" / "mnist", 60)
     opts = dict(data_dir=str(folder), m=20, iterations=3, feature_matching=3, real_label=0.9)
     straight = presets.build("mnist-paper", **opts)
