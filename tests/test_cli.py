@@ -72,8 +72,9 @@ BAD_TRAIN = [
     (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
     (["toy1d", "--set", "momentum"], "--set momentum: expected KEY=VALUE"),
     (["toy1d", "--set", "seed=3"], "--set seed=3: seed has its own flag, --seed"),
-    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum, real_label, fake_label, "
-     "feature_matching, historical_averaging, minibatch_discrimination, batch_norm, virtual_batch_norm for it"),
+    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum, g_steps, "
+     "real_label, fake_label, feature_matching, historical_averaging, minibatch_discrimination, batch_norm, "
+     "virtual_batch_norm for it"),
     (["toy1d", "--set", "data_dir=x"], "--set data_dir=x: data_dir has its own flag, --data-dir"),
     (["toy1d", "--set", "momentum=5"], "error: preset 'toy1d': SGD momentum must be in [0, 1), got 5\n"),
     (["mnist-paper", "--set", "noise=cauchy"],
