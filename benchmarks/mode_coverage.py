@@ -60,6 +60,10 @@ KERNELS = {"ring8": "5x3", "grid25": "5x3", "mnist-paper": "100x5"}
 # tuned here: one-sided smoothing 0.9 (the paper's alpha is not given; 0.9 is the usual), two-sided
 # 0.9 / 0.1, historical averaging weight 0.01, 5 kernels of dimension 3 for minibatch discrimination
 # (its cost grows with N^2 x kernels x dimension), a reference batch of 64 noise rows for VBN.
+# "(released settings)": G as the released minibatch-discrimination script trains it, with the saturating
+# loss log(1 - D(G(z))) (g_loss "minimax") and 3 G steps per D step; "plain (released G settings)" is the
+# same G training without minibatch discrimination, to tell the layer's effect from theirs.
+RELEASED_G = {"g_loss": "minimax", "g_steps": 3}
 CONFIGS = {
     "plain": {},
     "feature matching": {"feature_matching": "last hidden"},
@@ -71,6 +75,8 @@ CONFIGS = {
                  "historical_averaging": 0.01, "real_label": 0.9, "virtual_batch_norm": 64},
     "two-sided smoothing": {"real_label": 0.9, "fake_label": 0.1},
     "batch norm": {"batch_norm": 1},
+    "minibatch discrimination (released settings)": {"minibatch_discrimination": "kernels", **RELEASED_G},
+    "plain (released G settings)": dict(RELEASED_G),
 }
 
 

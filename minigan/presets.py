@@ -305,13 +305,13 @@ def _toy_run(opts, data_dist, noise, g_sizes, d_sizes, *, lr, iterations, m, des
     else:
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     gan = GAN(G, D, data_dist, noise, d_optimizer=d_opt, g_optimizer=g_opt,
-              k=_opt(opts, "k", 1), m=_opt(opts, "m", m),
+              k=_opt(opts, "k", 1), g_steps=_opt(opts, "g_steps", 1), m=_opt(opts, "m", m),
               order=_opt(opts, "order", "sequential"), seed=seed, g_average=opts.get("g_average"),
               **_techniques(opts, D, data_dist, seed=seed))
     return Run(gan, data_dist, noise, _opt(opts, "iterations", iterations), description)
 
 
-@preset("toy1d", options=("momentum", *TECHNIQUE_OPTIONS))
+@preset("toy1d", options=("momentum", "g_steps", *TECHNIQUE_OPTIONS))
 def toy1d(opts):
     """Figure 1: p_data = N(4, 0.5^2), z ~ U(-1, 1); G and D are 1-32-32-1 ReLU MLPs.
 
@@ -330,7 +330,7 @@ def toy1d(opts):
                     description="Figure 1 setting: 1-D Gaussian data N(4, 0.5^2), uniform noise")
 
 
-@preset("ring8", options=("beta1", *TECHNIQUE_OPTIONS))
+@preset("ring8", options=("beta1", "g_steps", *TECHNIQUE_OPTIONS))
 def ring8(opts):
     """Eight Gaussians on the unit circle, sigma 0.01; z ~ N(0, I_2).
 
@@ -350,7 +350,7 @@ def ring8(opts):
                     description="ring of 8 Gaussians, radius 1, sigma 0.01")
 
 
-@preset("grid25", options=("beta1", *TECHNIQUE_OPTIONS))
+@preset("grid25", options=("beta1", "g_steps", *TECHNIQUE_OPTIONS))
 def grid25(opts):
     """25 Gaussians on {-4, -2, 0, 2, 4}^2, sigma 0.05; z ~ N(0, I_2).
 
@@ -386,7 +386,7 @@ def mnist_paper_noise(name):
                      f"got {name!r}")
 
 
-@preset("mnist-paper", options=("kind", "momentum", "sampling", "noise", *TECHNIQUE_OPTIONS))
+@preset("mnist-paper", options=("kind", "momentum", "sampling", "noise", "g_steps", *TECHNIQUE_OPTIONS))
 def mnist_paper(opts):
     """The GAN paper's MNIST model as its released configuration trained it.
 
@@ -426,7 +426,7 @@ def mnist_paper(opts):
     seed = _opt(opts, "seed", 0)
     kind = _opt(opts, "kind", "mnist")
     m = _opt(opts, "m", 100)
-    k = _opt(opts, "k", 1)
+    k, g_steps = _opt(opts, "k", 1), _opt(opts, "g_steps", 1)
     order = _opt(opts, "sampling", "epochs")
     if getattr(opts, "load_data", True):
         # the images kept as bytes (39 MB for MNIST, not 157), each minibatch converted as drawn
@@ -457,8 +457,8 @@ def mnist_paper(opts):
     order = _opt(opts, "order", "simultaneous" if opts.get("feature_matching") is None else "sequential")
     gan = GAN(G, D, data_sampler, noise,
               d_optimizer=sgd(D, _opt(opts, "d_lr", 0.1), steps_per_epoch * k),
-              g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch),
-              k=k, m=m, order=order, d_loss_scale=0.5, seed=seed,
+              g_optimizer=sgd(G, _opt(opts, "g_lr", 0.1), steps_per_epoch * g_steps),
+              k=k, g_steps=g_steps, m=m, order=order, d_loss_scale=0.5, seed=seed,
               g_average=opts.get("g_average"), **techniques)
     return Run(gan, data_sampler, noise, _opt(opts, "iterations", 250 * steps_per_epoch),
                f"{kind} as in the GAN paper's released configuration (Table 1, Parzen 225 +- 2)",
@@ -479,7 +479,7 @@ MNIST_TECHNIQUE_RUN = dict(order="sequential", g_lr=0.2, sampling="random")
 minibatches, as Table 1's average-of-G row."""
 
 
-@preset("mnist-mbd", options=("kind", "momentum", "sampling", "noise", *TECHNIQUE_OPTIONS))
+@preset("mnist-mbd", options=("kind", "momentum", "sampling", "noise", "g_steps", *TECHNIQUE_OPTIONS))
 def mnist_mbd(opts):
     """mnist-paper with minibatch discrimination in D (100 kernels x 5; Salimans et al. 2016, 3.2).
 
@@ -495,7 +495,7 @@ def mnist_mbd(opts):
     return run
 
 
-@preset("mnist-fm", options=("kind", "momentum", "sampling", "noise", *TECHNIQUE_OPTIONS))
+@preset("mnist-fm", options=("kind", "momentum", "sampling", "noise", "g_steps", *TECHNIQUE_OPTIONS))
 def mnist_fm(opts):
     """mnist-paper with feature matching as G's loss (on D.layers[3]; Salimans et al. 2016, 3.1).
 

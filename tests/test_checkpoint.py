@@ -452,7 +452,7 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
     """A checkpoint stores the defaults a run used, so that a later change of a
     default does not change the run rebuilt from it."""
     run = presets.build("toy1d", seed=3)
-    assert run.options == {"seed": 3, "d_lr": 0.1, "g_lr": 0.02, "momentum": 0.5, "k": 1, "m": 256,
+    assert run.options == {"seed": 3, "d_lr": 0.1, "g_lr": 0.02, "momentum": 0.5, "k": 1, "g_steps": 1, "m": 256,
                            "g_loss": "nonsaturating", "order": "sequential", "iterations": 6000,
                            "real_label": 1.0, "fake_label": 0.0, "feature_matching": None,
                            "historical_averaging": None, "minibatch_discrimination": None, "batch_norm": 0,
@@ -461,7 +461,7 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
                         ("mnist-paper", {"data_dir": small_mnist, "noise": "gaussian"})):
         run = presets.build(name, **given)
         assert given.items() <= run.options.items()
-        assert {"seed", "k", "m", "d_lr", "g_lr", "g_loss", "order"} <= set(run.options), name
+        assert {"seed", "k", "g_steps", "m", "d_lr", "g_lr", "g_loss", "order"} <= set(run.options), name
         assert presets.build(name, **run.options).options == run.options, name   # a fixed point
     mnist = presets.build("mnist-paper", data_dir=small_mnist)
     assert (mnist.options["sampling"], mnist.options["noise"], mnist.options["order"]) == \

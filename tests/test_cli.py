@@ -72,8 +72,9 @@ BAD_TRAIN = [
     (["toy1d", "--checkpoint-every", "-1"], "--checkpoint-every must be an integer >= 0"),
     (["toy1d", "--set", "momentum"], "--set momentum: expected KEY=VALUE"),
     (["toy1d", "--set", "seed=3"], "--set seed=3: seed has its own flag, --seed"),
-    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum, real_label, fake_label, "
-     "feature_matching, historical_averaging, minibatch_discrimination, batch_norm, virtual_batch_norm for it"),
+    (["toy1d", "--set", "noise=gaussian"], "preset 'toy1d' has no option 'noise'; --set takes momentum, g_steps, "
+     "real_label, fake_label, feature_matching, historical_averaging, minibatch_discrimination, batch_norm, "
+     "virtual_batch_norm for it"),
     (["toy1d", "--set", "data_dir=x"], "--set data_dir=x: data_dir has its own flag, --data-dir"),
     (["toy1d", "--set", "momentum=5"], "error: preset 'toy1d': SGD momentum must be in [0, 1), got 5\n"),
     (["mnist-paper", "--set", "noise=cauchy"],
@@ -452,6 +453,42 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     assert run.trainer.d_opt.momentum0 == 0.25 and run.trainer.g_opt.momentum0 == 0.25
 
 
+def test_set_g_steps_trains_g_that_often_and_resumes_bit_identically(tmp_path, capsys):
+    """The released minibatch-discrimination code's G settings: the saturating loss, 3 G steps per D step."""
+    flags = ["--set", "g_steps=3", "--g-loss", "minimax", "--m", "16", "--no-progress", "--no-figures"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli.train_main(["ring8", "--iterations", "6", "--out", str(one), *flags]) == 0
+    assert "g_loss=minimax k=1 g_steps=3 m=16" in capsys.readouterr().out
+    assert cli.train_main(["ring8", "--iterations", "3", "--out", str(two), *flags]) == 0
+    assert cli.main(["resume", str(two / "checkpoint.npz"), "--iterations", "3", "--no-progress",
+                     "--no-figures"]) == 0
+    a, b = checkpoint.read(one / "checkpoint.npz"), checkpoint.read(two / "checkpoint.npz")
+    assert a.iteration == b.iteration == 6
+    assert a.meta["optimizers"]["g_opt"]["t"] == 18 and a.meta["optimizers"]["d_opt"]["t"] == 6
+    for key, value in a.arrays.items():
+        if key.startswith(("G/", "D/", "g_opt/", "d_opt/", "rng/", "history")):
+            assert np.array_equal(value, b.arrays[key]), f"{key} differs after resume"
+    config = json.loads((two / "config.json").read_text())
+    assert config["options"]["g_steps"] == 3 and config["config"]["g_steps"] == 3
+    assert "--set g_steps=3" in config["started_with"] and b.options["g_steps"] == 3
+    run, _ = presets.restore_run(b)
+    assert run.trainer.g_steps == 3
+    # mnist-paper's G optimizer counts its epochs in G steps, as D's counts them in D steps
+    paper = presets.build("mnist-paper", load_data=False, order="sequential", k=2, g_steps=3).trainer
+    assert (paper.d_opt.steps_per_epoch, paper.g_opt.steps_per_epoch) == (1000, 1500)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--set", "g_steps=0"], "g_steps (G steps per iteration) must be an integer >= 1, got 0"),
+    (["--set", "g_steps=2", "--order", "simultaneous"], "it needs g_steps = 1"),
+])
+def test_bad_g_steps_exits_2_with_one_line(tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    assert cli.train_main(["toy1d", *argv, "--iterations", "2", "--no-progress", "--out", str(out)]) == 2
+    assert message in one_error_line(capsys.readouterr().err, "minigan train")
+    assert not out.exists()
+
+
 def test_a_folder_holding_a_run_is_not_trained_into_again(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out)]) == 0
@@ -734,8 +771,9 @@ def test_a_nan_stop_prints_no_numpy_warnings(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------- a new user's review: the words of each refusal
-@pytest.mark.parametrize("preset,own", [("toy1d", "momentum"), ("mnist-paper", "kind, momentum, sampling, noise"),
-                                        ("ring8", "beta1")])
+@pytest.mark.parametrize("preset,own", [("toy1d", "momentum, g_steps"),
+                                        ("mnist-paper", "kind, momentum, sampling, noise, g_steps"),
+                                        ("ring8", "beta1, g_steps")])
 def test_set_of_an_unknown_option_lists_only_what_set_takes(tmp_path, capsys, preset, own):
     """Not the options that have their own flags (--set refuses those), never an internal name."""
     status = cli.train_main([preset, "--set", "lr_decay=0.9", "--out", str(tmp_path / "run"), "--no-progress"])

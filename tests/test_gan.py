@@ -25,13 +25,13 @@ def same(a, b):
 
 
 def toy_gan(k=1, m=16, order="sequential", g_loss="nonsaturating", data_sampler=None,
-            noise_sampler=None, dtype=np.float32, lr=0.05, D=None, G=None):
+            noise_sampler=None, dtype=np.float32, lr=0.05, D=None, G=None, **kw):
     G = G or models.mlp([1, 8, 1], rng=0, dtype=dtype)
     D = D or models.mlp([1, 8, 1], rng=1, dtype=dtype)
     return GAN(G, D, data_sampler or data.gaussian_1d(dtype=dtype),
                noise_sampler or data.uniform_noise(1, dtype=dtype),
                d_optimizer=optim.SGD(D, lr, 0.5), g_optimizer=optim.SGD(G, lr, 0.5),
-               k=k, m=m, order=order, g_loss=g_loss, seed=0)
+               k=k, m=m, order=order, g_loss=g_loss, seed=0, **kw)
 
 
 class Spy:
@@ -101,6 +101,67 @@ def test_d_counts_k_optimizer_steps_per_iteration():
     gan = toy_gan(k=3)
     gan.train(2)
     assert gan.d_opt.t == 6 and gan.g_opt.t == 2
+
+
+# ---------------------------------------------------------------------- g_steps G steps per iteration
+def test_g_steps_after_k_d_steps_draw_fresh_noise_and_step_g_that_often():
+    x_spy, z_spy = Spy(data.gaussian_1d()), Spy(data.uniform_noise(1))
+    gan = toy_gan(k=2, g_steps=3, data_sampler=x_spy, noise_sampler=z_spy)
+    gan.train(2)
+    assert x_spy.calls == [16] * 4, "two D steps per iteration need two minibatches of data each"
+    assert z_spy.calls == [16] * 10, "2 D steps and 3 G steps need 5 noise minibatches per iteration"
+    for i in range(len(z_spy.batches)):
+        for j in range(i):
+            assert not np.array_equal(z_spy.batches[i], z_spy.batches[j]), "a noise minibatch was reused"
+    assert gan.d_opt.t == 4 and gan.g_opt.t == 6
+
+
+def test_g_steps_are_that_many_g_step_calls_and_the_row_keeps_the_last():
+    gan = toy_gan(g_steps=3, dtype=np.float64)
+    by_hand = toy_gan(dtype=np.float64)
+    for _ in range(2):
+        row = gan.step()
+        by_hand.d_step()
+        last = [by_hand.g_step() for _ in range(3)][-1]
+    assert same(snapshot(gan.G), snapshot(by_hand.G)) and same(snapshot(gan.D), snapshot(by_hand.D))
+    assert row["g_loss"] == float(last["g_loss"]) and row["g_grad_norm"] == float(last["g_grad_norm"])
+    assert gan.rng.bit_generator.state == by_hand.rng.bit_generator.state
+
+
+def test_g_steps_1_given_is_the_default_bit_for_bit():
+    default, given = toy_gan(k=2), toy_gan(k=2, g_steps=1)
+    default.train(5)
+    given.train(5)
+    assert same(snapshot(default.G), snapshot(given.G)) and same(snapshot(default.D), snapshot(given.D))
+    assert default.history == given.history and default.config == given.config
+    assert "g_steps" not in given.config and toy_gan(g_steps=3).config["g_steps"] == 3
+
+
+@pytest.mark.parametrize("g_steps", [0, -1, 1.5, True, "3", None])
+def test_g_steps_must_be_an_integer_at_least_1(g_steps):
+    with pytest.raises(ValueError, match=r"g_steps \(G steps per iteration\) must be an integer >= 1"):
+        toy_gan(g_steps=g_steps)
+
+
+def test_simultaneous_needs_g_steps_1():
+    with pytest.raises(ValueError, match="simultaneous.*g_steps = 1"):
+        toy_gan(order="simultaneous", g_steps=3)
+    toy_gan(order="simultaneous", g_steps=1).step()
+
+
+def test_a_state_saved_with_g_steps_loads_only_into_the_same_g_steps():
+    from minigan.state import StateError
+    three = toy_gan(g_steps=3)
+    three.train(2)
+    with pytest.raises(StateError, match="g_steps=3, this run has g_steps=1"):
+        toy_gan().load_state_dict(three.state_dict())
+    plain = toy_gan()
+    plain.train(2)
+    with pytest.raises(StateError, match="g_steps=1, this run has g_steps=3"):
+        toy_gan(g_steps=3).load_state_dict(plain.state_dict())
+    again = toy_gan(g_steps=3)
+    again.load_state_dict(three.state_dict())
+    assert again.g_steps == 3 and again.iteration == 2
 
 
 # ---------------------------------------------------------------------- simultaneous vs sequential

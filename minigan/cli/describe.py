@@ -32,6 +32,8 @@ def own_options():
         "momentum": ("MU", "SGD's momentum, a number in [0, 1)"),
         "beta1": ("BETA1", "Adam's beta1, a number in [0, 1)"),
         "kind": ("|".join(mnist.KINDS), "which images"),
+        "g_steps": ("N", "G steps after the --k D steps of each iteration, each on fresh noise, an integer "
+                         ">= 1 (--order sequential; the released minibatch-discrimination code ran 3)"),
         "sampling": ("|".join(data.MNISTSampler.ORDERS),
                      "how minibatches of real images are drawn: 'epochs' a new permutation of the training "
                      "images every epoch (as the released run), 'random' i.i.d. with replacement"),

@@ -205,8 +205,8 @@ def reporter_for(run, out, start, iterations, figures=True):
     return AutoencoderReporter(run, out, start, iterations, figures=figures)
 
 
-SUMMARY_KEYS = ("order", "g_loss", "k", "model", "reconstruction", "corruption", "corruption_level",
-                "code_dim", "m", "seed", "backend")     # what the first line of a report shows of the config
+SUMMARY_KEYS = ("order", "g_loss", "k", "g_steps", "model", "reconstruction", "corruption",
+                "corruption_level", "code_dim", "m", "seed", "backend")     # what the first line of a report shows of the config
 
 
 def report(prog, preset, run, out, reporter, seconds, done, status, started):

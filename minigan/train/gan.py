@@ -25,6 +25,13 @@ Two switches the paper itself motivates:
   one noise batch z, both players' gradients computed at the same parameters
   from the same dropped-out D(x), D(G(z)), and both applied at once (k must be 1).
 
+One switch that is not in the paper but in the released code of Salimans et al.
+(2016), whose minibatch-discrimination script trains G three times per D step:
+
+* ``g_steps``: G steps per iteration (default 1, Algorithm 1). In the sequential
+  order the k D steps are followed by ``g_steps`` G steps, each on fresh noise
+  with D frozen; the history row keeps the last one's ``g_loss`` and ``g_grad_norm``.
+
 Losses are arguments, not methods to override (see ``minigan.losses``):
 
 * ``d_loss``: None (the paper's, ``losses.discriminator_loss`` with
@@ -189,6 +196,9 @@ class GAN:
     noise_sampler : callable ``(m, rng) -> z``, a minibatch from the noise prior p_z.
     d_optimizer, g_optimizer : built on ``discriminator`` / ``generator`` (``minigan.optim``).
     k : D steps per iteration (Algorithm 1's k; the paper used k = 1).
+    g_steps : G steps per iteration after the k D steps, each on fresh noise (default 1,
+        Algorithm 1; the released minibatch-discrimination code of Salimans et al. 2016
+        used 3). The history row holds the last G step's g_loss and g_grad_norm.
     m : minibatch size.
     g_loss : ``"minimax"``, ``"nonsaturating"`` or a function ``out -> (value, grad)``
         (see module docstring).
@@ -209,9 +219,11 @@ class GAN:
     def __init__(self, generator, discriminator, data_sampler, noise_sampler, *,
                  d_optimizer, g_optimizer, k=1, m=100, g_loss="nonsaturating",
                  order="sequential", d_loss_scale=1.0, real_label=1.0, seed=0, g_average=None,
-                 d_loss=None, fake_label=0.0, d_penalties=(), g_penalties=()):
+                 d_loss=None, fake_label=0.0, d_penalties=(), g_penalties=(), g_steps=1):
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k (D steps per iteration) must be an integer >= 1, got {k!r}")
+        if not isinstance(g_steps, int) or isinstance(g_steps, bool) or g_steps < 1:
+            raise ValueError(f"g_steps (G steps per iteration) must be an integer >= 1, got {g_steps!r}")
         if not isinstance(m, int) or isinstance(m, bool) or m < 1:
             raise ValueError(f"m (minibatch size) must be an integer >= 1, got {m!r}")
         if not callable(g_loss) and g_loss not in losses.GENERATOR_LOSSES:
@@ -231,6 +243,8 @@ class GAN:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         if order == "simultaneous" and k != 1:
             raise ValueError("order='simultaneous' updates D and G together: it needs k = 1")
+        if order == "simultaneous" and g_steps != 1:
+            raise ValueError("order='simultaneous' updates D and G together: it needs g_steps = 1")
         if order == "simultaneous" and getattr(g_loss, "network", None) is not None:
             raise ValueError("order='simultaneous' backpropagates G's loss through D's own D(G(z)): "
                              "a g_loss that reads another network needs order='sequential'")
@@ -242,6 +256,7 @@ class GAN:
         self.data_sampler, self.noise_sampler = data_sampler, noise_sampler
         self.d_opt, self.g_opt = d_optimizer, g_optimizer
         self.k, self.m, self.g_loss, self.order = k, m, g_loss, order
+        self.g_steps = g_steps
         self.d_loss_scale, self.real_label = float(d_loss_scale), float(real_label)
         self.d_loss, self.fake_label = d_loss, float(fake_label)
         self.d_penalties, self.g_penalties = list(d_penalties), list(g_penalties)
@@ -256,8 +271,8 @@ class GAN:
     def config(self):
         """What this run is: recorded in every history file and checkpoint.
 
-        A loss or penalty given as an argument is recorded by name, and only when it
-        is not the default, so that the default run's config is as it always was."""
+        A loss or penalty given as an argument is recorded by name, and g_steps by its
+        value, only when not the default, so that the default run's config is as it always was."""
         cfg = {"order": self.order, "g_loss": _named(self.g_loss), "k": self.k, "m": self.m,
                "d_loss_scale": self.d_loss_scale, "real_label": self.real_label,
                "seed": self.seed, "backend": backend.name(),
@@ -266,6 +281,8 @@ class GAN:
             cfg["d_loss"] = _named(self.d_loss)
         if self.fake_label != 0:
             cfg["fake_label"] = self.fake_label
+        if self.g_steps != 1:
+            cfg["g_steps"] = self.g_steps
         for key in ("d_penalties", "g_penalties"):
             if getattr(self, key):
                 cfg[key] = [_named(t) for t in getattr(self, key)]
@@ -414,7 +431,10 @@ class GAN:
             # for k steps do ... end for
             for _ in range(self.k):
                 row = self.d_step()
-            row.update(self.g_step())
+            # the generator's update, g_steps times (Algorithm 1: once), each on fresh noise
+            for _ in range(self.g_steps):
+                g_row = self.g_step()
+            row.update(g_row)
         # end for
         self.iteration += 1
         row = {"iteration": self.iteration, **{k: float(row[k]) for k in HISTORY_FIELDS[1:]}}

@@ -23,6 +23,7 @@ and plain JSON values (a checkpoint keeps them in its JSON header)::
 
     iteration                 completed iterations
     config                    GAN.config: order, g_loss, k, m, d_loss_scale, real_label, seed, ...
+                              (g_steps only when not 1)
     noise_prior               the noise sampler's repr, or None when it has no stable one
     architecture              {"G": [[param, shape, dtype], ...], "D": ...}
     buffers                   {"G": [[buffer, shape, dtype], ...], "D": ...} (absent before buffers existed: none)
@@ -34,7 +35,7 @@ and plain JSON values (a checkpoint keeps them in its JSON header)::
     parts                     {part name: [the keys of its state]} (absent: no stateful part)
 
 Loading checks everything first -- structure, every key and shape, the architecture,
-and with ``strict`` the run's settings (order, g_loss, k, m, d_loss_scale, real_label,
+and with ``strict`` the run's settings (order, g_loss, k, g_steps, m, d_loss_scale, real_label,
 the loss and penalty arguments, the optimizers' settings, the layers, the noise prior)
 -- then applies; a ``StateError`` says what does not fit, and nothing has changed.
 
@@ -63,7 +64,10 @@ from .history import HISTORY_FIELDS, History
 
 __all__ = ["gan_state_dict", "check_gan_state", "load_gan_state", "CONFIG_KEYS", "StepsPerEpochChanged"]
 
-CONFIG_KEYS = ("order", "g_loss", "k", "m", "d_loss_scale", "real_label")   # strict: must be the same
+CONFIG_KEYS = ("order", "g_loss", "k", "g_steps", "m", "d_loss_scale", "real_label")   # strict: must be the same
+# GAN.config names g_steps only when it is not 1: a config without it (every checkpoint from before
+# it) ran 1
+CONFIG_DEFAULTS = {"g_steps": 1}
 # the loss and penalty arguments: GAN.config names them only when they are not the default,
 # so a key absent from a config means its default (and every checkpoint from before them has none)
 ARGUMENT_DEFAULTS = {"d_loss": None, "fake_label": 0.0, "d_penalties": [], "g_penalties": []}
@@ -234,8 +238,11 @@ def _check_architecture(d, who, net):
 def _check_settings(d, gan):
     saved, mine = d["config"], gan.config
     for key in CONFIG_KEYS:
-        if key in saved and saved[key] != mine[key]:
-            raise StateError(f"was trained with {key}={saved[key]!r}, this run has {key}={mine[key]!r}")
+        if key not in saved and key not in CONFIG_DEFAULTS:
+            continue
+        was, now = saved.get(key, CONFIG_DEFAULTS.get(key)), mine.get(key, CONFIG_DEFAULTS.get(key))
+        if was != now:
+            raise StateError(f"was trained with {key}={was!r}, this run has {key}={now!r}")
     for key, default in ARGUMENT_DEFAULTS.items():
         was, now = saved.get(key, default), mine.get(key, default)
         if was != now:
