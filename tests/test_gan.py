@@ -125,7 +125,8 @@ def test_g_steps_are_that_many_g_step_calls_and_the_row_keeps_the_last():
         last = [by_hand.g_step() for _ in range(3)][-1]
     assert same(snapshot(gan.G), snapshot(by_hand.G)) and same(snapshot(gan.D), snapshot(by_hand.D))
     assert row["g_loss"] == float(last["g_loss"]) and row["g_grad_norm"] == float(last["g_grad_norm"])
-    assert gan.rng.bit_generator.state == by_hand.rng.bit_generator.state
+    # the same draws so far: the next ones agree (a CuPy generator's state cannot be read)
+    assert np.array_equal(backend.to_host(gan.rng.random(4)), backend.to_host(by_hand.rng.random(4)))
 
 
 def test_g_steps_1_given_is_the_default_bit_for_bit():
