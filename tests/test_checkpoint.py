@@ -34,9 +34,7 @@ def build(order="sequential", k=2):
 '''
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    backend.use("numpy")
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 @pytest.fixture
@@ -50,7 +48,8 @@ def builder(tmp_path, monkeypatch):
 
 
 def params(gan):
-    return {f"{who}/{k}": v.copy() for who, net in (("G", gan.G), ("D", gan.D))
+    """Host copies of G's and D's parameters, by "G/<name>" and "D/<name>"."""
+    return {f"{who}/{k}": host(v).copy() for who, net in (("G", gan.G), ("D", gan.D))
             for k, v in net.params.items()}
 
 
@@ -64,7 +63,10 @@ def small_gan(d_sizes=(1, 8, 1), seed=0):
 
 # ---------------------------------------------------------------------- exact resume
 @pytest.mark.parametrize("order,k", [("sequential", 2), ("simultaneous", 1)])
-def test_resume_in_a_new_process_is_bit_identical(builder, tmp_path, order, k):
+def test_resume_in_a_new_process_is_bit_identical(builder, tmp_path, order, k, restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     n = 12
     whole = builder.build(order, k)
     whole.train(n)
@@ -100,7 +102,10 @@ def test_resume_in_a_new_process_is_bit_identical(builder, tmp_path, order, k):
                           np.array([[r[f] for f in r] for r in whole.history]))
 
 
-def test_roundtrip_restores_everything(builder, tmp_path):
+def test_roundtrip_restores_everything(builder, tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: it compares the generators' states, which CuPy's
+    generators do not expose."""
+    restore_backend.use("numpy")
     a = builder.build()
     a.train(5)
     path = checkpoint.save(tmp_path / "c.npz", a, preset=None, options={"note": 1})
@@ -118,7 +123,10 @@ def test_roundtrip_restores_everything(builder, tmp_path):
             assert la.rng.bit_generator.state == lb.rng.bit_generator.state
 
 
-def test_file_layout_needs_no_pickle(builder, tmp_path):
+def test_file_layout_needs_no_pickle(builder, tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: it reads the stored PCG64 states of the generators (a
+    CuPy run stores null for them)."""
+    restore_backend.use("numpy")
     gan = builder.build()
     gan.train(2)
     path = checkpoint.save(tmp_path / "c.npz", gan, preset="p", options={"seed": 7})
@@ -136,9 +144,12 @@ def test_file_layout_needs_no_pickle(builder, tmp_path):
     assert files["history"].shape == (2, 8)
 
 
-def test_uninspectable_generator_is_reseeded_with_a_note(builder, tmp_path):
+def test_uninspectable_generator_is_reseeded_with_a_note(builder, tmp_path, restore_backend):
     """CuPy's generators have no readable state: a checkpoint stores null for
-    them and load re-seeds from (seed, iteration, where), saying so."""
+    them and load re-seeds from (seed, iteration, where), saying so. On NumPy whatever the run's
+    backend: it writes CuPy's null into a NumPy run's file and compares the generators' states,
+    which only NumPy's expose."""
+    restore_backend.use("numpy")
     gan = builder.build()
     gan.train(2)
     path = checkpoint.save(tmp_path / "c.npz", gan)
@@ -299,7 +310,10 @@ def test_newer_version_is_refused(saved, tmp_path):
         checkpoint.read(tmp_path / "new.npz")
 
 
-def test_restore_run_from_a_preset(tmp_path):
+def test_restore_run_from_a_preset(tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     run = presets.build("toy1d", seed=4, iterations=10)
     run.trainer.train(3)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options={"seed": 4})
@@ -336,7 +350,10 @@ def epoch_gan(order="epochs"):
                d_optimizer=optim.SGD(D, 0.05, 0.5), g_optimizer=optim.SGD(G, 0.05, 0.5), m=8, seed=3)
 
 
-def test_resume_mid_epoch_with_a_permutation_sampler_is_exact(tmp_path):
+def test_resume_mid_epoch_with_a_permutation_sampler_is_exact(tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     whole = epoch_gan()
     whole.train(11)                  # 30 rows, m = 8: 3 minibatches a pass, so 11 spans 4 passes
     half = epoch_gan()
@@ -373,7 +390,7 @@ def test_mnist_paper_noise_option(small_mnist):
     assert isinstance(uniform.trainer.noise_sampler, data.uniform_noise)
     assert uniform.trainer.noise_sampler.high == pytest.approx(3 ** 0.5)
     assert isinstance(gaussian.trainer.noise_sampler, data.gaussian_noise)
-    z = gaussian.trainer.noise_sampler(4000, np.random.default_rng(0))
+    z = host(gaussian.trainer.noise_sampler(4000, backend.default_rng(0)))
     assert z.shape == (4000, 100) and z.min() < -3.2 and z.max() > 3.2    # beyond U(-sqrt 3, sqrt 3)
     with pytest.raises(ValueError, match=r"^option noise must be one of 'uniform', 'gaussian', "
                                          r"got 'normal'"):
@@ -399,9 +416,13 @@ def test_checkpoint_names_its_noise_prior(tmp_path, small_mnist):
 
 
 @pytest.mark.parametrize("sampling", ["random", "epochs"])
-def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, small_mnist, sampling):
+def test_restore_run_infers_sampling_of_an_mnist_paper_checkpoint(tmp_path, small_mnist, sampling,
+                                                                  restore_backend):
     """Checkpoints written before the `sampling` option (or by `minigan train`, which stores only
-    the options given) do not name it; the data sampler's stored state shows which it was."""
+    the options given) do not name it; the data sampler's stored state shows which it was. On NumPy
+    whatever the run's backend: a bit-identical resume needs the generators' states, which CuPy's
+    generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     run = presets.build("mnist-paper", data_dir=small_mnist, sampling=sampling, seed=2)
     run.trainer.train(3)                                # 200 images, m = 100: inside the second pass
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="mnist-paper",
@@ -481,7 +502,10 @@ def test_run_options_hold_every_option_the_preset_used(small_mnist, tmp_path, mo
     assert run.trainer.d_opt.momentum0 == 0.5 and run.trainer.iteration == 2
 
 
-def test_a_run_saved_before_its_first_iteration_resumes_and_trains(tmp_path):
+def test_a_run_saved_before_its_first_iteration_resumes_and_trains(tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     run = presets.build("toy1d", iterations=5)
     path = checkpoint.save(tmp_path / "c.npz", run.trainer, preset="toy1d", options=run.options)
     again, _ = presets.restore_run(path)
@@ -528,7 +552,10 @@ def test_a_damaged_header_is_a_checkpoint_error(saved, tmp_path):
         assert gan.iteration == 0
 
 
-def test_a_state_that_does_not_fit_fails_before_the_model_changes(saved, tmp_path):
+def test_a_state_that_does_not_fit_fails_before_the_model_changes(saved, tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: a stored PCG64 state is read only where it can be
+    applied (a CuPy run re-seeds its generators with a note instead)."""
+    restore_backend.use("numpy")
     path, _ = saved
     with np.load(path) as z:
         files = {k: z[k] for k in z.files}
@@ -606,7 +633,10 @@ def test_layers_the_parameters_do_not_show_are_compared(tmp_path):
 
 
 # ---------------------------------------------------------------------- the average of G
-def test_the_average_of_g_resumes_exactly(tmp_path):
+def test_the_average_of_g_resumes_exactly(tmp_path, restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     from minigan import presets
     whole = presets.build("toy1d", g_average=0.9)
     whole.trainer.train(30)
@@ -637,9 +667,10 @@ def test_an_average_of_g_that_does_not_fit_is_refused_or_noted(tmp_path):
     ck = checkpoint.load(without, late.trainer)                         # an average started late
     assert any("keeps no average of G: the average (decay 0.5) starts from iteration 10" in n for n in ck.notes)
     assert late.trainer.g_average.t == 0
-    assert all(np.array_equal(late.trainer.g_average.average[k], p) for k, p in late.trainer.G.params.items())
+    assert all(np.array_equal(host(late.trainer.g_average.average[k]), host(p))
+               for k, p in late.trainer.G.params.items())
     late.trainer.step()                                                  # and then it is G's first iterate
-    assert all(np.allclose(late.trainer.g_average.average[k], p, rtol=0, atol=1e-6)
+    assert all(np.allclose(host(late.trainer.g_average.average[k]), host(p), rtol=0, atol=1e-6)
                for k, p in late.trainer.G.params.items())
 
 
@@ -672,7 +703,10 @@ def same_history(a, b):
     return True
 
 
-def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
+def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically(restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     ck = checkpoint.read(os.path.join(OLD, "ca5aaaa_gan.npz"))
     assert "header_keys" not in ck.meta and "buffers" not in ck.meta      # the old layout
     # the file's 6 iterations ran D's real and fake minibatches as two passes; the one pass
@@ -690,7 +724,10 @@ def test_a_checkpoint_from_before_the_state_dicts_resumes_bit_identically():
         assert np.array_equal(resumed.g_average.average[k], v), k
 
 
-def test_a_preset_checkpoint_from_before_the_state_dicts_restores_its_run():
+def test_a_preset_checkpoint_from_before_the_state_dicts_restores_its_run(restore_backend):
+    """On NumPy whatever the run's backend: a bit-identical resume needs the generators' states,
+    which CuPy's generators do not expose (a CuPy resume re-seeds them)."""
+    restore_backend.use("numpy")
     run, ck = presets.restore_run(os.path.join(OLD, "ca5aaaa_toy1d.npz"))
     assert ck.preset == "toy1d" and ck.notes == [] and run.trainer.iteration == 10
     whole = presets.build("toy1d", seed=3, g_average=0.9)

@@ -19,12 +19,6 @@ from minigan.progress import Progress, format_time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend(monkeypatch):
-    monkeypatch.delenv("MINIGAN_BACKEND", raising=False)
-    backend.use("numpy")
-
-
 def snapshot_tree(folder):
     """{relative path: (bytes, mtime_ns)} of every file under folder."""
     out = {}
@@ -38,8 +32,8 @@ def snapshot_tree(folder):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A finished 20-iteration toy1d run, made once for this module; tests must not change it."""
-    backend.use("numpy")
+    """A finished 20-iteration toy1d run, made once for this module on the run's backend
+    (MINIGAN_BACKEND, as ``minigan train`` reads it); tests must not change it."""
     out = tmp_path_factory.mktemp("run")
     status = cli.train_main(["toy1d", "--iterations", "20", "--no-progress", "--out", str(out),
                              "--checkpoint-every", "10", "--no-figures"])
@@ -175,7 +169,10 @@ def test_usage_errors_of_every_command_are_one_line_and_exit_2(argv, capsys):
 
 
 # ---------------------------------------------------------------------- what train writes
-def test_train_toy1d_writes_what_it_promises(tmp_path, capsys):
+def test_train_toy1d_writes_what_it_promises(tmp_path, capsys, monkeypatch):
+    """With MINIGAN_BACKEND unset, whatever the run's backend: the config records the default
+    backend, NumPy."""
+    monkeypatch.delenv("MINIGAN_BACKEND", raising=False)
     out = tmp_path / "run"
     status = cli.train_main(["toy1d", "--iterations", "50", "--no-progress", "--out", str(out)])
     captured = capsys.readouterr()
@@ -267,7 +264,11 @@ def test_periodic_checkpoints_keep_history(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- resume and sample
-def test_resume_in_a_new_process_matches_one_run(tmp_path):
+def test_resume_in_a_new_process_matches_one_run(tmp_path, monkeypatch):
+    """With MINIGAN_BACKEND unset (NumPy) whatever the run's backend: the process it starts has
+    no CuPy stand-in, and a bit-identical resume needs the generators' states, which CuPy's
+    generators do not expose."""
+    monkeypatch.delenv("MINIGAN_BACKEND", raising=False)
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli.train_main(["toy1d", "--iterations", "30", "--no-progress", "--out", str(one),
                            "--seed", "3", "--no-figures"]) == 0
@@ -453,8 +454,11 @@ def test_set_passes_a_preset_option_and_resume_keeps_it(tmp_path, capsys):
     assert run.trainer.d_opt.momentum0 == 0.25 and run.trainer.g_opt.momentum0 == 0.25
 
 
-def test_set_g_steps_trains_g_that_often_and_resumes_bit_identically(tmp_path, capsys):
-    """The released minibatch-discrimination code's G settings: the saturating loss, 3 G steps per D step."""
+def test_set_g_steps_trains_g_that_often_and_resumes_bit_identically(tmp_path, capsys, monkeypatch):
+    """The released minibatch-discrimination code's G settings: the saturating loss, 3 G steps per D step.
+    With MINIGAN_BACKEND unset (NumPy) whatever the run's backend: a bit-identical resume needs
+    the generators' states, which CuPy's generators do not expose."""
+    monkeypatch.delenv("MINIGAN_BACKEND", raising=False)
     flags = ["--set", "g_steps=3", "--g-loss", "minimax", "--m", "16", "--no-progress", "--no-figures"]
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli.train_main(["ring8", "--iterations", "6", "--out", str(one), *flags]) == 0
@@ -577,7 +581,8 @@ def test_train_with_an_average_of_g_then_sample_it(tmp_path, trained, capsys):
     assert cli.main(["sample", str(out / "checkpoint.npz"), "-n", "50"]) == 0
     plain = np.load(out / "sampled_it20.npy")
     run, _ = presets.restore_run(out / "checkpoint.npz")
-    assert np.array_equal(averaged, run.trainer.sample(50, rng=backend.default_rng(0), averaged=True))
+    assert np.array_equal(averaged, backend.to_host(run.trainer.sample(50, rng=backend.default_rng(0),
+                                                                       averaged=True)))
     assert not np.array_equal(averaged, plain)
     capsys.readouterr()
     assert cli.main(["sample", str(trained / "checkpoint.npz"), "--averaged"]) == 2

@@ -27,27 +27,32 @@ from minigan.gradcheck import check_generator_step, check_layer
 from minigan.layers import Dropout, Layer, Linear, Maxout, ReLU, Sequential, no_grad
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    backend.use("numpy")
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 def feature_matching_loss(f_real_mean):
     """||E_x f(x) - (1/m) sum_i f(G(z_i))||^2 and its gradient dL/df(G(z_i)) =
     -2 (E_x f(x) - mean_fake) / m (Salimans et al. 2016, Sec. 3.1)."""
     def loss(f_fake):
+        xp = backend.array_module(f_fake)
         diff = f_real_mean - f_fake.mean(axis=0)
-        grad = np.broadcast_to(-2.0 * diff / len(f_fake), f_fake.shape).copy()
+        grad = xp.broadcast_to(-2.0 * diff / len(f_fake), f_fake.shape).copy()
         return float(diff @ diff), grad
     return loss
 
 
 def paper_like_D(rng, n_in=5, dtype=np.float64):
-    return Sequential(Dropout(0.8, scale=1.25, rng=rng),
+    """dropout - maxout - dropout - maxout - linear; the dropouts draw from generators on the
+    active backend, seeded from ``rng``."""
+    return Sequential(Dropout(0.8, scale=1.25, rng=_seed(rng)),
                       Maxout(n_in, 4, 3, irange=0.5, rng=rng, dtype=dtype),
-                      Dropout(0.5, scale=2.0, rng=rng),
+                      Dropout(0.5, scale=2.0, rng=_seed(rng)),
                       Maxout(4, 3, 2, irange=0.5, rng=rng, dtype=dtype),
                       Linear(3, 1, irange=0.5, rng=rng, dtype=dtype))
+
+
+def _seed(rng):
+    return int(rng.integers(1 << 30))
 
 
 def test_a_view_of_D_is_D_itself():
@@ -57,16 +62,16 @@ def test_a_view_of_D_is_D_itself():
     features = Sequential(*D.layers[:-1])
     for name, p in features.params.items():
         assert p is D.params[name]
-    x = rng.normal(size=(6, 5))
+    x = dev(rng.normal(size=(6, 5)))
     with no_grad():
-        before = features.eval().forward(x)
+        before = host(features.eval().forward(x))
     opt = optim.SGD(D, lr=0.5, momentum=0.0)
     D.zero_grad()
     D.forward(x)
-    D.backward(np.ones((6, 1)))
+    D.backward(dev(np.ones((6, 1))))
     opt.step()
     with no_grad():
-        assert not np.allclose(features.forward(x), before)
+        assert not np.allclose(host(features.forward(x)), before)
 
 
 def test_feature_matching_gradient_through_a_view_of_D():
@@ -78,9 +83,9 @@ def test_feature_matching_gradient_through_a_view_of_D():
     D = paper_like_D(rng)
     features = Sequential(*D.layers[:-1])
     with no_grad():                      # E_x f(x): a constant of G's step
-        f_real_mean = features.eval().forward(rng.normal(size=(8, 5))).mean(axis=0)
+        f_real_mean = features.eval().forward(dev(rng.normal(size=(8, 5)))).mean(axis=0)
     features.train()
-    res = check_generator_step(G, features, rng.uniform(-1, 1, (4, 3)),
+    res = check_generator_step(G, features, dev(rng.uniform(-1, 1, (4, 3))),
                                g_loss=feature_matching_loss(f_real_mean), seed=1)
     assert res.passed, res
     assert {r.name for r in res.rows} >= {"z", "D.grads (frozen)", *G.params}
@@ -95,9 +100,9 @@ def test_check_generator_step_reads_the_network_of_the_g_loss():
                    Linear(6, 5, irange=0.5, rng=rng, dtype=np.float64))
     D = paper_like_D(rng)
     features = Sequential(*D.layers[:-1])
-    g_loss = feature_matching_loss(np.full(3, 0.3))
+    g_loss = feature_matching_loss(dev(np.full(3, 0.3)))
     g_loss.network = features
-    res = check_generator_step(G, D, rng.uniform(-1, 1, (4, 3)), g_loss=g_loss, seed=1)
+    res = check_generator_step(G, D, dev(rng.uniform(-1, 1, (4, 3))), g_loss=g_loss, seed=1)
     assert res.passed, res
     frozen_row = next(r for r in res.rows if r.name == "D.grads (frozen)")
     assert frozen_row.shape == (sum(p.size for p in features.params.values()),)
@@ -110,23 +115,24 @@ def test_a_wrong_feature_matching_gradient_fails_the_check():
                    Linear(6, 5, irange=0.5, rng=rng, dtype=np.float64))
     D = paper_like_D(rng)
     features = Sequential(*D.layers[:-1])
-    right = feature_matching_loss(np.full(3, 0.3))
+    right = feature_matching_loss(dev(np.full(3, 0.3)))
 
     def wrong(f_fake):
         value, grad = right(f_fake)
         return value, -grad
 
-    assert not check_generator_step(G, features, rng.uniform(-1, 1, (4, 3)), g_loss=wrong).passed
+    assert not check_generator_step(G, features, dev(rng.uniform(-1, 1, (4, 3))), g_loss=wrong).passed
 
 
 class FeatureMatching:
     """G's loss of Salimans et al. (2016, Sec. 3.1), given to the trainer as an argument:
     ``network`` (D's layers but the last) is what G(z) goes through in G's step, held
-    fixed as D is; E_x f(x) is taken, with D fixed too, on a real minibatch of its own."""
+    fixed as D is; E_x f(x) is taken, with D fixed too, on a real minibatch of its own
+    (drawn with a generator of the active backend)."""
 
     def __init__(self, features, data_sampler, m, seed):
         self.network, self.data_sampler, self.m = features, data_sampler, m
-        self.rng = np.random.default_rng(seed)
+        self.rng = backend.default_rng(seed)
 
     def __call__(self, f_fake):
         with no_grad():
@@ -152,9 +158,9 @@ def test_feature_matching_trains_G_through_the_trainer(library):
     gan = GAN(G, D, data_sampler, data.uniform_noise(1, dtype=f64), d_optimizer=optim.Adam(D, lr=1e-3),
               g_optimizer=optim.Adam(G, lr=1e-3), m=64, g_loss=fm, seed=0)
     assert gan.config["g_loss"] == ("FeatureMatching(layer=3, m=64)" if library else "FeatureMatching")
-    before = {k: v.copy() for k, v in D.params.items()}
+    before = {k: host(v).copy() for k, v in D.params.items()}
     row = gan.g_step()
-    assert all(np.array_equal(before[k], v) for k, v in D.params.items())      # D held fixed
+    assert all(np.array_equal(before[k], host(v)) for k, v in D.params.items())  # D held fixed
     assert row["g_loss"] > 0 and row["g_grad_norm"] > 0
     start = float(gan.sample(500).mean())
     gan.train(400)
@@ -186,7 +192,7 @@ class WeightedBatchSpy(BatchSpy):
 
     def __init__(self):
         super().__init__()
-        self._add_param("unused", np.zeros(1, np.float32))
+        self._add_param("unused", dev(np.zeros(1, np.float32)))
 
 
 def _spied_gan(order, couples_rows, spy=None):
@@ -241,7 +247,7 @@ class WithLabel(Sequential):
 
     def forward(self, zy):
         out = self.layers[0].forward(zy)
-        return np.concatenate([out, zy[:, -self.k:]], axis=1)
+        return backend.array_module(zy).concatenate([out, zy[:, -self.k:]], axis=1)
 
     def backward(self, grad_out, *, input_grad=True):
         # d(out, y)/d(z, y): the inner network's Jacobian, plus the identity on the y columns
@@ -259,28 +265,30 @@ def test_a_conditional_gan_fits_the_trainer_as_it_is():
     follows the label, not that it fits each class: its spread is still too narrow, and its
     centres swing by up to 0.7 from one block of 500 iterations to the next, as GANs do.)"""
     f64 = np.float64
-    onehot = np.eye(2)
+    xp = backend.xp                                   # the samplers draw with the trainer's generators
+    onehot = xp.eye(2)
 
     def data_sampler(m, rng):
         y = rng.integers(0, 2, size=m)
-        x = np.where(y == 0, -2.0, 2.0) + 0.3 * rng.standard_normal(m)
-        return np.concatenate([x[:, None], onehot[y]], axis=1)
+        x = xp.where(y == 0, -2.0, 2.0) + 0.3 * rng.standard_normal(m)
+        return xp.concatenate([x[:, None], onehot[y]], axis=1)
 
     def noise_sampler(m, rng):
-        return np.concatenate([rng.uniform(-1, 1, (m, 2)), onehot[rng.integers(0, 2, size=m)]], axis=1)
+        return xp.concatenate([rng.uniform(-1, 1, (m, 2)), onehot[rng.integers(0, 2, size=m)]], axis=1)
 
     G = WithLabel(models.mlp([4, 32, 32, 1], rng=0, dtype=f64), 2)
     D = models.mlp([3, 32, 1], activation="leaky_relu", rng=1, dtype=f64)
     gan = GAN(G, D, data_sampler, noise_sampler, d_optimizer=optim.Adam(D, lr=1e-3),
               g_optimizer=optim.Adam(G, lr=1e-3), m=64, seed=0)
     # the gradient G gets through D, with the label's identity path, is right
-    res = check_generator_step(G, D, noise_sampler(5, np.random.default_rng(2)))
+    res = check_generator_step(G, D, noise_sampler(5, backend.default_rng(2)))
     assert res.passed, res
     z = np.random.default_rng(3).uniform(-1, 1, (500, 2))
 
     def samples(label):
+        zy = np.concatenate([z, np.tile(np.eye(2)[label], (500, 1))], axis=1)
         with no_grad():
-            return gan.G.eval().forward(np.concatenate([z, np.tile(onehot[label], (500, 1))], axis=1))[:, 0]
+            return host(gan.G.eval().forward(dev(zy)))[:, 0]
     before = samples(0), samples(1)
     assert not ((before[0] < 0).all() and (before[1] > 0).all())      # untrained: it does not yet
     gan.G.train()
@@ -313,15 +321,18 @@ def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
     by 8 labeled points per minibatch drawn from a set of 16 (two per class);
     the classifier then labels fresh points of every class."""
     f64 = np.float64
-    assert check_layer(LogSumExp(), np.random.default_rng(0).normal(size=(4, 8))).passed
+    assert check_layer(LogSumExp(), dev(np.random.default_rng(0).normal(size=(4, 8)))).passed
     angles = 2 * np.pi * np.arange(8) / 8
     centres = np.stack([np.cos(angles), np.sin(angles)], 1)
 
-    def draw(m, rng):
+    on_device = dev(centres)
+
+    def draw(m, rng):                              # rng: a generator of the active backend
         y = rng.integers(0, 8, size=m)
-        return centres[y] + 0.05 * rng.standard_normal((m, 2)), y
+        return on_device[y] + 0.05 * rng.standard_normal((m, 2)), y
     few_y = np.repeat(np.arange(8), 2)                           # the labeled set: two per class
     few_x = centres[few_y] + 0.05 * np.random.default_rng(7).standard_normal((16, 2))
+    few_x, few_y = dev(few_x), dev(few_y)
 
     def labeled(m, rng):
         i = rng.integers(0, len(few_y), size=m)
@@ -337,15 +348,15 @@ def test_a_k_plus_1_discriminator_fits_the_trainer_as_it_is():
 
     def off_the_ring():                            # mean | |G(z)| - 1 |
         with no_grad():
-            return np.abs(np.linalg.norm(gan.G.forward(z), axis=1) - 1).mean()
+            return np.abs(np.linalg.norm(host(gan.G.forward(dev(z))), axis=1) - 1).mean()
     start = off_the_ring()
     gan.train(300)
     # the game, through the log-sum-exp logit, pulled G onto the ring (0.77 -> 0.33 measured;
     # with D's GAN loss switched off, d_loss_scale=0, G drifts away instead: 7.6) ...
     assert off_the_ring() < 0.5 * start, (start, off_the_ring())
     # ... and the classifier, the same layers, learned the labels from 16 points
-    x, y = draw(800, np.random.default_rng(8))
+    x, y = draw(800, backend.default_rng(8))
     with no_grad():
-        predicted = classifier.forward(x).argmax(axis=1)
-    assert (predicted == y).mean() > 0.95
+        predicted = host(classifier.forward(x).argmax(axis=1))
+    assert (predicted == host(y)).mean() > 0.95
     assert not any(layer._cache for layer in gan.D.layers)       # every forward was backpropagated

@@ -14,9 +14,7 @@ from minigan.fast.minibatch_discrimination import similarities_backward_fast, si
 from minigan.train import GAN
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend():
-    backend.use("numpy")
+dev, host = backend.to_device, backend.to_host      # inputs onto the active backend, results back for asserts
 
 
 def mbd(n_in=5, kernels=3, kernel_dim=2, init_std=0.5, rng=0, dtype=np.float64):
@@ -58,11 +56,11 @@ def fast_mode(request):
 @pytest.mark.parametrize("n, A, B, C", [(6, 5, 3, 2), (4, 3, 1, 1), (2, 4, 2, 3), (1, 3, 2, 2), (7, 2, 4, 5)])
 def test_forward_matches_a_loop_over_i_j_b(rng, fast_mode, n, A, B, C):
     layer = mbd(A, B, C, init_std=0.7, rng=1)
-    layer.params["bias"][...] = rng.standard_normal(B)
+    layer.params["bias"][...] = dev(rng.standard_normal(B))
     x = rng.standard_normal((n, A))
-    T = layer.params["T"].reshape(A, B, C)          # column b * C + c holds T[:, b, c]
-    want = loop_forward(x, T, layer.params["bias"])
-    y = layer.forward(x)
+    T = host(layer.params["T"]).reshape(A, B, C)    # column b * C + c holds T[:, b, c]
+    want = loop_forward(x, T, host(layer.params["bias"]))
+    y = host(layer.forward(dev(x)))
     assert y.shape == (n, A + B) and y.dtype == np.float64
     np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
     assert np.array_equal(y[:, :A], x)                # the features pass through unchanged
@@ -71,13 +69,13 @@ def test_forward_matches_a_loop_over_i_j_b(rng, fast_mode, n, A, B, C):
 def test_a_batch_of_one_row_gives_the_bias(rng):
     layer = mbd(4, 3, 2, rng=2)
     x = rng.standard_normal((1, 4))
-    y = layer.forward(x)
+    y = host(layer.forward(dev(x)))
     assert np.array_equal(y[0, 4:], np.full(3, -1.0))    # no other rows: o = bias, which starts at -1
     g = rng.standard_normal((1, 7))
-    dx = layer.backward(g)
+    dx = host(layer.backward(dev(g)))
     assert np.array_equal(dx, g[:, :4])                  # only the pass-through: dL/dM = 0
-    assert np.array_equal(layer.grads["bias"], g[0, 4:])
-    assert np.array_equal(layer.grads["T"], np.zeros((4, 6)))
+    assert np.array_equal(host(layer.grads["bias"]), g[0, 4:])
+    assert np.array_equal(host(layer.grads["T"]), np.zeros((4, 6)))
 
 
 def test_two_equal_rows_are_most_similar_and_far_rows_are_not(rng):
@@ -86,7 +84,7 @@ def test_two_equal_rows_are_most_similar_and_far_rows_are_not(rng):
     x = rng.standard_normal((3, 3))
     x[1] = x[0]
     x[2] = 1e3                                           # far from both
-    o = layer.forward(x)[:, 3:]
+    o = host(layer.forward(dev(x)))[:, 3:]
     np.testing.assert_allclose(o[0], 1.0, rtol=1e-12)   # c_b(0, 1) = exp(0) = 1, c_b(0, 2) ~ 0
     np.testing.assert_allclose(o[2], 0.0, atol=1e-12)
 
@@ -96,15 +94,15 @@ def test_init_and_state_dict(rng):
     T = layer.params["T"]
     assert T.shape == (200, 500) and T.dtype == backend.DEFAULT_DTYPE
     assert abs(float(T.std()) - 0.05) < 0.001 and abs(float(T.mean())) < 0.001     # N(0, 0.05)
-    assert np.array_equal(layer.params["bias"], np.full(100, -1.0))                  # the released code's -1
-    assert np.array_equal(MinibatchDiscrimination(200, 100, 5, rng=0).params["T"], T)   # one seed, one T
+    assert np.array_equal(host(layer.params["bias"]), np.full(100, -1.0))            # the released code's -1
+    assert np.array_equal(host(MinibatchDiscrimination(200, 100, 5, rng=0).params["T"]), host(T))  # one seed, one T
     assert abs(float(MinibatchDiscrimination(50, 20, 5, init_std=0.5, rng=1).params["T"].std()) - 0.5) < 0.02
     assert layer.couples_rows and set(layer.params) == {"T", "bias"} == set(layer.grads)
     other = MinibatchDiscrimination(200, 100, 5, rng=1)
-    x = rng.standard_normal((8, 200)).astype(np.float32)
-    assert not np.array_equal(other.forward(x), layer.forward(x))
+    x = dev(rng.standard_normal((8, 200)).astype(np.float32))
+    assert not np.array_equal(host(other.forward(x)), host(layer.forward(x)))
     other.load_state_dict(layer.state_dict())
-    assert np.array_equal(other.forward(x), layer.forward(x))
+    assert np.array_equal(host(other.forward(x)), host(layer.forward(x)))
     assert repr(layer) == "MinibatchDiscrimination(200, kernels=100, kernel_dim=5)"
 
 
@@ -115,11 +113,11 @@ def test_bad_arguments_and_inputs_are_refused(rng):
         MinibatchDiscrimination(5, 3, 2, init_std=0)
     layer = mbd()
     with pytest.raises(ValueError, match=r"MinibatchDiscrimination.forward expects shape \(batch, 5\)"):
-        layer.forward(rng.standard_normal((4, 6)))
-    layer.forward(rng.standard_normal((4, 5)))
+        layer.forward(dev(rng.standard_normal((4, 6))))
+    layer.forward(dev(rng.standard_normal((4, 5))))
     with pytest.raises(ValueError, match=r"MinibatchDiscrimination.backward expects grad_out of shape "
                                          r"\(4, 8\)"):
-        layer.backward(np.ones(8))
+        layer.backward(dev(np.ones(8)))
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -129,8 +127,8 @@ def test_bad_arguments_and_inputs_are_refused(rng):
 def test_gradients_on_whole_batches(fast_mode, seed, n, A, B, C, std):
     rng = np.random.default_rng(seed)
     layer = MinibatchDiscrimination(A, B, C, init_std=std, rng=rng)
-    layer.params["bias"][...] = rng.standard_normal(B)
-    res = check_layer(layer, rng.standard_normal((n, A)), seed=seed)
+    layer.params["bias"][...] = dev(rng.standard_normal(B))
+    res = check_layer(layer, dev(rng.standard_normal((n, A))), seed=seed)
     assert res.passed, res.table()
     assert [r.name for r in res.rows] == ["x", "T", "bias"]
     assert res.rows[0].shape == (n, A)                     # the whole batch, every entry perturbed
@@ -140,7 +138,7 @@ def test_gradients_on_whole_batches(fast_mode, seed, n, A, B, C, std):
 
 def test_a_backward_that_treats_rows_as_independent_fails(rng, monkeypatch):
     layer = mbd(5, 3, 2, rng=4)
-    x = rng.standard_normal((6, 5))
+    x = dev(rng.standard_normal((6, 5)))
     assert check_layer(layer, x).passed
     monkeypatch.setattr(mbd_module, "similarities_backward", wrong_backward_rows_independent)
     res = check_layer(layer, x)
@@ -153,26 +151,27 @@ def test_the_g_jb_term_is_half_of_the_gradient_when_g_is_equal_for_every_row(rng
     """With g_ib = g_jb the two terms are equal: the row-independent backward gives half."""
     layer = mbd(4, 2, 3, rng=5)
     x = rng.standard_normal((5, 4))
-    layer.forward(x)
+    layer.forward(dev(x))
     x_, M, c = layer._cache[-1]
     g = np.tile(rng.standard_normal(2), (5, 1))
-    right = mbd_module.similarities_backward(M, c, g)
-    np.testing.assert_allclose(wrong_backward_rows_independent(M, c, g), right / 2, rtol=1e-13, atol=1e-15)
+    right = host(mbd_module.similarities_backward(M, c, dev(g)))
+    np.testing.assert_allclose(wrong_backward_rows_independent(host(M), host(c), g), right / 2,
+                               rtol=1e-13, atol=1e-15)
     layer.clear_cache()
 
 
 def test_backward_without_input_grad_and_frozen(rng):
     a, b = mbd(rng=6), mbd(rng=6)
-    x, g = rng.standard_normal((5, 5)), rng.standard_normal((5, 8))
+    x, g = dev(rng.standard_normal((5, 5))), dev(rng.standard_normal((5, 8)))
     a.forward(x), b.forward(x)
-    dx = a.backward(g)
+    dx = host(a.backward(g))
     assert b.backward(g, input_grad=False) is None
     for k in a.grads:
-        assert np.array_equal(a.grads[k], b.grads[k])
+        assert np.array_equal(host(a.grads[k]), host(b.grads[k]))
     b.zero_grad()
     b.requires_grad = False
     b.forward(x)
-    assert np.array_equal(b.backward(g), dx)
+    assert np.array_equal(host(b.backward(g)), dx)
     assert all(not v.any() for v in b.grads.values())
 
 
@@ -180,22 +179,22 @@ def test_backward_without_input_grad_and_frozen(rng):
 def test_kink_gaps_are_each_rows_smallest_distance_to_another_row(rng):
     layer = mbd(4, 3, 2, rng=7)
     x = rng.standard_normal((6, 4))
-    M = (x @ layer.params["T"]).reshape(6, 3, 2)
+    M = (x @ host(layer.params["T"])).reshape(6, 3, 2)
     want = [min(abs(M[i, b, c] - M[j, b, c]) for j in range(6) if j != i for b in range(3) for c in range(2))
             for i in range(6)]
-    gaps = layer.kink_gaps(x)
+    gaps = layer.kink_gaps(dev(x))
     assert gaps.shape == (6, 1) and gaps.dtype == np.float64
     np.testing.assert_allclose(gaps[:, 0], want, rtol=1e-12)
     x[4] = x[1]
-    gaps = layer.kink_gaps(x)
+    gaps = layer.kink_gaps(dev(x))
     assert gaps[1, 0] == 0 and gaps[4, 0] == 0 and (np.delete(gaps[:, 0], [1, 4]) > 0).all()
-    assert layer.kink_gaps(x[:1]).shape == (1, 0)       # one row: no other row, no kink
+    assert layer.kink_gaps(dev(x[:1])).shape == (1, 0)       # one row: no other row, no kink
 
 
 def _equal_M_entry(layer, x, i, j, b, c, gap=0.0):
-    """x with row j moved so that M_jbc = M_ibc + gap while the rows differ: row i plus
-    a random direction orthogonal to column (b, c) of T."""
-    T = layer.params["T"]
+    """x (on the host) with row j moved so that M_jbc = M_ibc + gap while the rows differ:
+    row i plus a random direction orthogonal to column (b, c) of T."""
+    T = host(layer.params["T"])
     col = T[:, b * layer.kernel_dim + c]
     v = np.random.default_rng(99).standard_normal(x.shape[1])
     v -= (v @ col) / (col @ col) * col
@@ -216,9 +215,9 @@ def test_a_batch_at_the_kink_is_redrawn_as_a_whole(rng, where):
         near = _equal_M_entry(layer, x, 1, 3, 2, 1, gap=1e-9)
         assert np.abs(near[3] - near[1]).max() > 0.1
     assert 0 < layer.kink_gaps(near)[1, 0] < 1e-8 and layer.kink_gaps(near)[3, 0] < 1e-8
-    assert not check_function(*_forward_backward(near_copy := copy.deepcopy(layer)), near,
+    assert not check_function(*_forward_backward(near_copy := copy.deepcopy(layer)), dev(near),
                               near_copy.params, near_copy.grads).passed     # why kinks matter
-    res = check_layer(layer, near)
+    res = check_layer(layer, dev(near))
     assert res.passed, res.table()
     assert res.kinks_moved == 5 and res.kinks_skipped == 0       # every row re-drawn, not only rows 1 and 3
     assert any("the whole batch was re-drawn 1 time(s) to move it away from kinks, never single rows" in n
@@ -227,9 +226,9 @@ def test_a_batch_at_the_kink_is_redrawn_as_a_whole(rng, where):
     if where == "two equal rows":
         exact[3] = exact[1]
     assert layer.kink_gaps(exact)[3, 0] < 1e-12          # 0 up to rounding
-    res = check_layer(layer, exact)
+    res = check_layer(layer, dev(exact))
     assert res.passed and res.kinks_moved == 5, res.table()
-    res = check_layer(layer, exact, max_redraws=0)               # no re-draw allowed: no row is dropped
+    res = check_layer(layer, dev(exact), max_redraws=0)               # no re-draw allowed: no row is dropped
     assert not res.passed and res.kinks_skipped == 5 and not res.rows
     assert "no single row can be dropped" in res.table()
 
@@ -244,32 +243,32 @@ def test_two_forwards_then_two_backwards_equal_one_at_a_time(rng, fast_mode):
     layer = mbd(5, 3, 2, rng=9)
     one, two = copy.deepcopy(layer), copy.deepcopy(layer)
     x_real, x_fake = rng.standard_normal((6, 5)), rng.standard_normal((3, 5))   # batches of different sizes
-    g_real, g_fake = rng.standard_normal((6, 8)), rng.standard_normal((3, 8))
+    g_real, g_fake = dev(rng.standard_normal((6, 8))), dev(rng.standard_normal((3, 8)))
     layer.zero_grad()
-    y_real, y_fake = layer.forward(x_real), layer.forward(x_fake)
-    dx_fake = layer.backward(g_fake)                     # last in, first out
-    dx_real = layer.backward(g_real)
+    y_real, y_fake = host(layer.forward(dev(x_real))), host(layer.forward(dev(x_fake)))
+    dx_fake = host(layer.backward(g_fake))               # last in, first out
+    dx_real = host(layer.backward(g_real))
     assert not layer._cache
     one.zero_grad()
-    assert np.array_equal(one.forward(x_real), y_real)
-    assert np.array_equal(one.backward(g_real), dx_real)
+    assert np.array_equal(host(one.forward(dev(x_real))), y_real)
+    assert np.array_equal(host(one.backward(g_real)), dx_real)
     two.zero_grad()
-    assert np.array_equal(two.forward(x_fake), y_fake)
-    assert np.array_equal(two.backward(g_fake), dx_fake)
+    assert np.array_equal(host(two.forward(dev(x_fake))), y_fake)
+    assert np.array_equal(host(two.backward(g_fake)), dx_fake)
     for k in layer.grads:
-        np.testing.assert_allclose(layer.grads[k], one.grads[k] + two.grads[k], rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(host(layer.grads[k]), host(one.grads[k] + two.grads[k]), rtol=1e-14, atol=1e-15)
     # the fake batch alone is not the real batch's result: rows of another batch change o
-    assert not np.allclose(layer.forward(np.concatenate([x_real, x_fake]))[:6], y_real)
+    assert not np.allclose(host(layer.forward(dev(np.concatenate([x_real, x_fake]))))[:6], y_real)
 
 
 def test_no_grad_keeps_no_cache_and_eval_is_the_same_function(rng):
     layer = mbd()
-    x = rng.standard_normal((4, 5))
+    x = dev(rng.standard_normal((4, 5)))
     with no_grad():
-        y = layer.forward(x)
+        y = host(layer.forward(x))
     assert not layer._cache
     layer.eval()
-    assert np.array_equal(layer.forward(x), y)
+    assert np.array_equal(host(layer.forward(x)), y)
 
 
 # ----------------------------------------------------------------------------- the fast twins
@@ -283,26 +282,28 @@ def _M_cases(rng, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_fast_twins_equal_the_textbook(rng, dtype):
-    for M in _M_cases(rng, dtype):
+    for M in map(dev, _M_cases(rng, dtype)):
         c = mbd_module.similarities.textbook(M)
         c_fast = similarities_fast(M)
-        assert c_fast.dtype == dtype and np.array_equal(c_fast, c), M.shape
-        g = rng.standard_normal((M.shape[1], len(M))).astype(dtype).T     # a non-contiguous dL/do
-        grad = mbd_module.similarities_backward.textbook(M, c, g)
+        assert c_fast.dtype == dtype and np.array_equal(host(c_fast), host(c)), M.shape
+        g = dev(rng.standard_normal((M.shape[1], len(M))).astype(dtype)).T     # a non-contiguous dL/do
+        grad = host(mbd_module.similarities_backward.textbook(M, c, g))
         grad_fast = similarities_backward_fast(M, c, g)
         assert grad_fast.dtype == dtype and grad_fast.shape == M.shape
+        grad_fast = host(grad_fast)
         tol = 10 * np.finfo(dtype).eps * len(M) * max(np.abs(grad).max(), 1)     # the sum over j, reordered
         assert np.abs(grad_fast - grad).max() <= tol, M.shape
-    x = rng.standard_normal((9, 5)).astype(dtype)
+    x = dev(rng.standard_normal((9, 5)).astype(dtype))
+    ones = dev(np.ones((9, 8), dtype))
     with fast.enabled(True):
         layer = mbd(dtype=dtype)
-        y, dx = layer.forward(x), layer.backward(np.ones((9, 8), dtype))
+        y, dx = host(layer.forward(x)), host(layer.backward(ones))
     with fast.enabled(False):
         other = mbd(dtype=dtype)
-        assert np.array_equal(other.forward(x), y)                  # the forward: bit for bit
-        np.testing.assert_allclose(other.backward(np.ones((9, 8), dtype)), dx, rtol=1e-5, atol=1e-6)
+        assert np.array_equal(host(other.forward(x)), y)            # the forward: bit for bit
+        np.testing.assert_allclose(host(other.backward(ones)), dx, rtol=1e-5, atol=1e-6)
     for k in layer.grads:
-        np.testing.assert_allclose(layer.grads[k], other.grads[k], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(host(layer.grads[k]), host(other.grads[k]), rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- inside a D
@@ -318,11 +319,11 @@ def test_paper_like_D_used_twice_before_its_backwards(seed):
     rng = np.random.default_rng(seed)
     D = paper_like_D(rng)
     assert D.couples_rows
-    x_real, x_fake = rng.uniform(0, 1, (5, 6)), rng.uniform(0, 1, (3, 6))
+    x_real, x_fake = dev(rng.uniform(0, 1, (5, 6))), dev(rng.uniform(0, 1, (3, 6)))
     res = check_two_forwards(D, x_real, x_fake, seed=seed)
     assert res.passed, res.table()
     assert any("x_real: rows are coupled (MinibatchDiscrimination)" in n for n in res.notes), res.table()
-    res = check_generator_step(Sequential(Linear(3, 6, rng=seed), ReLU()), D, rng.uniform(-1, 1, (4, 3)),
+    res = check_generator_step(Sequential(Linear(3, 6, rng=seed), ReLU()), D, dev(rng.uniform(-1, 1, (4, 3))),
                                seed=seed)
     assert res.passed, res.table()
 
@@ -330,7 +331,7 @@ def test_paper_like_D_used_twice_before_its_backwards(seed):
 def test_paper_like_D_with_a_row_independent_backward_fails(monkeypatch):
     rng = np.random.default_rng(0)
     D = paper_like_D(rng)
-    x_real, x_fake = rng.uniform(0, 1, (5, 6)), rng.uniform(0, 1, (3, 6))
+    x_real, x_fake = dev(rng.uniform(0, 1, (5, 6))), dev(rng.uniform(0, 1, (3, 6)))
     monkeypatch.setattr(mbd_module, "similarities_backward", wrong_backward_rows_independent)
     assert not check_two_forwards(D, x_real, x_fake).passed
 
@@ -344,19 +345,27 @@ def ring8_gan(seed=0, m=32):
                g_optimizer=optim.Adam(G, 1e-3, 0.5), m=m, seed=seed)
 
 
-def test_a_gan_with_minibatch_discrimination_in_D_trains_on_ring8_deterministically(tmp_path):
+def test_a_gan_with_minibatch_discrimination_in_D_trains_on_ring8_deterministically():
     a, b = ring8_gan(), ring8_gan()
-    t0 = {k: v.copy() for k, v in a.D.params.items()}
+    t0 = {k: host(v).copy() for k, v in a.D.params.items()}
     a.train(15)
     b.train(15)
     assert a.iteration == 15 and a.history == b.history
     for net in ("G", "D"):
         for k, p in getattr(a, net).params.items():
-            assert np.array_equal(p, getattr(b, net).params[k]), (net, k)
-    assert not np.array_equal(a.D.params["2.T"], t0["2.T"])              # T moved
-    assert not np.array_equal(a.D.params["2.bias"], t0["2.bias"])
+            assert np.array_equal(host(p), host(getattr(b, net).params[k])), (net, k)
+    assert not np.array_equal(host(a.D.params["2.T"]), t0["2.T"])        # T moved
+    assert not np.array_equal(host(a.D.params["2.bias"]), t0["2.bias"])
     assert len(a.history) == 15 and np.isfinite(a.history.table()).all()
-    # the trainer's state round-trips, and a checkpoint: a copy continues exactly
+
+
+def test_a_gan_with_minibatch_discrimination_in_D_continues_exactly_from_its_state(tmp_path, restore_backend):
+    """The trainer's state round-trips, and a checkpoint: a copy continues exactly. On NumPy
+    whatever the run's backend: continuing exactly needs the generators' states, which CuPy's
+    generators do not expose (a CuPy copy re-seeds them)."""
+    restore_backend.use("numpy")
+    a = ring8_gan()
+    a.train(15)
     c = ring8_gan(seed=5)
     c.load_state_dict(a.state_dict())
     path = checkpoint.save(tmp_path / "mbd.npz", a)
@@ -380,12 +389,12 @@ def test_float32_forward_is_close_to_float64(rng, fast_mode):
     l32 = copy.deepcopy(l64).astype(np.float32)
     for scale in (0.1, 1.0, 10.0):
         x32 = (rng.standard_normal((100, 30)) * scale).astype(np.float32)
-        y64, y32 = l64.forward(x32.astype(np.float64)), l32.forward(x32)
+        y64, y32 = host(l64.forward(dev(x32.astype(np.float64)))), host(l32.forward(dev(x32)))
         assert y32.dtype == np.float32
         o64, o32 = y64[:, 30:], y32[:, 30:].astype(np.float64)
         assert np.abs(o32 - o64).max() < 1e-6 * max(np.abs(o64).max(), 1.0)
         g = rng.standard_normal(y64.shape)
-        d64, d32 = l64.backward(g), l32.backward(g.astype(np.float32))
+        d64, d32 = host(l64.backward(dev(g))), host(l32.backward(dev(g.astype(np.float32))))
         assert d32.dtype == np.float32
         assert np.abs(d32 - d64).max() < 1e-5 * np.abs(d64).max()
 
@@ -394,21 +403,22 @@ def test_float32_forward_is_close_to_float64(rng, fast_mode):
 def test_init_from_data_sets_the_nearest_neighbour_distance_and_centres_o():
     layer = MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64)
     x = np.random.default_rng(1).standard_normal((30, 12))
-    T0 = layer.params["T"].copy()
-    s, bias = layer.init_from_data(x)
-    M = (x @ layer.params["T"]).reshape(30, 4, 3)
+    T0 = host(layer.params["T"]).copy()
+    s, bias = layer.init_from_data(dev(x))
+    s = host(s)
+    M = (x @ host(layer.params["T"])).reshape(30, 4, 3)
     d = np.abs(M[:, None] - M[None]).sum(axis=3)
     d[np.arange(30), np.arange(30)] = np.inf
     np.testing.assert_allclose(d.min(axis=1).mean(axis=0), 2.0, rtol=1e-12)     # every kernel's mean NN distance
     # each kernel's columns divided by its s_b (so M's distances by s_b), the others untouched
-    np.testing.assert_allclose(layer.params["T"].reshape(12, 4, 3), T0.reshape(12, 4, 3) / s[None, :, None])
-    o = layer.forward(x)[:, 12:]
+    np.testing.assert_allclose(host(layer.params["T"]).reshape(12, 4, 3), T0.reshape(12, 4, 3) / s[None, :, None])
+    o = host(layer.forward(dev(x)))[:, 12:]
     np.testing.assert_allclose(o.mean(axis=0), 0.0, atol=1e-12)                   # o centred on this batch
-    assert np.array_equal(bias, layer.params["bias"]) and not layer._cache[:-1]
+    assert np.array_equal(host(bias), host(layer.params["bias"])) and not layer._cache[:-1]
     with pytest.raises(ValueError, match="at least 2 rows"):
-        layer.init_from_data(x[:1])
+        layer.init_from_data(dev(x[:1]))
     with pytest.raises(ValueError, match="distinct rows"):
-        MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64).init_from_data(np.repeat(x[:1], 5, axis=0))
+        MinibatchDiscrimination(12, 4, 3, rng=0, dtype=np.float64).init_from_data(dev(np.repeat(x[:1], 5, axis=0)))
 
 
 def test_mnist_paper_initialises_it_from_training_images_and_the_toys_do_not(tmp_path):
