@@ -11,9 +11,8 @@
 #   1. versions: GPU, driver, Python, NumPy, CuPy, PyTorch (if any)
 #   2. the whole test suite with MINIGAN_BACKEND=cupy: the real-GPU tests (NumPy/CuPy parity, CuPy
 #      checkpoints) run instead of skipping, and so do the subprocess tests and the tests that take
-#      the default backend on CuPy; the unit tests run on the active backend, except the modules
-#      that still pin NumPy (checkpoint, CLI, classification, minibatch discrimination, extension
-#      seams, carry_checkpoint) and the tests that are NumPy-only by nature     <= 240 s
+#      the default backend on CuPy; the unit tests run on the active backend, except those that
+#      are NumPy-only by nature (exact resumes, generator states; each says why)     <= 240 s
 #   3. bench_memory.py --device cuda: CuPy's pool over 1,000 iterations of the MNIST GAN  <= 120 s
 #   4. bench_iteration.py --device cuda --no-compile: CuPy vs PyTorch CUDA (needs torch) <= 150 s
 # About 9 minutes at most: it fits one call of the device tool (10 minutes). Record what it
