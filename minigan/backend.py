@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = [
     "BackendError", "use", "name", "array_module", "to_host", "to_device",
-    "default_rng", "derived_rng", "copy_generator", "cupy_available", "num_threads", "DEFAULT_DTYPE",
+    "default_rng", "device_generator", "derived_rng", "copy_generator", "cupy_available", "num_threads",
+    "DEFAULT_DTYPE",
 ]
 
 DEFAULT_DTYPE = np.float32
@@ -120,6 +121,19 @@ def default_rng(seed=None):
     the same backend, not across backends.
     """
     return _ensure().random.default_rng(seed)
+
+
+def device_generator(rng, who):
+    """The random generator of something that draws on the device (a Dropout's masks):
+    a seed or None gives ``default_rng(rng)``; a generator is kept as given, unless it is
+    NumPy's while the backend is CuPy (its draws would be host arrays, refused at the first
+    device input): then a TypeError naming ``who`` says what to pass instead."""
+    if not hasattr(rng, "random"):
+        return default_rng(rng)
+    if name() == "cupy" and isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        raise TypeError(f"{who}: rng is a NumPy generator but the backend is CuPy (its masks would be "
+                        "host arrays); pass an integer seed, or minigan.backend.default_rng(seed)")
+    return rng
 
 
 def derived_rng(seed, iteration, key):

@@ -171,3 +171,20 @@ def test_numpy_cupy_parity(restore_backend):
         assert dev[k].dtype == np.float32, k
         scale = max(1.0, float(np.abs(host[k]).max()))
         assert np.abs(dev[k] - host[k]).max() <= 1e-5 * scale, k
+
+
+def test_a_dropout_on_cupy_refuses_a_numpy_generator_when_built(restore_backend, monkeypatch):
+    """Its masks would be host arrays, refused only at the first forward: the layer says so
+    when built, and a seed or a generator of the backend is taken."""
+    import fakecupy
+    from minigan.layers import Dropout
+    cp = fakecupy.install(monkeypatch)
+    restore_backend.use("cupy")
+    with pytest.raises(TypeError, match=r"Dropout: rng is a NumPy generator but the backend is CuPy.*integer seed"):
+        Dropout(0.5, rng=np.random.default_rng(0))
+    for rng in (3, None, backend.default_rng(3)):
+        layer = Dropout(0.5, rng=rng)
+        assert isinstance(layer.forward(cp.ones((4, 3), dtype=np.float32)), cp.ndarray)
+    restore_backend.use("numpy")
+    given = np.random.default_rng(0)
+    assert Dropout(0.5, rng=given).rng is given                  # on NumPy a NumPy generator is the one

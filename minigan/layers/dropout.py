@@ -22,7 +22,7 @@ class Dropout(Layer):
             raise ValueError(f"Dropout keep must be in (0, 1], got {keep!r}")
         self.keep = float(keep)
         self.scale = 1.0 / self.keep if scale is None else float(scale)
-        self.rng = rng if hasattr(rng, "random") else backend.default_rng(rng)
+        self.rng = backend.device_generator(rng, "Dropout")      # a seed, or a generator on the backend
         self.fixed_mask = None
 
     def forward(self, x):
