@@ -45,8 +45,7 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_model_and_optimizer,
-                        check_parts, one_network_generators, repeat, save_generators, save_history,
-                        save_optimizer, save_parts)
+                        check_parts, one_network_generators, repeat, save_history, save_one_network)
 
 __all__ = ["AutoencoderTrainer", "AUTOENCODER_FIELDS", "RECONSTRUCTIONS"]
 
@@ -375,13 +374,7 @@ class AutoencoderTrainer:
         ``sampler/data/<key>``, ``part/<name>/<key>``, ``code_density/{mean,chol}`` (a non-variational
         autoencoder whose density is known), the history, and plain values (iteration, config,
         the optimizer, the architecture)."""
-        out = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        entries, out["optimizer"] = save_optimizer("opt", self.opt)
-        out.update(entries)
-        entries, exact = save_generators(self.random_generators())
-        out.update(entries)
-        entries, parts = save_parts(self.parts())
-        out.update(entries)
+        out, exact, parts = save_one_network(self)
         sampler = self._sampler_state()
         for key, value in sampler.items():
             out[f"sampler/data/{key}"] = value.copy() if state.is_array(value) else np.asarray(value)

@@ -26,8 +26,7 @@ from ..state import StateError
 from .gan import TrainingDiverged, _step_grad_norm
 from .history import History
 from .run_state import (apply_generators, apply_parts, check_generators, check_history, check_model_and_optimizer,
-                        check_parts, one_network_generators, repeat, save_generators, save_history,
-                        save_optimizer, save_parts)
+                        check_parts, one_network_generators, repeat, save_history, save_one_network)
 
 __all__ = ["ClassifierTrainer", "CLASSIFIER_FIELDS"]
 
@@ -155,13 +154,7 @@ class ClassifierTrainer:
         """The whole run: ``model/<name>`` (parameters and buffers), ``opt/<slot>/<param>``,
         ``rng/<key>``, ``part/<name>/<key>``, the history, and plain values (iteration, epoch,
         the optimizer's class, step count and settings, the architecture)."""
-        out = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        entries, out["optimizer"] = save_optimizer("opt", self.opt)
-        out.update(entries)
-        entries, exact = save_generators(self.random_generators())
-        out.update(entries)
-        entries, parts = save_parts(self.parts())
-        out.update(entries)
+        out, exact, parts = save_one_network(self)
         out.update(save_history(self.history))
         out.update({"iteration": self.iteration, "epoch": self.epoch, "m": self.m, "seed": self.seed,
                     "architecture": state.signature(self.model.params),

@@ -251,6 +251,22 @@ def repeat(step, count, trainer, callback=None, what="iterations"):
     return rows
 
 
+def save_one_network(trainer):
+    """``(entries, exact, parts)``: the state a one-network trainer saves of its network
+    (``model/<name>``), its optimizer (``opt/<slot>/<param>``, and ``"optimizer"``), its
+    generators (``rng/<key>``; ``exact`` as ``save_generators`` says) and its parts
+    (``part/<name>/<key>``; ``parts`` their keys). What ``check_model_and_optimizer``,
+    ``check_generators`` and ``check_parts`` read back."""
+    entries = {f"model/{k}": v for k, v in trainer.model.state_dict().items()}
+    more, entries["optimizer"] = save_optimizer("opt", trainer.opt)
+    entries.update(more)
+    more, exact = save_generators(trainer.random_generators())
+    entries.update(more)
+    more, parts = save_parts(trainer.parts())
+    entries.update(more)
+    return entries, exact, parts
+
+
 def check_model_and_optimizer(d, model, opt):
     """``(model state, optimizer state)`` of a one-network trainer's state dict (``model/<name>``
     entries; the optimizer's as ``save_optimizer("opt", ...)`` wrote them, its class, step count and
