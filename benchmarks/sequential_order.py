@@ -159,7 +159,7 @@ def use_lead_probe(gan, records, seed=31337):
     probe batch z and the same dropout masks (drawn from a separate generator, so
     the training run itself is unchanged). Appends (|g_after|, |g_before|,
     cos(g_after, g_before), D_after(G(z)), D_before(G(z))) to ``records``."""
-    from minigan.layers import backward_params_only
+    from minigan.layers import backward_input_only, backward_params_only
     probe_rng = np.random.default_rng(seed)
     drops = [layer for layer in gan.D.layers if hasattr(layer, "fixed_mask")]
     d_step, g_step = gan.d_step, gan.g_step
@@ -168,7 +168,7 @@ def use_lead_probe(gan, records, seed=31337):
         gan.G.zero_grad()
         a = gan.D.forward(gan.G.forward(z))
         _, grad_a = gan._g_loss(a)
-        backward_params_only(gan.G, gan._backprop_through_frozen_D(grad_a))
+        backward_params_only(gan.G, backward_input_only(gan.D, grad_a))
         flat = np.concatenate([backend.to_host(g).ravel().astype(np.float64) for g in gan.G.grads.values()])
         gan.G.zero_grad()
         return flat, float(backend.to_host(1 / (1 + np.exp(-backend.to_host(a)))).mean())

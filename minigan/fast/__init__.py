@@ -16,6 +16,7 @@ registered with ``@twin_of("<the textbook function's full name>")``:
     minigan.layers.minibatch_discrimination.similarities(_backward)
                                                   minibatch_discrimination.similarities(_backward)_fast
     minigan.train.gan.discriminator_gradients     gan.discriminator_gradients_fast (one 2m-row pass)
+    minigan.train.gan.both_players_gradients      gan.both_players_gradients_fast (the same, simultaneous order)
 
 When fast kernels are on (the default) a call of the textbook function runs its
 twin. ``MINIGAN_FAST=0`` in the environment, ``fast.enabled(False)``, or a block

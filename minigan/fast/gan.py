@@ -169,7 +169,7 @@ def both_players_gradients_fast(D, x, fake, d_loss, g_loss):
     """``both_players_gradients`` as one 2m-row pass where ``one_pass_plan`` allows it and
     every 2m-row layer says ``per_row_cache``; the textbook's two passes otherwise.
     Returns ``(a_real, a_fake, d_value, g_value, dL/dG(z))`` as the textbook does."""
-    from ..layers import frozen
+    from ..layers import backward_input_only
     plan = one_pass_plan(D)
     if plan is None or not all(a or getattr(layer, "per_row_cache", False) for layer, a in zip(*plan)):
         return textbook(both_players_gradients_fast)(D, x, fake, d_loss, g_loss)
@@ -179,8 +179,7 @@ def both_players_gradients_fast(D, x, fake, d_loss, g_loss):
     a_real, a_fake = logits[:m], logits[m:]
     g_value, grad_a = g_loss(a_fake)
     _push_fake_rows(layers, apart, m)
-    with frozen(D):                      # dL/dG(z): the fake rows' m-row backward, as the textbook's
-        grad_fake = D.backward(grad_a)
+    grad_fake = backward_input_only(D, grad_a)    # dL/dG(z): the fake rows' m-row backward, as the textbook's
     d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
     xp = backend.array_module(logits)
     _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake_d]), [m, len(fake)])

@@ -14,7 +14,7 @@ from .linear import Linear
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .maxout import Maxout, max_over_pieces, max_over_pieces_fast, route_to_winner, route_to_winner_fast
 from .dropout import Dropout
-from .sequential import Sequential, backward_params_only, evaluating, frozen, walk_layers
+from .sequential import Sequential, backward_input_only, backward_params_only, evaluating, frozen, walk_layers
 from .batchnorm import BatchNorm
 from .virtual_batchnorm import VirtualBatch, VirtualBatchNorm
 from .minibatch_discrimination import MinibatchDiscrimination
@@ -23,7 +23,8 @@ from .reparameterisation import reparameterise_backward, reparameterise_forward
 __all__ = [
     "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Maxout",
     "Dropout", "Sequential", "no_grad", "uniform_init", "glorot_uniform_init",
-    "MAX_PENDING", "walk_layers", "backward_params_only", "frozen", "evaluating", "is_generator",
+    "MAX_PENDING", "walk_layers", "backward_params_only", "backward_input_only", "frozen", "evaluating",
+    "is_generator",
 ]
 __all__ += ["BatchNorm", "VirtualBatchNorm", "VirtualBatch", "MinibatchDiscrimination"]
 __all__ += ["reparameterise_forward", "reparameterise_backward"]

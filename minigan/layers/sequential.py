@@ -215,3 +215,10 @@ def backward_params_only(layer, grad_out):
     """``layer.backward(grad_out, input_grad=False)``: the parameter gradients only,
     no dL/dx (every layer's backward takes ``input_grad``). Returns None."""
     return layer.backward(grad_out, input_grad=False)
+
+
+def backward_input_only(layer, grad_out):
+    """dL/dx through ``layer`` held fixed (``frozen``): its grads untouched, each layer's own
+    ``requires_grad`` back afterwards. The G step's dL/dG(z) through D. Returns dL/dx."""
+    with frozen(layer):
+        return layer.backward(grad_out)

@@ -78,7 +78,7 @@ from types import FunctionType, MethodType
 
 from .. import backend, fast, losses
 from ..fast.gan import both_players_gradients_fast, discriminator_gradients_fast  # noqa: F401 -- the fast twins
-from ..layers import backward_params_only, evaluating, frozen, no_grad
+from ..layers import backward_input_only, backward_params_only, evaluating, no_grad
 from .run_state import layer_generators, part_generators, repeat
 from ..optim import ParameterAverage, _sum_of_squares
 from .gan_state import check_gan_state, gan_state_dict, load_gan_state
@@ -178,8 +178,7 @@ def both_players_gradients(D, x, fake, d_loss, g_loss):
     a_fake = D.forward(fake)
     D.retain_cache()                     # D(G(z)) is backpropagated twice: G's loss, then D's
     g_value, grad_a = g_loss(a_fake)
-    with frozen(D):                      # dL/dG(z) without touching D's gradients
-        grad_fake = D.backward(grad_a)
+    grad_fake = backward_input_only(D, grad_a)        # dL/dG(z), D's gradients untouched
     d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
     backward_params_only(D, grad_fake_d)
     backward_params_only(D, grad_real)
@@ -351,13 +350,6 @@ class GAN:
             loss = loss + penalty(model, self)
         return loss
 
-    def _backprop_through_frozen_D(self, grad_a_fake, network=None):
-        """dL/dG(z) through D (or a network of D's layers) without touching D's gradients
-        (D is held fixed)."""
-        network = self.D if network is None else network
-        with frozen(network):            # each layer's own requires_grad comes back after
-            return network.backward(grad_a_fake)
-
     # ------------------------------------------------------------------ Algorithm 1
     def d_step(self):
         """One discriminator update (the body of Algorithm 1's inner loop)."""
@@ -392,7 +384,7 @@ class GAN:
         D = self._g_reads                # D itself, or the part of D a g_loss reads
         a_fake = D.forward(self.G.forward(z))
         g_loss, grad_a = self._g_loss(a_fake)
-        backward_params_only(self.G, self._backprop_through_frozen_D(grad_a, D))   # no dL/dz
+        backward_params_only(self.G, backward_input_only(D, grad_a))   # D held fixed; no dL/dz
         g_loss = self._add_penalties(g_loss, self.G, self.g_penalties)       # none in Algorithm 1
         self.g_opt.step()                # only G's parameters move
         return {"g_loss": g_loss, "g_grad_norm": _step_grad_norm(self.g_opt)}
