@@ -113,14 +113,16 @@ def _forward(layers, apart, blocks):
     return xp.concatenate(h) if isinstance(h, list) else h
 
 
-def _backward_params_only(layers, apart, grad, sizes):
-    """The backward of ``_forward``'s pass for D's parameters, as ``Sequential.backward``
-    with ``input_grad=False`` does it (no dL/dx below the first layer with parameters; the
-    layers in front of it only drop their caches); a layer marked ``apart`` once per block,
-    last block first (last in, first out)."""
-    xp = backend.array_module(grad)
+def _backward_params_only(layers, apart, grads):
+    """The backward of ``_forward``'s pass for D's parameters, from each block's dL/d(output)
+    (``grads``, in the blocks' order), as ``Sequential.backward`` with ``input_grad=False``
+    does it (no dL/dx below the first layer with parameters; the layers in front of it only
+    drop their caches); a layer marked ``apart`` once per block, last block first (last in,
+    first out)."""
+    xp = backend.array_module(grads[0])
+    sizes = [len(g) for g in grads]
+    g = xp.concatenate(grads)
     first = next((i for i, l in enumerate(layers) if l.params), len(layers))
-    g = grad
     for i in reversed(range(len(layers))):
         layer = layers[i]
         if i < first:
@@ -148,8 +150,7 @@ def discriminator_gradients_fast(D, x, fake, d_loss):
     logits = _forward(layers, apart, [x, fake])
     a_real, a_fake = logits[:m], logits[m:]
     value, grad_real, grad_fake = d_loss(a_real, a_fake)
-    xp = backend.array_module(logits)
-    _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake]), [m, len(fake)])
+    _backward_params_only(layers, apart, [grad_real, grad_fake])
     return a_real, a_fake, value
 
 
@@ -181,6 +182,5 @@ def both_players_gradients_fast(D, x, fake, d_loss, g_loss):
     _push_fake_rows(layers, apart, m)
     grad_fake = backward_input_only(D, grad_a)    # dL/dG(z): the fake rows' m-row backward, as the textbook's
     d_value, grad_real, grad_fake_d = d_loss(a_real, a_fake)
-    xp = backend.array_module(logits)
-    _backward_params_only(layers, apart, xp.concatenate([grad_real, grad_fake_d]), [m, len(fake)])
+    _backward_params_only(layers, apart, [grad_real, grad_fake_d])
     return a_real, a_fake, d_value, g_value, grad_fake
