@@ -23,15 +23,15 @@ autoencoder and the paper's MNIST model, around ``minigan.threads.LARGE_PRODUCT`
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
+
+from compare_revisions import export  # benchmarks/ is on sys.path when run as a script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -54,17 +54,6 @@ def parse_args(argv=None):
     p.add_argument("--pinned", type=int, default=None, metavar="N",
                    help="also time the working tree with MINIGAN_BLAS_THREADS=N in each round")
     return p.parse_args(argv)
-
-
-def export(rev, dest):
-    """``git archive REV minigan`` unpacked into DEST (importable with PYTHONPATH=DEST)."""
-    try:
-        blob = subprocess.run(["git", "-C", ROOT, "archive", rev, "minigan"], check=True,
-                              capture_output=True).stdout
-    except subprocess.CalledProcessError as exc:
-        sys.exit(f"blas_threads: git archive {rev!r} failed: {exc.stderr.decode().strip()}")
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        tar.extractall(dest, filter="data")
 
 
 def load():

@@ -42,15 +42,20 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def export_old(rev, dest):
-    """``git archive REV minigan`` unpacked as DEST/minigan_old."""
+def export(rev, dest):
+    """``git archive REV minigan`` unpacked into DEST (importable with PYTHONPATH=DEST)."""
     try:
         blob = subprocess.run(["git", "-C", ROOT, "archive", rev, "minigan"], check=True,
                               capture_output=True).stdout
     except subprocess.CalledProcessError as exc:
-        sys.exit(f"compare_revisions: git archive {rev!r} failed: {exc.stderr.decode().strip()}")
+        sys.exit(f"{os.path.basename(sys.argv[0])}: git archive {rev!r} failed: {exc.stderr.decode().strip()}")
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data")
+
+
+def export_old(rev, dest):
+    """``git archive REV minigan`` unpacked as DEST/minigan_old."""
+    export(rev, dest)
     os.rename(os.path.join(dest, "minigan"), os.path.join(dest, "minigan_old"))
 
 
