@@ -25,10 +25,7 @@ test digits and what each autoencoder gives back (the denoising one from noisy c
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -44,7 +41,7 @@ from minigan.cli.score import default_classifier, score_row  # noqa: E402
 from minigan.data.mnist import load_mnist  # noqa: E402
 from minigan.layers import evaluating  # noqa: E402
 from minigan.metrics import kth_neighbour_radii  # noqa: E402
-from table1_metrics import draw_figure, load_averages  # noqa: E402
+from table1_metrics import add_real_row, draw_figure, load_averages, provenance  # noqa: E402
 
 WALKS, STEPS = 4, 9          # rows and images per row of the latent walk figure
 
@@ -199,12 +196,15 @@ def main(argv=None):
                                     say=lambda line: print(line, file=sys.stderr, flush=True))
     test_features = classifier.features(test)
     test_sq_radii = kth_neighbour_radii(test_features, (3, 5), squared=True)
+    def score(name, images):
+        return score_row(name, images, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii)
+
     rows, panels, walk_panels, seconds = [], [], [], {}
     for name, model in models.items():
         t = time.perf_counter()
         images = backend.to_host(model.decode(model.codes(args.n_samples, backend.default_rng(args.seed))))
         images = images.reshape(args.n_samples, -1)
-        row = score_row(name, images, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii)
+        row = score(name, images)
         if isinstance(model, AutoencoderModel):
             row["test"] = model.trainer.evaluate(backend.to_device(test, dtype=model.trainer.model.dtype),
                                                  rng=backend.default_rng(args.seed + 3))
@@ -213,20 +213,10 @@ def main(argv=None):
         walk_panels.append((name, walks(model, args.seed)))
         seconds[name] = time.perf_counter() - t
         print(f"{name}: {row} ({seconds[name]:.1f} s)", flush=True)
-    t = time.perf_counter()
-    real = train[:args.n_samples].reshape(args.n_samples, -1)
-    rows.append(score_row("real train", real, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii))
-    panels.append((rows[-1], real))
-    seconds["real train"] = time.perf_counter() - t
+    add_real_row(rows, panels, seconds, train, args.n_samples, score)
     result = {"models": info, "n_samples": args.n_samples, "seed": args.seed,
-              "classifier": {"path": None if classifier.path is None else str(classifier.path),
-                             "test_accuracy": classifier.test_accuracy, "features": classifier.width},
               "rows": rows, "seconds": {**seconds, "total": time.perf_counter() - t0},
-              "command": shlex.join(["python", "benchmarks/chapter_table.py",
-                                     *(sys.argv[1:] if argv is None else argv)]),
-              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{platform.processor() or platform.machine()}, {platform.system()}, "
-                         f"NumPy {np.__version__}"}
+              **provenance(classifier, "chapter_table.py", argv)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "chapter_table.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -58,6 +58,25 @@ def load_averages(run_dir, G, iteration):
     return averages
 
 
+def add_real_row(rows, panels, seconds, train, n, score):
+    """The reference row: the first n training images, scored as the samples are
+    (``score(name, images)``), appended to ``rows`` and ``panels``, its time to ``seconds``."""
+    t = time.perf_counter()
+    real = train[:n].reshape(n, -1)
+    rows.append(score("real train", real))
+    panels.append((rows[-1], real))
+    seconds["real train"] = time.perf_counter() - t
+
+
+def provenance(classifier, script, argv):
+    """What a result file records of how it was made: the classifier, the command, date, machine."""
+    return {"classifier": {"path": None if classifier.path is None else str(classifier.path),
+                           "test_accuracy": classifier.test_accuracy, "features": classifier.width},
+            "command": shlex.join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)]),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.processor() or platform.machine()}, {platform.system()}, NumPy {np.__version__}"}
+
+
 def format_markdown(result):
     parzen = "parzen_ll" in result["rows"][0]
     head = "| model | IS | FID | precision | recall | density | coverage |" + (" Parzen LL |" if parzen else "")
@@ -127,6 +146,9 @@ def main(argv=None):
         with np.load(path) as z:
             generators[Path(path).stem] = {k: z[k] for k in z.files}
     trained = {k: v.copy() for k, v in gan.G.params.items()}
+    def score(name, images):
+        return score_row(name, images, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii)
+
     rows, panels, seconds = [], [], {}
     for name, how in generators.items():
         t = time.perf_counter()
@@ -141,27 +163,17 @@ def main(argv=None):
             with how.applied():
                 images = gan.sample(args.n_samples, rng)
         images = backend.to_host(images).reshape(args.n_samples, -1)
-        rows.append(score_row(name, images, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii))
+        rows.append(score(name, images))
         panels.append((rows[-1], images))
         seconds[name] = time.perf_counter() - t
         print(f"{name}: {rows[-1]} ({seconds[name]:.1f} s)", flush=True)
-    t = time.perf_counter()
-    real = train[:args.n_samples].reshape(args.n_samples, -1)
-    rows.append(score_row("real train", real, test_features, classifier, parzen=parzen, test_sq_radii=test_sq_radii))
-    panels.append((rows[-1], real))
-    seconds["real train"] = time.perf_counter() - t
+    add_real_row(rows, panels, seconds, train, args.n_samples, score)
 
     epoch = gan.iteration // 500 if ckpt.preset == "mnist-paper" else None
     result = {"run": str(run_dir), "iteration": int(gan.iteration), "epoch": epoch, "preset": ckpt.preset,
               "options": ckpt.options, "n_samples": args.n_samples, "seed": args.seed,
-              "classifier": {"path": None if classifier.path is None else str(classifier.path),
-                             "test_accuracy": classifier.test_accuracy, "features": classifier.width},
               "rows": rows, "seconds": {**seconds, "total": time.perf_counter() - t0},
-              "command": shlex.join(["python", "benchmarks/table1_metrics.py", *(sys.argv[1:] if argv is None
-                                                                                  else argv)]),
-              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{platform.processor() or platform.machine()}, {platform.system()}, "
-                         f"NumPy {np.__version__}"}
+              **provenance(classifier, "table1_metrics.py", argv)}
     out = Path(args.out) if args.out else run_dir
     out.mkdir(parents=True, exist_ok=True)
     stem = f"metrics_it{gan.iteration}"
