@@ -100,7 +100,7 @@ def instrument(gan):
             for method in ("forward", "backward"):
                 setattr(layer, method, clocked(getattr(layer, method), f"{name}.{method}", products=True))
             layer._accumulate_product = accumulate_product_timed(layer)
-    for who, opt in (("G", gan.g_opt), ("D", gan.d_opt)):
+    for opt in (gan.g_opt, gan.d_opt):
         opt.step = clocked(opt.step, "SGD.step", products=False)
 
 
