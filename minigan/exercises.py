@@ -409,14 +409,7 @@ def _check_layer(ex, cls, report, rng, eps, tol):
     if hasattr(student, "train"):
         student.train()
     with layers.no_grad():
-        y = np.asarray(student.forward(x.copy()))
-        y_ref = ref.forward(x)
-    if y.shape != y_ref.shape:
-        raise _Broken(f"{ex.cls}.forward returned shape {y.shape}, expected {y_ref.shape} "
-                      "(the forward pass was given: did it get changed?)")
-    fwd_err = gradcheck.relative_error(y, y_ref)[0]
-    report.parts.append(Part("forward", "forward (given)", y.shape, None, fwd_err, tol,
-                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+        _given_forward(report, ex, student.forward(x.copy()), ref.forward(x), tol)
 
     # the student's backward, once, against the reference backward
     try:
@@ -520,6 +513,18 @@ def _check_two_passes(ex, student, ref, x, R, rng, report, tol):
     report.parts.append(Part("two passes", label, x.shape, None, worst, tol, note=note))
 
 
+def _given_forward(report, ex, got, want, tol):
+    """The given forward's output against the reference's, as the "forward (given)" part of the
+    report; an array of the wrong shape stops the check (the forward was changed)."""
+    got = np.asarray(got, dtype=np.float64)
+    if np.ndim(want) > 0 and got.shape != np.shape(want):
+        raise _Broken(f"{ex.cls}.forward returned shape {got.shape}, expected {np.shape(want)} "
+                      "(the forward pass was given: did it get changed?)")
+    err = gradcheck.relative_error(got, want)[0]
+    report.parts.append(Part("forward", "forward (given)", got.shape, None, err, tol,
+                             note="" if err < tol else "the forward differs: restore the given one"))
+
+
 class _Broken(Exception):
     """The student's code cannot be checked at all (wrong shapes, crashes)."""
 
@@ -536,10 +541,7 @@ def _check_bce(ex, cls, report, rng, eps, tol):
     ref_loss, ref_grad = losses.bce_with_logits(a, t)
     ref_grad = c * ref_grad
     with layers.no_grad():
-        loss = student.forward(a.copy(), t)
-    fwd_err = gradcheck.relative_error(np.asarray(loss, dtype=np.float64), ref_loss)[0]
-    report.parts.append(Part("forward", "forward (given)", (), None, fwd_err, tol,
-                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+        _given_forward(report, ex, student.forward(a.copy(), t), ref_loss, tol)
     try:
         student.forward(a.copy(), t)
         g = student.backward(c)
@@ -606,13 +608,7 @@ def _check_reparameterisation(ex, cls, report, rng, eps, tol):
     z_ref, cache = layers.reparameterise_forward(mu, logvar, noise)
     want = layers.reparameterise_backward(R, cache)
     with layers.no_grad():
-        z = np.asarray(student.forward(mu.copy(), logvar.copy(), noise.copy()))
-    if z.shape != z_ref.shape:
-        raise _Broken(f"{ex.cls}.forward returned shape {z.shape}, expected {z_ref.shape} "
-                      "(the forward pass was given: did it get changed?)")
-    fwd_err = gradcheck.relative_error(z, z_ref)[0]
-    report.parts.append(Part("forward", "forward (given)", z.shape, None, fwd_err, tol,
-                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+        _given_forward(report, ex, student.forward(mu.copy(), logvar.copy(), noise.copy()), z_ref, tol)
     try:
         student.forward(mu.copy(), logvar.copy(), noise.copy())
         got = _pair_of_gradients(ex, student.backward(R.copy()))
@@ -639,10 +635,7 @@ def _check_gaussian_kl(ex, cls, report, rng, eps, tol):
     ref_kl, *ref = losses.gaussian_kl(mu, logvar)
     want = [c * g for g in ref]
     with layers.no_grad():
-        kl = student.forward(mu.copy(), logvar.copy())
-    fwd_err = gradcheck.relative_error(np.asarray(kl, dtype=np.float64), ref_kl)[0]
-    report.parts.append(Part("forward", "forward (given)", (), None, fwd_err, tol,
-                             note="" if fwd_err < tol else "the forward differs: restore the given one"))
+        _given_forward(report, ex, student.forward(mu.copy(), logvar.copy()), ref_kl, tol)
     try:
         student.forward(mu.copy(), logvar.copy())
         got = _pair_of_gradients(ex, student.backward(c))
